@@ -1,0 +1,24 @@
+//! asl-core: everything of substance in asl, the American Sign Language fingerspelling reader.
+//!
+//! One module per pipeline stage: [`dataset`] (collect from Kaggle), [`synth`] (the embedded
+//! synthetic dataset), [`decode`] (word estimation). Frontends (`asl-cli`, `asl-http`,
+//! `asl-py`) are thin layers over these.
+pub mod augment;
+pub mod classes;
+pub mod clock;
+pub mod dataset;
+pub mod decode;
+pub mod decode_eval;
+pub mod eval;
+pub mod fsutil;
+pub mod home;
+pub mod infer;
+pub mod model;
+pub mod prep;
+pub mod progress;
+pub mod rng;
+pub mod synth;
+pub mod train;
+pub mod word;
+
+pub use home::AslHome;
