@@ -1,0 +1,421 @@
+//! The collect flow: read a dataset's metadata from Kaggle, tell whether the local copy is
+//! outdated, download, verify and extract it — or register a copy made by hand.
+//!
+//! A version is *complete* only when its manifest (`<N>.manifest.json`, the completion marker)
+//! exists; it is written last, atomically, after the extracted folder has been renamed into
+//! place. A crash at any point leaves either the old state or an incomplete version that the
+//! next run repairs.
+pub mod download;
+pub mod extract;
+pub mod kaggle;
+pub mod layout;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use download::Downloaded;
+pub use extract::{ExtractError, ExtractLimits};
+pub use kaggle::{DatasetMetadata, DatasetRef, Env, KaggleClient, KaggleError};
+pub use layout::{ClassCount, Layout, LayoutError};
+
+use crate::fsutil;
+use crate::home::AslHome;
+use crate::progress::{Cancel, Progress};
+
+/// The dataset asl is about.
+pub const DEFAULT_DATASET: &str = "grassknoted/asl-alphabet";
+/// Manifest format; bump when its meaning changes.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error(transparent)]
+    Kaggle(#[from] KaggleError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("Kaggle's metadata for {0} has no currentVersionNumber; pass --version N")]
+    NoVersion(String),
+    #[error("no complete local copy of {0}; run `asl collect` first")]
+    NotCollected(String),
+    #[error("{path}: corrupt manifest ({reason}); run `asl collect --force` to repair")]
+    BadManifest { path: PathBuf, reason: String },
+    #[error("{0} does not exist or is not a directory")]
+    NotADir(PathBuf),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io { path: path.to_path_buf(), source }
+}
+
+/// What we know about one complete local version. Written last: its presence means complete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    pub dataset: String,
+    pub version: u32,
+    /// Kaggle's `lastUpdated` for the version, when known.
+    pub last_updated: Option<String>,
+    /// `kaggle`, `zip:<path>` or `dir:<path>`.
+    pub source: String,
+    pub archive_bytes: Option<u64>,
+    pub archive_md5: Option<String>,
+    /// Whether the storage's MD5 was checked.
+    pub md5_verified: bool,
+    /// The dataset folder: relative to the dataset's own folder, or absolute for `--from-dir`.
+    pub data_dir: PathBuf,
+    /// Training root relative to `data_dir`.
+    pub train_root: PathBuf,
+    pub files: u64,
+    pub bytes: u64,
+    pub images_per_class: Vec<ClassCount>,
+    pub unknown_folders: Vec<String>,
+    pub skipped_entries: usize,
+    /// Unix seconds.
+    pub completed_at: u64,
+    pub complete: bool,
+}
+
+impl Manifest {
+    pub fn total_images(&self) -> u64 {
+        self.images_per_class.iter().map(|c| c.images).sum()
+    }
+    /// A short stable hash of what the data is (for cache keys and run tags).
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let key = serde_json::json!([self.dataset, self.version, self.source, self.archive_md5, self.files, self.bytes, self.images_per_class]);
+        h.update(key.to_string().as_bytes());
+        download::hex(&h.finalize()[..8])
+    }
+}
+
+/// The local store of one dataset under the state root.
+#[derive(Debug, Clone)]
+pub struct DatasetStore {
+    pub dataset: DatasetRef,
+    dir: PathBuf,
+}
+
+impl DatasetStore {
+    pub fn new(home: &AslHome, dataset: &DatasetRef) -> Self {
+        Self { dataset: dataset.clone(), dir: home.dataset_dir(&dataset.owner, &dataset.slug) }
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn version_dir(&self, v: u32) -> PathBuf {
+        self.dir.join("versions").join(v.to_string())
+    }
+    fn manifest_path(&self, v: u32) -> PathBuf {
+        self.dir.join(format!("{v}.manifest.json"))
+    }
+    fn archive_path(&self, v: u32) -> PathBuf {
+        self.dir.join("downloads").join(format!("{v}.zip"))
+    }
+
+    /// The manifest of version `v` if that version is complete.
+    pub fn manifest(&self, v: u32) -> Result<Option<Manifest>, DatasetError> {
+        let p = self.manifest_path(v);
+        let bytes = match fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(DatasetError::Io { path: p, source: e }),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| DatasetError::BadManifest { path: p.clone(), reason: e.to_string() })?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(DatasetError::BadManifest { path: p, reason: format!("format {} (this asl reads {MANIFEST_FORMAT})", m.format) });
+        }
+        // The folder must still be there: a marker without data is not complete.
+        Ok((m.complete && self.data_dir(&m).is_dir()).then_some(m))
+    }
+
+    /// Versions with a manifest, newest first (complete ones only).
+    pub fn complete_versions(&self) -> Result<Vec<Manifest>, DatasetError> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(&self.dir) else { return Ok(out) };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(v) = name.strip_suffix(".manifest.json").and_then(|v| v.parse::<u32>().ok()) {
+                if let Some(m) = self.manifest(v)? {
+                    out.push(m);
+                }
+            }
+        }
+        out.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(out)
+    }
+
+    pub fn newest_complete(&self) -> Result<Option<Manifest>, DatasetError> {
+        Ok(self.complete_versions()?.into_iter().next())
+    }
+
+    /// Absolute folder of a manifest's data.
+    pub fn data_dir(&self, m: &Manifest) -> PathBuf {
+        if m.data_dir.is_absolute() { m.data_dir.clone() } else { self.dir.join(&m.data_dir) }
+    }
+
+    /// Absolute training root of a manifest.
+    pub fn train_root(&self, m: &Manifest) -> PathBuf {
+        self.data_dir(m).join(&m.train_root)
+    }
+
+    /// Bytes of an interrupted download of version `v`, if any.
+    pub fn partial_download(&self, v: u32) -> Option<u64> {
+        fs::metadata(self.archive_path(v).with_extension("zip.part")).ok().map(|m| m.len())
+    }
+
+    /// Forget version `v` (marker first, so a crash leaves it incomplete, never half-complete).
+    fn invalidate(&self, v: u32) -> Result<(), DatasetError> {
+        let marker = self.manifest_path(v);
+        if marker.exists() {
+            fs::remove_file(&marker).map_err(io_err(&marker))?;
+            fsutil::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
+        }
+        let d = self.version_dir(v);
+        if d.exists() {
+            fs::remove_dir_all(&d).map_err(io_err(&d))?;
+        }
+        Ok(())
+    }
+
+    /// Extract `archive` as version `v` and write its manifest last.
+    fn install_archive(&self, v: u32, archive: &Path, base: Manifest, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+        self.invalidate(v)?;
+        let dest = self.version_dir(v);
+        let summary = extract::extract_zip(archive, &dest, limits, progress)?;
+        let mut m = base;
+        m.data_dir = PathBuf::from("versions").join(v.to_string());
+        m.files = summary.files;
+        m.bytes = summary.bytes;
+        m.skipped_entries = summary.skipped.len();
+        self.finish(m, &dest)
+    }
+
+    /// Scan the layout and write the completion marker.
+    fn finish(&self, mut m: Manifest, data_dir: &Path) -> Result<Manifest, DatasetError> {
+        let layout = layout::scan(data_dir)?;
+        m.train_root = layout.train_root.strip_prefix(data_dir).map(Path::to_path_buf).unwrap_or_default();
+        m.images_per_class = layout.counts();
+        m.unknown_folders = layout.unknown_folders;
+        m.completed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        m.complete = true;
+        let p = self.manifest_path(m.version);
+        fsutil::write_json_atomic(&p, &m).map_err(io_err(&p))?;
+        Ok(m)
+    }
+
+    fn base_manifest(&self, version: u32, source: String) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            dataset: self.dataset.to_string(),
+            version,
+            last_updated: None,
+            source,
+            archive_bytes: None,
+            archive_md5: None,
+            md5_verified: false,
+            data_dir: PathBuf::new(),
+            train_root: PathBuf::new(),
+            files: 0,
+            bytes: 0,
+            images_per_class: Vec::new(),
+            unknown_folders: Vec::new(),
+            skipped_entries: 0,
+            completed_at: 0,
+            complete: false,
+        }
+    }
+
+    /// Register an archive downloaded by hand as version `v`.
+    pub fn import_zip(&self, zip_path: &Path, v: u32, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+        let (bytes, md5) = download::hash_file(zip_path)?;
+        let abs = fs::canonicalize(zip_path).map_err(io_err(zip_path))?;
+        let mut base = self.base_manifest(v, format!("zip:{}", abs.display()));
+        base.archive_bytes = Some(bytes);
+        base.archive_md5 = Some(download::hex(&md5));
+        self.install_archive(v, zip_path, base, limits, progress)
+    }
+
+    /// Register a folder extracted by hand as version `v`, in place (nothing is copied).
+    pub fn import_dir(&self, dir: &Path, v: u32) -> Result<Manifest, DatasetError> {
+        if !dir.is_dir() {
+            return Err(DatasetError::NotADir(dir.to_path_buf()));
+        }
+        let abs = fs::canonicalize(dir).map_err(io_err(dir))?;
+        self.invalidate(v)?;
+        let mut m = self.base_manifest(v, format!("dir:{}", abs.display()));
+        let (bytes, files) = fsutil::dir_size(&abs).map_err(io_err(&abs))?;
+        m.bytes = bytes;
+        m.files = files;
+        m.data_dir = abs.clone();
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        self.finish(m, &abs)
+    }
+}
+
+/// What `collect` should do.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    pub dataset: DatasetRef,
+    /// Pin a version; None = Kaggle's current one.
+    pub version: Option<u32>,
+    /// Re-download and re-extract even when a complete copy exists.
+    pub force: bool,
+    pub limits: ExtractLimits,
+    /// Keep the downloaded archive after extracting it.
+    pub keep_archive: bool,
+}
+
+impl CollectOptions {
+    pub fn new(dataset: DatasetRef) -> Self {
+        Self { dataset, version: None, force: false, limits: ExtractLimits::default(), keep_archive: false }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum CollectOutcome {
+    /// A complete copy of the wanted version was already there; nothing was downloaded.
+    UpToDate(Manifest),
+    Downloaded { manifest: Manifest, download: Downloaded },
+}
+
+impl CollectOutcome {
+    pub fn manifest(&self) -> &Manifest {
+        match self {
+            CollectOutcome::UpToDate(m) => m,
+            CollectOutcome::Downloaded { manifest, .. } => manifest,
+        }
+    }
+}
+
+/// Bring the wanted version of a dataset from Kaggle onto disk, unless it is already there.
+pub fn collect(home: &AslHome, client: &KaggleClient, opts: &CollectOptions, progress: &dyn Progress, cancel: &Cancel) -> Result<CollectOutcome, DatasetError> {
+    let store = DatasetStore::new(home, &opts.dataset);
+    // A pinned version that is complete locally never needs the network.
+    if let (Some(v), false) = (opts.version, opts.force) {
+        if let Some(m) = store.manifest(v)? {
+            return Ok(CollectOutcome::UpToDate(m));
+        }
+    }
+    let meta = client.get_dataset(&opts.dataset)?;
+    let version = match opts.version {
+        Some(v) => v,
+        None => meta
+            .current_version_number
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| DatasetError::NoVersion(opts.dataset.to_string()))?,
+    };
+    if !opts.force {
+        if let Some(m) = store.manifest(version)? {
+            return Ok(CollectOutcome::UpToDate(m));
+        }
+    }
+    let archive = store.archive_path(version);
+    let download = download::download_archive(client, &opts.dataset, version, &archive, progress, cancel)?;
+    let mut base = store.base_manifest(version, "kaggle".into());
+    // lastUpdated describes the current version; it only belongs to a pinned older one if equal.
+    if meta.current_version_number == Some(version as i64) {
+        base.last_updated = meta.last_updated.clone();
+    }
+    base.archive_bytes = Some(download.bytes);
+    base.archive_md5 = Some(download.md5_hex.clone());
+    base.md5_verified = download.md5_verified;
+    let manifest = store.install_archive(version, &archive, base, &opts.limits, progress)?;
+    if !opts.keep_archive {
+        let _ = fs::remove_file(&archive);
+    }
+    Ok(CollectOutcome::Downloaded { manifest, download })
+}
+
+/// Local versus remote state of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetStatus {
+    pub dataset: String,
+    pub pinned_version: Option<u32>,
+    pub local_versions: Vec<LocalVersion>,
+    pub newest_complete: Option<u32>,
+    /// Bytes of an interrupted download of the remote current version, if any.
+    pub partial_download_bytes: Option<u64>,
+    pub remote: Option<RemoteInfo>,
+    /// Why the remote could not be asked, when it could not.
+    pub remote_error: Option<String>,
+    /// None when it cannot be told (remote unknown and nothing pinned).
+    pub outdated: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalVersion {
+    pub version: u32,
+    pub source: String,
+    pub last_updated: Option<String>,
+    pub images: u64,
+    pub bytes: u64,
+    pub archive_bytes: Option<u64>,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteInfo {
+    pub title: Option<String>,
+    pub current_version: Option<i64>,
+    pub last_updated: Option<String>,
+    pub total_bytes: Option<i64>,
+    pub license: Option<String>,
+}
+
+/// Outdated = the remote's current version is newer than the newest complete local one.
+/// A pinned version is never outdated once it is complete.
+pub fn status(home: &AslHome, client: Option<&KaggleClient>, dataset: &DatasetRef, pinned: Option<u32>) -> Result<DatasetStatus, DatasetError> {
+    let store = DatasetStore::new(home, dataset);
+    let complete = store.complete_versions()?;
+    let newest = complete.first().map(|m| m.version);
+    let local_versions = complete
+        .iter()
+        .map(|m| LocalVersion {
+            version: m.version,
+            source: m.source.clone(),
+            last_updated: m.last_updated.clone(),
+            images: m.total_images(),
+            bytes: m.bytes,
+            archive_bytes: m.archive_bytes,
+            path: store.data_dir(m),
+        })
+        .collect();
+    let (remote, remote_error) = match client {
+        Some(c) => match c.get_dataset(dataset) {
+            Ok(meta) => (
+                Some(RemoteInfo {
+                    title: meta.title,
+                    current_version: meta.current_version_number,
+                    last_updated: meta.last_updated,
+                    total_bytes: meta.total_bytes,
+                    license: meta.license_name,
+                }),
+                None,
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        None => (None, Some("offline".into())),
+    };
+    let outdated = match (pinned, &remote) {
+        (Some(p), _) => Some(!complete.iter().any(|m| m.version == p)),
+        (None, Some(r)) => r.current_version.map(|cur| newest.is_none_or(|n| (n as i64) < cur)),
+        (None, None) => None,
+    };
+    let wanted = pinned.or(remote.as_ref().and_then(|r| r.current_version).and_then(|v| u32::try_from(v).ok()));
+    let partial_download_bytes = wanted.and_then(|v| store.partial_download(v));
+    Ok(DatasetStatus { dataset: dataset.to_string(), pinned_version: pinned, local_versions, newest_complete: newest, partial_download_bytes, remote, remote_error, outdated })
+}
+
+/// The newest complete copy of `dataset` (what prep reads by default).
+pub fn newest_local(home: &AslHome, dataset: &DatasetRef) -> Result<(DatasetStore, Manifest), DatasetError> {
+    let store = DatasetStore::new(home, dataset);
+    let m = store.newest_complete()?.ok_or_else(|| DatasetError::NotCollected(dataset.to_string()))?;
+    Ok((store, m))
+}
