@@ -1,0 +1,212 @@
+//! Evaluation: accuracy, macro-F1, per-class precision/recall, top-k, and the confusion matrix
+//! as CSV and SVG — on a cache split, on any folder of class folders, or on a *stress set*
+//! (validation images pushed off the dataset's look: new backgrounds, colours, scale, position).
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::augment::{AugmentConfig, augment_into};
+use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::infer::{Classifier, InferError, MAX_BATCH, forward_probs};
+use crate::prep::{Cache, Split};
+use crate::rng::SplitMix64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Infer(#[from] InferError),
+    #[error("nothing to evaluate: {0}")]
+    Empty(String),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassMetrics {
+    pub class: String,
+    pub support: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub images: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub top3_accuracy: f64,
+    pub top5_accuracy: f64,
+    /// Mean cross-entropy of the true class.
+    pub loss: f64,
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+}
+
+impl EvalReport {
+    /// Metrics from row-major `n × 29` probabilities and the true labels.
+    pub fn from_probs(probs: &[f32], labels: &[u8]) -> EvalReport {
+        let n = labels.len();
+        let mut confusion = vec![vec![0usize; NUM_CLASSES]; NUM_CLASSES];
+        let (mut top3, mut top5, mut loss) = (0usize, 0usize, 0f64);
+        for (p, &y) in probs.chunks_exact(NUM_CLASSES).zip(labels) {
+            let y = y as usize;
+            let pred = p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b });
+            confusion[y][pred] += 1;
+            // Rank of the true class = how many classes are strictly more likely.
+            let rank = p.iter().filter(|v| **v > p[y]).count();
+            top3 += (rank < 3) as usize;
+            top5 += (rank < 5) as usize;
+            loss -= (p[y].max(1e-7) as f64).ln();
+        }
+        let correct: usize = (0..NUM_CLASSES).map(|i| confusion[i][i]).sum();
+        let per_class: Vec<ClassMetrics> = (0..NUM_CLASSES)
+            .map(|c| {
+                let tp = confusion[c][c] as f64;
+                let support: usize = confusion[c].iter().sum();
+                let predicted: usize = (0..NUM_CLASSES).map(|r| confusion[r][c]).sum();
+                let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+                let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+                let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+                ClassMetrics { class: CLASSES[c].to_string(), support, precision, recall, f1 }
+            })
+            .collect();
+        // Macro-F1 over the classes present in the evaluation set.
+        let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support > 0).collect();
+        let macro_f1 = if present.is_empty() { 0.0 } else { present.iter().map(|m| m.f1).sum::<f64>() / present.len() as f64 };
+        let nf = n.max(1) as f64;
+        EvalReport { images: n, accuracy: correct as f64 / nf, macro_f1, top3_accuracy: top3 as f64 / nf, top5_accuracy: top5 as f64 / nf, loss: loss / nf, per_class, confusion }
+    }
+
+    /// Summary for model cards and run logs.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({"images": self.images, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "top3_accuracy": self.top3_accuracy, "top5_accuracy": self.top5_accuracy, "loss": self.loss})
+    }
+
+    pub fn confusion_csv(&self) -> String {
+        let mut s = String::from("true\\predicted");
+        for c in CLASSES {
+            let _ = write!(s, ",{c}");
+        }
+        s.push('\n');
+        for (i, row) in self.confusion.iter().enumerate() {
+            s.push_str(CLASSES[i]);
+            for v in row {
+                let _ = write!(s, ",{v}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The confusion matrix as a standalone SVG heat map (rows: true class, columns: predicted).
+    pub fn confusion_svg(&self) -> String {
+        let cell = 22;
+        let margin = 70;
+        let size = margin + cell * NUM_CLASSES + 10;
+        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" font-family=\"sans-serif\" font-size=\"10\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        let _ = writeln!(s, "<text x=\"{}\" y=\"14\" font-size=\"12\">Confusion matrix (accuracy {:.2}%): rows true, columns predicted</text>", margin, self.accuracy * 100.0);
+        for (i, c) in CLASSES.iter().enumerate() {
+            let p = margin + i * cell + cell / 2;
+            let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{c}</text>", margin - 4, p + 3);
+            let _ = writeln!(s, "<text x=\"{p}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-90 {p} {})\">{c}</text>", margin - 4, margin - 4);
+        }
+        for (i, row) in self.confusion.iter().enumerate() {
+            let total: usize = row.iter().sum::<usize>().max(1);
+            for (j, &v) in row.iter().enumerate() {
+                let frac = v as f64 / total as f64;
+                // Diagonal in blue, errors in red; intensity = share of the true class.
+                let (r, g, b) = if i == j { (255.0 * (1.0 - frac), 255.0 * (1.0 - 0.6 * frac), 255.0) } else { (255.0, 255.0 * (1.0 - frac), 255.0 * (1.0 - frac)) };
+                let (x, y) = (margin + j * cell, margin + i * cell);
+                let _ = writeln!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({:.0},{:.0},{:.0})\" stroke=\"#ddd\"><title>{} → {}: {v}</title></rect>", r, g, b, CLASSES[i], CLASSES[j]);
+                if v > 0 {
+                    let colour = if frac > 0.5 { "white" } else { "black" };
+                    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"8\" fill=\"{colour}\">{v}</text>", x + cell / 2, y + cell / 2 + 3);
+                }
+            }
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// Write `confusion.csv`, `confusion.svg` and `eval.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), EvalError> {
+        let io = |path: PathBuf| move |source| EvalError::Io { path, source };
+        std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
+        crate::fsutil::write_atomic(&dir.join("confusion.csv"), self.confusion_csv().as_bytes()).map_err(io(dir.join("confusion.csv")))?;
+        crate::fsutil::write_atomic(&dir.join("confusion.svg"), self.confusion_svg().as_bytes()).map_err(io(dir.join("confusion.svg")))?;
+        crate::fsutil::write_json_atomic(&dir.join("eval.json"), self).map_err(io(dir.join("eval.json")))?;
+        Ok(())
+    }
+}
+
+/// Evaluate on one split of a cache.
+pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<EvalReport, EvalError> {
+    let n = cache.len(split);
+    if n == 0 {
+        return Err(EvalError::Empty(format!("the {split:?} split of {} is empty", cache.path.display())));
+    }
+    if cache.image_size() != clf.input_size() {
+        return Err(EvalError::Empty(format!("cache images are {}px, the model wants {}px", cache.image_size(), clf.input_size())));
+    }
+    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    Ok(EvalReport::from_probs(&probs, cache.labels(split)))
+}
+
+/// How hard the stress set pushes the images off the dataset's look.
+pub fn stress_augment() -> AugmentConfig {
+    AugmentConfig { strength: 1.0, mirror: 0.5, background: 0.8, erase: 0.0 }
+}
+
+/// Evaluate on a stress set built from a split: every image transformed once, deterministically
+/// (seeded), with new backgrounds, colour casts, skin-tone shifts, scale and position.
+pub fn evaluate_stress(clf: &Classifier, cache: &Cache, split: Split, seed: u64) -> Result<EvalReport, EvalError> {
+    let n = cache.len(split);
+    let s = clf.input_size();
+    if n == 0 || cache.image_size() != s {
+        return Err(EvalError::Empty("stress set needs a non-empty split of the model's input size".into()));
+    }
+    let plane = 3 * s * s;
+    let cfg = stress_augment();
+    let mut probs = Vec::with_capacity(n * NUM_CLASSES);
+    for start in (0..n).step_by(MAX_BATCH) {
+        let end = (start + MAX_BATCH).min(n);
+        let mut batch = vec![0f32; (end - start) * plane];
+        for (k, dst) in batch.chunks_exact_mut(plane).enumerate() {
+            let i = start + k;
+            let mut rng = SplitMix64::new(seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+            augment_into(cache.pixels(split, i), s, &cfg, &mut rng, dst);
+        }
+        probs.extend(forward_probs(clf.model(), clf.device(), batch, end - start, s)?);
+    }
+    Ok(EvalReport::from_probs(&probs, cache.labels(split)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_from_known_confusions() {
+        // Three images of A (one mistaken for B), one of B.
+        let mut probs = vec![0f32; 4 * NUM_CLASSES];
+        probs[0] = 0.9; // A → A
+        probs[NUM_CLASSES] = 0.8; // A → A
+        probs[2 * NUM_CLASSES + 1] = 0.6; // A → B
+        probs[2 * NUM_CLASSES] = 0.3;
+        probs[3 * NUM_CLASSES + 1] = 0.7; // B → B
+        let r = EvalReport::from_probs(&probs, &[0, 0, 0, 1]);
+        assert!((r.accuracy - 0.75).abs() < 1e-9);
+        assert_eq!(r.confusion[0][1], 1);
+        let a = &r.per_class[0];
+        assert!((a.precision - 1.0).abs() < 1e-9 && (a.recall - 2.0 / 3.0).abs() < 1e-9);
+        let b = &r.per_class[1];
+        assert!((b.precision - 0.5).abs() < 1e-9 && (b.recall - 1.0).abs() < 1e-9);
+        assert!((r.macro_f1 - (0.8 + 2.0 / 3.0) / 2.0).abs() < 1e-9);
+        assert!((r.top3_accuracy - 1.0).abs() < 1e-9);
+        assert!(r.confusion_csv().lines().count() == NUM_CLASSES + 1);
+        assert!(r.confusion_svg().starts_with("<svg"));
+    }
+}

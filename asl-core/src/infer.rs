@@ -1,0 +1,256 @@
+//! Inference: load a model folder and classify photos in batches.
+//!
+//! A model folder holds `weights.bpk` (the burn record) and `model.json` (the [`ModelCard`]:
+//! classes, input size, normalisation, architecture, training config, metrics, data lineage).
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::{MEAN, STD, normalize_into};
+use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::model::{self, Cnn, ModelConfig};
+use crate::prep;
+
+/// Model folder format; bump when the card or weights change meaning.
+pub const MODEL_FORMAT: u32 = 1;
+pub const CARD_FILE: &str = "model.json";
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+/// Largest batch sent through the model at once (bounds memory for big uploads).
+pub const MAX_BATCH: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    #[error("{0}: not a model folder (no {CARD_FILE}); train one with `asl train`")]
+    NotAModel(PathBuf),
+    #[error("{path}: {problem}")]
+    BadCard { path: PathBuf, problem: String },
+    #[error("{path}: cannot load the weights: {problem}")]
+    BadWeights { path: PathBuf, problem: String },
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
+    #[error("{file}: {reason}")]
+    Image { file: String, reason: String },
+    #[error("the backend failed: {0}")]
+    Backend(String),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Normalization {
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// Where the model's data came from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Lineage {
+    pub dataset: String,
+    pub dataset_version: u32,
+    pub source_hash: String,
+    pub cache_hash: String,
+}
+
+/// `model.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub format: u32,
+    pub name: String,
+    pub created_at: u64,
+    pub asl_version: String,
+    pub classes: Vec<String>,
+    pub input_size: usize,
+    pub normalization: Normalization,
+    pub architecture: ModelConfig,
+    pub params: usize,
+    pub flops_per_image: u64,
+    /// The training configuration, as given to `train`.
+    pub training: serde_json::Value,
+    /// Validation metrics of the saved weights (accuracy, macro-F1, …).
+    pub metrics: serde_json::Value,
+    pub lineage: Lineage,
+    /// Per-epoch history of the run.
+    pub history: serde_json::Value,
+    /// Extra sections (e.g. the monitoring reference distribution), keyed by name.
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ModelCard {
+    pub fn load(dir: &Path) -> Result<ModelCard, InferError> {
+        let path = dir.join(CARD_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(InferError::NotAModel(dir.to_path_buf())),
+            Err(e) => return Err(InferError::Io { path, source: e }),
+        };
+        let bad = |problem: String| InferError::BadCard { path: path.clone(), problem };
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let format = v.get("format").and_then(|f| f.as_u64()).ok_or_else(|| bad("no \"format\" field".into()))?;
+        if format != MODEL_FORMAT as u64 {
+            return Err(bad(format!("model format {format}, this asl reads format {MODEL_FORMAT}; retrain or use a matching asl")));
+        }
+        let card: ModelCard = serde_json::from_value(v).map_err(|e| bad(format!("bad model card: {e}")))?;
+        if card.classes.len() != card.architecture.num_classes || card.classes.len() != NUM_CLASSES {
+            return Err(bad(format!("{} classes, expected {NUM_CLASSES}", card.classes.len())));
+        }
+        if card.classes.iter().zip(CLASSES).any(|(a, b)| a != b) {
+            return Err(bad("classes are not in asl's canonical order".into()));
+        }
+        if card.input_size != card.architecture.input_size {
+            return Err(bad("input_size disagrees with the architecture".into()));
+        }
+        Ok(card)
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), InferError> {
+        let path = dir.join(CARD_FILE);
+        crate::fsutil::write_json_atomic(&path, self).map_err(|source| InferError::Io { path, source })
+    }
+}
+
+/// One image's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Prediction {
+    pub class: String,
+    pub index: usize,
+    pub confidence: f32,
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    pub fn from_probs(probs: &[f32]) -> Prediction {
+        let (index, confidence) = probs.iter().copied().enumerate().fold((0, f32::MIN), |a, (i, p)| if p > a.1 { (i, p) } else { a });
+        Prediction { class: CLASSES[index].to_string(), index, confidence, probabilities: probs.to_vec() }
+    }
+    /// The `k` most likely classes with their probabilities.
+    pub fn top_k(&self, k: usize) -> Vec<(String, f32)> {
+        let mut idx: Vec<usize> = (0..self.probabilities.len()).collect();
+        idx.sort_by(|&a, &b| self.probabilities[b].total_cmp(&self.probabilities[a]).then(a.cmp(&b)));
+        idx.into_iter().take(k).map(|i| (CLASSES[i].to_string(), self.probabilities[i])).collect()
+    }
+}
+
+/// Softmax probabilities of `n` normalised CHW images (`n × 3 × s × s` floats), row-major `n × 29`.
+pub fn forward_probs(model: &Cnn, device: &Device, batch: Vec<f32>, n: usize, s: usize) -> Result<Vec<f32>, InferError> {
+    let x = Tensor::<4>::from_data(TensorData::new(batch, [n, 3, s, s]), device);
+    softmax(model.forward(x), 1).try_into_vec_as::<f32>().map_err(|e| InferError::Backend(format!("{e:?}")))
+}
+
+/// Probabilities for many HWC u8 images of side `s`, in chunks of [`MAX_BATCH`].
+pub fn probs_for_pixels<'a>(model: &Cnn, device: &Device, s: usize, images: impl ExactSizeIterator<Item = &'a [u8]>) -> Result<Vec<f32>, InferError> {
+    let plane = 3 * s * s;
+    let images: Vec<&[u8]> = images.collect();
+    let mut out = Vec::with_capacity(images.len() * NUM_CLASSES);
+    for chunk in images.chunks(MAX_BATCH) {
+        let mut batch = vec![0f32; chunk.len() * plane];
+        for (img, dst) in chunk.iter().zip(batch.chunks_exact_mut(plane)) {
+            normalize_into(img, s, dst);
+        }
+        out.extend(forward_probs(model, device, batch, chunk.len(), s)?);
+    }
+    Ok(out)
+}
+
+/// A trained model ready to classify photos. Cheap to share between threads (`Arc`).
+#[derive(Debug)]
+pub struct Classifier {
+    pub card: ModelCard,
+    pub dir: PathBuf,
+    model: Cnn,
+    device: Device,
+}
+
+impl Classifier {
+    /// Load a model folder on the default backend.
+    pub fn load(dir: &Path) -> Result<Classifier, InferError> {
+        Self::load_on(dir, model::default_device_name())
+    }
+
+    pub fn load_on(dir: &Path, device_name: &str) -> Result<Classifier, InferError> {
+        let card = ModelCard::load(dir)?;
+        let device = model::device(device_name)?;
+        let weights = dir.join(WEIGHTS_FILE);
+        if !weights.is_file() {
+            return Err(InferError::BadWeights { path: weights, problem: "missing".into() });
+        }
+        let model = card
+            .architecture
+            .init(&device)
+            .try_load_file(&weights)
+            .map_err(|e| InferError::BadWeights { path: weights.clone(), problem: format!("{e:?} (do model.json and the weights belong together?)") })?;
+        Ok(Classifier { card, dir: dir.to_path_buf(), model, device })
+    }
+
+    /// From an in-memory model (used right after training).
+    pub fn from_parts(card: ModelCard, dir: PathBuf, model: Cnn, device: Device) -> Classifier {
+        Classifier { card, dir, model, device }
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.card.input_size
+    }
+
+    /// Resize decoded images the way training did.
+    pub fn preprocess(&self, img: &image::DynamicImage) -> image::RgbImage {
+        prep::preprocess(img, self.input_size() as u32)
+    }
+
+    /// Classify decoded images, batched.
+    pub fn predict(&self, images: &[image::DynamicImage]) -> Result<Vec<Prediction>, InferError> {
+        let pre: Vec<image::RgbImage> = images.iter().map(|i| self.preprocess(i)).collect();
+        self.predict_preprocessed(&pre)
+    }
+
+    /// Classify images already resized to the input size.
+    pub fn predict_preprocessed(&self, images: &[image::RgbImage]) -> Result<Vec<Prediction>, InferError> {
+        let s = self.input_size();
+        for img in images {
+            if img.width() as usize != s || img.height() as usize != s {
+                return Err(InferError::Image { file: String::new(), reason: format!("expected {s}×{s}, got {}×{}", img.width(), img.height()) });
+            }
+        }
+        let probs = probs_for_pixels(&self.model, &self.device, s, images.iter().map(|i| i.as_raw().as_slice()))?;
+        Ok(probs.chunks_exact(NUM_CLASSES).map(Prediction::from_probs).collect())
+    }
+
+    /// Raw probabilities (`n × 29`) for HWC u8 images of the input size.
+    pub fn probabilities(&self, pixels: &[&[u8]]) -> Result<Vec<f32>, InferError> {
+        probs_for_pixels(&self.model, &self.device, self.input_size(), pixels.iter().copied())
+    }
+
+    /// Decode, preprocess and classify encoded image files (JPEG, PNG, …).
+    pub fn predict_files(&self, paths: &[PathBuf]) -> Result<Vec<Prediction>, InferError> {
+        let s = self.input_size() as u32;
+        let mut pre = Vec::with_capacity(paths.len());
+        for p in paths {
+            let bytes = std::fs::read(p).map_err(|source| InferError::Io { path: p.clone(), source })?;
+            pre.push(prep::decode_and_preprocess(&bytes, s).map_err(|reason| InferError::Image { file: p.display().to_string(), reason })?);
+        }
+        self.predict_preprocessed(&pre)
+    }
+
+    pub fn model(&self) -> &Cnn {
+        &self.model
+    }
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// The normalisation constants this build uses (stored in every model card).
+pub fn normalization() -> Normalization {
+    Normalization { mean: MEAN, std: STD }
+}
+
+/// The newest model folder under the state root (by creation time in its card).
+pub fn newest_model(home: &crate::AslHome) -> Option<PathBuf> {
+    let rd = std::fs::read_dir(home.models_dir()).ok()?;
+    rd.flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| ModelCard::load(&e.path()).ok().map(|c| (c.created_at, e.file_name(), e.path())))
+        .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
+        .map(|(_, _, p)| p)
+}

@@ -1,0 +1,393 @@
+//! The Prep flow: decode every image of a dataset once, resize it, and keep the pixels in one
+//! memory-mapped cache file, so that every training run and search trial loads them fast.
+//!
+//! File format (little-endian), version [`CACHE_FORMAT`]:
+//! ```text
+//! "ASLCACHE" | u32 format | u32 header_len | header JSON | zero padding to 64 bytes
+//! labels: u8 × N (train images first, then validation)
+//! pixels: N × S × S × 3 u8, row-major RGB (HWC)
+//! ```
+//! The cache is written to a temporary file, fsynced and renamed into place, so a crash
+//! mid-write never leaves a cache that looks valid.
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use image::{DynamicImage, RgbImage, imageops::FilterType};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::dataset::layout::Layout;
+use crate::fsutil;
+use crate::progress::{Cancel, Progress};
+use crate::rng::SplitMix64;
+
+pub const CACHE_FORMAT: u32 = 1;
+const MAGIC: &[u8; 8] = b"ASLCACHE";
+/// Largest image we agree to decode (width × height), against decompression bombs.
+pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepError {
+    #[error("{path}: not an asl cache ({reason}); delete it or run `asl prep --force`")]
+    BadCache { path: PathBuf, reason: String },
+    #[error("no readable images in {0}")]
+    Empty(PathBuf),
+    #[error("image {file}: {reason}")]
+    Image { file: String, reason: String },
+    #[error("the operation was cancelled")]
+    Cancelled,
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrepError + '_ {
+    move |source| PrepError::Io { path: path.to_path_buf(), source }
+}
+
+/// Resize an image to the model's square input. This one function serves training (through
+/// the cache) and inference, so both see bit-for-bit the same pixels.
+pub fn preprocess(img: &DynamicImage, size: u32) -> RgbImage {
+    let rgb = img.to_rgb8();
+    if rgb.width() == size && rgb.height() == size {
+        return rgb;
+    }
+    // Triangle (bilinear with a support scaled to the reduction) averages the pixels a
+    // downscale drops, which is what keeps small inputs free of aliasing.
+    image::imageops::resize(&rgb, size, size, FilterType::Triangle)
+}
+
+/// Decode image bytes with a pixel-count guard, then [`preprocess`] them.
+pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable image: {e}"))?;
+    if (w as u64) * (h as u64) > MAX_PIXELS {
+        return Err(format!("{w}×{h} pixels is more than the {MAX_PIXELS} allowed"));
+    }
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (16 << 20));
+    let mut reader = reader;
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| format!("unreadable image: {e}"))?;
+    Ok(preprocess(&img, size))
+}
+
+/// How to build a cache.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrepConfig {
+    pub image_size: u32,
+    pub val_fraction: f32,
+    pub seed: u64,
+}
+
+impl Default for PrepConfig {
+    fn default() -> Self {
+        Self { image_size: 64, val_fraction: 0.2, seed: 42 }
+    }
+}
+
+/// The cache header: what the pixels are and where they came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CacheHeader {
+    pub format: u32,
+    /// Hash of the dataset manifest (or of the folder listing) the cache was built from.
+    pub source_hash: String,
+    pub dataset: String,
+    pub dataset_version: u32,
+    pub config: PrepConfig,
+    pub classes: Vec<String>,
+    pub n_train: usize,
+    pub n_val: usize,
+    /// File names relative to the training root, in cache order.
+    pub files: Vec<String>,
+    pub skipped_count: usize,
+    /// The first few unreadable files and why.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl CacheHeader {
+    /// Short identity of the cache contents, for run tags and model cards.
+    pub fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(serde_json::json!([self.source_hash, self.config, self.n_train, self.n_val]).to_string().as_bytes());
+        crate::dataset::download::hex(&h.finalize()[..8])
+    }
+}
+
+/// A memory-mapped cache.
+pub struct Cache {
+    pub header: CacheHeader,
+    pub path: PathBuf,
+    map: memmap2::Mmap,
+    labels_at: usize,
+    pixels_at: usize,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").field("path", &self.path).field("n_train", &self.header.n_train).field("n_val", &self.header.n_val).finish()
+    }
+}
+
+/// Which part of the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Val,
+}
+
+impl Cache {
+    pub fn open(path: &Path) -> Result<Cache, PrepError> {
+        let bad = |reason: &str| PrepError::BadCache { path: path.to_path_buf(), reason: reason.to_string() };
+        let file = File::open(path).map_err(io_err(path))?;
+        // SAFETY: the file is only ever replaced by rename, never modified in place, so the
+        // mapping cannot change under us.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+        if map.len() < 16 || &map[..8] != MAGIC {
+            return Err(bad("wrong magic"));
+        }
+        let format = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
+        if format != CACHE_FORMAT {
+            return Err(bad(&format!("format {format}, this asl reads {CACHE_FORMAT}")));
+        }
+        let hlen = u32::from_le_bytes([map[12], map[13], map[14], map[15]]) as usize;
+        let header_end = 16usize.checked_add(hlen).filter(|e| *e <= map.len()).ok_or_else(|| bad("truncated header"))?;
+        let header: CacheHeader = serde_json::from_slice(&map[16..header_end]).map_err(|e| bad(&format!("bad header: {e}")))?;
+        let labels_at = header_end.div_ceil(64) * 64;
+        let n = header.n_train + header.n_val;
+        let s = header.config.image_size as usize;
+        let pixels_at = labels_at + n;
+        let expected = pixels_at + n * s * s * 3;
+        if map.len() != expected {
+            return Err(bad(&format!("{} bytes, expected {expected} (truncated?)", map.len())));
+        }
+        if map[labels_at..pixels_at].iter().any(|&l| l as usize >= NUM_CLASSES) {
+            return Err(bad("label out of range"));
+        }
+        Ok(Cache { header, path: path.to_path_buf(), map, labels_at, pixels_at })
+    }
+
+    pub fn image_size(&self) -> usize {
+        self.header.config.image_size as usize
+    }
+    pub fn len(&self, split: Split) -> usize {
+        match split {
+            Split::Train => self.header.n_train,
+            Split::Val => self.header.n_val,
+        }
+    }
+    pub fn is_empty(&self, split: Split) -> bool {
+        self.len(split) == 0
+    }
+    fn offset(&self, split: Split) -> usize {
+        match split {
+            Split::Train => 0,
+            Split::Val => self.header.n_train,
+        }
+    }
+    /// Labels of a split.
+    pub fn labels(&self, split: Split) -> &[u8] {
+        let o = self.labels_at + self.offset(split);
+        &self.map[o..o + self.len(split)]
+    }
+    /// HWC RGB pixels of image `i` of a split.
+    pub fn pixels(&self, split: Split, i: usize) -> &[u8] {
+        let s = self.image_size();
+        let per = s * s * 3;
+        let o = self.pixels_at + (self.offset(split) + i) * per;
+        &self.map[o..o + per]
+    }
+    /// File name (relative to the training root) of image `i` of a split.
+    pub fn file(&self, split: Split, i: usize) -> &str {
+        &self.header.files[self.offset(split) + i]
+    }
+}
+
+/// Stratified split: for each class, a seeded shuffle, the first `val_fraction` to validation.
+/// Returns (train, val) lists of (class, path).
+pub fn split(layout: &Layout, cfg: &PrepConfig) -> (Vec<(u8, PathBuf)>, Vec<(u8, PathBuf)>) {
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    for (class, files) in layout.images.iter().enumerate() {
+        let mut idx: Vec<usize> = (0..files.len()).collect();
+        let mut rng = SplitMix64::new(cfg.seed ^ (class as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        rng.shuffle(&mut idx);
+        let n_val = ((files.len() as f64) * cfg.val_fraction as f64).round() as usize;
+        for (k, &i) in idx.iter().enumerate() {
+            let item = (class as u8, files[i].clone());
+            if k < n_val { val.push(item) } else { train.push(item) }
+        }
+    }
+    // Interleave classes in a seeded order so a partial read is still representative.
+    let mut rng = SplitMix64::new(cfg.seed.wrapping_add(1));
+    rng.shuffle(&mut train);
+    rng.shuffle(&mut val);
+    (train, val)
+}
+
+/// Where the cache for a source and config lives.
+pub fn cache_path(cache_dir: &Path, source_hash: &str, cfg: &PrepConfig) -> PathBuf {
+    cache_dir.join(format!("{source_hash}-{}px-val{:.0}-seed{}.aslcache", cfg.image_size, cfg.val_fraction * 100.0, cfg.seed))
+}
+
+/// What `prepare` did.
+#[derive(Debug)]
+pub struct PrepOutcome {
+    pub cache: Cache,
+    /// False when an existing cache was reused.
+    pub built: bool,
+    pub seconds: f64,
+}
+
+/// Source of the images for a cache.
+pub struct PrepSource<'a> {
+    pub layout: &'a Layout,
+    pub source_hash: String,
+    pub dataset: String,
+    pub dataset_version: u32,
+}
+
+/// Reuse the cache when it matches the source and config; otherwise build it.
+pub fn prepare(cache_dir: &Path, src: &PrepSource, cfg: &PrepConfig, force: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<PrepOutcome, PrepError> {
+    let started = std::time::Instant::now();
+    let path = cache_path(cache_dir, &src.source_hash, cfg);
+    if !force {
+        if let Ok(cache) = Cache::open(&path) {
+            if cache.header.source_hash == src.source_hash && cache.header.config == *cfg {
+                return Ok(PrepOutcome { cache, built: false, seconds: started.elapsed().as_secs_f64() });
+            }
+        }
+    }
+    build(&path, src, cfg, progress, cancel)?;
+    let cache = Cache::open(&path)?;
+    Ok(PrepOutcome { cache, built: true, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progress, cancel: &Cancel) -> Result<(), PrepError> {
+    let (train, val) = split(src.layout, cfg);
+    let s = cfg.image_size;
+    let all: Vec<&(u8, PathBuf)> = train.iter().chain(val.iter()).collect();
+    progress.begin("prep", Some(all.len() as u64));
+    let done = AtomicUsize::new(0);
+    // Decode in parallel; each result is either pixels or the reason the file is unreadable.
+    let decoded: Vec<Result<RgbImage, String>> = all
+        .par_iter()
+        .map(|(_, p)| {
+            if cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            let r = fs::read(p).map_err(|e| e.to_string()).and_then(|b| decode_and_preprocess(&b, s));
+            let n = done.fetch_add(1, Ordering::Relaxed);
+            if n % 256 == 0 {
+                progress.set_position(n as u64);
+            }
+            r
+        })
+        .collect();
+    progress.finish();
+    if cancel.is_cancelled() {
+        return Err(PrepError::Cancelled);
+    }
+    let rel = |p: &Path| p.strip_prefix(&src.layout.train_root).unwrap_or(p).to_string_lossy().to_string();
+    let mut skipped = Vec::new();
+    let (mut n_train, mut n_val) = (0, 0);
+    let mut files = Vec::new();
+    let mut labels = Vec::new();
+    for (k, ((label, p), r)) in all.iter().map(|x| (&x.0, &x.1)).zip(&decoded).enumerate() {
+        match r {
+            Ok(_) => {
+                files.push(rel(p));
+                labels.push(*label);
+                if k < train.len() { n_train += 1 } else { n_val += 1 }
+            }
+            Err(e) => skipped.push((rel(p), e.clone())),
+        }
+    }
+    if n_train + n_val == 0 {
+        return Err(PrepError::Empty(src.layout.train_root.clone()));
+    }
+    let skipped_count = skipped.len();
+    skipped.truncate(20);
+    let header = CacheHeader {
+        format: CACHE_FORMAT,
+        source_hash: src.source_hash.clone(),
+        dataset: src.dataset.clone(),
+        dataset_version: src.dataset_version,
+        config: cfg.clone(),
+        classes: CLASSES.iter().map(|c| c.to_string()).collect(),
+        n_train,
+        n_val,
+        files,
+        skipped_count,
+        skipped,
+    };
+    let dir = fsutil::parent_dir(path);
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = tempfile::Builder::new().prefix(".cache-").tempfile_in(dir).map_err(io_err(dir))?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let hjson = serde_json::to_vec(&header).map_err(|e| PrepError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
+        let mut head = Vec::with_capacity(16 + hjson.len() + 64);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+        head.extend_from_slice(&(hjson.len() as u32).to_le_bytes());
+        head.extend_from_slice(&hjson);
+        head.resize(head.len().div_ceil(64) * 64, 0);
+        w.write_all(&head).map_err(io_err(path))?;
+        w.write_all(&labels).map_err(io_err(path))?;
+        for img in decoded.iter().flatten() {
+            w.write_all(img.as_raw()).map_err(io_err(path))?;
+        }
+        w.flush().map_err(io_err(path))?;
+    }
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| PrepError::Io { path: path.to_path_buf(), source: e.error })?;
+    fsutil::sync_dir(dir).map_err(io_err(dir))?;
+    Ok(())
+}
+
+/// Hash of a folder's image listing (names and sizes), for folders without a manifest.
+pub fn listing_hash(layout: &Layout) -> String {
+    let mut h = Sha256::new();
+    for (c, files) in layout.images.iter().enumerate() {
+        for f in files {
+            let len = fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+            h.update(format!("{c}\t{}\t{len}\n", f.display()).as_bytes());
+        }
+    }
+    crate::dataset::download::hex(&h.finalize()[..8])
+}
+
+impl<'a> PrepSource<'a> {
+    /// The images of a collected dataset version.
+    pub fn from_manifest(layout: &'a Layout, manifest: &crate::dataset::Manifest) -> Self {
+        PrepSource { layout, source_hash: manifest.content_hash(), dataset: manifest.dataset.clone(), dataset_version: manifest.version }
+    }
+    /// Any folder of class folders (hashed by its listing).
+    pub fn from_folder(layout: &'a Layout) -> Self {
+        PrepSource { layout, source_hash: listing_hash(layout), dataset: format!("dir:{}", layout.train_root.display()), dataset_version: 0 }
+    }
+}
+
+/// Build or reuse the cache of the newest complete local copy of `dataset` under `home`.
+pub fn prepare_collected(home: &crate::AslHome, dataset: &crate::dataset::DatasetRef, cfg: &PrepConfig, force: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<PrepOutcome, PrepFlowError> {
+    let (store, manifest) = crate::dataset::newest_local(home, dataset)?;
+    let layout = crate::dataset::layout::scan(&store.data_dir(&manifest))?;
+    let src = PrepSource::from_manifest(&layout, &manifest);
+    Ok(prepare(&home.cache_dir(), &src, cfg, force, progress, cancel)?)
+}
+
+/// Errors of the prep flow as a whole (finding the data, then caching it).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepFlowError {
+    #[error(transparent)]
+    Dataset(#[from] crate::dataset::DatasetError),
+    #[error(transparent)]
+    Layout(#[from] crate::dataset::LayoutError),
+    #[error(transparent)]
+    Prep(#[from] PrepError),
+}

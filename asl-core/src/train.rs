@@ -1,0 +1,439 @@
+//! Training: AdamW with warm-up and a cosine schedule, label smoothing, on-the-fly
+//! augmentation, early stopping on validation loss, a checkpoint every epoch (resume after a
+//! crash), a per-epoch callback (experiment tracking plugs in there), and a model folder at
+//! the end. Deterministic given a seed on one backend.
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::{AugmentConfig, augment_into};
+use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::eval::{EvalReport, evaluate_cache};
+use crate::fsutil;
+use crate::infer::{self, Classifier, Lineage, ModelCard, WEIGHTS_FILE};
+use crate::model::{self, Cnn, ModelConfig};
+use crate::prep::{Cache, Split};
+use crate::progress::{Cancel, Progress};
+use crate::rng::SplitMix64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
+    #[error(transparent)]
+    Infer(#[from] infer::InferError),
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    #[error("invalid training configuration: {0}")]
+    BadConfig(String),
+    #[error("the cache has {0}px images but the model wants {1}px; run `asl prep --size {1}`")]
+    SizeMismatch(usize, usize),
+    #[error("{path}: cannot resume: {problem}. Delete the run folder to start over")]
+    Resume { path: PathBuf, problem: String },
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint { path: PathBuf, problem: String },
+    #[error("training was cancelled after epoch {0}; run again with the same run folder to resume")]
+    Cancelled(usize),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}
+
+/// Everything that decides a training run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak learning rate (after warm-up).
+    pub lr: f64,
+    /// Learning rate at the end of the cosine.
+    pub min_lr: f64,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f32,
+    /// Linear warm-up length, in epochs (may be fractional).
+    pub warmup_epochs: f64,
+    pub label_smoothing: f32,
+    pub augment: AugmentConfig,
+    pub seed: u64,
+    /// Stop when validation loss has not improved for this many epochs (0 = never).
+    pub patience: usize,
+    /// Stop (and shorten the schedule) so that training ends within this many seconds.
+    pub time_budget_secs: Option<f64>,
+    /// Backend: `flex`, `wgpu`, `cuda` (among those built in).
+    pub device: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelConfig::new(),
+            epochs: 12,
+            batch_size: 64,
+            lr: 3e-3,
+            min_lr: 3e-5,
+            weight_decay: 5e-4,
+            warmup_epochs: 0.5,
+            label_smoothing: 0.1,
+            augment: AugmentConfig::default(),
+            seed: 42,
+            patience: 4,
+            time_budget_secs: None,
+            device: model::default_device_name().to_string(),
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate()?;
+        let bad = |m: &str| Err(TrainError::BadConfig(m.into()));
+        if self.epochs == 0 || self.batch_size == 0 || self.batch_size > 4096 {
+            return bad("epochs must be ≥ 1 and batch_size in 1..=4096");
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) || self.min_lr < 0.0 || self.min_lr > self.lr {
+            return bad("lr must be in (0, 1] and 0 ≤ min_lr ≤ lr");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) || self.weight_decay < 0.0 {
+            return bad("label_smoothing must be in [0, 1) and weight_decay ≥ 0");
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` of `total` steps: linear warm-up, then cosine down to `min_lr`.
+    pub fn lr_at(&self, step: usize, total: usize, steps_per_epoch: usize) -> f64 {
+        let warm = (self.warmup_epochs * steps_per_epoch as f64).round() as usize;
+        if step < warm {
+            return self.lr * (step + 1) as f64 / warm as f64;
+        }
+        let span = total.saturating_sub(warm).max(1);
+        let t = ((step - warm) as f64 / span as f64).min(1.0);
+        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+/// One epoch's numbers, handed to the callback and kept in the history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub images_per_sec: f64,
+}
+
+/// What the callback wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop now (a tracker's pruner, for example); the best model so far is kept.
+    Stop,
+}
+
+/// Called after every epoch. Experiment tracking and HPO pruning plug in here.
+pub trait EpochCallback {
+    fn on_epoch(&mut self, metrics: &EpochMetrics) -> Control;
+}
+
+/// No callback.
+pub struct NoCallback;
+impl EpochCallback for NoCallback {
+    fn on_epoch(&mut self, _: &EpochMetrics) -> Control {
+        Control::Continue
+    }
+}
+
+impl<F: FnMut(&EpochMetrics) -> Control> EpochCallback for F {
+    fn on_epoch(&mut self, m: &EpochMetrics) -> Control {
+        self(m)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Completed,
+    EarlyStopped,
+    TimeBudget,
+    Callback,
+}
+
+/// Resume state, written with every checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunState {
+    config: TrainConfig,
+    /// Epochs finished.
+    epochs_done: usize,
+    /// Planned epochs (a time budget may shorten the plan).
+    planned_epochs: usize,
+    best_val_loss: f64,
+    best_epoch: usize,
+    history: Vec<EpochMetrics>,
+    stop: Option<StopReason>,
+    train_seconds: f64,
+}
+
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub run_dir: PathBuf,
+    pub model_dir: PathBuf,
+    pub history: Vec<EpochMetrics>,
+    pub best_epoch: usize,
+    pub stop: StopReason,
+    pub report: EvalReport,
+    pub train_seconds: f64,
+    /// Training images per second over the whole run (augmentation included).
+    pub images_per_sec: f64,
+    pub resumed_from_epoch: usize,
+}
+
+/// Fill a batch: normalised CHW pixels (augmented when `aug` is given) and labels.
+pub fn fill_batch(cache: &Cache, split: Split, idx: &[usize], aug: Option<(&AugmentConfig, u64)>, pixels: &mut Vec<f32>, labels: &mut Vec<i64>) {
+    let s = cache.image_size();
+    let plane = 3 * s * s;
+    pixels.resize(idx.len() * plane, 0.0);
+    labels.clear();
+    labels.extend(idx.iter().map(|&i| cache.labels(split)[i] as i64));
+    pixels.par_chunks_mut(plane).zip(idx.par_iter()).for_each(|(dst, &i)| match aug {
+        // Each image's randomness depends only on (seed, epoch, index): the same on any
+        // number of threads.
+        Some((cfg, seed)) => augment_into(cache.pixels(split, i), s, cfg, &mut SplitMix64::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)), dst),
+        None => crate::augment::normalize_into(cache.pixels(split, i), s, dst),
+    });
+}
+
+fn checkpoint_paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (run_dir.join("checkpoint"), run_dir.join("checkpoint.tmp"), run_dir.join("checkpoint.old"))
+}
+
+/// Save model + optimizer + state as one unit: write a fresh folder, then swap it in by rename.
+fn save_checkpoint(run_dir: &Path, model: &Cnn, optim: &burn::optim::ModuleOptimizer, state: &RunState) -> Result<(), TrainError> {
+    let (cur, tmp, old) = checkpoint_paths(run_dir);
+    let ck = |problem: String| TrainError::Checkpoint { path: tmp.clone(), problem };
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    model.valid().save_file(tmp.join("model.bpk")).map_err(|e| ck(format!("{e:?}")))?;
+    optim.save(tmp.join("optim.bpk")).map_err(|e| ck(format!("{e:?}")))?;
+    fsutil::write_json_atomic(&tmp.join("state.json"), state).map_err(io_err(&tmp))?;
+    fsutil::sync_dir(&tmp).map_err(io_err(&tmp))?;
+    if cur.exists() {
+        fs::rename(&cur, &old).map_err(io_err(&cur))?;
+    }
+    fs::rename(&tmp, &cur).map_err(io_err(&cur))?;
+    fsutil::sync_dir(run_dir).map_err(io_err(run_dir))?;
+    if old.exists() {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+/// The newest complete checkpoint (a crash between the two renames leaves it in `.old`).
+fn find_checkpoint(run_dir: &Path) -> Option<PathBuf> {
+    let (cur, _, old) = checkpoint_paths(run_dir);
+    [cur, old].into_iter().find(|d| d.join("state.json").is_file() && d.join("model.bpk").is_file() && d.join("optim.bpk").is_file())
+}
+
+/// Validation loss and accuracy of the inference copy of the model.
+fn validate(model: &Cnn, device: &Device, cache: &Cache) -> Result<(f64, f64), TrainError> {
+    let n = cache.len(Split::Val);
+    if n == 0 {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let s = cache.image_size();
+    let probs = infer::probs_for_pixels(model, device, s, (0..n).map(|i| cache.pixels(Split::Val, i)))?;
+    let r = EvalReport::from_probs(&probs, cache.labels(Split::Val));
+    Ok((r.loss, r.accuracy))
+}
+
+/// Train on `cache`, keeping checkpoints in `run_dir` (resumed when it holds one), and write
+/// the best model as a model folder at `model_dir`.
+#[allow(clippy::too_many_arguments)]
+pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path, model_dir: &Path, callback: &mut dyn EpochCallback, progress: &dyn Progress, cancel: &Cancel) -> Result<TrainOutcome, TrainError> {
+    cfg.validate()?;
+    if cache.image_size() != cfg.model.input_size {
+        return Err(TrainError::SizeMismatch(cache.image_size(), cfg.model.input_size));
+    }
+    let n_train = cache.len(Split::Train);
+    if n_train == 0 {
+        return Err(TrainError::BadConfig("the cache has no training images".into()));
+    }
+    fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
+    let device = model::device(&cfg.device)?;
+    let ad = device.clone().autodiff();
+    let mut model = cfg.model.init(&ad);
+    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
+    let mut state = RunState { config: cfg.clone(), epochs_done: 0, planned_epochs: cfg.epochs, best_val_loss: f64::INFINITY, best_epoch: 0, history: Vec::new(), stop: None, train_seconds: 0.0 };
+
+    if let Some(ck) = find_checkpoint(run_dir) {
+        let bad = |problem: String| TrainError::Resume { path: ck.clone(), problem };
+        let saved: RunState = serde_json::from_slice(&fs::read(ck.join("state.json")).map_err(io_err(&ck))?).map_err(|e| bad(e.to_string()))?;
+        // The time budget steers this invocation only; everything else must match.
+        let same = TrainConfig { time_budget_secs: None, ..saved.config.clone() } == TrainConfig { time_budget_secs: None, ..cfg.clone() };
+        if !same {
+            return Err(bad("the run folder was started with a different configuration".into()));
+        }
+        model = cfg.model.init(&ad).try_load_file(ck.join("model.bpk")).map_err(|e| bad(format!("{e:?}")))?;
+        optim = optim.load(ck.join("optim.bpk")).map_err(|e| bad(format!("{e:?}")))?;
+        state = saved;
+        state.config = cfg.clone();
+        // A new budget re-plans the remaining epochs from scratch.
+        if state.stop == Some(StopReason::TimeBudget) || cfg.time_budget_secs.is_some() {
+            state.stop = None;
+            state.planned_epochs = cfg.epochs;
+        }
+    }
+    let resumed_from_epoch = state.epochs_done;
+    let best_path = run_dir.join("best.bpk");
+    let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
+    let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
+    let s = cache.image_size();
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let run_started = Instant::now();
+    let seconds_before = state.train_seconds;
+
+    while state.stop.is_none() && state.epochs_done < state.planned_epochs {
+        let epoch = state.epochs_done;
+        // Re-seed every epoch (dropout, lazy parameter init) so a resumed run draws exactly
+        // what an uninterrupted one would.
+        device.seed(cfg.seed.wrapping_add(epoch as u64));
+        let started = Instant::now();
+        let mut order: Vec<usize> = (0..n_train).collect();
+        SplitMix64::new(cfg.seed ^ (epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)).shuffle(&mut order);
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let mut lr = cfg.lr;
+        progress.begin(&format!("epoch {}", epoch + 1), Some(n_train as u64));
+        for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
+            if cancel.is_cancelled() {
+                progress.finish();
+                return Err(TrainError::Cancelled(epoch));
+            }
+            let aug_seed = cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
+            fill_batch(cache, Split::Train, idx, Some((&cfg.augment, aug_seed)), &mut pixels, &mut labels);
+            let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [idx.len(), 3, s, s]), &ad);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [idx.len()]), &ad);
+            let logits = model.forward(x);
+            let loss = loss_fn.forward(logits.clone(), y);
+            let preds = logits.argmax(1).try_into_vec_as::<i64>().unwrap_or_default();
+            correct += preds.iter().zip(&labels).filter(|(p, y)| p == y).count();
+            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            loss_sum += loss_value * idx.len() as f64;
+            seen += idx.len();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            lr = cfg.lr_at(epoch * steps_per_epoch + b, state.planned_epochs * steps_per_epoch, steps_per_epoch);
+            model = optim.step(lr, model, grads);
+            progress.advance(idx.len() as u64);
+        }
+        progress.finish();
+        let train_secs = started.elapsed().as_secs_f64();
+        let valid = model.valid();
+        let (val_loss, val_accuracy) = validate(&valid, &device, cache)?;
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            val_loss,
+            val_accuracy,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_sec: seen as f64 / train_secs.max(1e-9),
+        };
+        state.history.push(metrics.clone());
+        state.epochs_done += 1;
+        state.train_seconds = seconds_before + run_started.elapsed().as_secs_f64();
+        // Keep the best weights by validation loss (or the latest when there is no validation).
+        let improved = val_loss.is_nan() || val_loss < state.best_val_loss;
+        if improved {
+            valid.clone().save_file(&best_path).map_err(|e| TrainError::Checkpoint { path: best_path.clone(), problem: format!("{e:?}") })?;
+            state.best_val_loss = if val_loss.is_nan() { state.best_val_loss } else { val_loss };
+            state.best_epoch = epoch + 1;
+        } else if cfg.patience > 0 && state.epochs_done - state.best_epoch >= cfg.patience {
+            state.stop = Some(StopReason::EarlyStopped);
+        }
+        if callback.on_epoch(&metrics) == Control::Stop {
+            state.stop = Some(StopReason::Callback);
+        }
+        if let (Some(budget), None) = (cfg.time_budget_secs, state.stop) {
+            // Shorten the plan so the cosine still ends at min_lr within the budget.
+            let per_epoch = state.train_seconds / state.epochs_done as f64;
+            let fit = (budget / per_epoch).floor() as usize;
+            if fit <= state.epochs_done {
+                state.stop = Some(StopReason::TimeBudget);
+            } else if fit < state.planned_epochs {
+                state.planned_epochs = fit;
+            }
+        }
+        save_checkpoint(run_dir, &model, &optim, &state)?;
+    }
+    let stop = state.stop.unwrap_or(StopReason::Completed);
+
+    // The model folder: best weights + card. Written to a temp folder and renamed into place.
+    let best = cfg.model.init(&device).try_load_file(&best_path).map_err(|e| TrainError::Checkpoint { path: best_path.clone(), problem: format!("{e:?}") })?;
+    let parent = fsutil::parent_dir(model_dir);
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let tmp = tempfile::Builder::new().prefix(".model-").tempdir_in(parent).map_err(io_err(parent))?;
+    best.clone().save_file(tmp.path().join(WEIGHTS_FILE)).map_err(|e| TrainError::Checkpoint { path: model_dir.to_path_buf(), problem: format!("{e:?}") })?;
+    let mut card = ModelCard {
+        format: infer::MODEL_FORMAT,
+        name: model_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        created_at: crate::clock::now_unix(),
+        asl_version: env!("CARGO_PKG_VERSION").to_string(),
+        classes: CLASSES.iter().map(|c| c.to_string()).collect(),
+        input_size: cfg.model.input_size,
+        normalization: infer::normalization(),
+        architecture: cfg.model.clone(),
+        params: best.num_params(),
+        flops_per_image: cfg.model.flops_per_image(),
+        training: serde_json::to_value(cfg).unwrap_or_default(),
+        metrics: serde_json::Value::Null,
+        lineage,
+        history: serde_json::to_value(&state.history).unwrap_or_default(),
+        extra: Default::default(),
+    };
+    let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone());
+    let report = if cache.is_empty(Split::Val) { EvalReport::from_probs(&[], &[]) } else { evaluate_cache(&clf, cache, Split::Val)? };
+    card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
+    card.save(tmp.path())?;
+    report.write(tmp.path())?;
+    if model_dir.exists() {
+        fs::remove_dir_all(model_dir).map_err(io_err(model_dir))?;
+    }
+    let tmp_path = tmp.keep();
+    fs::rename(&tmp_path, model_dir).map_err(io_err(model_dir))?;
+    fsutil::sync_dir(parent).map_err(io_err(parent))?;
+    let images_per_sec = state.history.iter().map(|m| m.images_per_sec).sum::<f64>() / state.history.len().max(1) as f64;
+    Ok(TrainOutcome {
+        run_dir: run_dir.to_path_buf(),
+        model_dir: model_dir.to_path_buf(),
+        history: state.history,
+        best_epoch: state.best_epoch,
+        stop,
+        report,
+        train_seconds: state.train_seconds,
+        images_per_sec,
+        resumed_from_epoch,
+    })
+}
+
+/// Number of classes the training data covers (sanity check for tiny datasets).
+pub fn classes_present(cache: &Cache, split: Split) -> usize {
+    let mut seen = [false; NUM_CLASSES];
+    for &l in cache.labels(split) {
+        seen[l as usize] = true;
+    }
+    seen.iter().filter(|s| **s).count()
+}
