@@ -1,0 +1,544 @@
+//! The subcommands. Each is: flags → one asl-core call → output.
+use std::path::PathBuf;
+
+use asl_core::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore, Env, KaggleClient};
+use asl_core::progress::{Cancel, TerminalProgress};
+use asl_core::prep::{self, PrepConfig};
+use asl_core::{AslHome, synth};
+use clap::Args;
+
+use crate::{Cli, Command};
+
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub fn run(cli: Cli) -> CliResult {
+    let home = AslHome::resolve(cli.home.as_deref());
+    match cli.command {
+        Command::Collect(a) => collect(&home, a, cli.json),
+        Command::Status(a) => status(&home, a, cli.json),
+        Command::Synth(a) => synth_cmd(a, cli.json),
+        Command::Prep(a) => prep_cmd(&home, a, cli.json),
+        Command::Train(a) => train_cmd(&home, a, cli.json),
+        Command::Eval(a) => eval_cmd(&home, a, cli.json),
+        Command::Predict(a) => predict_cmd(&home, a, cli.json),
+        Command::Demo(a) => demo_cmd(&home, a, cli.json),
+    }
+}
+
+#[derive(Args)]
+pub struct KaggleArgs {
+    /// Kaggle API base URL (a server root, or an API base ending in /v1). Default: from
+    /// KAGGLE_API_ENVIRONMENT, else https://api.kaggle.com.
+    #[arg(long, env = "ASL_KAGGLE_URL", value_name = "URL")]
+    pub kaggle_url: Option<String>,
+}
+
+impl KaggleArgs {
+    fn client(&self) -> Result<KaggleClient, Box<dyn std::error::Error>> {
+        let (client, creds) = KaggleClient::from_env(self.kaggle_url.as_deref(), &Env::from_process())?;
+        for w in &creds.warnings {
+            eprintln!("{w}");
+        }
+        Ok(client)
+    }
+}
+
+#[derive(Args)]
+pub struct CollectArgs {
+    /// Kaggle dataset, owner/slug.
+    #[arg(long, default_value = dataset::DEFAULT_DATASET)]
+    pub dataset: String,
+    /// Pin a dataset version (never goes stale). Default: Kaggle's current version.
+    #[arg(long)]
+    pub version: Option<u32>,
+    /// Download and extract again even if a complete copy exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Register an archive downloaded by hand (as --version, default 1).
+    #[arg(long, value_name = "FILE", conflicts_with = "from_dir")]
+    pub from_zip: Option<PathBuf>,
+    /// Register a folder extracted by hand, in place (as --version, default 1).
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<PathBuf>,
+    /// Keep the downloaded archive after extraction.
+    #[arg(long)]
+    pub keep_archive: bool,
+    #[command(flatten)]
+    pub kaggle: KaggleArgs,
+}
+
+fn parse_ref(s: &str, version: Option<u32>) -> Result<(DatasetRef, Option<u32>), Box<dyn std::error::Error>> {
+    let (r, v) = DatasetRef::parse(s)?;
+    Ok((r, version.or(v)))
+}
+
+fn print_manifest(action: &str, m: &dataset::Manifest, store: &DatasetStore) {
+    println!("{action}: {} version {} ({} images, {} files, {:.1} MB) at {}", m.dataset, m.version, m.total_images(), m.files, m.bytes as f64 / 1e6, store.data_dir(m).display());
+    let counts: Vec<String> = m.images_per_class.iter().map(|c| format!("{}={}", c.class, c.images)).collect();
+    println!("images per class: {}", counts.join(" "));
+    if !m.unknown_folders.is_empty() {
+        println!("unknown folders (ignored): {}", m.unknown_folders.join(", "));
+    }
+}
+
+fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
+    let (dataset, version) = parse_ref(&a.dataset, a.version)?;
+    let store = DatasetStore::new(home, &dataset);
+    let progress = TerminalProgress::default();
+    let mut opts = CollectOptions::new(dataset.clone());
+    opts.version = version;
+    opts.force = a.force;
+    opts.keep_archive = a.keep_archive;
+    let (action, manifest, extra) = if let Some(zip) = &a.from_zip {
+        let m = store.import_zip(zip, version.unwrap_or(1), &opts.limits, &progress)?;
+        ("imported", m, serde_json::Value::Null)
+    } else if let Some(dir) = &a.from_dir {
+        let m = store.import_dir(dir, version.unwrap_or(1))?;
+        ("registered", m, serde_json::Value::Null)
+    } else {
+        let client = a.kaggle.client()?;
+        match dataset::collect(home, &client, &opts, &progress, &Cancel::new())? {
+            CollectOutcome::UpToDate(m) => ("up to date", m, serde_json::Value::Null),
+            CollectOutcome::Downloaded { manifest, download } => {
+                let extra = serde_json::json!({"archive_bytes": download.bytes, "md5": download.md5_hex, "md5_verified": download.md5_verified, "resumed_from": download.resumed_from, "attempts": download.attempts});
+                ("downloaded", manifest, extra)
+            }
+        }
+    };
+    if json {
+        println!("{}", serde_json::json!({"action": action, "manifest": manifest, "path": store.data_dir(&manifest), "download": extra}));
+    } else {
+        print_manifest(action, &manifest, &store);
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[arg(long, default_value = dataset::DEFAULT_DATASET)]
+    pub dataset: String,
+    /// The version you pin (a pinned, complete version is never outdated).
+    #[arg(long)]
+    pub version: Option<u32>,
+    /// Do not ask Kaggle; report the local state only.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub kaggle: KaggleArgs,
+}
+
+fn status(home: &AslHome, a: StatusArgs, json: bool) -> CliResult {
+    let (dataset, version) = parse_ref(&a.dataset, a.version)?;
+    let client = if a.offline { None } else { Some(a.kaggle.client()?) };
+    let st = dataset::status(home, client.as_ref(), &dataset, version)?;
+    if json {
+        println!("{}", serde_json::to_string(&st)?);
+        return Ok(());
+    }
+    println!("dataset: {}", st.dataset);
+    if st.local_versions.is_empty() {
+        println!("local: none");
+    }
+    for v in &st.local_versions {
+        println!("local: version {} ({} images, {:.1} MB, from {}) at {}", v.version, v.images, v.bytes as f64 / 1e6, v.source, v.path.display());
+    }
+    if let Some(b) = st.partial_download_bytes {
+        println!("partial download: {:.1} MB (the next collect resumes it)", b as f64 / 1e6);
+    }
+    match (&st.remote, &st.remote_error) {
+        (Some(r), _) => println!(
+            "remote: version {} \"{}\", updated {}, {} bytes, licence {}",
+            r.current_version.map(|v| v.to_string()).unwrap_or("?".into()),
+            r.title.as_deref().unwrap_or("?"),
+            r.last_updated.as_deref().unwrap_or("?"),
+            r.total_bytes.map(|v| v.to_string()).unwrap_or("?".into()),
+            r.license.as_deref().unwrap_or("?")
+        ),
+        (None, Some(e)) => println!("remote: unknown ({e})"),
+        (None, None) => {}
+    }
+    println!(
+        "{}",
+        match st.outdated {
+            Some(true) => "status: OUTDATED (run `asl collect`)",
+            Some(false) => "status: up to date",
+            None => "status: unknown",
+        }
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Where to write the zip.
+    #[arg(long, default_value = "asl-synthetic.zip")]
+    pub out: PathBuf,
+    /// Training images per class.
+    #[arg(long, default_value_t = synth::SynthConfig::default().per_class)]
+    pub per_class: usize,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = synth::SynthConfig::default().image_size)]
+    pub size: u32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn synth_cmd(a: SynthArgs, json: bool) -> CliResult {
+    let cfg = synth::SynthConfig { per_class: a.per_class, image_size: a.size, seed: a.seed, ..Default::default() };
+    let s = synth::write_zip(&cfg, &a.out)?;
+    if json {
+        println!("{}", serde_json::json!({"path": a.out, "images": s.images, "classes": s.classes, "bytes": s.bytes}));
+    } else {
+        println!("wrote {} ({} images in {} classes, {:.1} MB)", a.out.display(), s.images, s.classes, s.bytes as f64 / 1e6);
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PrepArgs {
+    #[arg(long, default_value = dataset::DEFAULT_DATASET)]
+    pub dataset: String,
+    /// Prepare this folder of class folders instead of a collected dataset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = PrepConfig::default().image_size)]
+    pub size: u32,
+    /// Share of each class held out for validation.
+    #[arg(long, default_value_t = PrepConfig::default().val_fraction)]
+    pub val_fraction: f32,
+    /// Seed of the train/validation split.
+    #[arg(long, default_value_t = PrepConfig::default().seed)]
+    pub split_seed: u64,
+    /// Rebuild even when a matching cache exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl PrepArgs {
+    fn config(&self) -> PrepConfig {
+        PrepConfig { image_size: self.size, val_fraction: self.val_fraction, seed: self.split_seed }
+    }
+}
+
+/// Build or reuse the cache the flags describe.
+fn prepare(home: &AslHome, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn std::error::Error>> {
+    let progress = TerminalProgress::default();
+    let cancel = Cancel::new();
+    if !(0.0..1.0).contains(&a.val_fraction) {
+        return Err("--val-fraction must be in [0, 1)".into());
+    }
+    Ok(match &a.data {
+        Some(dir) => {
+            let layout = dataset::layout::scan(dir)?;
+            prep::prepare(&home.cache_dir(), &prep::PrepSource::from_folder(&layout), &a.config(), a.force, &progress, &cancel)?
+        }
+        None => {
+            let (r, _) = DatasetRef::parse(&a.dataset)?;
+            prep::prepare_collected(home, &r, &a.config(), a.force, &progress, &cancel)?
+        }
+    })
+}
+
+fn prep_cmd(home: &AslHome, a: PrepArgs, json: bool) -> CliResult {
+    let out = prepare(home, &a)?;
+    let h = &out.cache.header;
+    if json {
+        println!("{}", serde_json::json!({"cache": out.cache.path, "built": out.built, "seconds": out.seconds, "train": h.n_train, "val": h.n_val, "skipped": h.skipped_count, "skipped_files": h.skipped, "hash": h.hash()}));
+        return Ok(());
+    }
+    let action = if out.built { "built" } else { "reused" };
+    println!("{action} cache {} ({} train + {} validation images at {}px) in {:.1}s", out.cache.path.display(), h.n_train, h.n_val, h.config.image_size, out.seconds);
+    if h.skipped_count > 0 {
+        let names: Vec<String> = h.skipped.iter().take(5).map(|(f, why)| format!("{f} ({why})")).collect();
+        println!("skipped {} unreadable images: {}", h.skipped_count, names.join("; "));
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub prep: PrepArgs,
+    /// A JSON file with a full training configuration (flags below override it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop within this many seconds (the schedule is shortened to fit).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Channels of the first conv stage (doubled per stage).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Number of conv stages.
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Augmentation strength, 0 (off) to 1.
+    #[arg(long)]
+    pub augment: Option<f32>,
+    /// Use the course project's network (Conv 16/32/64, Dense 128).
+    #[arg(long)]
+    pub course_network: bool,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Backend among those built in (flex, wgpu, cuda).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Name of the model folder under $ASL_HOME/models (default: a time stamp).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Resume (or start) the run in this folder.
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+}
+
+fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
+    let mut cfg: asl_core::train::TrainConfig = match &a.config {
+        Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => Default::default(),
+    };
+    if a.course_network {
+        cfg.model = asl_core::model::ModelConfig::course();
+    }
+    cfg.model.input_size = a.prep.size as usize;
+    if let Some(v) = a.epochs { cfg.epochs = v }
+    if let Some(v) = a.time_budget { cfg.time_budget_secs = Some(v) }
+    if let Some(v) = a.batch_size { cfg.batch_size = v }
+    if let Some(v) = a.lr { cfg.lr = v; cfg.min_lr = cfg.min_lr.min(v) }
+    if let Some(v) = a.weight_decay { cfg.weight_decay = v }
+    if let Some(v) = a.dropout { cfg.model.dropout = v }
+    if let Some(v) = a.width { cfg.model.width = v }
+    if let Some(v) = a.depth { cfg.model.depth = v }
+    if let Some(v) = a.augment { cfg.augment.strength = v }
+    if let Some(v) = a.seed { cfg.seed = v }
+    if let Some(v) = &a.device { cfg.device = v.clone() }
+    Ok(cfg)
+}
+
+fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
+    let cfg = train_config(&a)?;
+    let prepared = prepare(home, &a.prep)?;
+    let cache = &prepared.cache;
+    let stamp = asl_core::clock::compact_utc(asl_core::clock::now_unix());
+    let name = a.name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
+    let run_dir = a.run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
+    let model_dir = home.models_dir().join(&name);
+    let lineage = asl_core::infer::Lineage { dataset: cache.header.dataset.clone(), dataset_version: cache.header.dataset_version, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let cancel = Cancel::new();
+    let progress = TerminalProgress::default();
+    let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
+        if !json {
+            println!("epoch {:>3}: loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | lr {:.2e} | {:.0} img/s, {:.1}s", m.epoch, m.train_loss, m.train_accuracy * 100.0, m.val_loss, m.val_accuracy * 100.0, m.lr, m.images_per_sec, m.seconds);
+        }
+        asl_core::train::Control::Continue
+    };
+    let out = asl_core::train::train(cache, &cfg, lineage, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel)?;
+    if json {
+        println!("{}", serde_json::json!({"model": out.model_dir, "run": out.run_dir, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "history": out.history}));
+    } else {
+        println!("model {} (best epoch {}, {:?}): validation accuracy {:.2}%, macro-F1 {:.4}, {:.0}s of training", out.model_dir.display(), out.best_epoch, out.stop, out.report.accuracy * 100.0, out.report.macro_f1, out.train_seconds);
+    }
+    Ok(())
+}
+
+/// `--model DIR`, or the newest model under the state root.
+fn model_dir(home: &AslHome, explicit: &Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    match explicit {
+        Some(p) => Ok(p.clone()),
+        None => asl_core::infer::newest_model(home).ok_or_else(|| format!("no model under {}; train one with `asl train` or pass --model DIR", home.models_dir().display()).into()),
+    }
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Model folder (default: the newest under $ASL_HOME/models).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// A folder of class folders to evaluate on (default: the validation split of the cache).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Also evaluate on the stress set (validation images with new backgrounds, colours, scale).
+    #[arg(long)]
+    pub stress: bool,
+    /// Write confusion.csv, confusion.svg and eval.json here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
+    use asl_core::eval;
+    let dir = model_dir(home, &a.model)?;
+    let clf = asl_core::infer::Classifier::load_on(&dir, a.device.as_deref().unwrap_or(asl_core::model::default_device_name()))?;
+    let size = clf.input_size() as u32;
+    let progress = TerminalProgress::default();
+    // A folder is evaluated through a cache of its own with everything in "validation".
+    let cache = match &a.data {
+        Some(d) => {
+            let layout = dataset::layout::scan(d)?;
+            let cfg = PrepConfig { image_size: size, val_fraction: 1.0, seed: 0 };
+            prep::prepare(&home.cache_dir(), &prep::PrepSource::from_folder(&layout), &cfg, false, &progress, &Cancel::new())?.cache
+        }
+        None => {
+            let l = &clf.card.lineage;
+            let cfg = PrepConfig { image_size: size, ..Default::default() };
+            let path = prep::cache_path(&home.cache_dir(), &l.source_hash, &cfg);
+            prep::Cache::open(&path).map_err(|e| format!("{e} (pass --data DIR to evaluate on a folder)"))?
+        }
+    };
+    let report = eval::evaluate_cache(&clf, &cache, prep::Split::Val)?;
+    let stress = if a.stress { Some(eval::evaluate_stress(&clf, &cache, prep::Split::Val, 7)?) } else { None };
+    if let Some(out) = &a.out {
+        report.write(out)?;
+        if let Some(s) = &stress {
+            s.write(&out.join("stress"))?;
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary())}));
+        return Ok(());
+    }
+    println!("model {} on {} images: accuracy {:.2}%, macro-F1 {:.4}, top-3 {:.2}%, top-5 {:.2}%", dir.display(), report.images, report.accuracy * 100.0, report.macro_f1, report.top3_accuracy * 100.0, report.top5_accuracy * 100.0);
+    let mut worst: Vec<_> = report.per_class.iter().filter(|c| c.support > 0).collect();
+    worst.sort_by(|x, y| x.f1.total_cmp(&y.f1));
+    let w: Vec<String> = worst.iter().take(5).map(|c| format!("{} (P {:.2} R {:.2})", c.class, c.precision, c.recall)).collect();
+    println!("weakest classes: {}", w.join(", "));
+    if let Some(s) = stress {
+        println!("stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}", s.accuracy * 100.0, s.macro_f1);
+    }
+    if let Some(out) = &a.out {
+        println!("wrote {}/confusion.csv, confusion.svg, eval.json", out.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Model folder (default: the newest under $ASL_HOME/models).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// A zip of photos spelling a word (ordered by natural sort of their names).
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+    /// Photos, one letter each, in order.
+    pub photos: Vec<PathBuf>,
+    /// Decode without the lexicon (argmax letters only).
+    #[arg(long)]
+    pub raw: bool,
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
+    let dir = model_dir(home, &a.model)?;
+    let clf = asl_core::infer::Classifier::load_on(&dir, a.device.as_deref().unwrap_or(asl_core::model::default_device_name()))?;
+    let batch = match &a.zip {
+        Some(z) => asl_core::word::read_zip_file(z, &asl_core::word::UploadLimits::default())?,
+        None if a.photos.is_empty() => return Err("give photos to classify, or --zip FILE".into()),
+        None => asl_core::word::read_files(&a.photos)?,
+    };
+    let answer = asl_core::word::predict_word(&clf, &batch, a.raw, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    if json {
+        println!("{}", serde_json::to_string(&answer)?);
+        return Ok(());
+    }
+    for (l, top) in answer.estimate.letters.iter().zip(&answer.top3) {
+        let alts: Vec<String> = top.iter().skip(1).map(|(c, p)| format!("{c} {:.0}%", p * 100.0)).collect();
+        println!("{:<24} {:<8} {:>5.1}%   ({})", l.file, l.class, l.confidence * 100.0, alts.join(", "));
+    }
+    for s in &answer.estimate.skipped {
+        println!("{:<24} skipped: {}", s.file, s.reason);
+    }
+    println!("word: {} (confidence {:.2})", answer.estimate.text, answer.estimate.confidence);
+    let alts: Vec<String> = answer.estimate.alternatives.iter().skip(1).take(4).map(|a| a.text.clone()).collect();
+    if !alts.is_empty() {
+        println!("alternatives: {}", alts.join(", "));
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Train on this archive in Kaggle's layout (e.g. ../shared/data/asl-alphabet-64px.zip)
+    /// instead of the synthetic dataset.
+    #[arg(long, value_name = "FILE")]
+    pub from_zip: Option<PathBuf>,
+    /// The word (or phrase) to spell with held-out photos.
+    #[arg(long, default_value = "HELLO WORLD")]
+    pub word: String,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop training within this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+}
+
+fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
+    let say = |msg: String| if !json { println!("{msg}") };
+    let t0 = std::time::Instant::now();
+    // 1. Collect: the real archive given, or the synthetic one made here.
+    let (dataset, zip) = match &a.from_zip {
+        Some(z) => (DatasetRef::parse(dataset::DEFAULT_DATASET)?.0, z.clone()),
+        None => {
+            let z = home.root().join("demo").join("asl-synthetic.zip");
+            if !z.exists() {
+                let s = synth::write_zip(&synth::SynthConfig::default(), &z)?;
+                say(format!("[synth]   wrote {} ({} images)", z.display(), s.images));
+            }
+            (DatasetRef::parse("asl/synthetic")?.0, z)
+        }
+    };
+    let store = DatasetStore::new(home, &dataset);
+    let (_, md5) = dataset::download::hash_file(&zip)?;
+    let md5 = dataset::download::hex(&md5);
+    let manifest = match store.manifest(1)? {
+        Some(m) if m.archive_md5.as_deref() == Some(md5.as_str()) => m,
+        _ => store.import_zip(&zip, 1, &Default::default(), &TerminalProgress::default())?,
+    };
+    say(format!("[collect] {} version 1: {} images in {} classes", manifest.dataset, manifest.total_images(), manifest.images_per_class.iter().filter(|c| c.images > 0).count()));
+    // 2. Prep.
+    let pcfg = PrepConfig::default();
+    let prepared = prep::prepare_collected(home, &dataset, &pcfg, false, &TerminalProgress::default(), &Cancel::new())?;
+    let cache = &prepared.cache;
+    say(format!("[prep]    {} train + {} validation images ({})", cache.header.n_train, cache.header.n_val, if prepared.built { "built" } else { "reused" }));
+    // 3. Train.
+    let mut cfg = asl_core::train::TrainConfig::default();
+    cfg.epochs = a.epochs.unwrap_or(if a.from_zip.is_some() { 12 } else { 8 });
+    cfg.time_budget_secs = a.time_budget;
+    let name = format!("demo-{}", cache.header.hash());
+    let model_dir = home.models_dir().join(&name);
+    let lineage = asl_core::infer::Lineage { dataset: cache.header.dataset.clone(), dataset_version: cache.header.dataset_version, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let mut on_epoch = |m: &asl_core::train::EpochMetrics| {
+        if !json {
+            println!("[train]   epoch {:>2}: val accuracy {:.2}% ({:.0} img/s)", m.epoch, m.val_accuracy * 100.0, m.images_per_sec);
+        }
+        asl_core::train::Control::Continue
+    };
+    let out = asl_core::train::train(cache, &cfg, lineage, &home.runs_dir().join(&name), &model_dir, &mut on_epoch, &TerminalProgress::default(), &Cancel::new())?;
+    say(format!("[eval]    validation accuracy {:.2}%, macro-F1 {:.4} → {}", out.report.accuracy * 100.0, out.report.macro_f1, model_dir.display()));
+    // 4. A word spelled with held-out photos, read back.
+    let word_zip = home.root().join("demo").join("word.zip");
+    let bytes = asl_core::word::word_zip_from_cache(cache, prep::Split::Val, &a.word.to_ascii_uppercase(), 1)?;
+    asl_core::fsutil::write_atomic(&word_zip, &bytes)?;
+    let clf = asl_core::infer::Classifier::load(&model_dir)?;
+    let batch = asl_core::word::read_zip(&bytes, &Default::default())?;
+    let answer = asl_core::word::predict_word(&clf, &batch, false, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    if json {
+        println!("{}", serde_json::json!({"model": model_dir, "validation": out.report.summary(), "word_zip": word_zip, "spelled": a.word, "answer": answer, "seconds": t0.elapsed().as_secs_f64()}));
+        return Ok(());
+    }
+    let letters: String = answer.estimate.letters.iter().map(|l| if l.class == "space" { " ".to_string() } else { l.class.clone() }).collect::<Vec<_>>().join("");
+    println!("[predict] spelled {:?} in {} photos → letters {:?} → word {:?} (confidence {:.2})", a.word, batch.photos.len(), letters, answer.estimate.text, answer.estimate.confidence);
+    println!("done in {:.0}s. Try it yourself:\n  asl --home {} predict --model {} --zip {}", t0.elapsed().as_secs_f64(), home.root().display(), model_dir.display(), word_zip.display());
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `asl`: the command line, a thin frontend over asl-core. Each subcommand parses its flags,
+//! calls one core function, and prints the result (as text, or one JSON object with `--json`).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser)]
+#[command(name = "asl", version, about = "Read American Sign Language fingerspelling from photos")]
+pub struct Cli {
+    /// State root (datasets, caches, runs, models). Default: $ASL_HOME, else ~/.local/share/asl.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Download the dataset from Kaggle (or register a local copy), verify and extract it.
+    Collect(commands::CollectArgs),
+    /// Show local versus remote versions, and whether the local copy is outdated.
+    Status(commands::StatusArgs),
+    /// Write the embedded synthetic dataset as a zip in Kaggle's layout.
+    Synth(commands::SynthArgs),
+    /// Decode and resize the collected images once into a memory-mapped cache.
+    Prep(commands::PrepArgs),
+    /// Train a model on the prepared cache and save it as a model folder.
+    Train(commands::TrainArgs),
+    /// Evaluate a model on a folder of class folders (or on the cache's validation split).
+    Eval(commands::EvalArgs),
+    /// Classify photos: each letter, and the word they spell.
+    Predict(commands::PredictArgs),
+    /// The whole pipeline on the embedded synthetic dataset (or --from-zip real photos):
+    /// collect → prep → train → evaluate → read a word.
+    Demo(commands::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line a person can act on; the messages carry their own hints.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The `asl` binary as a person uses it: exit codes, one-line errors, `--json` output, the
+//! collect flow against a local Kaggle stand-in, and the prep → train → eval → predict chain,
+//! including a training run killed with SIGKILL and resumed.
+#[path = "../../tests/support/fake_kaggle.rs"]
+mod fake_kaggle;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use fake_kaggle::{FakeKaggle, Fault};
+
+fn asl(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_asl"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("KAGGLE_API_TOKEN")
+        .env_remove("KAGGLE_USERNAME")
+        .env_remove("KAGGLE_KEY")
+        .env_remove("KAGGLE_API_ENVIRONMENT")
+        .env("HOME", home)
+        .output()
+        .expect("run asl")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "asl failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn synth_zip(dir: &Path, per_class: &str, size: &str) -> PathBuf {
+    let zip = dir.join(format!("synth-{per_class}-{size}.zip"));
+    let out = asl(dir, &["synth", "--out", zip.to_str().unwrap(), "--per-class", per_class, "--size", size]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    zip
+}
+
+#[test]
+fn collect_status_and_errors_through_the_binary() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let zip = synth_zip(h, "2", "16");
+    let server = FakeKaggle::start();
+    server.publish("grassknoted/asl-alphabet", 1, std::fs::read(&zip).unwrap());
+    let url = server.base_url();
+
+    let st = json(&asl(h, &["--json", "status", "--kaggle-url", &url]));
+    assert_eq!(st["outdated"], true);
+    assert_eq!(st["remote"]["current_version"], 1);
+
+    let c = json(&asl(h, &["--json", "collect", "--kaggle-url", &url]));
+    assert_eq!(c["action"], "downloaded");
+    assert_eq!(c["download"]["md5_verified"], true);
+    let again = json(&asl(h, &["--json", "collect", "--kaggle-url", &url]));
+    assert_eq!(again["action"], "up to date");
+    let st = json(&asl(h, &["--json", "status", "--kaggle-url", &url]));
+    assert_eq!(st["outdated"], false);
+
+    // Errors: one line on stderr, with a hint, and a non-zero exit.
+    server.require_auth(Some("Bearer secret"));
+    let out = asl(h, &["collect", "--kaggle-url", &url, "--force"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("401") && err.contains("KAGGLE_API_TOKEN"), "{err}");
+    server.require_auth(None);
+    let out = asl(h, &["collect", "--kaggle-url", &url, "--dataset", "nobody/nothing"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let out = asl(h, &["collect", "--dataset", "not a ref"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("owner/slug"));
+    let out = asl(h, &["collect", "--kaggle-url", "http://127.0.0.1:9", "--dataset", "a/b"]);
+    assert!(!out.status.success(), "an unreachable server fails");
+
+    // 429 is waited out through the binary too.
+    server.push_fault(Fault::RateLimited { retry_after_secs: 1 });
+    let t = Instant::now();
+    let st = json(&asl(h, &["--json", "status", "--kaggle-url", &url]));
+    assert_eq!(st["outdated"], false);
+    assert!(t.elapsed() >= Duration::from_millis(900));
+
+    // Offline registration of a hand-made copy.
+    let r = json(&asl(h, &["--json", "collect", "--dataset", "me/mine", "--from-zip", zip.to_str().unwrap(), "--version", "4"]));
+    assert_eq!(r["manifest"]["version"], 4);
+    assert_eq!(r["action"], "imported");
+}
+
+#[test]
+fn prep_train_eval_predict_and_resume_after_a_kill() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let zip = synth_zip(h, "12", "48");
+    json(&asl(h, &["--json", "collect", "--from-zip", zip.to_str().unwrap()]));
+    let p = json(&asl(h, &["--json", "prep", "--size", "32"]));
+    assert_eq!(p["built"], true);
+    assert_eq!(json(&asl(h, &["--json", "prep", "--size", "32"]))["built"], false);
+
+    // A training run killed mid-way resumes from its last checkpoint.
+    let run_dir = h.join("runs/killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))
+        .args(["--home", h.to_str().unwrap(), "train", "--size", "32", "--epochs", "40", "--width", "8", "--depth", "3", "--name", "killed", "--run-dir", run_dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = run_dir.join("checkpoint/state.json");
+    let t = Instant::now();
+    while !state.exists() && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(state.exists(), "no checkpoint after 120 s");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let done = done["epochs_done"].as_u64().unwrap();
+    assert!((1..40).contains(&done));
+    let out = json(&asl(h, &["--json", "train", "--size", "32", "--epochs", "40", "--width", "8", "--depth", "3", "--name", "killed", "--run-dir", run_dir.to_str().unwrap(), "--time-budget", "1"]));
+    let history = out["history"].as_array().unwrap();
+    assert!(history.len() as u64 > done, "resumed run must add epochs");
+    assert_eq!(history[0]["epoch"], 1, "the history of the killed run is kept");
+
+    // eval and predict default to the newest model.
+    let e = json(&asl(h, &["--json", "eval", "--stress"]));
+    assert!(e["report"]["accuracy"].as_f64().unwrap() > 0.0);
+    assert!(e["stress"]["accuracy"].is_number());
+    let data = h.join("datasets/grassknoted/asl-alphabet/versions/1/asl_alphabet_train/asl_alphabet_train");
+    let e2 = json(&asl(h, &["--json", "eval", "--data", data.to_str().unwrap(), "--out", h.join("ev").to_str().unwrap()]));
+    assert_eq!(e2["report"]["images"], 29 * 12);
+    assert!(h.join("ev/confusion.svg").is_file());
+
+    let photos: Vec<String> = ["H", "I"].iter().map(|c| data.join(c).join(format!("{c}1.jpg")).display().to_string()).collect();
+    let mut args = vec!["--json", "predict"];
+    args.extend(photos.iter().map(|s| s.as_str()));
+    let pr = json(&asl(h, &args));
+    assert_eq!(pr["letters"].as_array().unwrap().len(), 2);
+    assert!(pr["text"].is_string() && pr["complete"] == true);
+    let out = asl(h, &["predict", "--model", h.join("nope").to_str().unwrap(), &photos[0]]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a model folder"));
+}

@@ -1,0 +1,1 @@
+pub use asl_core::*;
