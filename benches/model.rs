@@ -38,22 +38,27 @@ fn main() {
     let dataset = DatasetRef::parse("grassknoted/asl-alphabet").expect("ref").0;
     let store = DatasetStore::new(&home, &dataset);
     store.import_zip(&zip, 1, &Default::default(), &NoProgress).expect("import");
-    let prepared = prep::prepare_collected(&home, &dataset, &PrepConfig::default(), false, &NoProgress, &Cancel::new()).expect("prep");
-    let cache = &prepared.cache;
-    println!("cache: {} train + {} val images, built in {:.1}s", cache.header.n_train, cache.header.n_val, prepared.seconds);
-    let lineage = || Lineage { dataset: cache.header.dataset.clone(), dataset_version: 1, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let cache_for = |size: u32| {
+        let cfg = PrepConfig { image_size: size, ..PrepConfig::default() };
+        let p = prep::prepare_collected(&home, &dataset, &cfg, false, &NoProgress, &Cancel::new()).expect("prep");
+        println!("cache {size}px: {} train + {} val images, built in {:.1}s", p.cache.header.n_train, p.cache.header.n_val, p.seconds);
+        p.cache
+    };
+    let lineage = |cache: &prep::Cache| Lineage { dataset: cache.header.dataset.clone(), dataset_version: 1, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
 
-    // Training throughput: one epoch of each network.
+    // Training throughput: one epoch of each network (each at its own input size).
     for (name, model) in [("default", ModelConfig::new()), ("course network", ModelConfig::course())] {
+        let cache = &cache_for(model.input_size as u32);
         let cfg = TrainConfig { model: model.clone(), epochs: 1, patience: 0, ..Default::default() };
         let dir = tmp.path().join(format!("tp-{}", name.replace(' ', "-")));
-        let out = train::train(cache, &cfg, lineage(), &dir.join("run"), &dir.join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).expect("train");
+        let out = train::train(cache, &cfg, lineage(cache), &dir.join("run"), &dir.join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).expect("train");
         let m = &out.history[0];
         let gflops = m.images_per_sec * model.flops_per_image() as f64 * 3.0 / 1e9;
         println!("training throughput, {name:<15}: {:>6.0} img/s (batch {}), ~{gflops:.1} GFLOP/s (fwd+bwd ≈ 3× fwd {:.1} MFLOP), 1-epoch val acc {:.2}%", m.images_per_sec, cfg.batch_size, model.flops_per_image() as f64 / 1e6, m.val_accuracy * 100.0);
     }
 
     // The default model within the time budget.
+    let cache = &cache_for(ModelConfig::new().input_size as u32);
     let model_dir: PathBuf;
     if std::env::var("ASL_BENCH_SKIP_TRAIN").is_err() {
         let budget: f64 = std::env::var("ASL_BENCH_BUDGET").ok().and_then(|v| v.parse().ok()).unwrap_or(600.0);
@@ -63,7 +68,7 @@ fn main() {
             println!("  epoch {:>2}: train loss {:.4} | val loss {:.4} acc {:.2}% | {:.0} img/s | {:.0}s elapsed", m.epoch, m.train_loss, m.val_loss, m.val_accuracy * 100.0, m.images_per_sec, t.elapsed().as_secs_f64());
             Control::Continue
         };
-        let out = train::train(cache, &cfg, lineage(), &tmp.path().join("full/run"), &tmp.path().join("full/model"), &mut log, &NoProgress, &Cancel::new()).expect("train");
+        let out = train::train(cache, &cfg, lineage(cache), &tmp.path().join("full/run"), &tmp.path().join("full/model"), &mut log, &NoProgress, &Cancel::new()).expect("train");
         println!(
             "default model, budget {budget:.0}s: validation accuracy {:.2}% (macro-F1 {:.4}) after {} epochs ({:?}), {:.0}s training, {:.0}s wall",
             out.report.accuracy * 100.0,

@@ -36,6 +36,8 @@ pub enum Command {
     Eval(commands::EvalArgs),
     /// Classify photos: each letter, and the word they spell.
     Predict(commands::PredictArgs),
+    /// Word-level evaluation: words spelled with held-out photos, read raw and with the lexicon.
+    WordEval(commands::WordEvalArgs),
     /// The whole pipeline on the embedded synthetic dataset (or --from-zip real photos):
     /// collect → prep → train → evaluate → read a word.
     Demo(commands::DemoArgs),

@@ -26,7 +26,9 @@ pub struct AugmentConfig {
 
 impl Default for AugmentConfig {
     fn default() -> Self {
-        Self { strength: 0.7, mirror: 0.5, background: 0.4, erase: 0.25 }
+        // Lighter than the stress set: at strength 0.7 the real images reached only 36 %
+        // validation after 3 epochs (62 % at 0.3); the 10-minute budget needs convergence.
+        Self { strength: 0.3, mirror: 0.5, background: 0.15, erase: 0.1 }
     }
 }
 

@@ -210,3 +210,18 @@ mod tests {
         assert!(r.confusion_svg().starts_with("<svg"));
     }
 }
+
+/// For each class, the probability vectors the model gives that class's images in a split:
+/// the "bank" word-level evaluation ([`crate::decode_eval`]) draws letters from.
+pub fn probability_bank(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<Vec<Vec<f32>>>, EvalError> {
+    let n = cache.len(split);
+    if n == 0 {
+        return Err(EvalError::Empty(format!("the {split:?} split is empty")));
+    }
+    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    let mut bank = vec![Vec::new(); NUM_CLASSES];
+    for (p, &y) in probs.chunks_exact(NUM_CLASSES).zip(cache.labels(split)) {
+        bank[y as usize].push(p.to_vec());
+    }
+    Ok(bank)
+}

@@ -119,6 +119,16 @@ impl DatasetStore {
         self.dir.join("downloads").join(format!("{v}.zip"))
     }
 
+    /// Hold this while changing the store: a second `asl collect` on the same dataset waits
+    /// instead of extracting into the same folders.
+    pub fn lock(&self) -> Result<fs::File, DatasetError> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let p = self.dir.join(".lock");
+        let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
+        f.lock().map_err(io_err(&p))?;
+        Ok(f)
+    }
+
     /// The manifest of version `v` if that version is complete.
     pub fn manifest(&self, v: u32) -> Result<Option<Manifest>, DatasetError> {
         let p = self.manifest_path(v);
@@ -234,6 +244,7 @@ impl DatasetStore {
 
     /// Register an archive downloaded by hand as version `v`.
     pub fn import_zip(&self, zip_path: &Path, v: u32, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+        let _lock = self.lock()?;
         let (bytes, md5) = download::hash_file(zip_path)?;
         let abs = fs::canonicalize(zip_path).map_err(io_err(zip_path))?;
         let mut base = self.base_manifest(v, format!("zip:{}", abs.display()));
@@ -248,6 +259,7 @@ impl DatasetStore {
             return Err(DatasetError::NotADir(dir.to_path_buf()));
         }
         let abs = fs::canonicalize(dir).map_err(io_err(dir))?;
+        let _lock = self.lock()?;
         self.invalidate(v)?;
         let mut m = self.base_manifest(v, format!("dir:{}", abs.display()));
         let (bytes, files) = fsutil::dir_size(&abs).map_err(io_err(&abs))?;
@@ -297,6 +309,7 @@ impl CollectOutcome {
 /// Bring the wanted version of a dataset from Kaggle onto disk, unless it is already there.
 pub fn collect(home: &AslHome, client: &KaggleClient, opts: &CollectOptions, progress: &dyn Progress, cancel: &Cancel) -> Result<CollectOutcome, DatasetError> {
     let store = DatasetStore::new(home, &opts.dataset);
+    let _lock = store.lock()?;
     // A pinned version that is complete locally never needs the network.
     if let (Some(v), false) = (opts.version, opts.force) {
         if let Some(m) = store.manifest(v)? {
