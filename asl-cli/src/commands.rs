@@ -493,7 +493,8 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
         None => {
             let z = home.root().join("demo").join("asl-synthetic.zip");
             if !z.exists() {
-                let s = synth::write_zip(&synth::SynthConfig::default(), &z)?;
+                // 150 photos a class: enough for a small CNN to read the synthetic signs well.
+                let s = synth::write_zip(&synth::SynthConfig { per_class: 150, ..Default::default() }, &z)?;
                 say(format!("[synth]   wrote {} ({} images)", z.display(), s.images));
             }
             (DatasetRef::parse("asl/synthetic")?.0, z)
@@ -514,7 +515,8 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     say(format!("[prep]    {} train + {} validation images ({})", cache.header.n_train, cache.header.n_val, if prepared.built { "built" } else { "reused" }));
     // 3. Train.
     let mut cfg = asl_core::train::TrainConfig::default();
-    cfg.epochs = a.epochs.unwrap_or(if a.from_zip.is_some() { 12 } else { 8 });
+    cfg.epochs = a.epochs.unwrap_or(if a.from_zip.is_some() { 20 } else { 12 });
+    cfg.batch_size = 32;
     cfg.time_budget_secs = a.time_budget;
     let name = format!("demo-{}", cache.header.hash());
     let model_dir = home.models_dir().join(&name);

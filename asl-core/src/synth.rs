@@ -143,6 +143,7 @@ pub fn write_zip(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary, SynthErr
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    std::fs::create_dir_all(&dir)?;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let tmp_path = dir.join(format!(
         ".{file_name}.tmp-{}-{}",
