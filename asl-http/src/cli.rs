@@ -1,0 +1,111 @@
+//! The flags of `asl serve` (and of the standalone `asl-http` binary), and running the server
+//! from them on a runtime of its own.
+use std::path::PathBuf;
+
+use asl_core::AslHome;
+use clap::Args;
+
+use crate::config::{DEFAULT_PORT, ServerConfig};
+use crate::model::ModelSource;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Port to listen on.
+    #[arg(long, env = "ASL_PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on (0.0.0.0 for every interface).
+    #[arg(long, env = "ASL_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Model folder (default: the newest under $ASL_HOME/models). Reloaded when its
+    /// model.json changes.
+    #[arg(long, value_name = "DIR", conflicts_with = "model_alias")]
+    pub model: Option<PathBuf>,
+    /// A model registry alias instead of a folder (needs the registry).
+    #[arg(long, value_name = "NAME")]
+    pub model_alias: Option<String>,
+    /// Backend among those built in (flex, wgpu, cuda).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Most images in one forward pass.
+    #[arg(long, default_value_t = ServerConfig::default().max_batch)]
+    pub max_batch: usize,
+    /// Longest wait, in ms, for concurrent requests to join a forward pass.
+    #[arg(long, default_value_t = ServerConfig::default().max_wait_ms)]
+    pub max_wait_ms: u64,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = (ServerConfig::default().max_body_bytes >> 20) as u64)]
+    pub max_body_mib: u64,
+    /// Most photos in one zip.
+    #[arg(long, default_value_t = ServerConfig::default().upload.max_files)]
+    pub max_zip_files: usize,
+    /// Most uncompressed bytes of one zip, in MiB.
+    #[arg(long, default_value_t = ServerConfig::default().upload.max_total_bytes >> 20)]
+    pub max_zip_mib: u64,
+    /// Highest compression ratio of a zip entry (zip bombs compress far better than photos).
+    #[arg(long, default_value_t = ServerConfig::default().upload.max_ratio)]
+    pub max_zip_ratio: u64,
+    /// Most `image` fields in one request.
+    #[arg(long, default_value_t = ServerConfig::default().max_images)]
+    pub max_images: usize,
+    /// Largest image, width × height in pixels.
+    #[arg(long, default_value_t = ServerConfig::default().max_pixels)]
+    pub max_pixels: u64,
+    /// Answer 503 to a request not done within this many ms.
+    #[arg(long, default_value_t = ServerConfig::default().request_timeout_ms)]
+    pub timeout_ms: u64,
+    /// Most prediction requests in flight; more are answered 503 at once.
+    #[arg(long, default_value_t = ServerConfig::default().max_concurrency)]
+    pub max_concurrency: usize,
+    /// How often to check the model folder for a new model, in ms (0 = never).
+    #[arg(long, default_value_t = ServerConfig::default().reload_poll_ms)]
+    pub reload_poll_ms: u64,
+    /// Start even without a loadable model (not ready until one appears).
+    #[arg(long)]
+    pub wait_for_model: bool,
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe (the admin token from ASL_ADMIN_TOKEN).
+    pub fn config(&self) -> ServerConfig {
+        let d = ServerConfig::default();
+        ServerConfig {
+            host: self.host.clone(),
+            port: self.port,
+            device: self.device.clone().unwrap_or_else(|| d.device.clone()),
+            max_batch: self.max_batch,
+            max_wait_ms: self.max_wait_ms,
+            max_body_bytes: usize::try_from(self.max_body_mib << 20).unwrap_or(usize::MAX),
+            upload: asl_core::word::UploadLimits { max_files: self.max_zip_files, max_total_bytes: self.max_zip_mib << 20, max_ratio: self.max_zip_ratio, ..d.upload.clone() },
+            max_images: self.max_images,
+            max_pixels: self.max_pixels,
+            request_timeout_ms: self.timeout_ms,
+            max_concurrency: self.max_concurrency,
+            reload_poll_ms: self.reload_poll_ms,
+            wait_for_model: self.wait_for_model,
+            ..d
+        }
+        .with_env()
+    }
+
+    /// `--model`, `--model-alias`, or the newest model under the state root.
+    pub fn source(&self, home: &AslHome) -> Result<ModelSource, String> {
+        if let Some(p) = &self.model {
+            return Ok(ModelSource::Path(p.clone()));
+        }
+        if let Some(a) = &self.model_alias {
+            return Ok(ModelSource::Alias(a.clone()));
+        }
+        asl_core::infer::newest_model(home)
+            .map(ModelSource::Path)
+            .ok_or_else(|| format!("no model under {}; train one with `asl train` or pass --model DIR", home.models_dir().display()))
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, on a tokio runtime of its own.
+pub fn run(home: &AslHome, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let source = args.source(home)?;
+    let config = args.config();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("asl-http").build()?;
+    runtime.block_on(crate::serve(config, source, crate::shutdown_signal()))?;
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! `asl-http`: the prediction server on its own (the same as `asl serve`).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "asl-http", version, about = "Serve an asl model over HTTP: photos in, letters and the word out")]
+struct Cli {
+    /// State root (where the newest model is looked for). Default: $ASL_HOME, else ~/.local/share/asl.
+    #[arg(long, value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(flatten)]
+    serve: asl_http::cli::ServeArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let home = asl_core::AslHome::resolve(cli.home.as_deref());
+    match asl_http::cli::run(&home, cli.serve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

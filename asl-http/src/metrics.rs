@@ -1,0 +1,83 @@
+//! Prometheus metrics, one registry per server (tests run several servers in one process).
+use std::time::Duration;
+
+use asl_core::infer::ModelCard;
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub images_per_request: Histogram,
+    pub batch_size: Histogram,
+    pub errors: IntCounterVec,
+    pub in_flight: IntGauge,
+    pub reloads: IntCounterVec,
+    model_info: IntGaugeVec,
+}
+
+fn powers_of_two(max: f64) -> Vec<f64> {
+    std::iter::successors(Some(1.0), |x| Some(x * 2.0)).take_while(|x| *x <= max).collect()
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(Opts::new("asl_http_requests_total", "HTTP requests by route and status"), &["route", "method", "status"]).expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("asl_http_request_duration_seconds", "Time from request to response, by route")
+                .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let images_per_request = Histogram::with_opts(HistogramOpts::new("asl_http_images_per_request", "Photos in one prediction request").buckets(powers_of_two(512.0))).expect("valid metric");
+        let batch_size = Histogram::with_opts(HistogramOpts::new("asl_http_batch_size", "Images in one forward pass of the model").buckets(powers_of_two(1024.0))).expect("valid metric");
+        let errors = IntCounterVec::new(Opts::new("asl_http_errors_total", "Error responses by kind (the `error` code of the JSON body)"), &["kind"]).expect("valid metric");
+        let in_flight = IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
+        let reloads = IntCounterVec::new(Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"), &["result"]).expect("valid metric");
+        let model_info = IntGaugeVec::new(Opts::new("asl_model_info", "The model being served (value 1)"), &["name", "created_at", "asl_version", "format", "input_size"]).expect("valid metric");
+        for m in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(images_per_request.clone()),
+            Box::new(batch_size.clone()),
+            Box::new(errors.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(reloads.clone()),
+            Box::new(model_info.clone()),
+        ] {
+            registry.register(m).expect("metric names are unique");
+        }
+        Metrics { registry, requests, latency, images_per_request, batch_size, errors, in_flight, reloads, model_info }
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        self.requests.with_label_values(&[route, method, status.as_str()]).inc();
+        self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
+    /// The info metric names exactly one model: the one being served.
+    pub fn set_model(&self, card: Option<&ModelCard>) {
+        self.model_info.reset();
+        if let Some(c) = card {
+            let labels = [c.name.clone(), c.created_at.to_string(), c.asl_version.clone(), c.format.to_string(), c.input_size.to_string()];
+            self.model_info.with_label_values(&labels.each_ref().map(String::as_str)).set(1);
+        }
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding our own well-formed families into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,70 @@
+//! Where the served model comes from, and how a model folder is (re)loaded.
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use asl_core::infer::{CARD_FILE, Classifier, InferError, WEIGHTS_FILE};
+
+/// What to serve. A registry with aliases comes later: `Alias` resolves through
+/// [`resolve_alias`], which for now always fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A model folder (`model.json` + `weights.bpk`).
+    Path(PathBuf),
+    /// A registry alias such as `production`.
+    Alias(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model alias {0:?}: registry not available")]
+    RegistryUnavailable(String),
+    #[error(transparent)]
+    Load(#[from] InferError),
+    #[error("loading the model panicked: {0}")]
+    Panicked(String),
+}
+
+/// The folder an alias points to. The model registry will provide this; until then every
+/// alias is an error.
+pub fn resolve_alias(alias: &str) -> Result<PathBuf, ModelError> {
+    Err(ModelError::RegistryUnavailable(alias.to_string()))
+}
+
+impl ModelSource {
+    /// The model folder, resolved again on every (re)load so a moved alias is followed.
+    pub fn resolve(&self) -> Result<PathBuf, ModelError> {
+        match self {
+            ModelSource::Path(p) => Ok(p.clone()),
+            ModelSource::Alias(a) => resolve_alias(a),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSource::Path(p) => write!(f, "{}", p.display()),
+            ModelSource::Alias(a) => write!(f, "alias {a}"),
+        }
+    }
+}
+
+/// What a model folder looked like: modification time and length of the card and the weights.
+/// A change in either means a new model (trainers write the card last, but be safe).
+pub type Stamp = [(Option<SystemTime>, u64); 2];
+
+pub fn stamp(dir: &Path) -> Option<Stamp> {
+    let one = |name: &str| std::fs::metadata(dir.join(name)).map(|m| (m.modified().ok(), m.len()));
+    Some([one(CARD_FILE).ok()?, one(WEIGHTS_FILE).unwrap_or((None, 0))])
+}
+
+/// Loads a model folder (blocking), with the stamp it had before loading.
+pub fn load(dir: &Path, device: &str) -> Result<(Classifier, Option<Stamp>), ModelError> {
+    let before = stamp(dir);
+    let clf = std::panic::catch_unwind(|| Classifier::load_on(dir, device)).map_err(|p| ModelError::Panicked(panic_message(&*p)))??;
+    Ok((clf, before))
+}
+
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into())
+}

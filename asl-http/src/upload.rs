@@ -1,0 +1,160 @@
+//! Reading an upload: the multipart fields, and the checks and decoding of its photos.
+//! The decoding functions block (call them from `spawn_blocking`).
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use asl_core::decode::Skipped;
+use asl_core::word::Photo;
+use axum::extract::Multipart;
+use image::{ImageFormat, RgbImage};
+use rayon::prelude::*;
+
+use crate::config::ServerConfig;
+use crate::error::{ApiError, ApiResult};
+
+/// What a prediction request carried.
+pub enum Upload {
+    /// `image` fields, in the order sent.
+    Images(Vec<Photo>),
+    /// One `zipfile` field.
+    Zip { name: String, bytes: Vec<u8> },
+}
+
+/// Reads the multipart fields. Unknown fields are ignored (forms often carry extras).
+pub async fn read_multipart(mut form: Multipart, config: &ServerConfig) -> ApiResult<Upload> {
+    let mut images = Vec::new();
+    let mut zip = None;
+    while let Some(field) = form.next_field().await? {
+        let kind = field.name().unwrap_or_default().to_string();
+        match kind.as_str() {
+            "image" => {
+                if images.len() >= config.max_images {
+                    return Err(ApiError::too_large(format!("more than {} image fields in one request", config.max_images)));
+                }
+                let name = field.file_name().filter(|n| !n.is_empty()).map(str::to_string).unwrap_or_else(|| format!("image{}", images.len() + 1));
+                let bytes = field.bytes().await?.to_vec();
+                images.push(Photo { name, bytes });
+            }
+            "zipfile" => {
+                if zip.is_some() {
+                    return Err(ApiError::bad_request("bad_multipart", "send one zipfile per request"));
+                }
+                let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload.zip").to_string();
+                zip = Some((name, field.bytes().await?.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    match (images.is_empty(), zip) {
+        (true, None) => Err(ApiError::bad_request("missing_field", "send a photo in an `image` field (repeat it for several photos) or a zip of photos in a `zipfile` field")),
+        (false, Some(_)) => Err(ApiError::bad_request("bad_multipart", "send either `image` fields or one `zipfile`, not both")),
+        (true, Some((name, bytes))) => Ok(Upload::Zip { name, bytes }),
+        (false, None) => Ok(Upload::Images(images)),
+    }
+}
+
+/// Zip archives start with a local file header (or, when empty, the end of central directory).
+pub fn looks_like_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+}
+
+/// Checks one photo and decodes it to the model's input size. The type comes from the bytes
+/// (not the declared content type) and the size from the header, before anything is allocated.
+pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<RgbImage> {
+    let file = || photo.name.clone();
+    match image::guess_format(&photo.bytes) {
+        Ok(ImageFormat::Jpeg | ImageFormat::Png) => {}
+        Ok(other) => return Err(ApiError::unsupported(format!("{other:?} images are not supported; send JPEG or PNG")).with_file(file())),
+        Err(_) => return Err(ApiError::unsupported("not a JPEG or PNG image").with_file(file())),
+    }
+    let reader = image::ImageReader::new(std::io::Cursor::new(&photo.bytes)).with_guessed_format().map_err(|e| ApiError::unreadable(e.to_string()).with_file(file()))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| ApiError::unreadable(format!("unreadable image: {e}")).with_file(file()))?;
+    if !jpeg_is_complete(&photo.bytes) {
+        // The decoder would fill the missing part with grey and classify that.
+        return Err(ApiError::unreadable("truncated JPEG (no end-of-image marker)").with_file(file()));
+    }
+    let cap = config.pixel_cap();
+    if w as u64 * h as u64 > cap {
+        return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("{w}×{h} pixels is more than the {cap} allowed")).with_file(file()));
+    }
+    asl_core::prep::decode_and_preprocess(&photo.bytes, size).map_err(|reason| ApiError::unreadable(reason).with_file(file()))
+}
+
+/// False for a JPEG cut short: its segments are walked up to the first scan, and the data from
+/// there on must hold the end-of-image marker (inside entropy-coded data 0xFF is always
+/// followed by 0x00 or a restart marker, so FF D9 can only be the end). Not a JPEG: true.
+pub fn jpeg_is_complete(b: &[u8]) -> bool {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return true;
+    }
+    let mut i = 2;
+    loop {
+        // Skip to the next marker (fill bytes 0xFF may precede it).
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&marker) = b.get(i) else { return false };
+        i += 1;
+        match marker {
+            0xDA => return b[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => {}
+            _ => {
+                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
+                i += len;
+            }
+        }
+    }
+}
+
+/// Decodes many photos in parallel. The unreadable ones are reported in `skipped` with the
+/// reason, never dropped silently.
+/// Stops early (the remaining photos are skipped) once `cancelled` is set: the request was
+/// abandoned (timeout, client gone) and nobody will read the answer.
+pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancelled: &AtomicBool) -> (Vec<(String, RgbImage)>, Vec<Skipped>) {
+    let decoded: Vec<ApiResult<RgbImage>> = photos
+        .par_iter()
+        .map(|p| {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(ApiError::internal("request abandoned"));
+            }
+            decode_photo(p, size, config)
+        })
+        .collect();
+    let mut ok = Vec::with_capacity(photos.len());
+    let mut skipped = Vec::new();
+    for (p, r) in photos.iter().zip(decoded) {
+        match r {
+            Ok(img) => ok.push((p.name.clone(), img)),
+            Err(e) => skipped.push(Skipped { file: p.name.clone(), reason: e.message }),
+        }
+    }
+    (ok, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_complete;
+
+    fn jpeg() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
+        let mut out = Vec::new();
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).unwrap();
+        out
+    }
+
+    #[test]
+    fn truncated_jpegs_are_detected() {
+        let full = jpeg();
+        assert!(jpeg_is_complete(&full));
+        let mut trailing = full.clone();
+        trailing.extend_from_slice(b"trailing bytes some cameras add");
+        assert!(jpeg_is_complete(&trailing));
+        for cut in [full.len() - 2, full.len() / 2, full.len() / 3, 100, 20, 3] {
+            assert!(!jpeg_is_complete(&full[..cut]), "cut at {cut}");
+        }
+        assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
+    }
+}
