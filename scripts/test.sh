@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. README.md's test command; .ci/run calls it.
+# Installs what the tests drive for real: Debian's chromium (the server's page is tested in a
+# headless browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium (Debian) for the browser test"
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 cargo test --workspace --locked "$@"

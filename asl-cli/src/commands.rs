@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Predict(a) => predict_cmd(&home, a, cli.json),
         Command::Demo(a) => demo_cmd(&home, a, cli.json),
         Command::WordEval(a) => word_eval_cmd(&home, a, cli.json),
+        Command::Serve(a) => crate::serve::run(&home, a),
     }
 }
 
@@ -482,6 +483,12 @@ pub struct DemoArgs {
     /// Stop training within this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub time_budget: Option<f64>,
+    /// Stop after reading the word instead of starting the server.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Port of the server the demo starts.
+    #[arg(long, env = "ASL_PORT", default_value_t = 9696)]
+    pub port: u16,
 }
 
 fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
@@ -543,7 +550,20 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     let letters: String = answer.estimate.letters.iter().map(|l| if l.class == "space" { " ".to_string() } else { l.class.clone() }).collect::<Vec<_>>().join("");
     println!("[predict] spelled {:?} in {} photos → letters {:?} → word {:?} (confidence {:.2})", a.word, batch.photos.len(), letters, answer.estimate.text, answer.estimate.confidence);
     println!("done in {:.0}s. Try it yourself:\n  asl --home {} predict --model {} --zip {}", t0.elapsed().as_secs_f64(), home.root().display(), model_dir.display(), word_zip.display());
-    Ok(())
+    if a.no_serve {
+        return Ok(());
+    }
+    // 5. Serve the model; the page at / and a ready-to-paste curl.
+    #[derive(clap::Parser)]
+    struct ServeOnly {
+        #[command(flatten)]
+        serve: crate::serve::ServeArgs,
+    }
+    let port = a.port.to_string();
+    let model = model_dir.display().to_string();
+    let args = <ServeOnly as clap::Parser>::try_parse_from(["serve", "--port", port.as_str(), "--model", model.as_str()])?;
+    println!("[serve]   http://127.0.0.1:{port}/ (Ctrl-C to stop). Read the word over HTTP:\n  curl -s -F zipfile=@{} http://127.0.0.1:{port}/predict", word_zip.display());
+    crate::serve::run(home, args.serve)
 }
 
 #[derive(Args)]

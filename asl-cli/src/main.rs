@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "asl", version, about = "Read American Sign Language fingerspelling from photos")]
@@ -36,6 +37,8 @@ pub enum Command {
     Eval(commands::EvalArgs),
     /// Classify photos: each letter, and the word they spell.
     Predict(commands::PredictArgs),
+    /// Serve a model over HTTP: POST photos or a zip to /predict, a page at /, metrics at /metrics.
+    Serve(serve::ServeArgs),
     /// Word-level evaluation: words spelled with held-out photos, read raw and with the lexicon.
     WordEval(commands::WordEvalArgs),
     /// The whole pipeline on the embedded synthetic dataset (or --from-zip real photos):
