@@ -119,6 +119,13 @@ fn training_and_inference_see_the_same_pixels() {
     }
 }
 
+/// burn's flex backend draws from one process-wide seeded RNG: two trainings running at once in
+/// this test binary would interleave their draws. Determinism needs them one at a time.
+fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
 fn small_config(epochs: usize) -> TrainConfig {
     TrainConfig {
@@ -141,6 +148,7 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(10);
+    let _serial = one_training_at_a_time();
     let trained = train::train(cache, &cfg, lineage(cache), &work.path().join("run"), &work.path().join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
     eprintln!("history: {:?}", trained.history.iter().map(|m| (m.epoch, m.val_accuracy)).collect::<Vec<_>>());
     assert!(trained.report.accuracy >= 0.98, "validation accuracy {}", trained.report.accuracy);
@@ -176,6 +184,7 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(3);
+    let _serial = one_training_at_a_time();
 
     let straight = train::train(cache, &cfg, lineage(cache), &work.path().join("a/run"), &work.path().join("a/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
 
