@@ -60,12 +60,17 @@ pub fn preprocess(img: &DynamicImage, size: u32) -> RgbImage {
     image::imageops::resize(&rgb, size, size, FilterType::Triangle)
 }
 
-/// Decode image bytes with a pixel-count guard, then [`preprocess`] them.
+/// Decode image bytes with a pixel-count guard, then [`preprocess`] them. A JPEG cut short is
+/// refused: the decoder would fill the missing part with grey, and we would learn or classify
+/// that.
 pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
     let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable image: {e}"))?;
     if (w as u64) * (h as u64) > MAX_PIXELS {
         return Err(format!("{w}×{h} pixels is more than the {MAX_PIXELS} allowed"));
+    }
+    if !jpeg_is_complete(bytes) {
+        return Err("truncated JPEG (no end-of-image marker)".into());
     }
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
     let mut limits = image::Limits::default();
@@ -74,6 +79,36 @@ pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String
     reader.limits(limits);
     let img = reader.decode().map_err(|e| format!("unreadable image: {e}"))?;
     Ok(preprocess(&img, size))
+}
+
+/// False for a JPEG cut short: its segments are walked up to the first scan, and the data from
+/// there on must hold the end-of-image marker (inside entropy-coded data 0xFF is always
+/// followed by 0x00 or a restart marker, so FF D9 can only be the end). Not a JPEG: true.
+pub fn jpeg_is_complete(b: &[u8]) -> bool {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return true;
+    }
+    let mut i = 2;
+    loop {
+        // Skip to the next marker (fill bytes 0xFF may precede it).
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&marker) = b.get(i) else { return false };
+        i += 1;
+        match marker {
+            0xDA => return b[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => {}
+            _ => {
+                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
+                i += len;
+            }
+        }
+    }
 }
 
 /// How to build a cache.
@@ -390,4 +425,29 @@ pub enum PrepFlowError {
     Layout(#[from] crate::dataset::LayoutError),
     #[error(transparent)]
     Prep(#[from] PrepError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_complete;
+
+    fn jpeg() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
+        let mut out = Vec::new();
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).unwrap();
+        out
+    }
+
+    #[test]
+    fn truncated_jpegs_are_detected() {
+        let full = jpeg();
+        assert!(jpeg_is_complete(&full));
+        let mut trailing = full.clone();
+        trailing.extend_from_slice(b"trailing bytes some cameras add");
+        assert!(jpeg_is_complete(&trailing));
+        for cut in [full.len() - 2, full.len() / 2, full.len() / 3, 100, 20, 3] {
+            assert!(!jpeg_is_complete(&full[..cut]), "cut at {cut}");
+        }
+        assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
+    }
 }

@@ -68,45 +68,11 @@ pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResul
     }
     let reader = image::ImageReader::new(std::io::Cursor::new(&photo.bytes)).with_guessed_format().map_err(|e| ApiError::unreadable(e.to_string()).with_file(file()))?;
     let (w, h) = reader.into_dimensions().map_err(|e| ApiError::unreadable(format!("unreadable image: {e}")).with_file(file()))?;
-    if !jpeg_is_complete(&photo.bytes) {
-        // The decoder would fill the missing part with grey and classify that.
-        return Err(ApiError::unreadable("truncated JPEG (no end-of-image marker)").with_file(file()));
-    }
     let cap = config.pixel_cap();
     if w as u64 * h as u64 > cap {
         return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("{w}×{h} pixels is more than the {cap} allowed")).with_file(file()));
     }
     asl_core::prep::decode_and_preprocess(&photo.bytes, size).map_err(|reason| ApiError::unreadable(reason).with_file(file()))
-}
-
-/// False for a JPEG cut short: its segments are walked up to the first scan, and the data from
-/// there on must hold the end-of-image marker (inside entropy-coded data 0xFF is always
-/// followed by 0x00 or a restart marker, so FF D9 can only be the end). Not a JPEG: true.
-pub fn jpeg_is_complete(b: &[u8]) -> bool {
-    if !b.starts_with(&[0xFF, 0xD8]) {
-        return true;
-    }
-    let mut i = 2;
-    loop {
-        // Skip to the next marker (fill bytes 0xFF may precede it).
-        while i < b.len() && b[i] != 0xFF {
-            i += 1;
-        }
-        while i < b.len() && b[i] == 0xFF {
-            i += 1;
-        }
-        let Some(&marker) = b.get(i) else { return false };
-        i += 1;
-        match marker {
-            0xDA => return b[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
-            0xD9 => return true,
-            0x01 | 0xD0..=0xD7 => {}
-            _ => {
-                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
-                i += len;
-            }
-        }
-    }
 }
 
 /// Decodes many photos in parallel. The unreadable ones are reported in `skipped` with the
@@ -132,29 +98,4 @@ pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancell
         }
     }
     (ok, skipped)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::jpeg_is_complete;
-
-    fn jpeg() -> Vec<u8> {
-        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
-        let mut out = Vec::new();
-        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).unwrap();
-        out
-    }
-
-    #[test]
-    fn truncated_jpegs_are_detected() {
-        let full = jpeg();
-        assert!(jpeg_is_complete(&full));
-        let mut trailing = full.clone();
-        trailing.extend_from_slice(b"trailing bytes some cameras add");
-        assert!(jpeg_is_complete(&trailing));
-        for cut in [full.len() - 2, full.len() / 2, full.len() / 3, 100, 20, 3] {
-            assert!(!jpeg_is_complete(&full[..cut]), "cut at {cut}");
-        }
-        assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
-    }
 }
