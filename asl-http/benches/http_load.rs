@@ -199,7 +199,7 @@ fn bench_model() -> PathBuf {
     synth::write_zip(&synth::SynthConfig { per_class: 8, image_size: size.max(64), ..Default::default() }, &zip).expect("synth");
     let (dataset, _) = DatasetRef::parse("asl/synthetic").expect("ref");
     let store = DatasetStore::new(&home, &dataset);
-    let manifest = store.import_zip(&zip, 1, &Default::default(), &NoProgress).expect("import");
+    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
     let layout = layout::scan(&store.data_dir(&manifest)).expect("layout");
     let pcfg = PrepConfig { image_size: size, val_fraction: 0.2, seed: 0 };
     let cache = prep::prepare(&home.cache_dir(), &PrepSource::from_manifest(&layout, &manifest), &pcfg, false, &NoProgress, &Cancel::new()).expect("prep").cache;

@@ -18,11 +18,8 @@ pub struct ServeArgs {
     pub host: String,
     /// Model folder (default: the newest under $ASL_HOME/models). Reloaded when its
     /// model.json changes.
-    #[arg(long, value_name = "DIR", conflicts_with = "model_alias")]
+    #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// A model registry alias instead of a folder (needs the registry).
-    #[arg(long, value_name = "NAME")]
-    pub model_alias: Option<String>,
     /// Backend among those built in (flex, wgpu, cuda).
     #[arg(long)]
     pub device: Option<String>,
@@ -87,13 +84,10 @@ impl ServeArgs {
         .with_env()
     }
 
-    /// `--model`, `--model-alias`, or the newest model under the state root.
+    /// `--model`, or the newest model under the state root.
     pub fn source(&self, home: &AslHome) -> Result<ModelSource, String> {
         if let Some(p) = &self.model {
             return Ok(ModelSource::Path(p.clone()));
-        }
-        if let Some(a) = &self.model_alias {
-            return Ok(ModelSource::Alias(a.clone()));
         }
         asl_core::infer::newest_model(home)
             .map(ModelSource::Path)

@@ -4,30 +4,20 @@ use std::time::SystemTime;
 
 use asl_core::infer::{CARD_FILE, Classifier, InferError, WEIGHTS_FILE};
 
-/// What to serve. A registry with aliases comes later: `Alias` resolves through
-/// [`resolve_alias`], which for now always fails.
+/// What to serve. The model registry (with aliases such as `champion`) will add a variant here
+/// that resolves on every reload, so a moved alias is followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
     /// A model folder (`model.json` + `weights.bpk`).
     Path(PathBuf),
-    /// A registry alias such as `production`.
-    Alias(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model alias {0:?}: registry not available")]
-    RegistryUnavailable(String),
     #[error(transparent)]
     Load(#[from] InferError),
     #[error("loading the model panicked: {0}")]
     Panicked(String),
-}
-
-/// The folder an alias points to. The model registry will provide this; until then every
-/// alias is an error.
-pub fn resolve_alias(alias: &str) -> Result<PathBuf, ModelError> {
-    Err(ModelError::RegistryUnavailable(alias.to_string()))
 }
 
 impl ModelSource {
@@ -35,7 +25,6 @@ impl ModelSource {
     pub fn resolve(&self) -> Result<PathBuf, ModelError> {
         match self {
             ModelSource::Path(p) => Ok(p.clone()),
-            ModelSource::Alias(a) => resolve_alias(a),
         }
     }
 }
@@ -44,7 +33,6 @@ impl std::fmt::Display for ModelSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ModelSource::Path(p) => write!(f, "{}", p.display()),
-            ModelSource::Alias(a) => write!(f, "alias {a}"),
         }
     }
 }

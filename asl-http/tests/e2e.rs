@@ -370,11 +370,9 @@ async fn no_model_answers_503_until_one_appears() {
     let (status, _) = predict(&c, &server, image_form("a.jpg", jpeg(0, 1, 64))).await;
     assert_eq!(status, 200);
 
-    // Without wait_for_model, a missing model is an error at start; an alias needs the registry.
+    // Without wait_for_model, a missing model is an error at start.
     let empty = tempfile::tempdir().unwrap();
     assert!(asl_http::AppState::start(config(), ModelSource::Path(empty.path().to_path_buf())).await.is_err());
-    let err = asl_http::AppState::start(config(), ModelSource::Alias("production".into())).await.err().unwrap();
-    assert!(err.to_string().contains("registry not available"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,7 +39,7 @@ fn train_tiny_model() -> PathBuf {
     synth::write_zip(&synth::SynthConfig { per_class: 20, image_size: 32, ..Default::default() }, &zip).unwrap();
     let (dataset, _) = DatasetRef::parse("asl/synthetic").unwrap();
     let store = DatasetStore::new(&home, &dataset);
-    let manifest = store.import_zip(&zip, 1, &Default::default(), &NoProgress).unwrap();
+    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).unwrap();
     let layout = layout::scan(&store.data_dir(&manifest)).unwrap();
     let pcfg = PrepConfig { image_size: 32, val_fraction: 0.2, seed: 0 };
     let cache = prep::prepare(&home.cache_dir(), &PrepSource::from_manifest(&layout, &manifest), &pcfg, false, &NoProgress, &Cancel::new()).unwrap().cache;
@@ -50,7 +50,7 @@ fn train_tiny_model() -> PathBuf {
         augment: AugmentConfig::none(),
         ..Default::default()
     };
-    let lineage = Lineage { dataset: cache.header.dataset.clone(), ..Default::default() };
+    let lineage = Lineage::of(&cache);
     let model_dir = work.path().join("model");
     train::train(&cache, &tcfg, lineage, &work.path().join("run"), &model_dir, &mut NoCallback, &NoProgress, &Cancel::new()).unwrap();
     // Another test process may have won the race; either copy is fine.
