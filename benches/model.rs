@@ -37,14 +37,14 @@ fn main() {
     println!("model benchmark on the {label}; {} rayon threads", rayon::current_num_threads());
     let dataset = DatasetRef::parse("grassknoted/asl-alphabet").expect("ref").0;
     let store = DatasetStore::new(&home, &dataset);
-    store.import_zip(&zip, 1, &Default::default(), &NoProgress).expect("import");
+    store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
     let cache_for = |size: u32| {
         let cfg = PrepConfig { image_size: size, ..PrepConfig::default() };
         let p = prep::prepare_collected(&home, &dataset, &cfg, false, &NoProgress, &Cancel::new()).expect("prep");
         println!("cache {size}px: {} train + {} val images, built in {:.1}s", p.cache.header.n_train, p.cache.header.n_val, p.seconds);
         p.cache
     };
-    let lineage = |cache: &prep::Cache| Lineage { dataset: cache.header.dataset.clone(), dataset_version: 1, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let lineage = Lineage::of;
 
     // Training throughput: one epoch of each network (each at its own input size).
     for (name, model) in [("default", ModelConfig::new()), ("course network", ModelConfig::course())] {

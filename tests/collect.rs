@@ -242,9 +242,15 @@ fn offline_import_from_zip_and_dir() {
     let zip_path = home_dir.path().join("hand.zip");
     std::fs::write(&zip_path, small_archive(9)).unwrap();
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
-    let m = store.import_zip(&zip_path, 1, &Default::default(), &NoProgress).unwrap();
+    let m = store.import_zip(&zip_path, 1, false, &Default::default(), &NoProgress).unwrap();
     assert_eq!(m.total_images(), 87);
     assert!(m.archive_md5.is_some());
+    // The same archive again is kept as it is; `force` extracts it anew.
+    let marker = std::fs::read(store.dir().join("1.manifest.json")).unwrap();
+    assert_eq!(store.import_zip(&zip_path, 1, false, &Default::default(), &NoProgress).unwrap(), m);
+    assert_eq!(std::fs::read(store.dir().join("1.manifest.json")).unwrap(), marker);
+    let forced = store.import_zip(&zip_path, 1, true, &Default::default(), &NoProgress).unwrap();
+    assert_eq!(forced.total_images(), 87);
     let train = store.train_root(&m);
     assert!(train.ends_with("asl_alphabet_train/asl_alphabet_train"), "{}", train.display());
 

@@ -40,10 +40,6 @@ fn prepare(layout: &Layout, cache_dir: &Path, cfg: &PrepConfig) -> prep::PrepOut
     prep::prepare(cache_dir, &PrepSource::from_folder(layout), cfg, false, &NoProgress, &Cancel::new()).unwrap()
 }
 
-fn lineage(cache: &Cache) -> Lineage {
-    Lineage { dataset: cache.header.dataset.clone(), dataset_version: 0, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() }
-}
-
 #[test]
 fn cache_is_reused_invalidated_and_crash_safe() {
     let data = tempfile::tempdir().unwrap();
@@ -149,7 +145,7 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(10);
     let _serial = one_training_at_a_time();
-    let trained = train::train(cache, &cfg, lineage(cache), &work.path().join("run"), &work.path().join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    let trained = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("run"), &work.path().join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
     eprintln!("history: {:?}", trained.history.iter().map(|m| (m.epoch, m.val_accuracy)).collect::<Vec<_>>());
     assert!(trained.report.accuracy >= 0.98, "validation accuracy {}", trained.report.accuracy);
 
@@ -186,7 +182,7 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
     let cfg = small_config(3);
     let _serial = one_training_at_a_time();
 
-    let straight = train::train(cache, &cfg, lineage(cache), &work.path().join("a/run"), &work.path().join("a/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    let straight = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("a/run"), &work.path().join("a/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
 
     // Interrupted after the first epoch (as Ctrl-C would), then run again in the same folder.
     let cancel = Cancel::new();
@@ -197,10 +193,10 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
         }
         Control::Continue
     };
-    let err = train::train(cache, &cfg, lineage(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut stop_after_one, &NoProgress, &cancel).unwrap_err();
+    let err = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut stop_after_one, &NoProgress, &cancel).unwrap_err();
     assert!(matches!(err, train::TrainError::Cancelled(1)), "{err}");
     assert!(!work.path().join("b/model").exists());
-    let resumed = train::train(cache, &cfg, lineage(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    let resumed = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
     assert_eq!(resumed.resumed_from_epoch, 1);
     assert_eq!(resumed.history.len(), 3);
     eprintln!("straight: {:?}", straight.history.iter().map(|m| (m.train_loss, m.val_loss)).collect::<Vec<_>>());
@@ -216,6 +212,6 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
 
     // A different configuration in the same run folder is refused, not silently mixed.
     let other = TrainConfig { lr: 1e-3, ..cfg.clone() };
-    let err = train::train(cache, &other, lineage(cache), &work.path().join("b/run"), &work.path().join("c/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap_err();
+    let err = train::train(cache, &other, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("c/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap_err();
     assert!(matches!(err, train::TrainError::Resume { .. }), "{err}");
 }

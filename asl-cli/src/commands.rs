@@ -92,7 +92,7 @@ fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
     opts.force = a.force;
     opts.keep_archive = a.keep_archive;
     let (action, manifest, extra) = if let Some(zip) = &a.from_zip {
-        let m = store.import_zip(zip, version.unwrap_or(1), &opts.limits, &progress)?;
+        let m = store.import_zip(zip, version.unwrap_or(1), a.force, &opts.limits, &progress)?;
         ("imported", m, serde_json::Value::Null)
     } else if let Some(dir) = &a.from_dir {
         let m = store.import_dir(dir, version.unwrap_or(1))?;
@@ -334,7 +334,7 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let name = a.name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
     let run_dir = a.run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
     let model_dir = home.models_dir().join(&name);
-    let lineage = asl_core::infer::Lineage { dataset: cache.header.dataset.clone(), dataset_version: cache.header.dataset_version, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let lineage = asl_core::infer::Lineage::of(cache);
     let cancel = Cancel::new();
     let progress = TerminalProgress::default();
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
@@ -508,12 +508,7 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
         }
     };
     let store = DatasetStore::new(home, &dataset);
-    let (_, md5) = dataset::download::hash_file(&zip)?;
-    let md5 = dataset::download::hex(&md5);
-    let manifest = match store.manifest(1)? {
-        Some(m) if m.archive_md5.as_deref() == Some(md5.as_str()) => m,
-        _ => store.import_zip(&zip, 1, &Default::default(), &TerminalProgress::default())?,
-    };
+    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &TerminalProgress::default())?;
     say(format!("[collect] {} version 1: {} images in {} classes", manifest.dataset, manifest.total_images(), manifest.images_per_class.iter().filter(|c| c.images > 0).count()));
     // 2. Prep.
     let pcfg = PrepConfig::default();
@@ -527,7 +522,7 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     cfg.time_budget_secs = a.time_budget;
     let name = format!("demo-{}", cache.header.hash());
     let model_dir = home.models_dir().join(&name);
-    let lineage = asl_core::infer::Lineage { dataset: cache.header.dataset.clone(), dataset_version: cache.header.dataset_version, source_hash: cache.header.source_hash.clone(), cache_hash: cache.header.hash() };
+    let lineage = asl_core::infer::Lineage::of(cache);
     let mut on_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
             println!("[train]   epoch {:>2}: val accuracy {:.2}% ({:.0} img/s)", m.epoch, m.val_accuracy * 100.0, m.images_per_sec);

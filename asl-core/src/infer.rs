@@ -53,6 +53,14 @@ pub struct Lineage {
     pub cache_hash: String,
 }
 
+impl Lineage {
+    /// The lineage of a model trained on `cache`.
+    pub fn of(cache: &prep::Cache) -> Lineage {
+        let h = &cache.header;
+        Lineage { dataset: h.dataset.clone(), dataset_version: h.dataset_version, source_hash: h.source_hash.clone(), cache_hash: h.hash() }
+    }
+}
+
 /// `model.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelCard {

@@ -242,10 +242,16 @@ impl DatasetStore {
         }
     }
 
-    /// Register an archive downloaded by hand as version `v`.
-    pub fn import_zip(&self, zip_path: &Path, v: u32, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+    /// Register an archive downloaded by hand as version `v`. The same archive (by MD5) already
+    /// complete as `v` is kept as it is unless `force`.
+    pub fn import_zip(&self, zip_path: &Path, v: u32, force: bool, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
         let _lock = self.lock()?;
         let (bytes, md5) = download::hash_file(zip_path)?;
+        if let (false, Some(m)) = (force, self.manifest(v)?) {
+            if m.archive_md5.as_deref() == Some(download::hex(&md5).as_str()) {
+                return Ok(m);
+            }
+        }
         let abs = fs::canonicalize(zip_path).map_err(io_err(zip_path))?;
         let mut base = self.base_manifest(v, format!("zip:{}", abs.display()));
         base.archive_bytes = Some(bytes);
@@ -266,7 +272,6 @@ impl DatasetStore {
         m.bytes = bytes;
         m.files = files;
         m.data_dir = abs.clone();
-        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         self.finish(m, &abs)
     }
 }
