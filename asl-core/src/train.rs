@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::{AugmentConfig, augment_into};
-use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::classes::CLASSES;
 use crate::eval::{EvalReport, evaluate_cache};
 use crate::fsutil;
 use crate::infer::{self, Classifier, Lineage, ModelCard, WEIGHTS_FILE};
@@ -324,7 +324,8 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
             }
             let aug_seed = cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
             fill_batch(cache, Split::Train, idx, Some((&cfg.augment, aug_seed)), &mut pixels, &mut labels);
-            let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [idx.len(), 3, s, s]), &ad);
+            // The tensors take the buffers; fill_batch regrows them for the next batch.
+            let x = Tensor::<4>::from_data(TensorData::new(std::mem::take(&mut pixels), [idx.len(), 3, s, s]), &ad);
             let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [idx.len()]), &ad);
             let logits = model.forward(x);
             let loss = loss_fn.forward(logits.clone(), y);
@@ -427,13 +428,4 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         images_per_sec,
         resumed_from_epoch,
     })
-}
-
-/// Number of classes the training data covers (sanity check for tiny datasets).
-pub fn classes_present(cache: &Cache, split: Split) -> usize {
-    let mut seen = [false; NUM_CLASSES];
-    for &l in cache.labels(split) {
-        seen[l as usize] = true;
-    }
-    seen.iter().filter(|s| **s).count()
 }

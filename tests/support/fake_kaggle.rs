@@ -979,40 +979,12 @@ fn crc32c(data: &[u8]) -> u32 {
     !data.iter().fold(!0u32, |crc, &b| TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8))
 }
 
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's civil_from_days.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `2018-04-22T18:15:06.5270000Z`: 7 fractional digits, as .NET-backed services send (§2).
 fn iso_timestamp(unix: u64) -> String {
-    let (y, mo, d) = civil_from_days((unix / 86_400) as i64);
-    let s = unix % 86_400;
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.5270000Z", s / 3600, s / 60 % 60, s % 60)
+    asl_core::clock::rfc3339(unix).replace('Z', ".5270000Z")
 }
 
 /// RFC 1123, e.g. `Sun, 22 Apr 2018 18:15:06 GMT`.
 fn http_date(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = unix / 86_400;
-    let (y, mo, d) = civil_from_days(days as i64);
-    let s = unix % 86_400;
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(mo - 1) as usize],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
 }
