@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. README.md's test command; .ci/run calls it.
 # Installs what the tests drive for real: Debian's chromium (the server's page is tested in a
-# headless browser).
+# headless browser) and MLflow in ./.venv (tracking and registry are tested against a real
+# `mlflow server`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -12,5 +13,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "== installing chromium (Debian) for the browser test"
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+
+if [ ! -x .venv/bin/mlflow ]; then
+  echo "== installing MLflow 3.17.2 into .venv for the tracking tests"
+  if ! python3 -m venv .venv 2>/dev/null; then
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .venv && python3 -m venv .venv
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check 'mlflow==3.17.2'
+fi
+export ASL_MLFLOW_BIN="${ASL_MLFLOW_BIN:-$PWD/.venv/bin/mlflow}"
 
 cargo test --workspace --locked "$@"

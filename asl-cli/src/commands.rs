@@ -24,6 +24,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Demo(a) => demo_cmd(&home, a, cli.json),
         Command::WordEval(a) => word_eval_cmd(&home, a, cli.json),
         Command::Serve(a) => crate::serve::run(&home, a),
+        Command::Hpo(a) => crate::mlops::hpo_cmd(&home, a, cli.json),
+        Command::Runs(a) => crate::mlops::runs_cmd(&home, a, cli.json),
+        Command::Models(a) => crate::mlops::models_cmd(&home, a, cli.json),
+        Command::Pipeline(a) => crate::mlops::pipeline_cmd(&home, a, cli.json),
     }
 }
 
@@ -36,7 +40,7 @@ pub struct KaggleArgs {
 }
 
 impl KaggleArgs {
-    fn client(&self) -> Result<KaggleClient, Box<dyn std::error::Error>> {
+    pub fn client(&self) -> Result<KaggleClient, Box<dyn std::error::Error>> {
         let (client, creds) = KaggleClient::from_env(self.kaggle_url.as_deref(), &Env::from_process())?;
         for w in &creds.warnings {
             eprintln!("{w}");
@@ -326,6 +330,9 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     Ok(cfg)
 }
 
+/// Tracking experiment of `asl train`.
+pub const TRAIN_EXPERIMENT: &str = "asl-train";
+
 fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let cfg = train_config(&a)?;
     let prepared = prepare(home, &a.prep)?;
@@ -337,17 +344,38 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let lineage = asl_core::infer::Lineage::of(cache);
     let cancel = Cancel::new();
     let progress = TerminalProgress::default();
+    // Every training is a tracked run (local store, or MLflow with MLFLOW_TRACKING_URI); a
+    // resumed run folder keeps logging into the run it started.
+    let store = asl_core::tracking::open_store(home)?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let id_file = run_dir.join("tracking_run_id");
+    let existing = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let tags = std::collections::BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
+    let tracked = asl_core::tracking::run::TrainingRun::start(&*store, TRAIN_EXPERIMENT, &name, &cfg, &lineage, &tags, existing.as_deref())?;
+    asl_core::fsutil::write_atomic(&id_file, tracked.run_id.as_bytes())?;
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
             println!("epoch {:>3}: loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | lr {:.2e} | {:.0} img/s, {:.1}s", m.epoch, m.train_loss, m.train_accuracy * 100.0, m.val_loss, m.val_accuracy * 100.0, m.lr, m.images_per_sec, m.seconds);
         }
+        if let Err(e) = tracked.log_epoch(m) {
+            eprintln!("warning: could not log epoch {} to {}: {e}", m.epoch, store.describe());
+        }
         asl_core::train::Control::Continue
     };
-    let out = asl_core::train::train(cache, &cfg, lineage, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel)?;
+    let out = match asl_core::train::train(cache, &cfg, lineage, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = tracked.fail(asl_core::tracking::RunStatus::Failed, &e.to_string());
+            return Err(e.into());
+        }
+    };
+    let latency = asl_core::tracking::run::single_image_latency_ms(&out.model_dir, cache)?;
+    let run = tracked.finish(&out, latency, &Default::default())?;
     if json {
-        println!("{}", serde_json::json!({"model": out.model_dir, "run": out.run_dir, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "history": out.history}));
+        println!("{}", serde_json::json!({"model": out.model_dir, "run": out.run_dir, "tracking_run_id": run.run_id, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "latency_ms": latency, "history": out.history}));
     } else {
         println!("model {} (best epoch {}, {:?}): validation accuracy {:.2}%, macro-F1 {:.4}, {:.0}s of training", out.model_dir.display(), out.best_epoch, out.stop, out.report.accuracy * 100.0, out.report.macro_f1, out.train_seconds);
+        println!("tracked as run {} in {} (register it: asl models register {})", run.run_id, store.describe(), run.run_id);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod mlops;
 mod serve;
 
 #[derive(Parser)]
@@ -41,6 +42,14 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Word-level evaluation: words spelled with held-out photos, read raw and with the lexicon.
     WordEval(commands::WordEvalArgs),
+    /// Search hyper-parameters (TPE or random, ASHA pruning); continues an interrupted study.
+    Hpo(mlops::HpoArgs),
+    /// Compare tracked runs, best first.
+    Runs(mlops::RunsArgs),
+    /// The model registry: list versions and aliases, promote, roll back, register, fetch.
+    Models(mlops::ModelsArgs),
+    /// collect → prep → hpo → register, skipping what has not changed; --watch to keep going.
+    Pipeline(mlops::PipelineArgs),
     /// The whole pipeline on the embedded synthetic dataset (or --from-zip real photos):
     /// collect → prep → train → evaluate → read a word.
     Demo(commands::DemoArgs),

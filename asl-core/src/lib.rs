@@ -1,7 +1,8 @@
 //! asl-core: everything of substance in asl, the American Sign Language fingerspelling reader.
 //!
 //! One module per pipeline stage: [`dataset`] (collect from Kaggle), [`synth`] (the embedded
-//! synthetic dataset), [`decode`] (word estimation). Frontends (`asl-cli`, `asl-http`,
+//! synthetic dataset), [`decode`] (word estimation), [`prep`], [`model`], [`train`], [`eval`], [`infer`] (the model),
+//! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`]. Frontends (`asl-cli`, `asl-http`,
 //! `asl-py`) are thin layers over these.
 pub mod augment;
 pub mod classes;
@@ -12,12 +13,16 @@ pub mod decode_eval;
 pub mod eval;
 pub mod fsutil;
 pub mod home;
+pub mod hpo;
 pub mod infer;
 pub mod model;
+pub mod pipeline;
 pub mod prep;
 pub mod progress;
+pub mod registry;
 pub mod rng;
 pub mod synth;
+pub mod tracking;
 pub mod train;
 pub mod word;
 

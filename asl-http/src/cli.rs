@@ -18,8 +18,12 @@ pub struct ServeArgs {
     pub host: String,
     /// Model folder (default: the newest under $ASL_HOME/models). Reloaded when its
     /// model.json changes.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "model_alias")]
     pub model: Option<PathBuf>,
+    /// Serve a registered model by alias (`champion`, `challenger`) or version number, from
+    /// the local registry or MLflow (MLFLOW_TRACKING_URI); a moved alias is followed.
+    #[arg(long, value_name = "ALIAS")]
+    pub model_alias: Option<String>,
     /// Backend among those built in (flex, wgpu, cuda).
     #[arg(long)]
     pub device: Option<String>,
@@ -88,6 +92,9 @@ impl ServeArgs {
     pub fn source(&self, home: &AslHome) -> Result<ModelSource, String> {
         if let Some(p) = &self.model {
             return Ok(ModelSource::Path(p.clone()));
+        }
+        if let Some(alias) = &self.model_alias {
+            return Ok(ModelSource::Registry { home: home.clone(), alias: alias.clone() });
         }
         asl_core::infer::newest_model(home)
             .map(ModelSource::Path)

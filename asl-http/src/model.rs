@@ -4,18 +4,23 @@ use std::time::SystemTime;
 
 use asl_core::infer::{CARD_FILE, Classifier, InferError, WEIGHTS_FILE};
 
-/// What to serve. The model registry (with aliases such as `champion`) will add a variant here
-/// that resolves on every reload, so a moved alias is followed.
+/// What to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
     /// A model folder (`model.json` + `weights.bpk`).
     Path(PathBuf),
+    /// A registry alias (`champion`) or version (`3`), resolved through the tracking store
+    /// (local, or MLflow when `MLFLOW_TRACKING_URI` is set) on every reload check, so a moved
+    /// alias is followed. Blocking: call it off the async runtime.
+    Registry { home: asl_core::AslHome, alias: String },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error(transparent)]
     Load(#[from] InferError),
+    #[error("model registry: {0}")]
+    Registry(String),
     #[error("loading the model panicked: {0}")]
     Panicked(String),
 }
@@ -25,6 +30,12 @@ impl ModelSource {
     pub fn resolve(&self) -> Result<PathBuf, ModelError> {
         match self {
             ModelSource::Path(p) => Ok(p.clone()),
+            ModelSource::Registry { home, alias } => {
+                let store = asl_core::tracking::open_store(home).map_err(|e| ModelError::Registry(e.to_string()))?;
+                let registry = asl_core::registry::Registry::new(&*store, home);
+                let version = registry.resolve(alias).map_err(|e| ModelError::Registry(e.to_string()))?;
+                registry.fetch(&version).map_err(|e| ModelError::Registry(e.to_string()))
+            }
         }
     }
 }
@@ -33,6 +44,7 @@ impl std::fmt::Display for ModelSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ModelSource::Path(p) => write!(f, "{}", p.display()),
+            ModelSource::Registry { alias, .. } => write!(f, "registry alias {alias}"),
         }
     }
 }

@@ -94,9 +94,21 @@ impl AppState {
     }
 
     async fn load_now(&self) -> Result<Arc<Classifier>, ModelError> {
-        let dir = self.source.resolve()?;
         let device = self.config.device.clone();
-        let loaded = tokio::task::spawn_blocking(move || model::load(&dir, &device)).await.map_err(|e| ModelError::Panicked(e.to_string()))?;
+        let source = self.source.clone();
+        // Resolving may ask the registry (blocking I/O): both steps run off the runtime.
+        let loaded = tokio::task::spawn_blocking(move || {
+            let dir = source.resolve()?;
+            model::load(&dir, &device)
+        })
+        .await
+        .map_err(|e| ModelError::Panicked(e.to_string()))?;
+        let failed_stamp = if loaded.is_err() {
+            let source = self.source.clone();
+            tokio::task::spawn_blocking(move || source.resolve().ok().and_then(|d| model::stamp(&d))).await.ok().flatten()
+        } else {
+            None
+        };
         let mut stamps = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
         match loaded {
             Ok((clf, stamp)) => {
@@ -107,8 +119,7 @@ impl AppState {
                 Ok(clf)
             }
             Err(e) => {
-                let dir = self.source.resolve().ok();
-                stamps.1 = dir.and_then(|d| model::stamp(&d));
+                stamps.1 = failed_stamp;
                 Err(e)
             }
         }

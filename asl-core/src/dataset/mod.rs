@@ -50,6 +50,15 @@ pub enum DatasetError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+impl DatasetError {
+    /// Worth retrying later (network trouble, rate limits, server errors, a cut download),
+    /// as opposed to a wrong reference, refused credentials or a bad archive.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DatasetError::Kaggle(KaggleError::GaveUp { .. } | KaggleError::Network { .. } | KaggleError::DownloadGaveUp { .. } | KaggleError::Checksum(_)))
+            || matches!(self, DatasetError::Kaggle(KaggleError::Api { status, .. }) if *status >= 500 || *status == 429)
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     move |source| DatasetError::Io { path: path.to_path_buf(), source }
 }

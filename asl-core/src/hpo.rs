@@ -1,0 +1,775 @@
+//! Hyper-parameter search: a search space described in data, random and TPE samplers (TPE
+//! from the `tpe` crate), ASHA pruning on per-epoch validation accuracy, trials in parallel
+//! threads, and a study persisted after every event so an interrupted `asl hpo` continues
+//! where it stopped (an interrupted trial resumes from its training checkpoint).
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::fsutil;
+use crate::prep::Cache;
+use crate::progress::Cancel;
+use crate::tracking::TrackingStore;
+use crate::train::{self, Control, TrainConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HpoError {
+    #[error("invalid search space: {0}")]
+    BadSpace(String),
+    #[error("{path}: this study was started with a different {what}; use another --study name or delete the folder")]
+    Incompatible { path: PathBuf, what: String },
+    #[error("{path}: unreadable study: {problem}")]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the search was interrupted; run the same command again to continue")]
+    Cancelled,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HpoError + '_ {
+    move |source| HpoError::Io { path: path.to_path_buf(), source }
+}
+
+/// One parameter's prior.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    LogUniform { low: f64, high: f64 },
+    Uniform { low: f64, high: f64 },
+    Int { low: i64, high: i64, #[serde(default)] log: bool },
+    Categorical { choices: Vec<Value> },
+}
+
+impl Distribution {
+    /// The sampler's coordinates: log for log scales, the index for categories.
+    fn internal_range(&self) -> (f64, f64) {
+        match self {
+            Distribution::LogUniform { low, high } => (low.ln(), high.ln()),
+            Distribution::Uniform { low, high } => (*low, *high),
+            Distribution::Int { low, high, log: false } => (*low as f64 - 0.5, *high as f64 + 0.5),
+            Distribution::Int { low, high, log: true } => ((*low as f64 - 0.5).max(0.5).ln(), (*high as f64 + 0.5).ln()),
+            Distribution::Categorical { choices } => (0.0, choices.len() as f64),
+        }
+    }
+
+    fn value_at(&self, x: f64) -> Value {
+        match self {
+            Distribution::LogUniform { low, high } => Value::from(x.exp().clamp(*low, *high)),
+            Distribution::Uniform { low, high } => Value::from(x.clamp(*low, *high)),
+            Distribution::Int { low, high, log } => Value::from((if *log { x.exp() } else { x }).round().clamp(*low as f64, *high as f64) as i64),
+            Distribution::Categorical { choices } => choices[(x.floor().max(0.0) as usize).min(choices.len() - 1)].clone(),
+        }
+    }
+
+    fn validate(&self, name: &str) -> Result<(), HpoError> {
+        let bad = |m: String| Err(HpoError::BadSpace(format!("{name}: {m}")));
+        match self {
+            Distribution::LogUniform { low, high } if !(*low > 0.0 && low < high && high.is_finite()) => bad("log_uniform needs 0 < low < high".into()),
+            Distribution::Uniform { low, high } if !(low < high && low.is_finite() && high.is_finite()) => bad("uniform needs low < high".into()),
+            Distribution::Int { low, high, log } if low > high || (*log && *low < 1) => bad("int needs low ≤ high (and low ≥ 1 on a log scale)".into()),
+            Distribution::Categorical { choices } if choices.is_empty() => bad("categorical needs at least one choice".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parameter name → prior. Names are those [`apply`] knows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct SearchSpace(pub BTreeMap<String, Distribution>);
+
+/// The parameters a space may search, with what they set.
+pub const PARAMETERS: &[(&str, &str)] = &[
+    ("lr", "peak learning rate"),
+    ("min_lr_ratio", "final learning rate as a fraction of lr"),
+    ("weight_decay", "AdamW weight decay"),
+    ("dropout", "dropout before the head"),
+    ("width", "channels of the first conv stage"),
+    ("depth", "number of conv stages"),
+    ("convs_per_stage", "3×3 convolutions per stage"),
+    ("hidden", "hidden dense units (0 = none)"),
+    ("batch_size", "images per step"),
+    ("augment", "augmentation strength 0..1"),
+    ("label_smoothing", "label smoothing"),
+    ("input_size", "image side in pixels (one cache per size)"),
+];
+
+impl Default for SearchSpace {
+    /// What matters here: optimiser, regularisation, capacity, batch, augmentation, input size.
+    fn default() -> Self {
+        use Distribution::*;
+        let ints = |v: &[i64]| Categorical { choices: v.iter().map(|&x| Value::from(x)).collect() };
+        SearchSpace(BTreeMap::from([
+            ("lr".into(), LogUniform { low: 5e-4, high: 1e-2 }),
+            ("weight_decay".into(), LogUniform { low: 1e-5, high: 1e-2 }),
+            ("dropout".into(), Uniform { low: 0.0, high: 0.5 }),
+            ("width".into(), ints(&[8, 12, 16, 24, 32])),
+            ("depth".into(), Int { low: 2, high: 4, log: false }),
+            ("batch_size".into(), ints(&[32, 64, 128])),
+            ("augment".into(), Uniform { low: 0.0, high: 0.5 }),
+            ("input_size".into(), ints(&[24, 32, 48])),
+        ]))
+    }
+}
+
+impl SearchSpace {
+    pub fn validate(&self) -> Result<(), HpoError> {
+        if self.0.is_empty() {
+            return Err(HpoError::BadSpace("the space is empty".into()));
+        }
+        for (name, d) in &self.0 {
+            if !PARAMETERS.iter().any(|(p, _)| p == name) {
+                let known: Vec<&str> = PARAMETERS.iter().map(|(p, _)| *p).collect();
+                return Err(HpoError::BadSpace(format!("unknown parameter {name:?}; known: {}", known.join(", "))));
+            }
+            d.validate(name)?;
+        }
+        Ok(())
+    }
+
+    pub fn load(path: &Path) -> Result<SearchSpace, HpoError> {
+        let bytes = fs::read(path).map_err(io_err(path))?;
+        let space: SearchSpace = serde_json::from_slice(&bytes).map_err(|e| HpoError::BadSpace(format!("{}: {e}", path.display())))?;
+        space.validate()?;
+        Ok(space)
+    }
+}
+
+fn as_f64(v: &Value, name: &str) -> Result<f64, HpoError> {
+    v.as_f64().ok_or_else(|| HpoError::BadSpace(format!("{name}: {v} is not a number")))
+}
+
+fn as_usize(v: &Value, name: &str) -> Result<usize, HpoError> {
+    let x = as_f64(v, name)?;
+    if x >= 0.0 && x.fract() == 0.0 { Ok(x as usize) } else { Err(HpoError::BadSpace(format!("{name}: {v} is not a whole number"))) }
+}
+
+/// The training configuration of a trial: `base` with the sampled parameters set.
+pub fn apply(base: &TrainConfig, params: &BTreeMap<String, Value>) -> Result<TrainConfig, HpoError> {
+    let mut c = base.clone();
+    for (name, v) in params {
+        match name.as_str() {
+            "lr" => c.lr = as_f64(v, name)?,
+            "min_lr_ratio" => c.min_lr = as_f64(v, name)?,
+            "weight_decay" => c.weight_decay = as_f64(v, name)? as f32,
+            "dropout" => c.model.dropout = as_f64(v, name)?,
+            "width" => c.model.width = as_usize(v, name)?,
+            "depth" => c.model.depth = as_usize(v, name)?,
+            "convs_per_stage" => c.model.convs_per_stage = as_usize(v, name)?,
+            "hidden" => c.model.hidden = as_usize(v, name)?,
+            "batch_size" => c.batch_size = as_usize(v, name)?,
+            "augment" => c.augment.strength = as_f64(v, name)? as f32,
+            "label_smoothing" => c.label_smoothing = as_f64(v, name)? as f32,
+            "input_size" => c.model.input_size = as_usize(v, name)?,
+            other => return Err(HpoError::BadSpace(format!("unknown parameter {other:?}"))),
+        }
+    }
+    if let Some(ratio) = params.get("min_lr_ratio") {
+        c.min_lr = c.lr * as_f64(ratio, "min_lr_ratio")?;
+    } else {
+        c.min_lr = c.min_lr.min(c.lr);
+    }
+    Ok(c)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerKind {
+    Random,
+    Tpe,
+}
+
+/// ASHA / successive halving: at rung epochs `min_epochs · eta^k`, a trial continues only if
+/// its validation accuracy is in the top `1/eta` of all trials that reached that rung.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pruner {
+    pub enabled: bool,
+    pub min_epochs: usize,
+    pub eta: usize,
+    /// Never prune at a rung fewer than this many trials have reached.
+    pub bootstrap: usize,
+}
+
+impl Default for Pruner {
+    fn default() -> Self {
+        Self { enabled: true, min_epochs: 1, eta: 3, bootstrap: 3 }
+    }
+}
+
+impl Pruner {
+    pub fn rungs(&self, max_epochs: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut r = self.min_epochs.max(1);
+        while r < max_epochs {
+            out.push(r);
+            r *= self.eta.max(2);
+        }
+        out
+    }
+
+    /// Should a trial with `value` at rung `epoch` stop, given every value seen at that rung
+    /// (its own included)?
+    pub fn should_prune(&self, value: f64, rung_values: &[f64]) -> bool {
+        if !self.enabled || rung_values.len() < self.bootstrap.max(1) {
+            return false;
+        }
+        let mut sorted: Vec<f64> = rung_values.to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let keep = (sorted.len() / self.eta.max(2)).max(1);
+        value < sorted[keep - 1]
+    }
+}
+
+/// Everything that defines a study.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StudyConfig {
+    pub space: SearchSpace,
+    pub sampler: SamplerKind,
+    pub seed: u64,
+    /// Random trials before TPE takes over.
+    pub startup_trials: usize,
+    /// Epochs of a trial that is never pruned (the resource ASHA allocates).
+    pub max_epochs: usize,
+    pub pruner: Pruner,
+    /// The configuration trials start from (sampled parameters override it).
+    pub base: TrainConfig,
+    /// Budget: stop starting trials after this many (None = no limit)…
+    pub max_trials: Option<usize>,
+    /// …or after this much wall time over all sessions of the study.
+    pub time_budget_secs: Option<f64>,
+    /// Trials trained at the same time (threads sharing the caches).
+    pub parallel: usize,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        Self { space: SearchSpace::default(), sampler: SamplerKind::Tpe, seed: 0, startup_trials: 5, max_epochs: 9, pruner: Pruner::default(), base: TrainConfig::default(), max_trials: Some(20), time_budget_secs: None, parallel: 1 }
+    }
+}
+
+impl StudyConfig {
+    /// The part that must not change when a study is continued (budgets and parallelism may).
+    fn identity(&self) -> StudyConfig {
+        StudyConfig { max_trials: None, time_budget_secs: None, parallel: 1, base: TrainConfig { device: String::new(), time_budget_secs: None, ..self.base.clone() }, ..self.clone() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialState {
+    Running,
+    Complete,
+    Pruned,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trial {
+    pub number: usize,
+    pub params: BTreeMap<String, Value>,
+    /// The sampler's coordinates of `params` (TPE is rebuilt from them on resume).
+    pub internal: BTreeMap<String, f64>,
+    pub state: TrialState,
+    /// Validation accuracy after each epoch (index 0 = epoch 1).
+    pub intermediate: Vec<f64>,
+    /// Objective: validation accuracy of the saved weights.
+    pub value: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub run_id: Option<String>,
+    pub model_dir: Option<PathBuf>,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+impl Trial {
+    /// The value TPE learns from: the objective, or the last intermediate of a pruned trial.
+    fn score(&self) -> Option<f64> {
+        match self.state {
+            TrialState::Complete => self.value,
+            TrialState::Pruned => self.intermediate.last().copied().or(self.value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Study {
+    pub format: u32,
+    pub name: String,
+    pub config: StudyConfig,
+    pub trials: Vec<Trial>,
+    /// Wall time spent over all sessions.
+    pub elapsed_secs: f64,
+    pub finished: bool,
+}
+
+pub const STUDY_FORMAT: u32 = 1;
+pub const STUDY_FILE: &str = "study.json";
+
+impl Study {
+    pub fn load(dir: &Path) -> Result<Option<Study>, HpoError> {
+        let p = dir.join(STUDY_FILE);
+        let bytes = match fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HpoError::Io { path: p, source: e }),
+        };
+        let s: Study = serde_json::from_slice(&bytes).map_err(|e| HpoError::Corrupt { path: p.clone(), problem: e.to_string() })?;
+        if s.format != STUDY_FORMAT {
+            return Err(HpoError::Corrupt { path: p, problem: format!("study format {}, this asl reads {STUDY_FORMAT}", s.format) });
+        }
+        Ok(Some(s))
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), HpoError> {
+        let p = dir.join(STUDY_FILE);
+        fsutil::write_json_atomic(&p, self).map_err(io_err(&p))
+    }
+
+    /// The best complete trial: highest value, ties broken by lower latency.
+    pub fn best(&self) -> Option<&Trial> {
+        self.trials.iter().filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite)).max_by(|a, b| {
+            let (va, vb) = (a.value.unwrap_or(f64::NEG_INFINITY), b.value.unwrap_or(f64::NEG_INFINITY));
+            va.total_cmp(&vb).then(b.latency_ms.unwrap_or(f64::INFINITY).total_cmp(&a.latency_ms.unwrap_or(f64::INFINITY)))
+        })
+    }
+
+    pub fn count(&self, state: TrialState) -> usize {
+        self.trials.iter().filter(|t| t.state == state).count()
+    }
+
+    fn budget_left(&self) -> bool {
+        let trials_ok = self.config.max_trials.is_none_or(|n| self.trials.len() < n);
+        let time_ok = self.config.time_budget_secs.is_none_or(|b| self.elapsed_secs < b);
+        trials_ok && time_ok
+    }
+
+    /// Sample the parameters of trial `number`: random during start-up, then TPE per
+    /// parameter, seeded by (study seed, trial number) so a resumed study draws the same.
+    fn sample(&self, number: usize) -> Result<(BTreeMap<String, Value>, BTreeMap<String, f64>), HpoError> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.config.seed ^ (number as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let scored: Vec<&Trial> = self.trials.iter().filter(|t| t.score().is_some_and(f64::is_finite)).collect();
+        let use_tpe = self.config.sampler == SamplerKind::Tpe && scored.len() >= self.config.startup_trials.max(1);
+        let (mut params, mut internal) = (BTreeMap::new(), BTreeMap::new());
+        for (name, dist) in &self.config.space.0 {
+            let (lo, hi) = dist.internal_range();
+            let x = if use_tpe {
+                let range = tpe::range(lo, hi).map_err(|e| HpoError::BadSpace(format!("{name}: {e}")))?;
+                let estimator = if matches!(dist, Distribution::Categorical { .. }) { tpe::histogram_estimator() } else { tpe::parzen_estimator() };
+                let mut opt = tpe::TpeOptimizer::new(estimator, range);
+                for t in &scored {
+                    if let (Some(&p), Some(score)) = (t.internal.get(name), t.score()) {
+                        // TPE minimises; we maximise accuracy.
+                        let _ = opt.tell(p, -score);
+                    }
+                }
+                opt.ask(&mut rng).map_err(|e| HpoError::BadSpace(format!("{name}: {e}")))?
+            } else {
+                use rand::RngExt;
+                rng.random_range(lo..hi)
+            };
+            internal.insert(name.clone(), x);
+            params.insert(name.clone(), dist.value_at(x));
+        }
+        Ok((params, internal))
+    }
+}
+
+/// What a trial is asked to do.
+#[derive(Debug, Clone)]
+pub struct TrialSpec {
+    pub number: usize,
+    pub params: BTreeMap<String, Value>,
+    pub config: TrainConfig,
+    /// The trial's own folder (checkpoints, model, run id).
+    pub dir: PathBuf,
+}
+
+/// What a finished (complete or pruned) trial reports.
+#[derive(Debug, Clone)]
+pub struct TrialResult {
+    pub value: f64,
+    pub pruned: bool,
+    pub latency_ms: Option<f64>,
+    pub run_id: Option<String>,
+    pub model_dir: Option<PathBuf>,
+}
+
+/// Runs one trial. `report(epoch, val_accuracy)` returns false when the pruner stops it.
+pub trait Objective: Sync {
+    fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, cancel: &Cancel) -> Result<TrialResult, String>;
+}
+
+/// Progress lines for a terminal or a notebook.
+pub trait StudyObserver: Sync {
+    fn event(&self, line: &str);
+}
+
+impl<F: Fn(&str) + Sync> StudyObserver for F {
+    fn event(&self, line: &str) {
+        self(line)
+    }
+}
+
+fn fmt_params(p: &BTreeMap<String, Value>) -> String {
+    p.iter().map(|(k, v)| match v.as_f64() {
+        Some(x) if v.is_f64() => format!("{k}={x:.4}"),
+        _ => format!("{k}={v}"),
+    }).collect::<Vec<_>>().join(" ")
+}
+
+/// Run (or continue) the study kept in `dir` until its budget is spent, every trial is done,
+/// or `cancel` fires. Returns the study as saved.
+pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn Objective, observer: &dyn StudyObserver, cancel: &Cancel) -> Result<Study, HpoError> {
+    config.space.validate()?;
+    config.base.validate().map_err(|e| HpoError::BadSpace(e.to_string()))?;
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut study = match Study::load(dir)? {
+        Some(s) => {
+            if s.config.identity() != config.identity() {
+                return Err(HpoError::Incompatible { path: dir.to_path_buf(), what: "search space, sampler, seed or base configuration".into() });
+            }
+            s
+        }
+        None => Study { format: STUDY_FORMAT, name: name.to_string(), config: config.clone(), trials: Vec::new(), elapsed_secs: 0.0, finished: false },
+    };
+    // Budgets and parallelism are this session's.
+    study.config.max_trials = config.max_trials;
+    study.config.time_budget_secs = config.time_budget_secs;
+    study.config.parallel = config.parallel;
+    study.finished = false;
+    let resumed = study.count(TrialState::Running);
+    if !study.trials.is_empty() {
+        observer.event(&format!("continuing study {name}: {} trials so far ({} to resume), {:.0}s spent", study.trials.len(), resumed, study.elapsed_secs));
+    }
+    study.save(dir)?;
+
+    let elapsed_before = study.elapsed_secs;
+    let started = Instant::now();
+    let shared = Mutex::new(study);
+    let claimed: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+    let first_error: Mutex<Option<HpoError>> = Mutex::new(None);
+    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+    let save = |s: &mut Study| -> Result<(), HpoError> {
+        s.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
+        s.save(dir)
+    };
+
+    let worker = || -> Result<(), HpoError> {
+        loop {
+            let spec = {
+                let mut s = lock();
+                if cancel.is_cancelled() || first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                    return Ok(());
+                }
+                s.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
+                let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
+                // Interrupted trials first (they resume from their checkpoints).
+                let number = match s.trials.iter().find(|t| t.state == TrialState::Running && !claimed.contains(&t.number)) {
+                    Some(t) => t.number,
+                    None if s.budget_left() => {
+                        let number = s.trials.len();
+                        let (params, internal) = s.sample(number)?;
+                        s.trials.push(Trial { number, params, internal, state: TrialState::Running, intermediate: Vec::new(), value: None, latency_ms: None, run_id: None, model_dir: None, seconds: 0.0, error: None });
+                        number
+                    }
+                    None => return Ok(()),
+                };
+                claimed.insert(number);
+                save(&mut s)?;
+                let t = &s.trials[number];
+                let mut config = apply(&s.config.base, &t.params)?;
+                config.epochs = s.config.max_epochs;
+                config.patience = 0; // ASHA decides when to stop early.
+                if let Some(b) = s.config.time_budget_secs {
+                    config.time_budget_secs = Some((b - s.elapsed_secs).max(1.0));
+                }
+                observer.event(&format!("trial {number}: start {}", fmt_params(&t.params)));
+                TrialSpec { number, params: t.params.clone(), config, dir: dir.join("trials").join(number.to_string()) }
+            };
+            let t0 = Instant::now();
+            let mut report = |epoch: usize, value: f64| -> bool {
+                let mut s = lock();
+                let n = spec.number;
+                let iv = &mut s.trials[n].intermediate;
+                iv.truncate(epoch.saturating_sub(1));
+                iv.push(value);
+                let rungs = s.config.pruner.rungs(s.config.max_epochs);
+                let keep = if rungs.contains(&epoch) {
+                    let at_rung: Vec<f64> = s.trials.iter().filter_map(|t| t.intermediate.get(epoch - 1).copied()).collect();
+                    !s.config.pruner.should_prune(value, &at_rung)
+                } else {
+                    true
+                };
+                let _ = save(&mut s);
+                observer.event(&format!("trial {n}: epoch {epoch} val accuracy {:.2}%{}", value * 100.0, if keep { "" } else { " → pruned" }));
+                keep
+            };
+            let result = objective.run(&spec, &mut report, cancel);
+            let mut s = lock();
+            let t = &mut s.trials[spec.number];
+            t.seconds += t0.elapsed().as_secs_f64();
+            match result {
+                Ok(r) => {
+                    t.state = if r.pruned { TrialState::Pruned } else { TrialState::Complete };
+                    t.value = Some(r.value);
+                    t.latency_ms = r.latency_ms;
+                    t.run_id = r.run_id;
+                    t.model_dir = r.model_dir;
+                    observer.event(&format!("trial {}: {} with validation accuracy {:.2}% in {:.0}s", spec.number, if r.pruned { "pruned" } else { "complete" }, r.value * 100.0, t.seconds));
+                }
+                // Interrupted: stays Running, to be resumed by the next session.
+                Err(_) if cancel.is_cancelled() => {}
+                Err(e) => {
+                    observer.event(&format!("trial {}: failed: {e}", spec.number));
+                    t.state = TrialState::Failed;
+                    t.error = Some(e);
+                }
+            }
+            save(&mut s)?;
+        }
+    };
+
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..config.parallel.max(1)).map(|_| scope.spawn(worker)).collect();
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| Err(HpoError::BadSpace("a trial thread panicked".into())));
+            if let Err(e) = r {
+                let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert(e);
+            }
+        }
+    });
+    let mut study = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        let _ = save(&mut study);
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        save(&mut study)?;
+        return Err(HpoError::Cancelled);
+    }
+    study.finished = study.count(TrialState::Running) == 0;
+    save(&mut study)?;
+    Ok(study)
+}
+
+/// One memory-mapped cache per input size, opened (or built) once and shared by every trial.
+pub struct CacheProvider<'a> {
+    open: Box<dyn Fn(usize) -> Result<Cache, String> + Sync + 'a>,
+    caches: Mutex<HashMap<usize, Arc<Cache>>>,
+    /// Serialises building, so two trials never build the same cache at once.
+    building: Mutex<()>,
+}
+
+impl<'a> CacheProvider<'a> {
+    pub fn new(open: impl Fn(usize) -> Result<Cache, String> + Sync + 'a) -> Self {
+        Self { open: Box::new(open), caches: Mutex::new(HashMap::new()), building: Mutex::new(()) }
+    }
+
+    pub fn get(&self, size: usize) -> Result<Arc<Cache>, String> {
+        if let Some(c) = self.caches.lock().unwrap_or_else(|p| p.into_inner()).get(&size) {
+            return Ok(c.clone());
+        }
+        let _b = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = self.caches.lock().unwrap_or_else(|p| p.into_inner()).get(&size) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new((self.open)(size)?);
+        self.caches.lock().unwrap_or_else(|p| p.into_inner()).insert(size, c.clone());
+        Ok(c)
+    }
+}
+
+/// The real objective: train the trial's configuration on the shared cache of its input
+/// size, log it as a tracked run (when a store is given), and measure its latency.
+pub struct TrainObjective<'a> {
+    pub caches: &'a CacheProvider<'a>,
+    pub store: Option<&'a dyn TrackingStore>,
+    pub experiment: String,
+    pub study: String,
+}
+
+const RUN_ID_FILE: &str = "run_id";
+
+impl Objective for TrainObjective<'_> {
+    fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, cancel: &Cancel) -> Result<TrialResult, String> {
+        let cache = self.caches.get(spec.config.model.input_size)?;
+        let lineage = crate::infer::Lineage::of(&cache);
+        fs::create_dir_all(&spec.dir).map_err(|e| format!("{}: {e}", spec.dir.display()))?;
+        // A resumed trial keeps logging into the run it started.
+        let id_path = spec.dir.join(RUN_ID_FILE);
+        let existing = fs::read_to_string(&id_path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let tags = BTreeMap::from([("asl.kind".to_string(), "hpo-trial".to_string()), ("asl.study".to_string(), self.study.clone()), ("asl.trial".to_string(), spec.number.to_string())]);
+        let run = match self.store {
+            Some(store) => {
+                let r = crate::tracking::run::TrainingRun::start(store, &self.experiment, &format!("{}-trial-{}", self.study, spec.number), &spec.config, &lineage, &tags, existing.as_deref()).map_err(|e| e.to_string())?;
+                fsutil::write_atomic(&id_path, r.run_id.as_bytes()).map_err(|e| format!("{}: {e}", id_path.display()))?;
+                Some(r)
+            }
+            None => None,
+        };
+        let mut pruned = false;
+        let mut log_error: Option<String> = None;
+        let mut on_epoch = |m: &train::EpochMetrics| {
+            if let Some(r) = &run {
+                if let Err(e) = r.log_epoch(m) {
+                    log_error.get_or_insert(e.to_string());
+                }
+            }
+            if report(m.epoch, m.val_accuracy) {
+                Control::Continue
+            } else {
+                pruned = true;
+                Control::Stop
+            }
+        };
+        let model_dir = spec.dir.join("model");
+        let outcome = train::train(&cache, &spec.config, lineage, &spec.dir.join("run"), &model_dir, &mut on_epoch, &crate::progress::NoProgress, cancel);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                if let (Some(r), false) = (&run, cancel.is_cancelled()) {
+                    let _ = r.fail(crate::tracking::RunStatus::Failed, &e.to_string());
+                }
+                return Err(e.to_string());
+            }
+        };
+        if let Some(e) = log_error {
+            return Err(format!("tracking failed: {e}"));
+        }
+        let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache).map_err(|e| e.to_string())?;
+        if let Some(r) = &run {
+            let state = if pruned { "pruned" } else { "complete" };
+            r.finish(&outcome, latency, &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())])).map_err(|e| e.to_string())?;
+        }
+        Ok(TrialResult { value: outcome.report.accuracy, pruned, latency_ms: latency.is_finite().then_some(latency), run_id: run.map(|r| r.run_id), model_dir: Some(model_dir) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_round_trips_and_rejects_unknown_names() {
+        let s = SearchSpace::default();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<SearchSpace>(&json).unwrap(), s);
+        s.validate().unwrap();
+        let bad: SearchSpace = serde_json::from_str(r#"{"learning_rate":{"type":"uniform","low":0,"high":1}}"#).unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("unknown parameter"));
+        let inverted: SearchSpace = serde_json::from_str(r#"{"lr":{"type":"log_uniform","low":0.1,"high":0.01}}"#).unwrap();
+        assert!(inverted.validate().is_err());
+        assert!(serde_json::from_str::<SearchSpace>(r#"{"lr":{"type":"gaussian","mean":1}}"#).is_err());
+    }
+
+    #[test]
+    fn samples_stay_in_bounds_and_apply() {
+        let study = Study { format: STUDY_FORMAT, name: "t".into(), config: StudyConfig { sampler: SamplerKind::Random, ..Default::default() }, trials: vec![], elapsed_secs: 0.0, finished: false };
+        for n in 0..200 {
+            let (p, _) = study.sample(n).unwrap();
+            let lr = p["lr"].as_f64().unwrap();
+            assert!((5e-4..=1e-2).contains(&lr));
+            assert!([24, 32, 48].contains(&p["input_size"].as_i64().unwrap()));
+            let d = p["depth"].as_i64().unwrap();
+            assert!((2..=4).contains(&d));
+            let cfg = apply(&TrainConfig::default(), &p).unwrap();
+            cfg.validate().unwrap();
+            assert_eq!(cfg.model.depth as i64, d);
+        }
+        // Same seed and number → same draw (resume safety).
+        assert_eq!(study.sample(7).unwrap().0, study.sample(7).unwrap().0);
+    }
+
+    #[test]
+    fn asha_keeps_the_top_third() {
+        let p = Pruner::default();
+        assert_eq!(p.rungs(9), vec![1, 3]);
+        assert!(!p.should_prune(0.1, &[0.1, 0.5])); // below bootstrap
+        assert!(p.should_prune(0.1, &[0.1, 0.5, 0.6]));
+        assert!(!p.should_prune(0.6, &[0.1, 0.5, 0.6]));
+        assert!(p.should_prune(0.5, &[0.1, 0.5, 0.6, 0.7, 0.8, 0.9]));
+        assert!(!p.should_prune(0.8, &[0.1, 0.5, 0.6, 0.7, 0.8, 0.9]));
+    }
+
+    /// A cheap objective with a known optimum (lr = 3e-3, dropout = 0.1), so sampler and
+    /// study mechanics are tested without training.
+    struct Bowl;
+    impl Objective for Bowl {
+        fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, _: &Cancel) -> Result<TrialResult, String> {
+            let lr = spec.params["lr"].as_f64().unwrap_or(0.0);
+            let d = spec.params["dropout"].as_f64().unwrap_or(0.0);
+            let v = 1.0 - (lr.ln() - 3e-3f64.ln()).powi(2) / 10.0 - (d - 0.1).powi(2);
+            for e in 1..=spec.config.epochs {
+                if !report(e, v * e as f64 / spec.config.epochs as f64) {
+                    return Ok(TrialResult { value: v * e as f64 / spec.config.epochs as f64, pruned: true, latency_ms: None, run_id: None, model_dir: None });
+                }
+            }
+            Ok(TrialResult { value: v, pruned: false, latency_ms: Some(1.0), run_id: None, model_dir: None })
+        }
+    }
+
+    fn bowl_config(sampler: SamplerKind, seed: u64, trials: usize) -> StudyConfig {
+        let space = SearchSpace(BTreeMap::from([("lr".into(), Distribution::LogUniform { low: 1e-4, high: 1e-1 }), ("dropout".into(), Distribution::Uniform { low: 0.0, high: 0.5 })]));
+        StudyConfig { space, sampler, seed, max_trials: Some(trials), max_epochs: 3, pruner: Pruner { enabled: false, ..Default::default() }, ..Default::default() }
+    }
+
+    #[test]
+    fn tpe_beats_random_on_a_known_bowl() {
+        let quiet = |_: &str| {};
+        let (mut tpe_sum, mut rnd_sum) = (0.0, 0.0);
+        for seed in 0..8 {
+            for (sampler, sum) in [(SamplerKind::Tpe, &mut tpe_sum), (SamplerKind::Random, &mut rnd_sum)] {
+                let dir = tempfile::tempdir().unwrap();
+                let s = run_study(dir.path(), "bowl", &bowl_config(sampler, seed, 30), &Bowl, &quiet, &Cancel::new()).unwrap();
+                *sum += s.best().unwrap().value.unwrap();
+            }
+        }
+        assert!(tpe_sum > rnd_sum, "TPE mean best {:.4} vs random {:.4}", tpe_sum / 8.0, rnd_sum / 8.0);
+    }
+
+    #[test]
+    fn a_study_continues_where_it_stopped() {
+        let quiet = |_: &str| {};
+        let dir = tempfile::tempdir().unwrap();
+        let s = run_study(dir.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 6), &Bowl, &quiet, &Cancel::new()).unwrap();
+        assert_eq!(s.trials.len(), 6);
+        assert!(s.finished);
+        // A bigger budget continues with the same first six trials.
+        let more = run_study(dir.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 10), &Bowl, &quiet, &Cancel::new()).unwrap();
+        assert_eq!(more.trials.len(), 10);
+        // (JSON keeps floats to within an ulp.)
+        let close = |a: &[Trial], b: &[Trial]| a.iter().zip(b).all(|(x, y)| x.params.iter().all(|(k, v)| (v.as_f64().unwrap() - y.params[k].as_f64().unwrap()).abs() <= 1e-12 * v.as_f64().unwrap().abs().max(1.0)));
+        assert!(close(&more.trials[..6], &s.trials));
+        // A different space is refused.
+        let mut other = bowl_config(SamplerKind::Tpe, 1, 10);
+        other.seed = 2;
+        assert!(matches!(run_study(dir.path(), "bowl", &other, &Bowl, &quiet, &Cancel::new()), Err(HpoError::Incompatible { .. })));
+        // A fresh run with the same seed from scratch draws the same trials (determinism).
+        let dir2 = tempfile::tempdir().unwrap();
+        let again = run_study(dir2.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 10), &Bowl, &quiet, &Cancel::new()).unwrap();
+        assert!(close(&again.trials, &more.trials));
+    }
+
+    #[test]
+    fn asha_prunes_bad_trials_in_a_study() {
+        let quiet = |_: &str| {};
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = bowl_config(SamplerKind::Random, 3, 12);
+        cfg.pruner = Pruner::default();
+        cfg.max_epochs = 9;
+        let s = run_study(dir.path(), "bowl", &cfg, &Bowl, &quiet, &Cancel::new()).unwrap();
+        assert!(s.count(TrialState::Pruned) > 0, "no trial was pruned");
+        assert!(s.count(TrialState::Complete) > 0);
+        let best = s.best().unwrap().value.unwrap();
+        assert!(s.trials.iter().filter(|t| t.state == TrialState::Pruned).all(|t| t.intermediate.len() < 9));
+        assert!(best > 0.5);
+    }
+}

@@ -1,0 +1,255 @@
+//! `asl pipeline`: collect → prep → hpo → register, each step skipped when its inputs have
+//! not changed (dataset version, cache hash, finished study, registered run), each reported
+//! with what it did and how long it took. Every step's output is written atomically by its
+//! own module, so a run killed anywhere continues from the last finished step.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::AslHome;
+use crate::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore, KaggleClient};
+use crate::eval::evaluate_cache;
+use crate::hpo::{self, CacheProvider, StudyConfig, TrainObjective};
+use crate::infer::Classifier;
+use crate::prep::{self, PrepConfig, PrepSource, Split};
+use crate::progress::{Cancel, NoProgress, Progress};
+use crate::registry::{PromotionDecision, Registry};
+use crate::tracking::TrackingStore;
+
+/// Tracking experiment of HPO trials.
+pub const HPO_EXPERIMENT: &str = "asl-hpo";
+
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline step `{step}` failed: {message} (the results of earlier steps are kept; run again to continue)")]
+pub struct PipelineError {
+    pub step: &'static str,
+    pub message: String,
+}
+
+fn step_err(step: &'static str) -> impl FnOnce(String) -> PipelineError {
+    move |message| PipelineError { step, message }
+}
+
+/// Where the dataset comes from.
+pub enum DataSource {
+    /// Kaggle's API (the real flow).
+    Kaggle(KaggleClient),
+    /// A local archive in Kaggle's layout, imported as version 1 (offline and demo use).
+    Zip(PathBuf),
+}
+
+pub struct PipelineConfig {
+    pub dataset: DatasetRef,
+    pub source: DataSource,
+    pub prep: PrepConfig,
+    pub study: StudyConfig,
+    /// Attempts of a network step before the pipeline gives up (the client also retries
+    /// each request).
+    pub network_attempts: usize,
+}
+
+/// One step's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: &'static str,
+    /// `ran` or `skipped`.
+    pub action: &'static str,
+    pub detail: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineOutcome {
+    pub steps: Vec<StepReport>,
+    pub dataset_version: u32,
+    pub cache_hash: String,
+    pub study: String,
+    pub registered_version: Option<u32>,
+    pub promotion: Option<PromotionDecision>,
+}
+
+/// The study a pipeline runs for this data and configuration: a new dataset version, cache or
+/// search configuration starts a new study; the same ones continue it.
+pub fn study_name(dataset: &DatasetRef, version: u32, cache_hash: &str, study: &StudyConfig) -> String {
+    let cfg = serde_json::to_vec(&(&study.space, study.sampler, study.seed, study.max_epochs, &study.pruner, &study.base.model, study.base.epochs)).unwrap_or_default();
+    let h = sha2::Sha256::digest(&cfg);
+    let short: String = h.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-v{version}-{}-{short}", dataset.slug, &cache_hash[..cache_hash.len().min(8)])
+}
+
+/// Accuracy of a model folder on the held-out (validation) split of the caches, at the
+/// model's input size. The promotion guard compares models with it.
+pub fn heldout_accuracy(caches: &CacheProvider, model_dir: &std::path::Path) -> Result<f64, String> {
+    let clf = Classifier::load(model_dir).map_err(|e| e.to_string())?;
+    let cache = caches.get(clf.input_size())?;
+    if cache.is_empty(Split::Val) {
+        return Err("the cache has no held-out images (val_fraction 0)".into());
+    }
+    Ok(evaluate_cache(&clf, &cache, Split::Val).map_err(|e| e.to_string())?.accuracy)
+}
+
+/// Run the pipeline once.
+pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingStore, say: &(dyn Fn(&str) + Sync), cancel: &Cancel) -> Result<PipelineOutcome, PipelineError> {
+    let mut steps = Vec::new();
+    let mut report = |r: StepReport| {
+        say(&format!("[{}] {} — {} ({:.1}s)", r.step, r.action, r.detail, r.seconds));
+        steps.push(r);
+    };
+
+    // 1. collect
+    let t = Instant::now();
+    let store_ds = DatasetStore::new(home, &cfg.dataset);
+    let (manifest, action, detail) = match &cfg.source {
+        DataSource::Zip(zip) => {
+            let before = store_ds.manifest(1).ok().flatten();
+            let m = store_ds.import_zip(zip, 1, false, &Default::default(), &NoProgress).map_err(|e| step_err("collect")(e.to_string()))?;
+            let same = before.is_some_and(|b| b.archive_md5 == m.archive_md5);
+            (m.clone(), if same { "skipped" } else { "ran" }, format!("{} version {} from {} ({} images)", cfg.dataset, m.version, zip.display(), m.total_images()))
+        }
+        DataSource::Kaggle(client) => {
+            let opts = CollectOptions::new(cfg.dataset.clone());
+            let mut attempt = 0;
+            let outcome = loop {
+                attempt += 1;
+                match dataset::collect(home, client, &opts, &NoProgress, cancel) {
+                    Ok(o) => break o,
+                    Err(e) if attempt < cfg.network_attempts.max(1) && !cancel.is_cancelled() && e.is_transient() => {
+                        say(&format!("[collect] attempt {attempt} failed: {e}; retrying in {}s", 5 * attempt));
+                        std::thread::sleep(Duration::from_secs(5 * attempt as u64));
+                    }
+                    Err(e) => return Err(step_err("collect")(e.to_string())),
+                }
+            };
+            match outcome {
+                CollectOutcome::UpToDate(m) => (m.clone(), "skipped", format!("{} version {} is current", cfg.dataset, m.version)),
+                CollectOutcome::Downloaded { manifest, download } => (manifest.clone(), "ran", format!("downloaded {} version {} ({} bytes)", cfg.dataset, manifest.version, download.bytes)),
+            }
+        }
+    };
+    report(StepReport { step: "collect", action, detail, seconds: t.elapsed().as_secs_f64() });
+
+    // 2. prep (the default size; HPO opens other sizes on demand through the same source)
+    let t = Instant::now();
+    let layout = dataset::layout::scan(&store_ds.data_dir(&manifest)).map_err(|e| step_err("prep")(e.to_string()))?;
+    let source = PrepSource::from_manifest(&layout, &manifest);
+    let prepared = prep::prepare(&home.cache_dir(), &source, &cfg.prep, false, &NoProgress, cancel).map_err(|e| step_err("prep")(e.to_string()))?;
+    let cache_hash = prepared.cache.header.hash();
+    report(StepReport { step: "prep", action: if prepared.built { "ran" } else { "skipped" }, detail: format!("cache {cache_hash}: {} train + {} held-out images", prepared.cache.header.n_train, prepared.cache.header.n_val), seconds: t.elapsed().as_secs_f64() });
+    let default_size = cfg.prep.image_size as usize;
+    let default_cache = std::sync::Mutex::new(Some(prepared.cache));
+    let caches = CacheProvider::new(|size| {
+        if size == default_size {
+            if let Some(c) = default_cache.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Ok(c);
+            }
+        }
+        let pcfg = PrepConfig { image_size: size as u32, ..cfg.prep.clone() };
+        let progress: &dyn Progress = &NoProgress;
+        prep::prepare(&home.cache_dir(), &source, &pcfg, false, progress, cancel).map(|o| o.cache).map_err(|e| e.to_string())
+    });
+
+    // 3. hpo
+    let t = Instant::now();
+    let name = study_name(&cfg.dataset, manifest.version, &cache_hash, &cfg.study);
+    let dir = home.root().join("hpo").join(&name);
+    let before = hpo::Study::load(&dir).map_err(|e| step_err("hpo")(e.to_string()))?;
+    let trials_before = before.as_ref().map(|s| s.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count()).unwrap_or(0);
+    let objective = TrainObjective { caches: &caches, store: Some(store), experiment: HPO_EXPERIMENT.into(), study: name.clone() };
+    let trial_say = |line: &str| say(&format!("[hpo] {line}"));
+    let study = hpo::run_study(&dir, &name, &cfg.study, &objective, &trial_say, cancel).map_err(|e| step_err("hpo")(e.to_string()))?;
+    let ran = study.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count() - trials_before;
+    let best = study.best().cloned();
+    let best_line = best.as_ref().map(|b| format!("best trial {} at {:.2}%", b.number, b.value.unwrap_or(0.0) * 100.0)).unwrap_or_else(|| "no complete trial".into());
+    report(StepReport { step: "hpo", action: if ran > 0 { "ran" } else { "skipped" }, detail: format!("study {name}: {ran} new trials, {} in all; {best_line}", study.trials.len()), seconds: t.elapsed().as_secs_f64() });
+
+    // 4. register + promotion guard
+    let t = Instant::now();
+    let Some(best) = best else {
+        return Err(step_err("register")("the study has no complete trial to register".into()));
+    };
+    let run_id = best.run_id.clone().ok_or_else(|| step_err("register")(format!("trial {} has no tracked run", best.number)))?;
+    let registry = Registry::new(store, home);
+    let run = store.get_run(&run_id).map_err(|e| step_err("register")(e.to_string()))?;
+    let already = registry.versions().map_err(|e| step_err("register")(e.to_string()))?.into_iter().find(|v| v.run_id == run_id);
+    let version = match &already {
+        Some(v) => v.clone(),
+        None => registry.register_run(&run).map_err(|e| step_err("register")(e.to_string()))?,
+    };
+    let decision = registry.promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir)).map_err(|e| step_err("register")(e.to_string()))?;
+    let verdict = if decision.promoted { "champion" } else { "challenger" };
+    report(StepReport {
+        step: "register",
+        action: if already.is_some() { "skipped" } else { "ran" },
+        detail: format!("{} v{} ({}): {verdict}, because {}", registry.model_name(), version.version, store.describe(), decision.reason),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+    Ok(PipelineOutcome { steps, dataset_version: manifest.version, cache_hash, study: name, registered_version: Some(version.version), promotion: Some(decision) })
+}
+
+/// `--watch`: run, sleep `interval`, run again (a new Kaggle version invalidates the later
+/// steps by changing their inputs), until cancelled. A failed round is reported and retried
+/// at the next interval.
+pub fn watch(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingStore, interval: Duration, say: &(dyn Fn(&str) + Sync), cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        match run_pipeline(home, cfg, store, say, cancel) {
+            Ok(o) => say(&format!("[watch] round done: dataset v{}, registered v{:?}; next check in {}", o.dataset_version, o.registered_version, crate::pipeline::human_duration(interval))),
+            Err(e) => say(&format!("[watch] round failed: {e}; next check in {}", human_duration(interval))),
+        }
+        let until = Instant::now() + interval;
+        while Instant::now() < until && !cancel.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(200).min(until.saturating_duration_since(Instant::now())));
+        }
+    }
+}
+
+/// `90s`, `15m`, `6h`, `1d` → a duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().map_err(|_| format!("{s:?}: expected a number and a unit, like 90s, 15m, 6h or 1d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("{s:?}: must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86400 == 0 && s > 0 => format!("{}d", s / 86400),
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Tags that identify pipeline trials (used by tests and `asl runs`).
+pub fn study_tags(study: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("asl.study".to_string(), study.to_string())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(6 * 3600));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("120").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(human_duration(Duration::from_secs(6 * 3600)), "6h");
+    }
+}

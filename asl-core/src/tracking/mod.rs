@@ -1,0 +1,216 @@
+//! Experiment tracking and the model registry behind one interface, with two stores: an
+//! embedded one under the state root (the default) and MLflow over REST (when
+//! `MLFLOW_TRACKING_URI` is set). HPO trials and final trainings log here; `registry` builds
+//! selection and promotion on top.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::AslHome;
+
+pub mod local;
+pub mod mlflow;
+pub mod run;
+
+pub use local::LocalStore;
+pub use mlflow::MlflowStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot reach the tracking server at {url}: {source}")]
+    Network { url: String, source: reqwest::Error },
+    #[error("tracking server answered {status} to {url}: {code} {message}")]
+    Api { url: String, status: u16, code: String, message: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{path}: unreadable tracking record: {problem}")]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("invalid tracking request: {0}")]
+    Invalid(String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrackingError + '_ {
+    move |source| TrackingError::Io { path: path.to_path_buf(), source }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+    pub fn parse(s: &str) -> RunStatus {
+        match s {
+            "FINISHED" => RunStatus::Finished,
+            "FAILED" => RunStatus::Failed,
+            "KILLED" => RunStatus::Killed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// One run as the store knows it. `metrics` holds the latest value of each key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub experiment: String,
+    pub name: String,
+    pub status: RunStatus,
+    pub start_time_ms: i64,
+    pub end_time_ms: Option<i64>,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricPoint {
+    pub key: String,
+    pub value: f64,
+    pub step: i64,
+    pub timestamp_ms: i64,
+}
+
+impl MetricPoint {
+    pub fn now(key: &str, value: f64, step: i64) -> MetricPoint {
+        MetricPoint { key: key.to_string(), value, step, timestamp_ms: now_ms() }
+    }
+}
+
+/// Which runs `search_runs` returns, best first.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub finished_only: bool,
+    /// Only runs that carry all of these tags with these values.
+    pub tags: BTreeMap<String, String>,
+    /// Order by this metric, descending (runs without it last).
+    pub order_by_metric_desc: Option<String>,
+    pub max_results: Option<usize>,
+}
+
+/// One version of a registered model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: u32,
+    pub run_id: String,
+    /// Where the store keeps the files (a folder or an `mlflow-artifacts:` URI).
+    pub source: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// The tracking and registry operations asl needs, implemented by [`LocalStore`] and
+/// [`MlflowStore`]. Every write is durable when the call returns.
+pub trait TrackingStore: Send + Sync {
+    /// Where this store keeps things, for messages ("local store at …", "MLflow at …").
+    fn describe(&self) -> String;
+    fn create_run(&self, experiment: &str, run_name: &str, tags: &BTreeMap<String, String>) -> Result<RunInfo, TrackingError>;
+    fn log_params(&self, run_id: &str, params: &BTreeMap<String, String>) -> Result<(), TrackingError>;
+    fn log_metrics(&self, run_id: &str, metrics: &[MetricPoint]) -> Result<(), TrackingError>;
+    fn set_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<(), TrackingError>;
+    /// Copy every file under `local_dir` to the run's artifacts at `artifact_path`.
+    fn log_artifacts(&self, run_id: &str, local_dir: &Path, artifact_path: &str) -> Result<(), TrackingError>;
+    fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), TrackingError>;
+    fn get_run(&self, run_id: &str) -> Result<RunInfo, TrackingError>;
+    /// Every logged value of one metric, ordered by step.
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, TrackingError>;
+    fn search_runs(&self, experiment: &str, query: &RunQuery) -> Result<Vec<RunInfo>, TrackingError>;
+
+    /// Register the run's artifacts at `artifact_path` as a new version of `model` (created
+    /// on first use).
+    fn create_model_version(&self, model: &str, run_id: &str, artifact_path: &str, tags: &BTreeMap<String, String>) -> Result<ModelVersion, TrackingError>;
+    /// All versions of `model`, oldest first, with their aliases.
+    fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, TrackingError>;
+    fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), TrackingError>;
+    fn delete_alias(&self, model: &str, alias: &str) -> Result<(), TrackingError>;
+    /// The version `alias` points at, or None when the alias (or the model) does not exist.
+    fn alias_version(&self, model: &str, alias: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    fn set_version_tag(&self, model: &str, version: u32, key: &str, value: &str) -> Result<(), TrackingError>;
+    /// Download the files of a version into the (new or empty) folder `dest`.
+    fn download_version(&self, model: &str, version: u32, dest: &Path) -> Result<(), TrackingError>;
+}
+
+/// Environment variable that switches tracking to an MLflow server.
+pub const MLFLOW_URI_ENV: &str = "MLFLOW_TRACKING_URI";
+
+/// The store asl uses: MLflow when `MLFLOW_TRACKING_URI` is an http(s) URL, else the local
+/// store under `home`.
+pub fn open_store(home: &AslHome) -> Result<Box<dyn TrackingStore>, TrackingError> {
+    match std::env::var(MLFLOW_URI_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Ok(Box::new(MlflowStore::from_env(&uri)?)),
+        Some(uri) => Err(TrackingError::Invalid(format!("{MLFLOW_URI_ENV}={uri}: only http(s) MLflow servers are supported; unset it to use the local store"))),
+        None => Ok(Box::new(LocalStore::new(home.root().join("tracking"), home.registry_dir()))),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// MLflow's key rule (letters, digits, `_ - . space : /`, at most 250), applied to both stores
+/// so a run logged locally could be logged to MLflow unchanged.
+pub fn check_key(key: &str) -> Result<(), TrackingError> {
+    let ok = !key.is_empty() && key.len() <= 250 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. :/".contains(c));
+    if ok { Ok(()) } else { Err(TrackingError::Invalid(format!("key {key:?}: use at most 250 letters, digits and _ - . space : /"))) }
+}
+
+/// Alias rule shared by both stores (MLflow's: `[A-Za-z0-9_-]`, not `latest` or `v<digits>`).
+pub fn check_alias(alias: &str) -> Result<(), TrackingError> {
+    let chars_ok = !alias.is_empty() && alias.len() <= 255 && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let reserved = alias.eq_ignore_ascii_case("latest") || (alias.len() > 1 && alias.starts_with('v') && alias[1..].chars().all(|c| c.is_ascii_digit()));
+    if chars_ok && !reserved { Ok(()) } else { Err(TrackingError::Invalid(format!("alias {alias:?}: use letters, digits, _ and - (not `latest` or v<N>)"))) }
+}
+
+/// Relative files under `dir`, sorted (artifact upload order).
+pub(crate) fn files_under(dir: &Path) -> Result<Vec<PathBuf>, TrackingError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io_err(&d))? {
+            let e = e.map_err(io_err(&d))?;
+            let p = e.path();
+            let ft = e.file_type().map_err(io_err(&p))?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                if let Ok(rel) = p.strip_prefix(dir) {
+                    out.push(rel.to_path_buf());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A relative artifact path with only normal components (no `..`, no root).
+pub(crate) fn safe_relative(path: &str) -> Result<PathBuf, TrackingError> {
+    let p = Path::new(path);
+    if path.is_empty() || p.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        Ok(p.to_path_buf())
+    } else {
+        Err(TrackingError::Invalid(format!("artifact path {path:?} must be relative without `..`")))
+    }
+}

@@ -1,0 +1,134 @@
+//! One training as a tracked run: params from the configuration, tags for lineage and code
+//! version, a metric point per epoch, final metrics and the model folder as artifacts.
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use super::{MetricPoint, RunInfo, RunStatus, TrackingError, TrackingStore};
+use crate::infer::{Classifier, Lineage};
+use crate::prep::{Cache, Split};
+use crate::registry::{LATENCY_METRIC, MODEL_ARTIFACT, SELECTION_METRIC};
+use crate::train::{EpochMetrics, TrainConfig, TrainOutcome};
+
+/// asl's version plus the git commit it was built from, when known.
+pub fn code_version() -> String {
+    match option_env!("ASL_GIT_COMMIT") {
+        Some(c) if !c.is_empty() => format!("{}+{c}", env!("CARGO_PKG_VERSION")),
+        _ => env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Nested JSON → flat `a.b.c` keys with string values (MLflow params are strings).
+pub fn flatten_params(value: &serde_json::Value) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                }
+            }
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// Lineage tags every run carries.
+pub fn lineage_tags(lineage: &Lineage) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("asl.dataset".to_string(), lineage.dataset.clone()),
+        ("asl.dataset_version".to_string(), lineage.dataset_version.to_string()),
+        ("asl.cache_hash".to_string(), lineage.cache_hash.clone()),
+        ("asl.source_hash".to_string(), lineage.source_hash.clone()),
+        ("asl.code_version".to_string(), code_version()),
+    ])
+}
+
+/// Median single-image latency of a model folder, in milliseconds, on validation images.
+pub fn single_image_latency_ms(model_dir: &Path, cache: &Cache) -> Result<f64, crate::infer::InferError> {
+    let clf = Classifier::load(model_dir)?;
+    let split = if cache.is_empty(Split::Val) { Split::Train } else { Split::Val };
+    let n = cache.len(split).min(25);
+    if n == 0 {
+        return Ok(f64::NAN);
+    }
+    clf.probabilities(&[cache.pixels(split, 0)])?; // warm-up
+    let mut times: Vec<f64> = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        clf.probabilities(&[cache.pixels(split, i)])?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[n / 2])
+}
+
+/// A run being written.
+pub struct TrainingRun<'a> {
+    store: &'a dyn TrackingStore,
+    pub run_id: String,
+}
+
+impl<'a> TrainingRun<'a> {
+    /// Start a run, or continue `existing` (a resumed training logs into the same run).
+    pub fn start(store: &'a dyn TrackingStore, experiment: &str, run_name: &str, cfg: &TrainConfig, lineage: &Lineage, extra_tags: &BTreeMap<String, String>, existing: Option<&str>) -> Result<Self, TrackingError> {
+        let mut tags = lineage_tags(lineage);
+        tags.extend(extra_tags.clone());
+        let run_id = match existing {
+            Some(id) => {
+                store.get_run(id)?;
+                id.to_string()
+            }
+            None => store.create_run(experiment, run_name, &tags)?.run_id,
+        };
+        // The time budget steers one invocation only; it is not a hyper-parameter.
+        let mut params = flatten_params(&serde_json::to_value(cfg).unwrap_or_default());
+        params.remove("time_budget_secs");
+        if existing.is_none() {
+            store.log_params(&run_id, &params)?;
+        }
+        Ok(Self { store, run_id })
+    }
+
+    pub fn log_epoch(&self, m: &EpochMetrics) -> Result<(), TrackingError> {
+        let step = m.epoch as i64;
+        let points: Vec<MetricPoint> = [("train_loss", m.train_loss), ("train_accuracy", m.train_accuracy), ("val_loss", m.val_loss), ("val_accuracy", m.val_accuracy), ("lr", m.lr), ("images_per_sec", m.images_per_sec), ("epoch_seconds", m.seconds)]
+            .into_iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| MetricPoint::now(k, v, step))
+            .collect();
+        self.store.log_metrics(&self.run_id, &points)
+    }
+
+    /// Final metrics, the model folder as artifacts, tags, FINISHED.
+    pub fn finish(&self, outcome: &TrainOutcome, latency_ms: f64, tags: &BTreeMap<String, String>) -> Result<RunInfo, TrackingError> {
+        let step = outcome.history.len() as i64;
+        let r = &outcome.report;
+        let points: Vec<MetricPoint> = [(SELECTION_METRIC, r.accuracy), ("final_val_loss", r.loss), ("final_macro_f1", r.macro_f1), (LATENCY_METRIC, latency_ms), ("train_seconds", outcome.train_seconds), ("best_epoch", outcome.best_epoch as f64)]
+            .into_iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| MetricPoint::now(k, v, step))
+            .collect();
+        self.store.log_metrics(&self.run_id, &points)?;
+        let mut tags = tags.clone();
+        tags.insert("asl.stop".into(), format!("{:?}", outcome.stop).to_lowercase());
+        self.store.set_tags(&self.run_id, &tags)?;
+        self.store.log_artifacts(&self.run_id, &outcome.model_dir, MODEL_ARTIFACT)?;
+        self.store.finish_run(&self.run_id, RunStatus::Finished)?;
+        self.store.get_run(&self.run_id)
+    }
+
+    pub fn fail(&self, status: RunStatus, why: &str) -> Result<(), TrackingError> {
+        let why: String = why.chars().take(7000).collect();
+        self.store.set_tags(&self.run_id, &BTreeMap::from([("asl.error".to_string(), why)]))?;
+        self.store.finish_run(&self.run_id, status)
+    }
+}
