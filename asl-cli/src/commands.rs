@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Runs(a) => crate::mlops::runs_cmd(&home, a, cli.json),
         Command::Models(a) => crate::mlops::models_cmd(&home, a, cli.json),
         Command::Pipeline(a) => crate::mlops::pipeline_cmd(&home, a, cli.json),
+        Command::Monitor(a) => crate::monitor::monitor_cmd(&home, a, cli.json),
     }
 }
 

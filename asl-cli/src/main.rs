@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod mlops;
+mod monitor;
 mod serve;
 
 #[derive(Parser)]
@@ -50,6 +51,8 @@ pub enum Command {
     Models(mlops::ModelsArgs),
     /// collect → prep → hpo → register, skipping what has not changed; --watch to keep going.
     Pipeline(mlops::PipelineArgs),
+    /// Monitoring: `asl monitor report` renders the drift report over the prediction log.
+    Monitor(monitor::MonitorArgs),
     /// The whole pipeline on the embedded synthetic dataset (or --from-zip real photos):
     /// collect → prep → train → evaluate → read a word.
     Demo(commands::DemoArgs),

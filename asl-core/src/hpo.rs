@@ -419,6 +419,7 @@ impl<F: Fn(&str) + Sync> StudyObserver for F {
 
 fn fmt_params(p: &BTreeMap<String, Value>) -> String {
     p.iter().map(|(k, v)| match v.as_f64() {
+        Some(x) if v.is_f64() && x != 0.0 && x.abs() < 0.01 => format!("{k}={x:.2e}"),
         Some(x) if v.is_f64() => format!("{k}={x:.4}"),
         _ => format!("{k}={v}"),
     }).collect::<Vec<_>>().join(" ")
@@ -630,7 +631,8 @@ impl Objective for TrainObjective<'_> {
                 Control::Stop
             }
         };
-        let model_dir = spec.dir.join("model");
+        // Named after the trial: the name is what the server and the reports show.
+        let model_dir = spec.dir.join(format!("{}-trial-{}", self.study, spec.number));
         let outcome = train::train(&cache, &spec.config, lineage, &spec.dir.join("run"), &model_dir, &mut on_epoch, &crate::progress::NoProgress, cancel);
         let outcome = match outcome {
             Ok(o) => o,

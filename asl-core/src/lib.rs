@@ -2,7 +2,7 @@
 //!
 //! One module per pipeline stage: [`dataset`] (collect from Kaggle), [`synth`] (the embedded
 //! synthetic dataset), [`decode`] (word estimation), [`prep`], [`model`], [`train`], [`eval`], [`infer`] (the model),
-//! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`]. Frontends (`asl-cli`, `asl-http`,
+//! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`], [`monitor`] (drift). Frontends (`asl-cli`, `asl-http`,
 //! `asl-py`) are thin layers over these.
 pub mod augment;
 pub mod classes;
@@ -16,6 +16,7 @@ pub mod home;
 pub mod hpo;
 pub mod infer;
 pub mod model;
+pub mod monitor;
 pub mod pipeline;
 pub mod prep;
 pub mod progress;

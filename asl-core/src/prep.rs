@@ -64,6 +64,20 @@ pub fn preprocess(img: &DynamicImage, size: u32) -> RgbImage {
 /// refused: the decoder would fill the missing part with grey, and we would learn or classify
 /// that.
 pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
+    Ok(preprocess(&decode_checked(bytes)?, size))
+}
+
+/// Like [`decode_and_preprocess`], plus the monitoring features of the photo as it arrived
+/// (before resizing: its size and sharpness are part of what drifts).
+pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), String> {
+    let rgb = decode_checked(bytes)?.into_rgb8();
+    let features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height()).map_err(|e| e.to_string())?;
+    let pre = if rgb.width() == size && rgb.height() == size { rgb } else { image::imageops::resize(&rgb, size, size, FilterType::Triangle) };
+    Ok((pre, features))
+}
+
+/// Decode with a pixel-count guard and an allocation limit, refusing cut-off JPEGs.
+fn decode_checked(bytes: &[u8]) -> Result<DynamicImage, String> {
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
     let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable image: {e}"))?;
     if (w as u64) * (h as u64) > MAX_PIXELS {
@@ -77,8 +91,7 @@ pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String
     limits.max_alloc = Some(MAX_PIXELS * 4 + (16 << 20));
     let mut reader = reader;
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| format!("unreadable image: {e}"))?;
-    Ok(preprocess(&img, size))
+    reader.decode().map_err(|e| format!("unreadable image: {e}"))
 }
 
 /// False for a JPEG cut short: its segments are walked up to the first scan, and the data from
@@ -139,6 +152,10 @@ pub struct CacheHeader {
     pub n_val: usize,
     /// File names relative to the training root, in cache order.
     pub files: Vec<String>,
+    /// The training root the cache was built from (the monitoring reference reads original
+    /// photos there when they are still present).
+    #[serde(default)]
+    pub train_root: Option<PathBuf>,
     pub skipped_count: usize,
     /// The first few unreadable files and why.
     pub skipped: Vec<(String, String)>,
@@ -357,6 +374,7 @@ fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progres
         n_train,
         n_val,
         files,
+        train_root: Some(src.layout.train_root.clone()),
         skipped_count,
         skipped,
     };

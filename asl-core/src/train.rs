@@ -408,6 +408,14 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone());
     let report = if cache.is_empty(Split::Val) { EvalReport::from_probs(&[], &[]) } else { evaluate_cache(&clf, cache, Split::Val)? };
     card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
+    // The monitoring reference travels with the model; a model without one still serves
+    // (drift is then not reported), so a failure here is a warning, not an error.
+    match monitoring_reference(cache, &clf) {
+        Ok(r) => {
+            card.extra.insert(crate::monitor::REFERENCE_CARD_KEY.into(), serde_json::to_value(&r).unwrap_or_default());
+        }
+        Err(e) => eprintln!("warning: no monitoring reference for {}: {e}", model_dir.display()),
+    }
     card.save(tmp.path())?;
     report.write(tmp.path())?;
     if model_dir.exists() {
@@ -428,4 +436,41 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         images_per_sec,
         resumed_from_epoch,
     })
+}
+
+/// Photos the monitoring reference is computed on (evenly spread over the split).
+pub const REFERENCE_SAMPLE: usize = 2000;
+
+/// The distribution the server's live drift is measured against: features of held-out photos
+/// (the originals when they are still on disk, as the server sees uploads; else the cached
+/// pixels), and the model's predicted classes and confidences on the same photos.
+pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::monitor::Reference, String> {
+    let split = if cache.is_empty(Split::Val) { Split::Train } else { Split::Val };
+    let n = cache.len(split);
+    let take = n.min(REFERENCE_SAMPLE);
+    if take == 0 {
+        return Err("no images".into());
+    }
+    let idx: Vec<usize> = (0..take).map(|k| k * n / take).collect();
+    let s = cache.image_size() as u32;
+    let root = cache.header.train_root.as_deref();
+    let features: Vec<crate::monitor::ImageFeatures> = idx
+        .par_iter()
+        .map(|&i| {
+            let original = root.and_then(|r| fs::read(r.join(cache.file(split, i))).ok()).and_then(|b| crate::prep::decode_with_features(&b, s).ok()).map(|(_, f)| f);
+            match original {
+                Some(f) => Ok(f),
+                None => crate::monitor::ImageFeatures::from_rgb8(cache.pixels(split, i), s, s).map_err(|e| e.to_string()),
+            }
+        })
+        .collect::<Result<_, String>>()?;
+    let pixels: Vec<&[u8]> = idx.iter().map(|&i| cache.pixels(split, i)).collect();
+    let probs = clf.probabilities(&pixels).map_err(|e| e.to_string())?;
+    let (mut predicted, mut confidence) = (Vec::with_capacity(take), Vec::with_capacity(take));
+    for row in probs.chunks_exact(crate::classes::NUM_CLASSES) {
+        let (k, p) = row.iter().enumerate().fold((0, f32::MIN), |best, (k, &p)| if p > best.1 { (k, p) } else { best });
+        predicted.push(k);
+        confidence.push(p);
+    }
+    crate::monitor::Reference::from_samples(&features, &predicted, &confidence, &CLASSES).map_err(|e| e.to_string())
 }

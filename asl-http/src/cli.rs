@@ -63,10 +63,38 @@ pub struct ServeArgs {
     /// Start even without a loadable model (not ready until one appears).
     #[arg(long)]
     pub wait_for_model: bool,
+    /// Live drift window: at most this many photos…
+    #[arg(long, default_value_t = crate::monitor::MonitorConfig::default().window_images)]
+    pub drift_window_images: usize,
+    /// …of at most this many minutes.
+    #[arg(long, default_value_t = crate::monitor::MonitorConfig::default().window_secs / 60)]
+    pub drift_window_minutes: u64,
+    /// SQLite log of every prediction's features (no image bytes), for `asl monitor report`.
+    /// Default: $ASL_HOME/monitor/predictions.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub prediction_log: Option<PathBuf>,
+    /// Do not log predictions.
+    #[arg(long, conflicts_with = "prediction_log")]
+    pub no_prediction_log: bool,
+}
+
+/// Where `asl serve` logs predictions by default.
+pub fn default_prediction_log(home: &AslHome) -> PathBuf {
+    home.root().join("monitor").join("predictions.sqlite")
 }
 
 impl ServeArgs {
-    /// The server configuration these flags describe (the admin token from ASL_ADMIN_TOKEN).
+    /// The server configuration these flags describe, with the prediction log under `home`.
+    pub fn config_in(&self, home: &AslHome) -> ServerConfig {
+        let mut c = self.config();
+        if !self.no_prediction_log {
+            c.monitor.log_path = Some(self.prediction_log.clone().unwrap_or_else(|| default_prediction_log(home)));
+        }
+        c
+    }
+
+    /// The server configuration these flags describe (the admin token from ASL_ADMIN_TOKEN;
+    /// no prediction log unless --prediction-log).
     pub fn config(&self) -> ServerConfig {
         let d = ServerConfig::default();
         ServerConfig {
@@ -83,6 +111,7 @@ impl ServeArgs {
             max_concurrency: self.max_concurrency,
             reload_poll_ms: self.reload_poll_ms,
             wait_for_model: self.wait_for_model,
+            monitor: crate::monitor::MonitorConfig { window_images: self.drift_window_images, window_secs: self.drift_window_minutes.max(1) * 60, log_path: self.prediction_log.clone(), ..d.monitor.clone() },
             ..d
         }
         .with_env()
@@ -105,7 +134,7 @@ impl ServeArgs {
 /// Serves until Ctrl-C or SIGTERM, on a tokio runtime of its own.
 pub fn run(home: &AslHome, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let source = args.source(home)?;
-    let config = args.config();
+    let config = args.config_in(home);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("asl-http").build()?;
     runtime.block_on(crate::serve(config, source, crate::shutdown_signal()))?;
     Ok(())

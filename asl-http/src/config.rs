@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// Never serialised; [`ServerConfig::with_env`] reads it from `ASL_ADMIN_TOKEN`.
     #[serde(skip)]
     pub admin_token: Option<String>,
+    /// Live drift window and prediction log.
+    pub monitor: crate::monitor::MonitorConfig,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +73,7 @@ impl Default for ServerConfig {
             reload_poll_ms: 2_000,
             wait_for_model: false,
             admin_token: None,
+            monitor: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
 pub mod openapi;
 pub mod page;
 pub mod routes;

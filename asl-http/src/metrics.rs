@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use asl_core::infer::ModelCard;
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -15,6 +15,18 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     pub reloads: IntCounterVec,
     model_info: IntGaugeVec,
+    /// Predictions by class (the served class mix).
+    pub predictions: IntCounterVec,
+    drift_psi: GaugeVec,
+    drift_ks: GaugeVec,
+    drift_class_js: Gauge,
+    drift_class_chi2_pvalue: Gauge,
+    drift_low_confidence: Gauge,
+    drift_nothing: Gauge,
+    drift_window: IntGauge,
+    drift_enough: IntGauge,
+    /// Prediction-log rows dropped because the writer could not keep up.
+    pub log_dropped: IntGauge,
 }
 
 fn powers_of_two(max: f64) -> Vec<f64> {
@@ -37,8 +49,28 @@ impl Metrics {
         let in_flight = IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
         let reloads = IntCounterVec::new(Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"), &["result"]).expect("valid metric");
         let model_info = IntGaugeVec::new(Opts::new("asl_model_info", "The model being served (value 1)"), &["name", "created_at", "asl_version", "format", "input_size"]).expect("valid metric");
+        let predictions = IntCounterVec::new(Opts::new("asl_predictions_total", "Predicted letters by class"), &["class"]).expect("valid metric");
+        let drift_psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
+        let drift_ks = GaugeVec::new(Opts::new("asl_drift_ks", "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)"), &["feature"]).expect("valid metric");
+        let drift_class_js = Gauge::new("asl_drift_class_js", "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference").expect("valid metric");
+        let drift_class_chi2_pvalue = Gauge::new("asl_drift_class_chi2_pvalue", "Chi-square test p-value of the predicted-class counts vs the reference mix").expect("valid metric");
+        let drift_low_confidence = Gauge::new("asl_drift_low_confidence_share", "Share of low-confidence predictions in the live window").expect("valid metric");
+        let drift_nothing = Gauge::new("asl_drift_nothing_share", "Share of `nothing` predictions in the live window").expect("valid metric");
+        let drift_window = IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
+        let drift_enough = IntGauge::new("asl_drift_enough_data", "1 when the window holds enough photos for the drift scores to mean something").expect("valid metric");
+        let log_dropped = IntGauge::new("asl_monitor_log_dropped", "Prediction-log rows dropped since start (writer could not keep up)").expect("valid metric");
         for m in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(predictions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(drift_psi.clone()),
+            Box::new(drift_ks.clone()),
+            Box::new(drift_class_js.clone()),
+            Box::new(drift_class_chi2_pvalue.clone()),
+            Box::new(drift_low_confidence.clone()),
+            Box::new(drift_nothing.clone()),
+            Box::new(drift_window.clone()),
+            Box::new(drift_enough.clone()),
+            Box::new(log_dropped.clone()),
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(images_per_request.clone()),
             Box::new(batch_size.clone()),
@@ -49,7 +81,7 @@ impl Metrics {
         ] {
             registry.register(m).expect("metric names are unique");
         }
-        Metrics { registry, requests, latency, images_per_request, batch_size, errors, in_flight, reloads, model_info }
+        Metrics { registry, requests, latency, images_per_request, batch_size, errors, in_flight, reloads, model_info, predictions, drift_psi, drift_ks, drift_class_js, drift_class_chi2_pvalue, drift_low_confidence, drift_nothing, drift_window, drift_enough, log_dropped }
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
@@ -65,6 +97,28 @@ impl Metrics {
             let labels = [c.name.clone(), c.created_at.to_string(), c.asl_version.clone(), c.format.to_string(), c.input_size.to_string()];
             self.model_info.with_label_values(&labels.each_ref().map(String::as_str)).set(1);
         }
+    }
+
+    /// Publish a drift snapshot.
+    pub fn set_drift(&self, s: &asl_core::monitor::DriftSnapshot) {
+        for f in &s.features {
+            self.drift_psi.with_label_values(&[f.feature.as_str()]).set(f.psi);
+            self.drift_ks.with_label_values(&[f.feature.as_str()]).set(f.ks);
+        }
+        self.drift_class_js.set(s.class_js);
+        self.drift_class_chi2_pvalue.set(s.class_chi2_pvalue);
+        self.drift_low_confidence.set(s.low_confidence_share);
+        self.drift_nothing.set(s.nothing_share);
+        self.drift_window.set(s.window_images as i64);
+        self.drift_enough.set(i64::from(s.enough_data));
+    }
+
+    /// No reference: no drift scores (absent, not zero).
+    pub fn clear_drift(&self) {
+        self.drift_psi.reset();
+        self.drift_ks.reset();
+        self.drift_window.set(0);
+        self.drift_enough.set(0);
     }
 
     /// The Prometheus text exposition format.

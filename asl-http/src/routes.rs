@@ -153,6 +153,9 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Ready>> {
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Drift is computed per scrape (a few ms for a full window), off the async threads.
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.monitor.export(&st.metrics)).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
@@ -237,9 +240,10 @@ async fn one_photo(state: &AppState, model: Arc<Classifier>, photo: asl_core::wo
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
     let st = state.clone();
-    let (name, img) = blocking(state, move || upload::decode_photo(&photo, size, &st.config).map(|img| (photo.name, img))).await??;
+    let (name, img, features) = blocking(state, move || upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))).await??;
     let preds = ticket.predict(model.clone(), vec![img]).await?;
     let p = preds.first().ok_or_else(|| ApiError::internal("the model returned no prediction"))?;
+    state.monitor.observe(&model.card.name, &[(features, p)], &state.metrics);
     Ok(LetterResponse::new(name, p, &model.card.name))
 }
 
@@ -282,8 +286,17 @@ async fn word(state: &AppState, model: Arc<Classifier>, batch: Batch, raw: bool)
     if ok.is_empty() {
         return Err(WordError::NoPhotos(skipped).into());
     }
-    let (names, images): (Vec<String>, Vec<image::RgbImage>) = ok.into_iter().unzip();
+    let mut names = Vec::with_capacity(ok.len());
+    let mut images = Vec::with_capacity(ok.len());
+    let mut features = Vec::with_capacity(ok.len());
+    for (n, img, f) in ok {
+        names.push(n);
+        images.push(img);
+        features.push(f);
+    }
     let preds = ticket.predict(model.clone(), images).await?;
+    let observed: Vec<_> = features.into_iter().zip(preds.iter()).collect();
+    state.monitor.observe(&model.card.name, &observed, &state.metrics);
     let lexicon = state.lexicon;
     let (est, preds) = tokio::task::spawn_blocking(move || {
         let cfg = DecodeConfig::default();

@@ -28,6 +28,7 @@ pub struct Inner {
     reloading: tokio::sync::Mutex<()>,
     pub batcher: Batcher,
     pub metrics: Metrics,
+    pub monitor: crate::monitor::Monitor,
     /// Prediction requests in flight (beyond it: 503 at once).
     pub requests: Arc<Semaphore>,
     /// Requests decoding photos at the same time (bounds CPU and memory).
@@ -50,6 +51,7 @@ impl AppState {
         let metrics = Metrics::new();
         let batch_hist = metrics.batch_size.clone();
         let batcher = Batcher::start(config.max_batch, config.max_wait(), move |n| batch_hist.observe(n as f64));
+        let monitor = crate::monitor::Monitor::new(&config.monitor);
         let state = AppState(Arc::new(Inner {
             requests: Arc::new(Semaphore::new(config.max_concurrency)),
             decoders: Arc::new(Semaphore::new(config.decode_permits())),
@@ -59,6 +61,7 @@ impl AppState {
             stamps: Mutex::new((None, None)),
             reloading: tokio::sync::Mutex::new(()),
             batcher,
+            monitor,
             metrics,
             // Built once here (it parses the word list), not in the first request.
             lexicon: tokio::task::spawn_blocking(Lexicon::bundled).await.unwrap_or_else(|_| Lexicon::bundled()),
@@ -114,6 +117,7 @@ impl AppState {
             Ok((clf, stamp)) => {
                 let clf = Arc::new(clf);
                 self.metrics.set_model(Some(&clf.card));
+                self.monitor.set_model(&clf.card);
                 self.model.store(Some(clf.clone()));
                 *stamps = (stamp, None);
                 Ok(clf)

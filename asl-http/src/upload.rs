@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use asl_core::decode::Skipped;
+use asl_core::monitor::ImageFeatures;
 use asl_core::word::Photo;
 use axum::extract::Multipart;
 use image::{ImageFormat, RgbImage};
@@ -59,7 +60,7 @@ pub fn looks_like_zip(bytes: &[u8]) -> bool {
 
 /// Checks one photo and decodes it to the model's input size. The type comes from the bytes
 /// (not the declared content type) and the size from the header, before anything is allocated.
-pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<RgbImage> {
+pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<(RgbImage, ImageFeatures)> {
     let file = || photo.name.clone();
     match image::guess_format(&photo.bytes) {
         Ok(ImageFormat::Jpeg | ImageFormat::Png) => {}
@@ -72,15 +73,15 @@ pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResul
     if w as u64 * h as u64 > cap {
         return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("{w}×{h} pixels is more than the {cap} allowed")).with_file(file()));
     }
-    asl_core::prep::decode_and_preprocess(&photo.bytes, size).map_err(|reason| ApiError::unreadable(reason).with_file(file()))
+    asl_core::prep::decode_with_features(&photo.bytes, size).map_err(|reason| ApiError::unreadable(reason).with_file(file()))
 }
 
 /// Decodes many photos in parallel. The unreadable ones are reported in `skipped` with the
 /// reason, never dropped silently.
 /// Stops early (the remaining photos are skipped) once `cancelled` is set: the request was
 /// abandoned (timeout, client gone) and nobody will read the answer.
-pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancelled: &AtomicBool) -> (Vec<(String, RgbImage)>, Vec<Skipped>) {
-    let decoded: Vec<ApiResult<RgbImage>> = photos
+pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancelled: &AtomicBool) -> (Vec<(String, RgbImage, ImageFeatures)>, Vec<Skipped>) {
+    let decoded: Vec<ApiResult<(RgbImage, ImageFeatures)>> = photos
         .par_iter()
         .map(|p| {
             if cancelled.load(Ordering::Relaxed) {
@@ -93,7 +94,7 @@ pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancell
     let mut skipped = Vec::new();
     for (p, r) in photos.iter().zip(decoded) {
         match r {
-            Ok(img) => ok.push((p.name.clone(), img)),
+            Ok((img, features)) => ok.push((p.name.clone(), img, features)),
             Err(e) => skipped.push(Skipped { file: p.name.clone(), reason: e.message }),
         }
     }

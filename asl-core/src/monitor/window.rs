@@ -1,0 +1,285 @@
+//! The server's sliding window of recent predictions and the drift it shows.
+//!
+//! The window keeps the last [`WindowConfig::max_images`] observations that are also at most
+//! [`WindowConfig::max_age_secs`] old: "the last hour, or the last 1000 photos if that is less".
+//! Pushing is O(1) amortised; a snapshot is O(window · log window) (one sort per feature), a
+//! few milliseconds for 10 000 photos, so it suits a snapshot per scrape, not per request.
+//! Not synchronised: the server holds it in a `Mutex`.
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::drift::{self, DriftLevel, MIN_IMAGES_FOR_DRIFT};
+use super::features::{FEATURE_NAMES, ImageFeatures, NUM_FEATURES};
+use super::sketch::Reference;
+
+/// One answered photo.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Unix seconds.
+    pub ts: u64,
+    pub features: ImageFeatures,
+    /// Predicted class index.
+    pub class: usize,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowConfig {
+    pub max_images: usize,
+    pub max_age_secs: u64,
+    /// Predictions below this confidence count as low-confidence.
+    pub low_confidence: f32,
+    /// Index of the `nothing` class (no hand in the photo).
+    pub nothing_class: usize,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig { max_images: 1000, max_age_secs: 3600, low_confidence: 0.5, nothing_class: crate::classes::NOTHING }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub feature: String,
+    pub psi: f64,
+    pub ks: f64,
+    pub level: DriftLevel,
+}
+
+/// Drift of the window against the reference. With an empty window every score is 0 (and the
+/// p-value 1): nothing seen, nothing drifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftSnapshot {
+    /// Unix seconds the snapshot was taken at.
+    pub at: u64,
+    pub window_images: usize,
+    /// At least [`MIN_IMAGES_FOR_DRIFT`] photos: below that the scores are mostly noise.
+    pub enough_data: bool,
+    /// In [`FEATURE_NAMES`] order; features the reference lacks are left out.
+    pub features: Vec<FeatureDrift>,
+    pub class_chi2_pvalue: f64,
+    pub class_js: f64,
+    pub class_level: DriftLevel,
+    pub low_confidence_share: f64,
+    pub nothing_share: f64,
+    /// The worst of the feature and class levels; `Ok` without enough data.
+    pub level: DriftLevel,
+}
+
+impl DriftSnapshot {
+    pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
+        self.features.iter().find(|f| f.feature == name)
+    }
+
+    /// Names of the features at [`DriftLevel::Drift`].
+    pub fn drifting_features(&self) -> Vec<&str> {
+        self.features.iter().filter(|f| f.level == DriftLevel::Drift).map(|f| f.feature.as_str()).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveWindow {
+    config: WindowConfig,
+    observations: VecDeque<Observation>,
+}
+
+impl LiveWindow {
+    pub fn new(config: WindowConfig) -> LiveWindow {
+        // Capacity up front: the window fills within minutes and then stays full.
+        let capacity = config.max_images.clamp(1, 100_000);
+        LiveWindow { config, observations: VecDeque::with_capacity(capacity) }
+    }
+
+    pub fn config(&self) -> &WindowConfig {
+        &self.config
+    }
+
+    pub fn len(&self) -> usize {
+        self.observations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.observations.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.observations.clear();
+    }
+
+    /// Adds an observation, dropping the oldest beyond `max_images` and those older than
+    /// `max_age_secs` before it.
+    pub fn push(&mut self, observation: Observation) {
+        let now = observation.ts;
+        self.observations.push_back(observation);
+        while self.observations.len() > self.config.max_images.max(1) {
+            self.observations.pop_front();
+        }
+        self.evict_expired(now);
+    }
+
+    /// Drops observations older than `max_age_secs` at `now`. Arrival order is time order up to
+    /// clock steps, so looking at the front is enough.
+    pub fn evict_expired(&mut self, now: u64) {
+        while self.observations.front().is_some_and(|o| self.is_expired(o, now)) {
+            self.observations.pop_front();
+        }
+    }
+
+    fn is_expired(&self, o: &Observation, now: u64) -> bool {
+        o.ts.saturating_add(self.config.max_age_secs) < now
+    }
+
+    /// Drift of the window now.
+    pub fn snapshot(&self, reference: &Reference) -> DriftSnapshot {
+        self.snapshot_at(reference, crate::clock::now_unix())
+    }
+
+    /// Drift of the observations not expired at `now`.
+    pub fn snapshot_at(&self, reference: &Reference, now: u64) -> DriftSnapshot {
+        snapshot_of(self.observations.iter().filter(|o| !self.is_expired(o, now)), reference, &self.config, now)
+    }
+}
+
+/// Drift of any set of observations (a window, a day of logged predictions) against the
+/// reference; `at` is only recorded. Uses `config`'s thresholds, not its limits.
+pub fn snapshot_of<'a>(observations: impl IntoIterator<Item = &'a Observation>, reference: &Reference, config: &WindowConfig, at: u64) -> DriftSnapshot {
+    let mut columns: [Vec<f64>; NUM_FEATURES] = Default::default();
+    let mut class_counts = vec![0u64; reference.class_distribution.counts.len()];
+    let (mut n, mut low_confidence, mut nothing) = (0usize, 0usize, 0usize);
+    for o in observations {
+        n += 1;
+        for (column, value) in columns.iter_mut().zip(o.features.values()) {
+            column.push(value);
+        }
+        if let Some(c) = class_counts.get_mut(o.class) {
+            *c += 1;
+        }
+        low_confidence += usize::from(o.confidence < config.low_confidence);
+        nothing += usize::from(o.class == config.nothing_class);
+    }
+
+    let features: Vec<FeatureDrift> = FEATURE_NAMES
+        .iter()
+        .zip(columns.iter_mut())
+        .filter_map(|(name, values)| {
+            let sketch = reference.feature(name)?;
+            let (psi, ks) = drift::feature_drift(sketch, values);
+            Some(FeatureDrift { feature: name.to_string(), psi, ks, level: drift::feature_level(psi, ks) })
+        })
+        .collect();
+    let (chi, class_js) = drift::class_drift(&reference.class_distribution, &class_counts);
+    let class_level = drift::class_level(chi.p_value, class_js);
+    let share = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let enough_data = n >= MIN_IMAGES_FOR_DRIFT;
+    let worst = features.iter().map(|f| f.level).chain([class_level]).max().unwrap_or(DriftLevel::Ok);
+    DriftSnapshot {
+        at,
+        window_images: n,
+        enough_data,
+        features,
+        class_chi2_pvalue: chi.p_value,
+        class_js,
+        class_level,
+        low_confidence_share: share(low_confidence),
+        nothing_share: share(nothing),
+        level: if enough_data { worst } else { DriftLevel::Ok },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASSES: [&str; 3] = ["A", "B", "nothing"];
+
+    fn photo(brightness: f64) -> ImageFeatures {
+        ImageFeatures {
+            mean_r: brightness,
+            mean_g: brightness,
+            mean_b: brightness,
+            brightness,
+            contrast: 40.0,
+            sharpness: 100.0,
+            aspect_ratio: 1.0,
+            width: 200,
+            height: 200,
+        }
+    }
+
+    /// Brightness spread evenly over 80..=160 (a deterministic "training set").
+    fn brightness(i: usize) -> f64 {
+        80.0 + (i * 37 % 400) as f64 / 5.0
+    }
+
+    fn reference() -> Reference {
+        let features: Vec<ImageFeatures> = (0..400).map(|i| photo(brightness(i))).collect();
+        let predicted: Vec<usize> = (0..400).map(|i| i % 2).collect();
+        Reference::from_samples(&features, &predicted, &vec![0.9; 400], &CLASSES).expect("valid reference")
+    }
+
+    fn config() -> WindowConfig {
+        WindowConfig { max_images: 300, max_age_secs: 60, low_confidence: 0.5, nothing_class: 2 }
+    }
+
+    #[test]
+    fn keeps_the_last_n_within_the_age_limit() {
+        let mut w = LiveWindow::new(config());
+        for i in 0..500u64 {
+            w.push(Observation { ts: 1000, features: photo(100.0), class: 0, confidence: 0.9 });
+            assert_eq!(w.len(), (i as usize + 1).min(300));
+        }
+        // Everything older than 60 s goes when a newer photo arrives.
+        w.push(Observation { ts: 1061, features: photo(100.0), class: 0, confidence: 0.9 });
+        assert_eq!(w.len(), 1);
+        // The snapshot also ignores what expired since the last push.
+        assert_eq!(w.snapshot_at(&reference(), 1200).window_images, 0);
+        w.evict_expired(1200);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn same_distribution_is_ok() {
+        let r = reference();
+        let mut w = LiveWindow::new(config());
+        for i in 0..300 {
+            w.push(Observation { ts: 5000, features: photo(brightness(i + 7)), class: i % 2, confidence: 0.9 });
+        }
+        let s = w.snapshot_at(&r, 5000);
+        assert_eq!((s.window_images, s.enough_data), (300, true));
+        assert_eq!(s.features.len(), NUM_FEATURES);
+        assert!(s.drifting_features().is_empty(), "{s:?}");
+        assert_eq!(s.level, DriftLevel::Ok, "{s:?}");
+        assert!(s.class_chi2_pvalue > 0.5 && s.class_js < 0.05, "{s:?}");
+        assert_eq!((s.low_confidence_share, s.nothing_share), (0.0, 0.0));
+    }
+
+    #[test]
+    fn shifted_window_drifts() {
+        let r = reference();
+        let mut w = LiveWindow::new(config());
+        for i in 0..200 {
+            let class = if i % 4 == 0 { 2 } else { i % 2 };
+            let confidence = if i % 5 == 0 { 0.3 } else { 0.9 };
+            w.push(Observation { ts: 5000, features: photo(brightness(i) + 40.0), class, confidence });
+        }
+        let s = w.snapshot_at(&r, 5000);
+        let b = s.feature("brightness").expect("brightness is monitored");
+        assert!(b.psi > drift::PSI_DRIFT && b.ks > drift::KS_DRIFT, "{b:?}");
+        assert!(s.drifting_features().contains(&"brightness"));
+        assert!(!s.drifting_features().contains(&"width"));
+        assert_eq!(s.class_level, DriftLevel::Drift, "{s:?}");
+        assert_eq!(s.level, DriftLevel::Drift);
+        assert!((s.low_confidence_share - 0.2).abs() < 1e-12);
+        assert!((s.nothing_share - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empty_window_is_calm() {
+        let s = LiveWindow::new(WindowConfig::default()).snapshot_at(&reference(), 0);
+        assert_eq!((s.window_images, s.enough_data, s.level), (0, false, DriftLevel::Ok));
+        assert!(s.features.iter().all(|f| f.psi == 0.0 && f.ks == 0.0));
+        assert_eq!((s.class_chi2_pvalue, s.class_js, s.nothing_share), (1.0, 0.0, 0.0));
+    }
+}

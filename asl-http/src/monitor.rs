@@ -1,0 +1,111 @@
+//! Live monitoring in the server: every answered photo's features go into a sliding window
+//! (drift gauges on `/metrics`, computed when Prometheus scrapes) and, through a background
+//! writer that never blocks a request, into the SQLite prediction log for batch reports.
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
+use asl_core::infer::{ModelCard, Prediction};
+use asl_core::monitor::{ImageFeatures, LiveWindow, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MonitorConfig {
+    /// The window holds at most this many photos…
+    pub window_images: usize,
+    /// …of at most this age, in seconds.
+    pub window_secs: u64,
+    /// Predictions below this confidence count as low-confidence.
+    pub low_confidence: f32,
+    /// SQLite prediction log (None = no log).
+    pub log_path: Option<PathBuf>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        let w = WindowConfig::default();
+        MonitorConfig { window_images: w.max_images, window_secs: w.max_age_secs, low_confidence: w.low_confidence, log_path: None }
+    }
+}
+
+pub struct Monitor {
+    window: Mutex<LiveWindow>,
+    log: Option<PredictionLog>,
+    /// Reference distribution of the model being served (from its card).
+    reference: ArcSwapOption<Reference>,
+    requests: AtomicU64,
+}
+
+impl Monitor {
+    pub fn new(config: &MonitorConfig) -> Monitor {
+        let window = LiveWindow::new(WindowConfig { max_images: config.window_images.max(1), max_age_secs: config.window_secs.max(1), low_confidence: config.low_confidence, ..WindowConfig::default() });
+        // Serving matters more than logging: a log that cannot be opened is reported, not fatal.
+        let log = config.log_path.as_ref().and_then(|p| match PredictionLog::open(p) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("asl-http: prediction log disabled: {e}");
+                None
+            }
+        });
+        Monitor { window: Mutex::new(window), log, reference: ArcSwapOption::empty(), requests: AtomicU64::new(0) }
+    }
+
+    /// A new model: its reference replaces the old one, and the window starts over (the class
+    /// mix of another model is not comparable).
+    pub fn set_model(&self, card: &ModelCard) {
+        let reference = match Reference::from_card_extra(&card.extra) {
+            Some(Ok(r)) => Some(std::sync::Arc::new(r)),
+            Some(Err(e)) => {
+                eprintln!("asl-http: model {} has an unreadable monitoring reference ({e}); drift is not reported", card.name);
+                None
+            }
+            None => {
+                eprintln!("asl-http: model {} has no monitoring reference (retrain it with this asl); drift is not reported", card.name);
+                None
+            }
+        };
+        self.reference.store(reference);
+        self.window.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Record the photos of one answered request.
+    pub fn observe(&self, model: &str, items: &[(ImageFeatures, &Prediction)], metrics: &Metrics) {
+        let ts = asl_core::clock::now_unix();
+        let request_id = format!("{ts:x}-{}", self.requests.fetch_add(1, Ordering::Relaxed));
+        {
+            let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+            for (f, p) in items {
+                w.push(Observation { ts, features: *f, class: p.index, confidence: p.confidence });
+            }
+        }
+        for (f, p) in items {
+            metrics.predictions.with_label_values(&[p.class.as_str()]).inc();
+            if let Some(log) = &self.log {
+                log.record(LoggedPrediction { ts, model: model.to_string(), request_id: request_id.clone(), class_index: p.index, class: p.class.clone(), confidence: p.confidence, features: *f });
+            }
+        }
+    }
+
+    /// Drift of the window against the reference, into the gauges (called per scrape).
+    pub fn export(&self, metrics: &Metrics) {
+        if let Some(log) = &self.log {
+            metrics.log_dropped.set(log.counts().dropped as i64);
+        }
+        let Some(reference) = self.reference.load_full() else {
+            metrics.clear_drift();
+            return;
+        };
+        let snapshot = self.window.lock().unwrap_or_else(|p| p.into_inner()).snapshot(&reference);
+        metrics.set_drift(&snapshot);
+    }
+
+    /// Wait until the log has written what it was given (tests, shutdown).
+    pub fn flush(&self) {
+        if let Some(log) = &self.log {
+            let _ = log.flush();
+        }
+    }
+}
