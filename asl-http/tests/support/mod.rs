@@ -28,7 +28,8 @@ pub fn tiny_model() -> PathBuf {
 
 fn train_tiny_model() -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = base.join("asl-http-tiny-model");
+    // (v2: models now carry the monitoring reference.)
+    let dir = base.join("asl-http-tiny-model-v2");
     if Classifier::load(&dir).is_ok() {
         return dir;
     }
