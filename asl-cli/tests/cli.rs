@@ -19,6 +19,7 @@ fn asl(home: &Path, args: &[&str]) -> Output {
         .env_remove("KAGGLE_USERNAME")
         .env_remove("KAGGLE_KEY")
         .env_remove("KAGGLE_API_ENVIRONMENT")
+        .env_remove("MLFLOW_TRACKING_URI")
         .env("HOME", home)
         .output()
         .expect("run asl")
@@ -136,4 +137,53 @@ fn prep_train_eval_predict_and_resume_after_a_kill() {
     assert!(pr["text"].is_string() && pr["complete"] == true);
     let out = asl(h, &["predict", "--model", h.join("nope").to_str().unwrap(), &photos[0]]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a model folder"));
+}
+
+/// `asl pipeline` against the Kaggle stand-in: every step runs, a second run skips them all, a
+/// new dataset version re-runs what it invalidates; then the registry commands.
+#[test]
+fn pipeline_skips_what_has_not_changed_and_follows_a_new_version() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let server = FakeKaggle::start();
+    server.publish("grassknoted/asl-alphabet", 1, std::fs::read(synth_zip(h, "6", "24")).unwrap());
+    let url = server.base_url();
+    let space = h.join("space.json");
+    std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}, "width": {"type": "categorical", "choices": [8]}}"#).unwrap();
+    let run = || json(&asl(h, &["--json", "pipeline", "--kaggle-url", &url, "--size", "24", "--trials", "2", "--epochs", "2", "--space", space.to_str().unwrap()]));
+    let actions = |v: &serde_json::Value| v["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+
+    let first = run();
+    assert_eq!(actions(&first), ["ran", "ran", "ran", "ran"], "{first}");
+    assert_eq!(first["registered_version"], 1);
+    assert_eq!(first["promotion"]["promoted"], true);
+    let second = run();
+    assert_eq!(actions(&second), ["skipped", "skipped", "skipped", "skipped"], "{second}");
+
+    // Kaggle publishes version 2: everything downstream runs again (new cache, new study).
+    server.publish("grassknoted/asl-alphabet", 2, std::fs::read(synth_zip(h, "7", "24")).unwrap());
+    let third = run();
+    assert_eq!(actions(&third), ["ran", "ran", "ran", "ran"], "{third}");
+    assert_eq!(third["dataset_version"], 2);
+    assert_eq!(third["registered_version"], 2);
+    assert_ne!(third["study"], first["study"]);
+
+    // The registry from the command line.
+    let models = json(&asl(h, &["--json", "models"]));
+    assert_eq!(models["versions"].as_array().unwrap().len(), 2);
+    let champion = |m: &serde_json::Value| m["versions"].as_array().unwrap().iter().find(|v| v["aliases"].as_array().unwrap().iter().any(|a| a == "champion")).map(|v| v["version"].as_u64().unwrap());
+    let before = champion(&models).unwrap();
+    let other = if before == 1 { "2" } else { "1" };
+    json(&asl(h, &["--json", "models", "promote", other]));
+    assert_eq!(champion(&json(&asl(h, &["--json", "models"]))), Some(other.parse().unwrap()));
+    json(&asl(h, &["--json", "models", "rollback"]));
+    assert_eq!(champion(&json(&asl(h, &["--json", "models"]))), Some(before));
+    let fetched = json(&asl(h, &["--json", "models", "fetch", "champion"]));
+    assert!(Path::new(fetched["dir"].as_str().unwrap()).join("model.json").is_file());
+    let runs = json(&asl(h, &["--json", "runs"]));
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 4);
+    // A bad alias: a clear error, non-zero exit.
+    let bad = asl(h, &["models", "fetch", "nope"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"));
 }
