@@ -466,6 +466,10 @@ pub struct PredictArgs {
     /// Decode without the lexicon (argmax letters only).
     #[arg(long)]
     pub raw: bool,
+    /// Also print every classified photo's 29 class probabilities (in `letters` order; with
+    /// --json as the `probabilities` field).
+    #[arg(long)]
+    pub probabilities: bool,
     #[arg(long)]
     pub device: Option<String>,
 }
@@ -478,9 +482,24 @@ fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
         None if a.photos.is_empty() => return Err("give photos to classify, or --zip FILE".into()),
         None => asl_core::word::read_files(&a.photos)?,
     };
-    let answer = asl_core::word::predict_word(&clf, &batch, a.raw, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    // word::predict_word, step by step, to keep the probabilities for --probabilities.
+    let (ok, skipped) = asl_core::word::preprocess_batch(&clf, &batch);
+    if ok.is_empty() {
+        return Err(asl_core::word::WordError::NoPhotos(skipped).into());
+    }
+    let (names, images): (Vec<String>, Vec<_>) = ok.into_iter().unzip();
+    let preds = clf.predict_preprocessed(&images)?;
+    let answer = asl_core::word::estimate(&names, &preds, skipped, a.raw, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    let probabilities: Vec<&Vec<f32>> = preds.iter().map(|p| &p.probabilities).collect();
     if json {
-        println!("{}", serde_json::to_string(&answer)?);
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            answer: &'a asl_core::word::WordAnswer,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            probabilities: Option<&'a [&'a Vec<f32>]>,
+        }
+        println!("{}", serde_json::to_string(&Out { answer: &answer, probabilities: a.probabilities.then_some(&probabilities[..]) })?);
         return Ok(());
     }
     for (l, top) in answer.estimate.letters.iter().zip(&answer.top3) {
@@ -494,6 +513,12 @@ fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
     let alts: Vec<String> = answer.estimate.alternatives.iter().skip(1).take(4).map(|a| a.text.clone()).collect();
     if !alts.is_empty() {
         println!("alternatives: {}", alts.join(", "));
+    }
+    if a.probabilities {
+        println!("probabilities ({}):", asl_core::classes::CLASSES.join(" "));
+        for (l, p) in answer.estimate.letters.iter().zip(&probabilities) {
+            println!("{:<24} {}", l.file, serde_json::to_string(p)?);
+        }
     }
     Ok(())
 }
