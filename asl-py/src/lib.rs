@@ -1,0 +1,93 @@
+//! `asl._asl`: the Python module behind `import asl`, a thin layer over asl-core.
+//!
+//! One Rust module per core module it wraps: [`dataset`] (collect, status, synth), [`prep`],
+//! [`train`], [`hpo`] (search, registry, pipeline), [`infer`] (`Classifier`), [`word`]
+//! (`decode_word`, `WordEstimate`); [`progress`] holds the tqdm bridge and the Ctrl-C runner,
+//! [`error`] the one translation of core errors into Python exceptions.
+use std::path::PathBuf;
+
+use asl_core::AslHome;
+use pyo3::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+mod dataset;
+mod error;
+mod hpo;
+mod infer;
+mod prep;
+mod progress;
+mod train;
+mod word;
+
+use error::{Error, Result};
+
+/// The state root: `home`, else `$ASL_HOME`, else `~/.local/share/asl` (as the CLI's `--home`).
+pub(crate) fn home(home: Option<PathBuf>) -> AslHome {
+    AslHome::resolve(home.as_deref())
+}
+
+/// A core value as plain Python data (dicts, lists, str, float, …), through its JSON form: the
+/// same shape as the CLI's `--json` output.
+pub(crate) fn to_py<'py>(py: Python<'py>, value: &impl Serialize) -> Result<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| Error::stage(error::Stage::Other, format!("cannot convert a result to Python: {e}")))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?)
+}
+
+/// Plain Python data (a dict, usually) as a core configuration; `what` names it in errors.
+pub(crate) fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -> Result<T> {
+    let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
+    serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))
+}
+
+/// A configuration given as a (partial) dict: its keys are laid over `T::default()`, nested
+/// dicts key by key, so `{"epochs": 3, "model": {"width": 8}}` keeps every other default. A key
+/// the configuration does not have is a `ValueError` naming it (no typo is silently ignored).
+pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(obj: &Bound<'_, PyAny>, what: &str) -> Result<T> {
+    if !obj.is_instance_of::<pyo3::types::PyDict>() {
+        return Err(Error::type_error(format!("the {what} must be a dict (or None), got {}", obj.get_type().name()?)));
+    }
+    let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
+    let given: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    let mut merged = serde_json::to_value(T::default()).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    fn lay_over(base: &mut serde_json::Value, given: serde_json::Value, path: &str) -> Result<()> {
+        match (base, given) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(g)) => {
+                for (k, v) in g {
+                    let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    match b.get_mut(&k) {
+                        Some(slot) => lay_over(slot, v, &here)?,
+                        None => {
+                            let known: Vec<&str> = b.keys().map(|k| k.as_str()).collect();
+                            return Err(Error::value_error(format!("unknown key {here:?}; the keys here are: {}", known.join(", "))));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (slot, v) => {
+                *slot = v;
+                Ok(())
+            }
+        }
+    }
+    lay_over(&mut merged, given, "")?;
+    serde_json::from_value(merged).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))
+}
+
+/// Read American Sign Language fingerspelling from photos (the compiled part of `asl`).
+#[pymodule]
+fn _asl(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CLASSES", asl_core::classes::CLASSES.to_vec())?;
+    m.add("NUM_CLASSES", asl_core::classes::NUM_CLASSES)?;
+    m.add("DEFAULT_DATASET", asl_core::dataset::DEFAULT_DATASET)?;
+    error::register(m)?;
+    dataset::register(m)?;
+    prep::register(m)?;
+    train::register(m)?;
+    hpo::register_module(m)?;
+    infer::register(m)?;
+    word::register(m)?;
+    Ok(())
+}
