@@ -2,7 +2,8 @@
 # Runs every test of the workspace. README.md's test command; .ci/run calls it.
 # Installs what the tests drive for real: Debian's chromium (the server's page is tested in a
 # headless browser), Debian's prometheus (it scrapes the server in the monitoring test) and MLflow in ./.venv (tracking and registry are tested against a real
-# `mlflow server`).
+# `mlflow server`). Then the Python bindings (asl-py) in ./.venv-py: wheel, pytest, the example
+# notebook and the example Prefect flows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -28,3 +29,49 @@ fi
 export ASL_MLFLOW_BIN="${ASL_MLFLOW_BIN:-$PWD/.venv/bin/mlflow}"
 
 cargo test --workspace --locked "$@"
+
+# The Python bindings (asl-py, `import asl`), in their own venv (.venv-py; .venv holds MLflow):
+# build and install the wheel with maturin as `pip install ./asl-py` does, then run their tests
+# (they compare predictions with the `asl` binary built above), execute the example notebook
+# headless with nbclient, and run the example Prefect flows on a small synthetic dataset.
+py_started=$SECONDS
+if [ ! -x .venv-py/bin/python ] || ! .venv-py/bin/python -c 'import sys' 2>/dev/null; then
+  echo "== creating .venv-py for the Python bindings"
+  if ! python3 -m venv .venv-py 2>/dev/null; then
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .venv-py && python3 -m venv .venv-py
+  fi
+fi
+.venv-py/bin/pip install -q --disable-pip-version-check -r asl-py/requirements-dev.txt
+echo "== pip install ./asl-py (maturin, release profile of asl-py/Cargo.toml)"
+t=$SECONDS
+# --no-build-isolation: maturin comes from .venv-py (pinned) instead of a download; its PEP 517
+# hook runs `maturin` from PATH.
+PATH="$PWD/.venv-py/bin:$PATH" .venv-py/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./asl-py
+echo "   installed in $((SECONDS - t))s"
+export ASL_BIN="$CARGO_TARGET_DIR/debug/asl"
+echo "== pytest asl-py/tests"
+t=$SECONDS
+.venv-py/bin/python -m pytest -q -p no:cacheprovider asl-py/tests
+echo "   pytest took $((SECONDS - t))s"
+py_tmp=$(mktemp -d)
+trap 'rm -rf "$py_tmp"' EXIT
+echo "== examples/notebook.ipynb (nbclient, headless)"
+t=$SECONDS
+.venv-py/bin/python -m ipykernel install --sys-prefix --name asl-py --display-name "Python (asl-py)" >/dev/null
+.venv-py/bin/python - <<'PY'
+import nbformat
+from nbclient import NotebookClient
+nb = nbformat.read("examples/notebook.ipynb", as_version=4)
+NotebookClient(nb, timeout=600, kernel_name="asl-py", resources={"metadata": {"path": "examples"}}).execute()
+print(f"   {sum(c.cell_type == 'code' for c in nb.cells)} code cells ran")
+PY
+echo "   notebook took $((SECONDS - t))s"
+echo "== examples/prefect_flow.py (Prefect 3, temporary local server)"
+t=$SECONDS
+# No PREFECT_API_URL: Prefect starts a temporary local server (state in $PREFECT_HOME); its
+# usage telemetry is off (it would only try to reach the internet).
+env -u PREFECT_API_URL PREFECT_HOME="$py_tmp/prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false \
+  .venv-py/bin/python examples/prefect_flow.py --home "$py_tmp/asl-home"
+echo "   prefect flow took $((SECONDS - t))s"
+echo "== Python part took $((SECONDS - py_started))s"
