@@ -146,10 +146,8 @@ fn py_train<'py>(
         _ => TrainConfig::default(),
     };
     cfg.validate()?;
-    if let Some(cb) = &on_epoch {
-        if !cb.bind(py).is_callable() {
-            return Err(Error::type_error("on_epoch must be callable"));
-        }
+    if on_epoch.as_ref().is_some_and(|cb| !cb.bind(py).is_callable()) {
+        return Err(Error::type_error("on_epoch must be callable"));
     }
     let home = crate::home(home);
     let size = u32::try_from(cfg.model.input_size).map_err(|_| Error::value_error("model.input_size is too large"))?;
