@@ -103,11 +103,13 @@ def test_ctrl_c_stops_a_search_and_the_study_continues(home, collected):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert stopped_after < 10, f"KeyboardInterrupt took {stopped_after:.1f}s"
-    saved = json.loads((Path(home) / "hpo" / "interrupted" / "study.json").read_text())
+    study_dir = Path(home) / "hpo" / "interrupted"
+    saved = json.loads((study_dir / "study.json").read_text())
     (trial,) = saved["trials"]
     assert trial["state"] == "running" and 1 <= len(trial["intermediate"]) <= 3
+    tracked_run = (study_dir / "trials" / "0" / "run_id").read_text().strip()
     # Continue: the interrupted trial resumes from its checkpoint (a time budget ends it soon).
     done = asl.hpo(**args, time_budget=saved["elapsed_secs"] + 2, on_event=lambda line: None)
     (trial,) = done["trials"]
     assert trial["state"] == "complete" and len(trial["intermediate"]) > 1
-    assert trial["run_id"] == saved["trials"][0]["run_id"] or saved["trials"][0]["run_id"] is None
+    assert trial["run_id"] == tracked_run  # the resumed trial logged into the run it started
