@@ -187,3 +187,80 @@ fn pipeline_skips_what_has_not_changed_and_follows_a_new_version() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"));
 }
+
+/// `asl hpo` killed with SIGKILL in the middle of a trial: the same command continues the
+/// study (the interrupted trial resumes from its checkpoint, in the same tracked run).
+#[test]
+fn hpo_killed_mid_trial_continues_where_it_stopped() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let zip = synth_zip(h, "12", "32");
+    json(&asl(h, &["--json", "collect", "--from-zip", zip.to_str().unwrap()]));
+    let space = h.join("space.json");
+    std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}, "width": {"type": "categorical", "choices": [8, 12]}}"#).unwrap();
+    let args = ["--home", h.to_str().unwrap(), "--json", "hpo", "--size", "32", "--trials", "3", "--epochs", "30", "--no-prune", "--study", "killed", "--space", space.to_str().unwrap()];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asl")).args(args).env_remove("MLFLOW_TRACKING_URI").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Kill once the first trial has a checkpoint (mid-trial: 30 epochs are far away).
+    let study = h.join("hpo/killed/study.json");
+    let checkpoint = h.join("hpo/killed/trials/0/run/checkpoint/state.json");
+    let t = Instant::now();
+    while !checkpoint.exists() && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(checkpoint.exists(), "no checkpoint after 120 s");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&study).unwrap()).unwrap();
+    assert_eq!(saved["trials"][0]["state"], "running");
+    let params = saved["trials"][0]["params"].clone();
+
+    // Continue with a shorter plan for the test's sake: the same study, budgets may change.
+    let out = asl(h, &["--json", "hpo", "--size", "32", "--trials", "3", "--epochs", "30", "--no-prune", "--study", "killed", "--space", space.to_str().unwrap(), "--time-budget", "5"]);
+    let v = json(&out);
+    let trials = v["trials"].as_array().unwrap();
+    assert!(!trials.is_empty());
+    assert_eq!(trials[0]["params"], params, "the interrupted trial kept its parameters");
+    assert_ne!(trials[0]["state"], "running", "{v}");
+    let runs = json(&asl(h, &["--json", "runs", "--study", "killed"]));
+    assert_eq!(runs["runs"].as_array().unwrap().len(), trials.len(), "one tracked run per trial, none duplicated by the resume");
+}
+
+/// `asl pipeline --watch`: a new Kaggle version published while it watches is collected and
+/// trained on at the next check.
+#[test]
+fn pipeline_watch_follows_a_new_version() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let server = FakeKaggle::start();
+    server.publish("grassknoted/asl-alphabet", 1, std::fs::read(synth_zip(h, "6", "24")).unwrap());
+    let space = h.join("space.json");
+    std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}}"#).unwrap();
+    let log = h.join("watch.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))
+        .args(["--home", h.to_str().unwrap(), "pipeline", "--kaggle-url", &server.base_url(), "--size", "24", "--trials", "1", "--epochs", "1", "--space", space.to_str().unwrap(), "--watch", "1s"])
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("KAGGLE_API_TOKEN")
+        .env("HOME", h)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |needle: &str| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(120) {
+            if std::fs::read_to_string(&log).unwrap_or_default().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(wait_for("[watch] round done: dataset v1"), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    server.publish("grassknoted/asl-alphabet", 2, std::fs::read(synth_zip(h, "7", "24")).unwrap());
+    let found = wait_for("[watch] round done: dataset v2");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(found, "{text}");
+    assert!(text.contains("[collect] ran"), "{text}");
+}
