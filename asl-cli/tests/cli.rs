@@ -222,7 +222,14 @@ fn hpo_killed_mid_trial_continues_where_it_stopped() {
     assert_eq!(trials[0]["params"], params, "the interrupted trial kept its parameters");
     assert_ne!(trials[0]["state"], "running", "{v}");
     let runs = json(&asl(h, &["--json", "runs", "--study", "killed"]));
-    assert_eq!(runs["runs"].as_array().unwrap().len(), trials.len(), "one tracked run per trial, none duplicated by the resume");
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), trials.len(), "one tracked run per trial, none duplicated by the resume");
+    // Resumed from the checkpoint, not restarted: each epoch was logged once in that run.
+    let trial0 = runs.iter().find(|r| r["tags"]["asl.trial"] == "0").unwrap();
+    let metrics = std::fs::read_to_string(h.join("tracking/runs").join(trial0["run_id"].as_str().unwrap()).join("metrics.jsonl")).unwrap();
+    let epoch1 = metrics.lines().filter(|l| l.contains("\"key\":\"val_accuracy\"") && l.contains("\"step\":1,")).count();
+    assert_eq!(epoch1, 1, "epoch 1 trained twice:\n{metrics}");
+    assert!(metrics.lines().filter(|l| l.contains("\"key\":\"val_accuracy\"")).count() >= 2, "the resumed trial trained on");
 }
 
 /// `asl pipeline --watch`: a new Kaggle version published while it watches is collected and
@@ -262,5 +269,5 @@ fn pipeline_watch_follows_a_new_version() {
     child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(found, "{text}");
-    assert!(text.contains("[collect] ran"), "{text}");
+    assert!(text.contains("[collect] ran — downloaded grassknoted/asl-alphabet version 2"), "{text}");
 }

@@ -129,6 +129,16 @@ impl SearchSpace {
                 return Err(HpoError::BadSpace(format!("unknown parameter {name:?}; known: {}", known.join(", "))));
             }
             d.validate(name)?;
+            // Whole-number parameters need whole-number priors: a trial must never draw depth 3.27.
+            let whole = ["width", "depth", "convs_per_stage", "hidden", "batch_size", "input_size"].contains(&name.as_str());
+            let ok = match d {
+                Distribution::Int { .. } => true,
+                Distribution::Categorical { choices } => choices.iter().all(|c| if whole { c.as_u64().is_some() } else { c.as_f64().is_some() }),
+                Distribution::LogUniform { .. } | Distribution::Uniform { .. } => !whole,
+            };
+            if !ok {
+                return Err(HpoError::BadSpace(format!("{name}: {} values; use int or categorical with {} choices", if whole { "needs whole-number" } else { "needs numeric" }, if whole { "whole-number" } else { "numeric" })));
+            }
         }
         Ok(())
     }
@@ -255,7 +265,7 @@ impl Default for StudyConfig {
 
 impl StudyConfig {
     /// The part that must not change when a study is continued (budgets and parallelism may).
-    fn identity(&self) -> StudyConfig {
+    pub fn identity(&self) -> StudyConfig {
         StudyConfig { max_trials: None, time_budget_secs: None, parallel: 1, base: TrainConfig { device: String::new(), time_budget_secs: None, ..self.base.clone() }, ..self.clone() }
     }
 }
@@ -477,7 +487,16 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
                     None if s.budget_left() => {
                         let number = s.trials.len();
                         let (params, internal) = s.sample(number)?;
-                        s.trials.push(Trial { number, params, internal, state: TrialState::Running, intermediate: Vec::new(), value: None, latency_ms: None, run_id: None, model_dir: None, seconds: 0.0, error: None });
+                        // A draw the configuration refuses is a failed trial, never a Running
+                        // one that every later session would try to resume.
+                        let refused = apply(&s.config.base, &params).and_then(|c| c.validate().map_err(|e| HpoError::BadSpace(e.to_string()))).err();
+                        let state = if refused.is_some() { TrialState::Failed } else { TrialState::Running };
+                        s.trials.push(Trial { number, params, internal, state, intermediate: Vec::new(), value: None, latency_ms: None, run_id: None, model_dir: None, seconds: 0.0, error: refused.as_ref().map(|e| e.to_string()) });
+                        if let Some(e) = refused {
+                            observer.event(&format!("trial {number}: failed: {e}"));
+                            save(&mut s)?;
+                            continue;
+                        }
                         number
                     }
                     None => return Ok(()),
@@ -512,7 +531,10 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
                 observer.event(&format!("trial {n}: epoch {epoch} val accuracy {:.2}%{}", value * 100.0, if keep { "" } else { " → pruned" }));
                 keep
             };
-            let result = objective.run(&spec, &mut report, cancel);
+            // A panicking trial is a failed trial; the study goes on.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective.run(&spec, &mut report, cancel))).unwrap_or_else(|p| {
+                Err(format!("the trial panicked: {}", p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()))
+            });
             let mut s = lock();
             let t = &mut s.trials[spec.number];
             t.seconds += t0.elapsed().as_secs_f64();
@@ -616,7 +638,6 @@ impl Objective for TrainObjective<'_> {
             }
             None => None,
         };
-        let mut pruned = false;
         let mut log_error: Option<String> = None;
         let mut on_epoch = |m: &train::EpochMetrics| {
             if let Some(r) = &run {
@@ -624,12 +645,7 @@ impl Objective for TrainObjective<'_> {
                     log_error.get_or_insert(e.to_string());
                 }
             }
-            if report(m.epoch, m.val_accuracy) {
-                Control::Continue
-            } else {
-                pruned = true;
-                Control::Stop
-            }
+            if report(m.epoch, m.val_accuracy) { Control::Continue } else { Control::Stop }
         };
         // Named after the trial: the name is what the server and the reports show.
         let model_dir = spec.dir.join(format!("{}-trial-{}", self.study, spec.number));
@@ -646,6 +662,9 @@ impl Objective for TrainObjective<'_> {
         if let Some(e) = log_error {
             return Err(format!("tracking failed: {e}"));
         }
+        // From the outcome, not the callback: a trial pruned before a crash is still pruned
+        // when its resume trains no further epoch.
+        let pruned = outcome.stop == train::StopReason::Callback;
         let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache).map_err(|e| e.to_string())?;
         if let Some(r) = &run {
             let state = if pruned { "pruned" } else { "complete" };
@@ -688,6 +707,16 @@ mod tests {
         }
         // Same seed and number → same draw (resume safety).
         assert_eq!(study.sample(7).unwrap().0, study.sample(7).unwrap().0);
+    }
+
+    #[test]
+    fn whole_number_parameters_need_whole_number_priors() {
+        let bad: SearchSpace = serde_json::from_str(r#"{"depth":{"type":"uniform","low":2,"high":4}}"#).unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("whole-number"));
+        let bad: SearchSpace = serde_json::from_str(r#"{"width":{"type":"categorical","choices":[8, 12.5]}}"#).unwrap();
+        assert!(bad.validate().is_err());
+        let ok: SearchSpace = serde_json::from_str(r#"{"width":{"type":"categorical","choices":[8, 16]},"depth":{"type":"int","low":2,"high":4}}"#).unwrap();
+        ok.validate().unwrap();
     }
 
     #[test]

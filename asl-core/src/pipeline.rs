@@ -74,7 +74,7 @@ pub struct PipelineOutcome {
 /// The study a pipeline runs for this data and configuration: a new dataset version, cache or
 /// search configuration starts a new study; the same ones continue it.
 pub fn study_name(dataset: &DatasetRef, version: u32, cache_hash: &str, study: &StudyConfig) -> String {
-    let cfg = serde_json::to_vec(&(&study.space, study.sampler, study.seed, study.max_epochs, &study.pruner, &study.base.model, study.base.epochs)).unwrap_or_default();
+    let cfg = serde_json::to_vec(&study.identity()).unwrap_or_default();
     let h = sha2::Sha256::digest(&cfg);
     let short: String = h.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{}-v{version}-{}-{short}", dataset.slug, &cache_hash[..cache_hash.len().min(8)])
@@ -178,15 +178,18 @@ pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingSt
         Some(v) => v.clone(),
         None => registry.register_run(&run).map_err(|e| step_err("register")(e.to_string()))?,
     };
-    let decision = registry.promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir)).map_err(|e| step_err("register")(e.to_string()))?;
-    let verdict = if decision.promoted { "champion" } else { "challenger" };
-    report(StepReport {
-        step: "register",
-        action: if already.is_some() { "skipped" } else { "ran" },
-        detail: format!("{} v{} ({}): {verdict}, because {}", registry.model_name(), version.version, store.describe(), decision.reason),
-        seconds: t.elapsed().as_secs_f64(),
-    });
-    Ok(PipelineOutcome { steps, dataset_version: manifest.version, cache_hash, study: name, registered_version: Some(version.version), promotion: Some(decision) })
+    // The guard runs once, when the version is new: aliases moved by hand since (a rollback)
+    // are the user's decision and stay.
+    let decision = match already {
+        Some(_) => None,
+        None => Some(registry.promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir)).map_err(|e| step_err("register")(e.to_string()))?),
+    };
+    let detail = match &decision {
+        Some(d) => format!("{} v{} ({}): {}, because {}", registry.model_name(), version.version, store.describe(), if d.promoted { "champion" } else { "challenger" }, d.reason),
+        None => format!("{} v{} already registered from run {run_id} ({}); aliases unchanged", registry.model_name(), version.version, store.describe()),
+    };
+    report(StepReport { step: "register", action: if decision.is_none() { "skipped" } else { "ran" }, detail, seconds: t.elapsed().as_secs_f64() });
+    Ok(PipelineOutcome { steps, dataset_version: manifest.version, cache_hash, study: name, registered_version: Some(version.version), promotion: decision })
 }
 
 /// `--watch`: run, sleep `interval`, run again (a new Kaggle version invalidates the later
@@ -220,7 +223,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !(secs.is_finite() && secs > 0.0) {
         return Err(format!("{s:?}: must be positive"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?}: too long"))
 }
 
 pub fn human_duration(d: Duration) -> String {
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(parse_duration("120").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("6 hours").is_err());
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(human_duration(Duration::from_secs(6 * 3600)), "6h");
     }
 }

@@ -291,8 +291,9 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         optim = optim.load(ck.join("optim.bpk")).map_err(|e| bad(format!("{e:?}")))?;
         state = saved;
         state.config = cfg.clone();
-        // A new budget re-plans the remaining epochs from scratch.
-        if state.stop == Some(StopReason::TimeBudget) || cfg.time_budget_secs.is_some() {
+        // A run stopped by its budget may go on; a new budget re-plans an open run. A run that
+        // stopped for good (early stopping, a pruner) stays stopped.
+        if state.stop == Some(StopReason::TimeBudget) || (state.stop.is_none() && cfg.time_budget_secs.is_some()) {
             state.stop = None;
             state.planned_epochs = cfg.epochs;
         }
@@ -454,16 +455,18 @@ pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::mo
     let idx: Vec<usize> = (0..take).map(|k| k * n / take).collect();
     let s = cache.image_size() as u32;
     let root = cache.header.train_root.as_deref();
-    let features: Vec<crate::monitor::ImageFeatures> = idx
+    let features: Vec<(crate::monitor::ImageFeatures, bool)> = idx
         .par_iter()
         .map(|&i| {
             let original = root.and_then(|r| fs::read(r.join(cache.file(split, i))).ok()).and_then(|b| crate::prep::decode_with_features(&b, s).ok()).map(|(_, f)| f);
             match original {
-                Some(f) => Ok(f),
-                None => crate::monitor::ImageFeatures::from_rgb8(cache.pixels(split, i), s, s).map_err(|e| e.to_string()),
+                Some(f) => Ok((f, true)),
+                None => crate::monitor::ImageFeatures::from_rgb8(cache.pixels(split, i), s, s).map(|f| (f, false)).map_err(|e| e.to_string()),
             }
         })
         .collect::<Result<_, String>>()?;
+    let all_original = features.iter().all(|(_, o)| *o);
+    let features: Vec<crate::monitor::ImageFeatures> = features.into_iter().map(|(f, _)| f).collect();
     let pixels: Vec<&[u8]> = idx.iter().map(|&i| cache.pixels(split, i)).collect();
     let probs = clf.probabilities(&pixels).map_err(|e| e.to_string())?;
     let (mut predicted, mut confidence) = (Vec::with_capacity(take), Vec::with_capacity(take));
@@ -472,5 +475,14 @@ pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::mo
         predicted.push(k);
         confidence.push(p);
     }
-    crate::monitor::Reference::from_samples(&features, &predicted, &confidence, &CLASSES).map_err(|e| e.to_string())
+    let mut reference = crate::monitor::Reference::from_samples(&features, &predicted, &confidence, &CLASSES).map_err(|e| e.to_string())?;
+    if !all_original {
+        // Cached pixels are resized: their size and sharpness say nothing about uploads, so
+        // those features are left out (the server then does not score them) rather than
+        // reporting drift forever. Colour and brightness survive resizing.
+        for f in ["width", "height", "aspect_ratio", "sharpness"] {
+            reference.features.remove(f);
+        }
+    }
+    Ok(reference)
 }

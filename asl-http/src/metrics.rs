@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use asl_core::infer::ModelCard;
-use prometheus::{Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -19,10 +19,10 @@ pub struct Metrics {
     pub predictions: IntCounterVec,
     drift_psi: GaugeVec,
     drift_ks: GaugeVec,
-    drift_class_js: Gauge,
-    drift_class_chi2_pvalue: Gauge,
-    drift_low_confidence: Gauge,
-    drift_nothing: Gauge,
+    drift_class_js: GaugeVec,
+    drift_class_chi2_pvalue: GaugeVec,
+    drift_low_confidence: GaugeVec,
+    drift_nothing: GaugeVec,
     drift_window: IntGauge,
     drift_enough: IntGauge,
     /// Prediction-log rows dropped because the writer could not keep up.
@@ -52,10 +52,11 @@ impl Metrics {
         let predictions = IntCounterVec::new(Opts::new("asl_predictions_total", "Predicted letters by class"), &["class"]).expect("valid metric");
         let drift_psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
         let drift_ks = GaugeVec::new(Opts::new("asl_drift_ks", "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)"), &["feature"]).expect("valid metric");
-        let drift_class_js = Gauge::new("asl_drift_class_js", "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference").expect("valid metric");
-        let drift_class_chi2_pvalue = Gauge::new("asl_drift_class_chi2_pvalue", "Chi-square test p-value of the predicted-class counts vs the reference mix").expect("valid metric");
-        let drift_low_confidence = Gauge::new("asl_drift_low_confidence_share", "Share of low-confidence predictions in the live window").expect("valid metric");
-        let drift_nothing = Gauge::new("asl_drift_nothing_share", "Share of `nothing` predictions in the live window").expect("valid metric");
+        // Label-less vectors: absent (not stale) while no reference is loaded.
+        let drift_class_js = GaugeVec::new(Opts::new("asl_drift_class_js", "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference"), &[]).expect("valid metric");
+        let drift_class_chi2_pvalue = GaugeVec::new(Opts::new("asl_drift_class_chi2_pvalue", "Chi-square test p-value of the predicted-class counts vs the reference mix"), &[]).expect("valid metric");
+        let drift_low_confidence = GaugeVec::new(Opts::new("asl_drift_low_confidence_share", "Share of low-confidence predictions in the live window"), &[]).expect("valid metric");
+        let drift_nothing = GaugeVec::new(Opts::new("asl_drift_nothing_share", "Share of `nothing` predictions in the live window"), &[]).expect("valid metric");
         let drift_window = IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
         let drift_enough = IntGauge::new("asl_drift_enough_data", "1 when the window holds enough photos for the drift scores to mean something").expect("valid metric");
         let log_dropped = IntGauge::new("asl_monitor_log_dropped", "Prediction-log rows dropped since start (writer could not keep up)").expect("valid metric");
@@ -101,14 +102,17 @@ impl Metrics {
 
     /// Publish a drift snapshot.
     pub fn set_drift(&self, s: &asl_core::monitor::DriftSnapshot) {
+        // Only the features this reference scores (a new model may score fewer).
+        self.drift_psi.reset();
+        self.drift_ks.reset();
         for f in &s.features {
             self.drift_psi.with_label_values(&[f.feature.as_str()]).set(f.psi);
             self.drift_ks.with_label_values(&[f.feature.as_str()]).set(f.ks);
         }
-        self.drift_class_js.set(s.class_js);
-        self.drift_class_chi2_pvalue.set(s.class_chi2_pvalue);
-        self.drift_low_confidence.set(s.low_confidence_share);
-        self.drift_nothing.set(s.nothing_share);
+        self.drift_class_js.with_label_values(&[] as &[&str]).set(s.class_js);
+        self.drift_class_chi2_pvalue.with_label_values(&[] as &[&str]).set(s.class_chi2_pvalue);
+        self.drift_low_confidence.with_label_values(&[] as &[&str]).set(s.low_confidence_share);
+        self.drift_nothing.with_label_values(&[] as &[&str]).set(s.nothing_share);
         self.drift_window.set(s.window_images as i64);
         self.drift_enough.set(i64::from(s.enough_data));
     }
@@ -117,6 +121,10 @@ impl Metrics {
     pub fn clear_drift(&self) {
         self.drift_psi.reset();
         self.drift_ks.reset();
+        self.drift_class_js.reset();
+        self.drift_class_chi2_pvalue.reset();
+        self.drift_low_confidence.reset();
+        self.drift_nothing.reset();
         self.drift_window.set(0);
         self.drift_enough.set(0);
     }

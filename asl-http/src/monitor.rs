@@ -31,6 +31,9 @@ impl Default for MonitorConfig {
     }
 }
 
+/// Largest drift window (a snapshot sorts it once per feature per scrape).
+pub const MAX_WINDOW_IMAGES: usize = 100_000;
+
 pub struct Monitor {
     window: Mutex<LiveWindow>,
     log: Option<PredictionLog>,
@@ -41,7 +44,7 @@ pub struct Monitor {
 
 impl Monitor {
     pub fn new(config: &MonitorConfig) -> Monitor {
-        let window = LiveWindow::new(WindowConfig { max_images: config.window_images.max(1), max_age_secs: config.window_secs.max(1), low_confidence: config.low_confidence, ..WindowConfig::default() });
+        let window = LiveWindow::new(WindowConfig { max_images: config.window_images.clamp(1, MAX_WINDOW_IMAGES), max_age_secs: config.window_secs.max(1), low_confidence: config.low_confidence, ..WindowConfig::default() });
         // Serving matters more than logging: a log that cannot be opened is reported, not fatal.
         let log = config.log_path.as_ref().and_then(|p| match PredictionLog::open(p) {
             Ok(l) => Some(l),
@@ -98,7 +101,9 @@ impl Monitor {
             metrics.clear_drift();
             return;
         };
-        let snapshot = self.window.lock().unwrap_or_else(|p| p.into_inner()).snapshot(&reference);
+        // Copy under the lock, sort outside it: requests recording photos never wait on a sort.
+        let window = self.window.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let snapshot = window.snapshot(&reference);
         metrics.set_drift(&snapshot);
     }
 

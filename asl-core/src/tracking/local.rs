@@ -165,7 +165,18 @@ impl TrackingStore for LocalStore {
         }
         {
             let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut f = fs::OpenOptions::new().create(true).append(true).open(&p).map_err(io_err(&p))?;
+            let mut f = fs::OpenOptions::new().create(true).append(true).read(true).open(&p).map_err(io_err(&p))?;
+            // A crash mid-append leaves a torn last line: close it, so the next point is not
+            // glued onto it (and lost with it).
+            let len = f.metadata().map_err(io_err(&p))?.len();
+            if len > 0 {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut last = [0u8; 1];
+                f.seek(SeekFrom::Start(len - 1)).and_then(|_| f.read_exact(&mut last)).map_err(io_err(&p))?;
+                if last[0] != b'\n' {
+                    lines.insert(0, b'\n');
+                }
+            }
             f.write_all(&lines).and_then(|_| f.sync_data()).map_err(io_err(&p))?;
         }
         // Latest value per key = highest step, then newest timestamp (MLflow's rule).

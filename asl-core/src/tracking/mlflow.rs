@@ -100,20 +100,26 @@ impl MlflowStore {
         }
     }
 
-    /// Send with a few retries on connection errors, 429 and 5xx (the server may be restarting).
-    fn send(&self, url: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, TrackingError> {
+    /// Send with a few retries (the server may be restarting). Requests that create something
+    /// (`idempotent = false`) are retried only when the connection failed before sending, so a
+    /// retry never makes a second run or version.
+    fn send_with(&self, url: &str, idempotent: bool, make: impl Fn() -> RequestBuilder) -> Result<Response, TrackingError> {
         let mut delay = Duration::from_millis(300);
         for attempt in 1..=4 {
             match self.authed(make()).send() {
-                Ok(r) if (r.status().as_u16() == 429 || r.status().is_server_error()) && attempt < 4 => {}
+                Ok(r) if idempotent && (r.status().as_u16() == 429 || r.status().is_server_error()) && attempt < 4 => {}
                 Ok(r) => return Ok(r),
-                Err(e) if attempt == 4 || !(e.is_connect() || e.is_timeout()) => return Err(TrackingError::Network { url: url.to_string(), source: e }),
+                Err(e) if attempt == 4 || !(e.is_connect() || (idempotent && e.is_timeout())) => return Err(TrackingError::Network { url: url.to_string(), source: e }),
                 Err(_) => {}
             }
             std::thread::sleep(delay);
             delay *= 2;
         }
         unreachable!("the last attempt returns")
+    }
+
+    fn send(&self, url: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, TrackingError> {
+        self.send_with(url, true, make)
     }
 
     /// Turn a non-2xx answer into an error; JSON bodies carry `error_code` and `message`.
@@ -140,8 +146,11 @@ impl MlflowStore {
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, TrackingError> {
+        // Creations are not idempotent; every other POST asl makes (log-batch with the same
+        // values, update, alias, set-tag, search) is.
+        let idempotent = !path.ends_with("/create");
         let url = format!("{}{API}/{path}", self.base);
-        let r = Self::check(&url, self.send(&url, || self.http.post(&url).json(body))?)?;
+        let r = Self::check(&url, self.send_with(&url, idempotent, || self.http.post(&url).json(body))?)?;
         let text = r.text().map_err(|e| TrackingError::Network { url: url.clone(), source: e })?;
         if text.trim().is_empty() { Ok(json!({})) } else { serde_json::from_str(&text).map_err(|e| TrackingError::Api { url, status: 200, code: "BAD_JSON".into(), message: e.to_string() }) }
     }
@@ -390,18 +399,19 @@ impl TrackingStore for MlflowStore {
         let v = self.post("model-versions/create", &json!({"name": model, "source": source, "run_id": run_id, "tags": kv(tags)}))?;
         let mut mv = Self::version_from(&v["model_version"]);
         // SQLite answers READY at once; other backends may need a moment.
+        let mut status = v["model_version"]["status"].as_str().unwrap_or("READY").to_string();
         for _ in 0..60 {
-            if v["model_version"]["status"].as_str().unwrap_or("READY") == "READY" {
-                break;
+            match status.as_str() {
+                "READY" => return Ok(mv),
+                "FAILED_REGISTRATION" => break,
+                _ => {}
             }
             std::thread::sleep(Duration::from_millis(500));
             let now = self.get("model-versions/get", &[("name", model), ("version", &mv.version.to_string())])?;
-            if now["model_version"]["status"] == "READY" {
-                mv = Self::version_from(&now["model_version"]);
-                break;
-            }
+            status = now["model_version"]["status"].as_str().unwrap_or("").to_string();
+            mv = Self::version_from(&now["model_version"]);
         }
-        Ok(mv)
+        Err(TrackingError::Invalid(format!("{model} v{}: registration ended as {status:?}, not READY", mv.version)))
     }
 
     fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, TrackingError> {
