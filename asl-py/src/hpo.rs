@@ -248,7 +248,7 @@ fn py_models(py: Python<'_>, home: Option<PathBuf>) -> Result<Bound<'_, PyAny>> 
 /// Returns:
 ///     dict as ``asl pipeline --json``: ``steps`` (step, action ``ran``/``skipped``, detail,
 ///     seconds), ``dataset_version``, ``cache_hash``, ``study``, ``registered_version``,
-///     ``promotion``.
+///     ``promotion`` (the guard's decision when a new version was registered, else None).
 ///
 /// Raises:
 ///     DatasetError, PrepError, HpoError, TrackingError: the step that failed (earlier

@@ -227,7 +227,8 @@ def pipeline(
     """collect → prep → hpo → register, each step skipped when its inputs are unchanged.
 
     Returns ``{"steps", "dataset_version", "cache_hash", "study", "registered_version",
-    "promotion"}`` as ``asl pipeline --json``.
+    "promotion"}`` as ``asl pipeline --json`` (``promotion`` is None when no new version was
+    registered).
     """
 
 # Inference and words ------------------------------------------------------------------------
