@@ -331,9 +331,6 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     Ok(cfg)
 }
 
-/// Tracking experiment of `asl train`.
-pub const TRAIN_EXPERIMENT: &str = "asl-train";
-
 fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let cfg = train_config(&a)?;
     let prepared = prepare(home, &a.prep)?;
@@ -342,36 +339,18 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let name = a.name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
     let run_dir = a.run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
     let model_dir = home.models_dir().join(&name);
-    let lineage = asl_core::infer::Lineage::of(cache);
     let cancel = Cancel::new();
     let progress = TerminalProgress::default();
-    // Every training is a tracked run (local store, or MLflow with MLFLOW_TRACKING_URI); a
-    // resumed run folder keeps logging into the run it started.
+    // Every training is a tracked run (local store, or MLflow with MLFLOW_TRACKING_URI).
     let store = asl_core::tracking::open_store(home)?;
-    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-    let id_file = run_dir.join("tracking_run_id");
-    let existing = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let tags = std::collections::BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
-    let tracked = asl_core::tracking::run::TrainingRun::start(&*store, TRAIN_EXPERIMENT, &name, &cfg, &lineage, &tags, existing.as_deref())?;
-    asl_core::fsutil::write_atomic(&id_file, tracked.run_id.as_bytes())?;
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
             println!("epoch {:>3}: loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | lr {:.2e} | {:.0} img/s, {:.1}s", m.epoch, m.train_loss, m.train_accuracy * 100.0, m.val_loss, m.val_accuracy * 100.0, m.lr, m.images_per_sec, m.seconds);
         }
-        if let Err(e) = tracked.log_epoch(m) {
-            eprintln!("warning: could not log epoch {} to {}: {e}", m.epoch, store.describe());
-        }
         asl_core::train::Control::Continue
     };
-    let out = match asl_core::train::train(cache, &cfg, lineage, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel) {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = tracked.fail(asl_core::tracking::RunStatus::Failed, &e.to_string());
-            return Err(e.into());
-        }
-    };
-    let latency = asl_core::tracking::run::single_image_latency_ms(&out.model_dir, cache)?;
-    let run = tracked.finish(&out, latency, &Default::default())?;
+    let done = asl_core::tracking::run::train_tracked(&*store, &name, cache, &cfg, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel)?;
+    let (out, run, latency) = (done.outcome, done.run, done.latency_ms);
     if json {
         println!("{}", serde_json::json!({"model": out.model_dir, "run": out.run_dir, "tracking_run_id": run.run_id, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "latency_ms": latency, "history": out.history}));
     } else {

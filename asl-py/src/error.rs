@@ -136,6 +136,18 @@ impl From<PrepFlowError> for Error {
     }
 }
 
+impl From<asl_core::tracking::run::TrackedTrainError> for Error {
+    fn from(e: asl_core::tracking::run::TrackedTrainError) -> Self {
+        use asl_core::tracking::run::TrackedTrainError as T;
+        let stage = match e {
+            T::Tracking(_) => Stage::Tracking,
+            T::Infer(_) => Stage::Model,
+            T::Train(_) | T::Io { .. } => Stage::Train,
+        };
+        Error::Core(stage, e.to_string())
+    }
+}
+
 impl From<PipelineError> for Error {
     fn from(e: PipelineError) -> Self {
         // The pipeline names the step that failed; raise that step's class.

@@ -11,7 +11,6 @@ use crate::prep::DataArgs;
 use crate::progress;
 
 /// Tracking experiment of `asl train` (and of `asl.train`).
-const TRAIN_EXPERIMENT: &str = "asl-train";
 
 /// A finished training: where the model is, how it did, and how it was tracked.
 ///
@@ -163,17 +162,10 @@ fn py_train<'py>(
         let name = name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
         let run_dir = run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
         let model_dir = home.models_dir().join(&name);
-        let lineage = asl_core::infer::Lineage::of(cache);
-        // Tracked like `asl train`: a resumed run folder keeps logging into its run.
+        // Tracked like `asl train` (the core's train_tracked): a resumed run folder keeps
+        // logging into its run.
         let store = asl_core::tracking::open_store(&home)?;
-        std::fs::create_dir_all(&run_dir).map_err(|e| Error::stage(crate::error::Stage::Train, format!("{}: {e}", run_dir.display())))?;
-        let id_file = run_dir.join("tracking_run_id");
-        let existing = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
-        let tracked = asl_core::tracking::run::TrainingRun::start(&*store, TRAIN_EXPERIMENT, &name, &cfg, &lineage, &tags, existing.as_deref())?;
-        asl_core::fsutil::write_atomic(&id_file, tracked.run_id.as_bytes()).map_err(|e| Error::stage(crate::error::Stage::Train, format!("{}: {e}", id_file.display())))?;
         let mut epoch_done = |m: &EpochMetrics| {
-            let _ = tracked.log_epoch(m);
             let Some(cb) = &on_epoch else { return Control::Continue };
             Python::attach(|py| {
                 let answer = crate::to_py(py, m).map_err(PyErr::from).and_then(|metrics| cb.call1(py, (metrics,)));
@@ -187,18 +179,8 @@ fn py_train<'py>(
                 }
             })
         };
-        let out: TrainOutcome = match asl_core::train::train(cache, &cfg, lineage, &run_dir, &model_dir, &mut epoch_done, &*sink, cancel) {
-            Ok(o) => o,
-            Err(e) => {
-                // Ctrl-C leaves the run open: the same run folder resumes it.
-                if !cancel.is_cancelled() {
-                    let _ = tracked.fail(asl_core::tracking::RunStatus::Failed, &e.to_string());
-                }
-                return Err(e.into());
-            }
-        };
-        let latency = asl_core::tracking::run::single_image_latency_ms(&out.model_dir, cache)?;
-        let run = tracked.finish(&out, latency, &Default::default())?;
+        let done = asl_core::tracking::run::train_tracked(&*store, &name, cache, &cfg, &run_dir, &model_dir, &mut epoch_done, &*sink, cancel)?;
+        let (out, run, latency): (TrainOutcome, _, f64) = (done.outcome, done.run, done.latency_ms);
         Ok((out, run.run_id, latency, name))
     })?;
     drop(sink);

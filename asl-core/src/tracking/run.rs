@@ -132,3 +132,65 @@ impl<'a> TrainingRun<'a> {
         self.store.finish_run(&self.run_id, status)
     }
 }
+
+/// Tracking experiment of stand-alone trainings (`asl train`, `asl.train`).
+pub const TRAIN_EXPERIMENT: &str = "asl-train";
+/// File in a run folder holding the tracked run's id, so a resumed training logs into it.
+pub const RUN_ID_FILE: &str = "tracking_run_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrackedTrainError {
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    #[error(transparent)]
+    Tracking(#[from] TrackingError),
+    #[error(transparent)]
+    Infer(#[from] crate::infer::InferError),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// A finished tracked training.
+pub struct TrackedTraining {
+    pub outcome: TrainOutcome,
+    pub run: RunInfo,
+    pub latency_ms: f64,
+}
+
+/// One training as a tracked run, the way every frontend trains: start (or, for a run folder
+/// that holds a run id, continue) the run, log each epoch, then latency, final metrics and
+/// the model folder. A failed training marks the run FAILED; a cancelled one leaves it open
+/// for the resume.
+#[allow(clippy::too_many_arguments)]
+pub fn train_tracked(store: &dyn TrackingStore, name: &str, cache: &Cache, cfg: &TrainConfig, run_dir: &Path, model_dir: &Path, on_epoch: &mut dyn crate::train::EpochCallback, progress: &dyn crate::progress::Progress, cancel: &crate::progress::Cancel) -> Result<TrackedTraining, TrackedTrainError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrackedTrainError::Io { path, source }
+    };
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    let id_file = run_dir.join(RUN_ID_FILE);
+    let existing = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let lineage = Lineage::of(cache);
+    let tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
+    let tracked = TrainingRun::start(store, TRAIN_EXPERIMENT, name, cfg, &lineage, &tags, existing.as_deref())?;
+    crate::fsutil::write_atomic(&id_file, tracked.run_id.as_bytes()).map_err(io(&id_file))?;
+    let mut each_epoch = |m: &EpochMetrics| {
+        // Tracking trouble must not cost the training: warn and go on.
+        if let Err(e) = tracked.log_epoch(m) {
+            eprintln!("warning: could not log epoch {} to {}: {e}", m.epoch, store.describe());
+        }
+        on_epoch.on_epoch(m)
+    };
+    let outcome = match crate::train::train(cache, cfg, lineage, run_dir, model_dir, &mut each_epoch, progress, cancel) {
+        Ok(o) => o,
+        Err(e) => {
+            if !cancel.is_cancelled() {
+                let _ = tracked.fail(RunStatus::Failed, &e.to_string());
+            }
+            return Err(e.into());
+        }
+    };
+    let latency_ms = single_image_latency_ms(&outcome.model_dir, cache)?;
+    let run = tracked.finish(&outcome, latency_ms, &BTreeMap::new())?;
+    Ok(TrackedTraining { outcome, run, latency_ms })
+}
