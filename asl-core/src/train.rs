@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -215,6 +215,85 @@ pub fn fill_batch(cache: &Cache, split: Split, idx: &[usize], aug: Option<(&Augm
     });
 }
 
+/// What one optimisation step reports.
+pub struct StepResult {
+    /// Mean loss over the batch.
+    pub loss: f64,
+    /// Training images the model classified right before the update.
+    pub correct: usize,
+}
+
+/// One optimisation step on a batch of normalised CHW pixels (`labels.len() × 3 × s × s`).
+#[allow(clippy::too_many_arguments)]
+fn train_step(model: Cnn, optim: &mut burn::optim::ModuleOptimizer, loss_fn: &CrossEntropyLoss, pixels: Vec<f32>, labels: &[i64], s: usize, lr: f64, ad: &Device) -> (Cnn, StepResult) {
+    let n = labels.len();
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, s, s]), ad);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), ad);
+    let logits = model.forward(x);
+    let loss = loss_fn.forward(logits.clone(), y);
+    let preds = logits.argmax(1).try_into_vec_as::<i64>().unwrap_or_default();
+    let correct = preds.iter().zip(labels).filter(|(p, y)| p == y).count();
+    let loss_value = loss.clone().into_scalar::<f32>() as f64;
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    (model, StepResult { loss: loss_value, correct })
+}
+
+/// Training speed of a configuration, measured on real steps of the training loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub batch_size: usize,
+    pub steps: usize,
+    /// Whole steps (batch fill + forward + backward + update), images per second.
+    pub images_per_sec: f64,
+    /// Batch fill alone (augmentation + normalisation on the rayon pool), images per second.
+    pub fill_images_per_sec: f64,
+    /// Forward + backward + update alone, images per second.
+    pub compute_images_per_sec: f64,
+}
+
+/// Run `warmup + steps` training steps of `cfg` on the cache's training split (no validation,
+/// no checkpoints) and time them: the speed a training run sees between its epoch ends.
+pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps: usize) -> Result<Throughput, TrainError> {
+    cfg.validate()?;
+    if cache.image_size() != cfg.model.input_size {
+        return Err(TrainError::SizeMismatch(cache.image_size(), cfg.model.input_size));
+    }
+    let n_train = cache.len(Split::Train);
+    if n_train < cfg.batch_size {
+        return Err(TrainError::BadConfig("the cache has fewer training images than one batch".into()));
+    }
+    let ad = model::device(&cfg.device)?.autodiff();
+    ad.seed(cfg.seed);
+    let mut model = cfg.model.init(&ad);
+    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
+    let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
+    let s = cache.image_size();
+    let mut order: Vec<usize> = (0..n_train).collect();
+    SplitMix64::new(cfg.seed).shuffle(&mut order);
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let (mut fill, mut compute) = (0f64, 0f64);
+    for (b, idx) in order.chunks_exact(cfg.batch_size).cycle().take(warmup + steps).enumerate() {
+        if b == warmup {
+            (fill, compute) = (0.0, 0.0);
+        }
+        let t = Instant::now();
+        fill_batch(cache, Split::Train, idx, Some((&cfg.augment, cfg.seed ^ b as u64)), &mut pixels, &mut labels);
+        let t2 = Instant::now();
+        (model, _) = train_step(model, &mut optim, &loss_fn, std::mem::take(&mut pixels), &labels, s, cfg.lr, &ad);
+        fill += (t2 - t).as_secs_f64();
+        compute += t2.elapsed().as_secs_f64();
+    }
+    let images = (steps * cfg.batch_size) as f64;
+    Ok(Throughput {
+        batch_size: cfg.batch_size,
+        steps,
+        images_per_sec: images / (fill + compute).max(1e-9),
+        fill_images_per_sec: images / fill.max(1e-9),
+        compute_images_per_sec: images / compute.max(1e-9),
+    })
+}
+
 fn checkpoint_paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (run_dir.join("checkpoint"), run_dir.join("checkpoint.tmp"), run_dir.join("checkpoint.old"))
 }
@@ -326,18 +405,12 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
             let aug_seed = cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
             fill_batch(cache, Split::Train, idx, Some((&cfg.augment, aug_seed)), &mut pixels, &mut labels);
             // The tensors take the buffers; fill_batch regrows them for the next batch.
-            let x = Tensor::<4>::from_data(TensorData::new(std::mem::take(&mut pixels), [idx.len(), 3, s, s]), &ad);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [idx.len()]), &ad);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits.clone(), y);
-            let preds = logits.argmax(1).try_into_vec_as::<i64>().unwrap_or_default();
-            correct += preds.iter().zip(&labels).filter(|(p, y)| p == y).count();
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
-            loss_sum += loss_value * idx.len() as f64;
-            seen += idx.len();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             lr = cfg.lr_at(epoch * steps_per_epoch + b, state.planned_epochs * steps_per_epoch, steps_per_epoch);
-            model = optim.step(lr, model, grads);
+            let step;
+            (model, step) = train_step(model, &mut optim, &loss_fn, std::mem::take(&mut pixels), &labels, s, lr, &ad);
+            correct += step.correct;
+            loss_sum += step.loss * idx.len() as f64;
+            seen += idx.len();
             progress.advance(idx.len() as u64);
         }
         progress.finish();

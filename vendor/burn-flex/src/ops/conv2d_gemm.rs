@@ -1,0 +1,426 @@
+//! 2D convolution for f32, groups = 1, as one GEMM per sample over an NCHW column matrix,
+//! for the forward pass and both backward passes.
+//!
+//! Why: the generic backward passes lower the weight gradient to a convolution whose kernel is
+//! the whole output gradient (batch and channels swapped) and the input gradient to a
+//! transposed convolution; on small CNNs both spend most of their time in layout copies and
+//! skinny GEMMs. Here each sample's column matrix `col[(ci, ky, kx), (oy, ox)]` is built from
+//! contiguous rows of the NCHW input (Caffe's formulation), so every product is one
+//! well-shaped GEMM and nothing changes layout:
+//!
+//! ```text
+//!   forward:  Y_n   = W · col_n            [Co, P] = [Co, K] · [K, P]
+//!   weight:   dW   += dY_n · col_nᵀ        [Co, K] = [Co, P] · [P, K]
+//!   input:    dcol  = Wᵀ · dY_n; col2im    [K, P]  = [K, Co] · [Co, P]
+//! ```
+//! (K = Ci·KH·KW, P = OH·OW). Samples are spread over the rayon pool; a GEMM uses the pool
+//! itself only when there are fewer samples than threads (batch-1 inference).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_backend::ops::ConvOptions;
+use burn_std::{Bytes, Shape};
+
+use crate::{FlexTensor, Layout};
+
+/// Sizes of one convolution.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    batch: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dilation: [usize; 2],
+}
+
+impl Geometry {
+    fn new(x: &[usize], w: &[usize], options: &ConvOptions<2>, out: Option<[usize; 2]>) -> Self {
+        let pad = options.padding_begin();
+        let (stride, dilation) = (options.stride, options.dilation);
+        let [oh, ow] = out.unwrap_or_else(|| {
+            // Works for asymmetric padding too: total padding per side pair.
+            let size = |i: usize, k: usize| {
+                let (b, e) = options.padding[i];
+                (x[2 + i] + b + e - dilation[i] * (k - 1) - 1) / stride[i] + 1
+            };
+            [size(0, w[2]), size(1, w[3])]
+        });
+        Geometry { batch: x[0], c_in: x[1], h: x[2], w: x[3], c_out: w[0], kh: w[2], kw: w[3], oh, ow, stride, pad, dilation }
+    }
+
+    /// Rows of the column matrix.
+    fn k(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Output pixels per channel (columns of the column matrix).
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn plane_in(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    /// A 1×1, stride-1, unpadded convolution: the input plane is its own column matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0] && self.oh == self.h && self.ow == self.w
+    }
+
+    /// For kernel column `kx`, the output columns whose input column lies inside the image,
+    /// and the input column of the first one (stride 1 only).
+    fn valid_columns(&self, kx: usize) -> (usize, usize, isize) {
+        let shift = (kx * self.dilation[1]) as isize - self.pad[1] as isize;
+        let first = (-shift).max(0) as usize;
+        let last = ((self.w as isize - shift).max(0) as usize).min(self.ow);
+        (first.min(last), last, first as isize + shift)
+    }
+
+    /// The input row of output row `oy` for kernel row `ky`, if inside the image.
+    fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad[0] as isize;
+        (0..self.h as isize).contains(&iy).then_some(iy as usize)
+    }
+
+    fn input_col(&self, ox: usize, kx: usize) -> Option<usize> {
+        let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad[1] as isize;
+        (0..self.w as isize).contains(&ix).then_some(ix as usize)
+    }
+}
+
+/// Whether this convolution takes the GEMM path.
+pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    x.dtype() == DType::F32 && weight.dtype() == DType::F32 && options.groups == 1
+}
+
+/// Fill `col` (K × P) with the patches of one sample `x` (Ci × H × W).
+fn im2col(x: &[f32], g: &Geometry, col: &mut [f32]) {
+    let p = g.p();
+    for ci in 0..g.c_in {
+        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let row = &mut col[((ci * g.kh + ky) * g.kw + kx) * p..][..p];
+                let (first, last, ix0) = g.valid_columns(kx);
+                for oy in 0..g.oh {
+                    let dst = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                    let Some(iy) = g.input_row(oy, ky) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[iy * g.w..(iy + 1) * g.w];
+                    if g.stride[1] == 1 {
+                        dst[..first].fill(0.0);
+                        dst[first..last].copy_from_slice(&src[ix0 as usize..ix0 as usize + (last - first)]);
+                        dst[last..].fill(0.0);
+                    } else {
+                        for (ox, d) in dst.iter_mut().enumerate() {
+                            *d = g.input_col(ox, kx).map_or(0.0, |ix| src[ix]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Add the column matrix `col` (K × P) back onto one sample's input gradient `dx` (Ci × H × W).
+fn col2im(col: &[f32], g: &Geometry, dx: &mut [f32]) {
+    let p = g.p();
+    for ci in 0..g.c_in {
+        let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let row = &col[((ci * g.kh + ky) * g.kw + kx) * p..][..p];
+                let (first, last, ix0) = g.valid_columns(kx);
+                for oy in 0..g.oh {
+                    let Some(iy) = g.input_row(oy, ky) else { continue };
+                    let src = &row[oy * g.ow..(oy + 1) * g.ow];
+                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    if g.stride[1] == 1 {
+                        let dst = &mut dst[ix0 as usize..ix0 as usize + (last - first)];
+                        for (d, s) in dst.iter_mut().zip(&src[first..last]) {
+                            *d += s;
+                        }
+                    } else {
+                        for (ox, s) in src.iter().enumerate() {
+                            if let Some(ix) = g.input_col(ox, kx) {
+                                dst[ix] += s;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A row-major matrix operand: pointer plus row and column strides (in elements).
+#[derive(Clone, Copy)]
+struct Operand {
+    ptr: *const f32,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl Operand {
+    fn rows(m: &[f32], cols: usize) -> Self {
+        Operand { ptr: m.as_ptr(), row_stride: cols as isize, col_stride: 1 }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns.
+    fn transposed(m: &[f32], cols: usize) -> Self {
+        Operand { ptr: m.as_ptr(), row_stride: 1, col_stride: cols as isize }
+    }
+}
+
+/// `dst (m × n, row-major) = [dst +] lhs (m × k) · rhs (k × n)`.
+///
+/// # Safety
+/// The operands must point to matrices of the stated sizes and strides; `dst` must hold m·n
+/// elements and not overlap them.
+unsafe fn sgemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, parallelism: gemm::Parallelism) {
+    debug_assert!(dst.len() >= m * n);
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Threads for each GEMM: the whole pool when there are too few samples to spread, else one.
+fn gemm_parallelism(samples: usize) -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    if samples < rayon::current_num_threads() {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = samples;
+    gemm::Parallelism::None
+}
+
+/// Run `f(sample, output chunk, scratch)` for every sample, in parallel when rayon is on.
+fn for_each_sample(out: &mut [f32], chunk: usize, scratch: usize, f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk).enumerate().for_each_init(|| vec![0.0f32; scratch], |col, (s, o)| f(s, o, col));
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut col = vec![0.0f32; scratch];
+        for (s, o) in out.chunks_mut(chunk).enumerate() {
+            f(s, o, &mut col);
+        }
+    }
+}
+
+fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
+}
+
+/// Forward: `[N, Ci, H, W] ⊛ [Co, Ci, KH, KW] (+ bias) → [N, Co, OH, OW]`.
+pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options, None);
+    let (xd, wd): (&[f32], &[f32]) = (x.storage(), weight.storage());
+    let (k, p) = (g.k(), g.p());
+    let mut out = vec![0.0f32; g.batch * g.c_out * p];
+    if p > 0 && g.c_out > 0 {
+        let par = gemm_parallelism(g.batch);
+        let pointwise = g.is_pointwise();
+        let scratch = if pointwise { 0 } else { k * p };
+        for_each_sample(&mut out, g.c_out * p, scratch, |s, y, col| {
+            let xs = &xd[s * g.plane_in()..(s + 1) * g.plane_in()];
+            let col: &[f32] = if pointwise {
+                xs
+            } else {
+                im2col(xs, &g, col);
+                col
+            };
+            // SAFETY: W is Co×K, col is K×P, y is Co×P, all row-major and disjoint.
+            unsafe { sgemm(g.c_out, p, k, y, false, Operand::rows(wd, k), Operand::rows(col, p), par) };
+        });
+    }
+    if let Some(bias) = bias {
+        let bias = bias.to_contiguous();
+        let b: &[f32] = bias.storage();
+        if p > 0 {
+            for (i, y) in out.chunks_mut(p).enumerate() {
+                let bias = b[i % g.c_out];
+                y.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+    }
+    f32_tensor(out, vec![g.batch, g.c_out, g.oh, g.ow])
+}
+
+/// Gradient of the weight: `Σ_n dY_n · col_nᵀ`, one partial sum per chunk of samples.
+pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, dy) = (x.to_contiguous(), output_grad.to_contiguous());
+    let w_shape = weight.layout().shape().to_vec();
+    let dy_shape = dy.layout().shape();
+    let g = Geometry::new(x.layout().shape(), &w_shape, options, Some([dy_shape[2], dy_shape[3]]));
+    let (xd, dyd): (&[f32], &[f32]) = (x.storage(), dy.storage());
+    let (k, p) = (g.k(), g.p());
+    let size = g.c_out * k;
+    #[cfg(feature = "rayon")]
+    let chunks = rayon::current_num_threads().min(g.batch).max(1);
+    #[cfg(not(feature = "rayon"))]
+    let chunks = 1;
+    let per_chunk = g.batch.div_ceil(chunks);
+    let par = gemm_parallelism(chunks.min(g.batch));
+    let mut partials = vec![0.0f32; chunks * size];
+    if p > 0 {
+        for_each_sample(&mut partials, size, k * p, |c, dw, col| {
+            for s in c * per_chunk..((c + 1) * per_chunk).min(g.batch) {
+                im2col(&xd[s * g.plane_in()..(s + 1) * g.plane_in()], &g, col);
+                let dys = &dyd[s * g.c_out * p..(s + 1) * g.c_out * p];
+                // SAFETY: dY_n is Co×P, colᵀ is P×K, dw is Co×K, disjoint.
+                unsafe { sgemm(g.c_out, k, p, dw, true, Operand::rows(dys, p), Operand::transposed(col, p), par) };
+            }
+        });
+    }
+    let (first, rest) = partials.split_at_mut(size);
+    for part in rest.chunks(size) {
+        first.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    partials.truncate(size);
+    f32_tensor(partials, w_shape)
+}
+
+/// Gradient of the input: `col2im(Wᵀ · dY_n)` per sample.
+pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: &ConvOptions<2>) -> FlexTensor {
+    let (weight, dy) = (weight.to_contiguous(), output_grad.to_contiguous());
+    let x_shape = x.layout().shape().to_vec();
+    let dy_shape = dy.layout().shape();
+    let g = Geometry::new(&x_shape, weight.layout().shape(), options, Some([dy_shape[2], dy_shape[3]]));
+    let (wd, dyd): (&[f32], &[f32]) = (weight.storage(), dy.storage());
+    let (k, p) = (g.k(), g.p());
+    let mut dx = vec![0.0f32; g.batch * g.plane_in()];
+    if p > 0 && g.plane_in() > 0 {
+        let par = gemm_parallelism(g.batch);
+        for_each_sample(&mut dx, g.plane_in(), k * p, |s, dxs, dcol| {
+            let dys = &dyd[s * g.c_out * p..(s + 1) * g.c_out * p];
+            // SAFETY: Wᵀ is K×Co, dY_n is Co×P, dcol is K×P, disjoint.
+            unsafe { sgemm(k, p, g.c_out, dcol, false, Operand::transposed(wd, k), Operand::rows(dys, p), par) };
+            col2im(dcol, &g, dxs);
+        });
+    }
+    f32_tensor(dx, x_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition of the convolution, for reference.
+    fn naive(x: &[f32], w: &[f32], g: &Geometry) -> Vec<f32> {
+        let mut y = vec![0.0; g.batch * g.c_out * g.p()];
+        for n in 0..g.batch {
+            for co in 0..g.c_out {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut acc = 0.0;
+                        for ci in 0..g.c_in {
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    if let (Some(iy), Some(ix)) = (g.input_row(oy, ky), g.input_col(ox, kx)) {
+                                        acc += x[((n * g.c_in + ci) * g.h + iy) * g.w + ix] * w[((co * g.c_in + ci) * g.kh + ky) * g.kw + kx];
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * g.c_out + co) * g.oh + oy) * g.ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    fn close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-3 * (1.0 + y.abs()), "element {i}: {x} vs {y}");
+        }
+    }
+
+    /// Forward against the definition, and both gradients against the definition's
+    /// derivatives (⟨dY, conv(x + e_i)⟩ is linear in x and w, so a dot-product test is exact).
+    fn check(x_shape: [usize; 4], w_shape: [usize; 4], options: ConvOptions<2>) {
+        let xv = values(x_shape.iter().product(), 1);
+        let wv = values(w_shape.iter().product(), 2);
+        let x = f32_tensor(xv.clone(), x_shape.to_vec());
+        let w = f32_tensor(wv.clone(), w_shape.to_vec());
+        let y = conv2d(x.clone(), w.clone(), None, &options);
+        let ys = y.layout().shape().to_vec();
+        let g = Geometry::new(&x_shape, &w_shape, &options, Some([ys[2], ys[3]]));
+        close(y.storage::<f32>(), &naive(&xv, &wv, &g));
+
+        let dyv = values(ys.iter().product(), 3);
+        let dy = f32_tensor(dyv.clone(), ys.clone());
+        let dw = conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), &options);
+        let dx = conv2d_x_backward(x, w, dy, &options);
+        // ⟨dY, conv(x, e_j)⟩ = dW_j and ⟨dY, conv(e_i, w)⟩ = dX_i.
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f32>();
+        let dw_ref: Vec<f32> = (0..wv.len())
+            .map(|j| {
+                let mut e = vec![0.0; wv.len()];
+                e[j] = 1.0;
+                dot(&dyv, &naive(&xv, &e, &g))
+            })
+            .collect();
+        close(dw.storage::<f32>(), &dw_ref);
+        let dx_ref: Vec<f32> = (0..xv.len())
+            .map(|i| {
+                let mut e = vec![0.0; xv.len()];
+                e[i] = 1.0;
+                dot(&dyv, &naive(&e, &wv, &g))
+            })
+            .collect();
+        close(dx.storage::<f32>(), &dx_ref);
+    }
+
+    #[test]
+    fn same_padding_3x3() {
+        check([2, 3, 6, 5], [4, 3, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+    }
+
+    #[test]
+    fn valid_stride_dilation_pointwise() {
+        check([3, 2, 7, 8], [3, 2, 3, 3], ConvOptions::new([2, 1], [0, 0], [1, 1], 1));
+        check([1, 2, 9, 9], [2, 2, 3, 2], ConvOptions::new([2, 3], [1, 2], [2, 1], 1));
+        check([2, 4, 5, 5], [3, 4, 1, 1], ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+        check([2, 2, 6, 7], [2, 2, 3, 3], ConvOptions::new_with_padding([1, 2], [(0, 2), (1, 0)], [1, 1], 1));
+    }
+}

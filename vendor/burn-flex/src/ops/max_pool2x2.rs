@@ -1,0 +1,147 @@
+//! 2×2 max pooling with stride 2 (the usual CNN down-sampling) for f32, with and without
+//! indices, and its backward pass.
+//!
+//! Why: the general path goes through a 3D pooling kernel that recomputes window bounds for
+//! every output element; for the 2×2/stride-2 case the window is always two aligned pairs of
+//! two input rows, which this reads directly. Same results as the general path: the first
+//! maximum in row-major window order wins, a NaN wins (the last NaN, as PyTorch), indices are
+//! flat positions within the input plane (`ih * width + iw`).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_std::{Bytes, Shape};
+
+use crate::{FlexTensor, Layout};
+
+/// Whether a pooling call takes this path.
+pub(crate) fn supported(x: &FlexTensor, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], ceil_mode: bool) -> bool {
+    let shape = x.layout().shape();
+    x.dtype() == DType::F32
+        && shape.num_dims() == 4
+        && kernel == [2, 2]
+        && stride == [2, 2]
+        && padding == [0, 0]
+        && dilation == [1, 1]
+        // ceil_mode only matters for odd sizes (a last, partial window).
+        && (!ceil_mode || (shape[2] % 2 == 0 && shape[3] % 2 == 0))
+}
+
+/// Max and its position (0..4, row-major in the window) of one 2×2 window.
+#[inline(always)]
+fn window_max(v: [f32; 4]) -> (f32, usize) {
+    let (mut m, mut at) = (v[0], 0);
+    for (i, &x) in v.iter().enumerate().skip(1) {
+        if x > m || x.is_nan() {
+            m = x;
+            at = i;
+        }
+    }
+    (m, at)
+}
+
+/// `[N, C, H, W] → [N, C, H/2, W/2]`, plus flat input indices of the maxima when asked.
+pub(crate) fn forward(x: FlexTensor, with_indices: bool) -> (FlexTensor, Option<FlexTensor>) {
+    let x = x.to_contiguous();
+    let shape = x.layout().shape().to_vec();
+    let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
+    let (oh, ow) = (h / 2, w / 2);
+    let xd: &[f32] = x.storage();
+    let mut out = vec![0.0f32; planes * oh * ow];
+    let mut idx = if with_indices { vec![0i64; planes * oh * ow] } else { Vec::new() };
+    let plane_out = oh * ow;
+    let pool_plane = |p: usize, o: &mut [f32], mut ix: Option<&mut [i64]>| {
+        let src = &xd[p * h * w..(p + 1) * h * w];
+        for oy in 0..oh {
+            let (r0, r1) = (&src[2 * oy * w..][..w], &src[(2 * oy + 1) * w..][..w]);
+            for ox in 0..ow {
+                let (m, at) = window_max([r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]]);
+                o[oy * ow + ox] = m;
+                if let Some(ix) = ix.as_deref_mut() {
+                    ix[oy * ow + ox] = ((2 * oy + at / 2) * w + 2 * ox + at % 2) as i64;
+                }
+            }
+        }
+    };
+    if plane_out > 0 {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            if with_indices {
+                out.par_chunks_mut(plane_out).zip(idx.par_chunks_mut(plane_out)).enumerate().with_min_len(4).for_each(|(p, (o, ix))| pool_plane(p, o, Some(ix)));
+            } else {
+                out.par_chunks_mut(plane_out).enumerate().with_min_len(4).for_each(|(p, o)| pool_plane(p, o, None));
+            }
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            if with_indices {
+                for (p, (o, ix)) in out.chunks_mut(plane_out).zip(idx.chunks_mut(plane_out)).enumerate() {
+                    pool_plane(p, o, Some(ix));
+                }
+            } else {
+                for (p, o) in out.chunks_mut(plane_out).enumerate() {
+                    pool_plane(p, o, None);
+                }
+            }
+        }
+    }
+    let out_shape = vec![shape[0], shape[1], oh, ow];
+    let indices = with_indices.then(|| FlexTensor::new(Bytes::from_elems(idx), Layout::contiguous(Shape::from(out_shape.clone())), DType::I64));
+    (FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(Shape::from(out_shape)), DType::F32), indices)
+}
+
+/// Gradient of the input: each output gradient goes to its window's maximum.
+/// `grad` must be f32 and `indices` i64, as [`forward`] makes them.
+pub(crate) fn backward(x: &FlexTensor, grad: FlexTensor, indices: FlexTensor) -> FlexTensor {
+    let (grad, indices) = (grad.to_contiguous(), indices.to_contiguous());
+    let shape = x.layout().shape().to_vec();
+    let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
+    let gshape = grad.layout().shape();
+    let plane_out = gshape[2] * gshape[3];
+    let (gd, id): (&[f32], &[i64]) = (grad.storage(), indices.storage());
+    let mut dx = vec![0.0f32; planes * h * w];
+    let scatter = |p: usize, dst: &mut [f32]| {
+        for (g, &i) in gd[p * plane_out..(p + 1) * plane_out].iter().zip(&id[p * plane_out..(p + 1) * plane_out]) {
+            dst[i as usize] += g;
+        }
+    };
+    if h * w > 0 {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            dx.par_chunks_mut(h * w).enumerate().with_min_len(4).for_each(|(p, d)| scatter(p, d));
+        }
+        #[cfg(not(feature = "rayon"))]
+        for (p, d) in dx.chunks_mut(h * w).enumerate() {
+            scatter(p, d);
+        }
+    }
+    FlexTensor::new(Bytes::from_elems(dx), Layout::contiguous(Shape::from(shape)), DType::F32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_general_pooling() {
+        // Ties, NaN and odd sizes included.
+        let (n, c, h, w) = (2, 3, 7, 6);
+        let mut v: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 37) % 11) as f32).collect();
+        v[5] = f32::NAN;
+        let x = FlexTensor::new(Bytes::from_elems(v), Layout::contiguous(Shape::from(vec![n, c, h, w])), DType::F32);
+        let (fast, fast_idx) = forward(x.clone(), true);
+        let (slow, slow_idx) = crate::ops::pool::max_pool2d_with_indices_f32(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
+        assert_eq!(fast.layout().shape(), slow.layout().shape());
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+        assert!(same(fast.storage::<f32>(), slow.to_contiguous().storage::<f32>()));
+        let fast_idx = fast_idx.unwrap();
+        assert_eq!(fast_idx.storage::<i64>(), slow_idx.to_contiguous().storage::<i64>());
+        let g: Vec<f32> = (0..fast.layout().shape().num_elements()).map(|i| i as f32).collect();
+        let grad = FlexTensor::new(Bytes::from_elems(g), Layout::contiguous(fast.layout().shape().clone()), DType::F32);
+        let fast_dx = backward(&x, grad.clone(), fast_idx.clone());
+        let slow_dx = crate::ops::pool::max_pool2d_backward_f32(x, grad, slow_idx);
+        assert_eq!(fast_dx.storage::<f32>(), slow_dx.to_contiguous().storage::<f32>());
+    }
+}
