@@ -230,6 +230,88 @@ mod tests {
         assert!((cfg.flops_per_image() as f64 / 1e6 - 23.5).abs() < 0.5, "{}", cfg.flops_per_image());
     }
 
+    /// asl builds burn-flex with its own convolution and 2×2 max-pool kernels
+    /// (vendor/burn-flex): check them here, through burn's public API and autodiff, against
+    /// the definitions. The loss ⟨dY, pool(conv(x, w))⟩ has gradients that a direct
+    /// computation gives exactly: route dY back through the argmax of each window, then
+    /// correlate.
+    #[test]
+    fn conv_and_pool_kernels_match_the_definitions() {
+        let dev = device("flex").unwrap().autodiff();
+        let (n, ci, co, s) = (2, 3, 4, 6);
+        let vals = |len: usize, seed: usize| -> Vec<f32> { (0..len).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0).collect() };
+        let (xv, wv, gv) = (vals(n * ci * s * s, 1), vals(co * ci * 9, 2), vals(n * co * (s / 2) * (s / 2), 3));
+        let x = Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, ci, s, s]), &dev).require_grad();
+        let w = Tensor::<4>::from_data(TensorData::new(wv.clone(), [co, ci, 3, 3]), &dev).require_grad();
+        let y = burn::tensor::module::conv2d(x.clone(), w.clone(), None, burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let yv: Vec<f32> = y.clone().try_into_vec_as::<f32>().unwrap();
+        let pooled = burn::tensor::module::max_pool2d(y, [2, 2], [2, 2], [0, 0], [1, 1], false);
+        let loss = (pooled.clone() * Tensor::<4>::from_data(TensorData::new(gv.clone(), [n, co, s / 2, s / 2]), &dev)).sum();
+        let grads = loss.backward();
+        let gx: Vec<f32> = x.grad(&grads).unwrap().try_into_vec_as::<f32>().unwrap();
+        let gw: Vec<f32> = w.grad(&grads).unwrap().try_into_vec_as::<f32>().unwrap();
+        let pv: Vec<f32> = pooled.try_into_vec_as::<f32>().unwrap();
+
+        // Pixel (yy, xx) of input plane `plane` (= sample × ci + channel), zero outside.
+        let x_at = |plane: usize, yy: isize, xx: isize| if (0..s as isize).contains(&yy) && (0..s as isize).contains(&xx) { xv[(plane * s + yy as usize) * s + xx as usize] } else { 0.0 };
+        let (mut dy, mut gx_ref, mut gw_ref) = (vec![0f32; yv.len()], vec![0f32; xv.len()], vec![0f32; wv.len()]);
+        for b in 0..n {
+            for o in 0..co {
+                for yy in 0..s {
+                    for xx in 0..s {
+                        let mut acc = 0.0;
+                        for i in 0..ci {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    acc += x_at(b * ci + i, yy as isize + ky as isize - 1, xx as isize + kx as isize - 1) * wv[((o * ci + i) * 3 + ky) * 3 + kx];
+                                }
+                            }
+                        }
+                        assert!((acc - yv[((b * co + o) * s + yy) * s + xx]).abs() < 1e-4, "conv output");
+                    }
+                }
+                // Max of each 2×2 window (first maximum wins) receives the window's gradient.
+                for py in 0..s / 2 {
+                    for px in 0..s / 2 {
+                        let cells = [(2 * py, 2 * px), (2 * py, 2 * px + 1), (2 * py + 1, 2 * px), (2 * py + 1, 2 * px + 1)];
+                        let val = |&(r, c): &(usize, usize)| yv[((b * co + o) * s + r) * s + c];
+                        let best = cells.iter().fold(cells[0], |m, c| if val(c) > val(&m) { *c } else { m });
+                        let out = ((b * co + o) * (s / 2) + py) * (s / 2) + px;
+                        assert_eq!(pv[out], val(&best), "pooled value");
+                        dy[((b * co + o) * s + best.0) * s + best.1] = gv[out];
+                    }
+                }
+            }
+        }
+        for b in 0..n {
+            for o in 0..co {
+                for yy in 0..s as isize {
+                    for xx in 0..s as isize {
+                        let g = dy[((b * co + o) * s + yy as usize) * s + xx as usize];
+                        for i in 0..ci {
+                            for ky in 0..3isize {
+                                for kx in 0..3isize {
+                                    let (iy, ix) = (yy + ky - 1, xx + kx - 1);
+                                    if (0..s as isize).contains(&iy) && (0..s as isize).contains(&ix) {
+                                        let xi = (((b * ci + i) * s) as isize + iy) as usize * s + ix as usize;
+                                        let wi = ((o * ci + i) * 3 + ky as usize) * 3 + kx as usize;
+                                        gw_ref[wi] += g * xv[xi];
+                                        gx_ref[xi] += g * wv[wi];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (got, want, what) in [(&gx, &gx_ref, "input gradient"), (&gw, &gw_ref, "weight gradient")] {
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{what}: {a} vs {b}");
+            }
+        }
+    }
+
     #[test]
     fn forward_shapes_and_validation() {
         let dev = device("flex").unwrap();

@@ -335,6 +335,23 @@ pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: 
     f32_tensor(dx, x_shape)
 }
 
+/// Gradient of the bias: the output gradient summed over samples and pixels, per channel.
+/// (The generic lowering swaps batch and channels first, which copies the whole gradient.)
+pub(crate) fn conv2d_bias_backward(output_grad: FlexTensor, bias_shape: Vec<usize>) -> FlexTensor {
+    let dy = output_grad.to_contiguous();
+    let shape = dy.layout().shape();
+    let (batch, c_out, p) = (shape[0], shape[1], shape[2] * shape[3]);
+    let dyd: &[f32] = dy.storage();
+    let mut db = vec![0.0f32; c_out];
+    if p > 0 {
+        for (i, plane) in dyd.chunks_exact(p).enumerate().take(batch * c_out) {
+            // Sum in f64: a plane can hold thousands of values.
+            db[i % c_out] += plane.iter().map(|&v| v as f64).sum::<f64>() as f32;
+        }
+    }
+    f32_tensor(db, bias_shape)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +426,9 @@ mod tests {
             })
             .collect();
         close(dx.storage::<f32>(), &dx_ref);
+        let db = conv2d_bias_backward(f32_tensor(dyv.clone(), ys.clone()), vec![ys[1]]);
+        let db_ref: Vec<f32> = (0..ys[1]).map(|c| dyv.chunks(ys[2] * ys[3]).skip(c).step_by(ys[1]).flatten().sum()).collect();
+        close(db.storage::<f32>(), &db_ref);
     }
 
     #[test]

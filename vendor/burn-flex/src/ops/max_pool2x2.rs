@@ -28,14 +28,17 @@ pub(crate) fn supported(x: &FlexTensor, kernel: [usize; 2], stride: [usize; 2], 
 }
 
 /// Max and its position (0..4, row-major in the window) of one 2×2 window.
+///
+/// Branch-free: which of the four wins is data-dependent and unpredictable, and mispredicted
+/// branches made this loop cost more than the convolution before it.
 #[inline(always)]
 fn window_max(v: [f32; 4]) -> (f32, usize) {
-    let (mut m, mut at) = (v[0], 0);
+    let (mut m, mut at) = (v[0], 0usize);
     for (i, &x) in v.iter().enumerate().skip(1) {
-        if x > m || x.is_nan() {
-            m = x;
-            at = i;
-        }
+        let take = x > m || x.is_nan();
+        let (bits, index) = ((take as u32).wrapping_neg(), (take as usize).wrapping_neg());
+        m = f32::from_bits((x.to_bits() & bits) | (m.to_bits() & !bits));
+        at = (i & index) | (at & !index);
     }
     (m, at)
 }

@@ -103,6 +103,23 @@ impl ModuleOps<Flex> for Flex {
         generic_conv2d_weight_backward(x, weight, output_grad, options)
     }
 
+    fn conv2d_bias_backward(
+        x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        if output_grad.dtype() == DType::F32 {
+            return conv2d_gemm::conv2d_bias_backward(output_grad, bias.shape().to_vec());
+        }
+        // burn-backend's default.
+        let [batch_size, _, _, _] = x.shape().dims();
+        let [_, channels_out, height_out, width_out] = output_grad.shape().dims();
+        let grad = Flex::float_swap_dims(output_grad, 0, 1);
+        let grad = Flex::float_reshape(grad, Shape::new([channels_out, batch_size * height_out * width_out]));
+        let grad = Flex::float_sum_dim(grad, 1);
+        Flex::float_reshape(grad, bias.shape())
+    }
+
     fn deform_conv2d(
         x: FloatTensor<Flex>,
         offset: FloatTensor<Flex>,
