@@ -23,6 +23,9 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let tmp = tempfile::tempdir().expect("tmp");
     let home = asl::AslHome::new(tmp.path());

@@ -29,6 +29,9 @@ fn bench_folder(name: &str, dir: &Path, cache_dir: &Path) {
     println!("{:<28} reuse (mmap + header check) {:.1} ms", "", t.elapsed().as_secs_f64() * 1e3);
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let threads = rayon::current_num_threads();
     println!("prep benchmark: {threads} rayon threads, {} CPUs", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));

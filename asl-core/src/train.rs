@@ -239,12 +239,41 @@ fn train_step(model: Cnn, optim: &mut burn::optim::ModuleOptimizer, loss_fn: &Cr
     (model, StepResult { loss: loss_value, correct })
 }
 
+/// Feed the batches of `order` (in `batch_size` chunks, augmented with `seed_of(batch)`) to
+/// `step(batch, pixels, labels)`, filling each batch on a helper thread while the previous one
+/// trains, so augmentation overlaps the optimiser instead of stalling it. The batches are the
+/// same as a sequential fill (each image's randomness depends only on its seed). `step`
+/// returns false to stop early; the result says whether it did.
+fn prefetched_batches(cache: &Cache, augment: &AugmentConfig, order: &[usize], batch_size: usize, seed_of: impl Fn(usize) -> u64 + Sync, mut step: impl FnMut(usize, Vec<f32>, Vec<i64>) -> bool) -> bool {
+    std::thread::scope(|scope| {
+        // One batch ahead: enough to hide the fill, little memory.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<f32>, Vec<i64>)>(1);
+        let seed_of = &seed_of;
+        scope.spawn(move || {
+            for (b, idx) in order.chunks(batch_size).enumerate() {
+                let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+                fill_batch(cache, Split::Train, idx, Some((augment, seed_of(b))), &mut pixels, &mut labels);
+                if tx.send((pixels, labels)).is_err() {
+                    return; // the consumer stopped
+                }
+            }
+        });
+        for (b, (pixels, labels)) in rx.iter().enumerate() {
+            if !step(b, pixels, labels) {
+                return true; // dropping `rx` stops the producer
+            }
+        }
+        false
+    })
+}
+
 /// Training speed of a configuration, measured on real steps of the training loop.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
     pub batch_size: usize,
     pub steps: usize,
-    /// Whole steps (batch fill + forward + backward + update), images per second.
+    /// The training loop (forward + backward + update, the next batch filled meanwhile),
+    /// images per second.
     pub images_per_sec: f64,
     /// Batch fill alone (augmentation + normalisation on the rayon pool), images per second.
     pub fill_images_per_sec: f64,
@@ -253,7 +282,8 @@ pub struct Throughput {
 }
 
 /// Run `warmup + steps` training steps of `cfg` on the cache's training split (no validation,
-/// no checkpoints) and time them: the speed a training run sees between its epoch ends.
+/// no checkpoints) and time them: the speed a training run sees between its epoch ends. The
+/// batch fill is also timed alone.
 pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps: usize) -> Result<Throughput, TrainError> {
     cfg.validate()?;
     if cache.image_size() != cfg.model.input_size {
@@ -265,30 +295,46 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
     }
     let ad = model::device(&cfg.device)?.autodiff();
     ad.seed(cfg.seed);
-    let mut model = cfg.model.init(&ad);
+    let model = cfg.model.init(&ad);
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
     let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
     let s = cache.image_size();
-    let mut order: Vec<usize> = (0..n_train).collect();
-    SplitMix64::new(cfg.seed).shuffle(&mut order);
+    let mut shuffled: Vec<usize> = (0..n_train).collect();
+    SplitMix64::new(cfg.seed).shuffle(&mut shuffled);
+    let batches = warmup + steps;
+    let order: Vec<usize> = shuffled.chunks_exact(cfg.batch_size).cycle().take(batches).flatten().copied().collect();
+    let seed_of = |b: usize| cfg.seed ^ b as u64;
+
+    // The batch fill alone, as the loop's helper thread runs it.
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    let (mut fill, mut compute) = (0f64, 0f64);
-    for (b, idx) in order.chunks_exact(cfg.batch_size).cycle().take(warmup + steps).enumerate() {
+    let t = Instant::now();
+    for (b, idx) in order.chunks(cfg.batch_size).enumerate().skip(warmup) {
+        fill_batch(cache, Split::Train, idx, Some((&cfg.augment, seed_of(b))), &mut pixels, &mut labels);
+    }
+    let fill = t.elapsed().as_secs_f64();
+
+    // The training loop: fill overlapped with the steps, as `train` runs it.
+    let (mut compute, mut started) = (0f64, Instant::now());
+    let mut slot = Some(model);
+    prefetched_batches(cache, &cfg.augment, &order, cfg.batch_size, seed_of, |b, pixels, labels| {
+        let Some(current) = slot.take() else { return false };
         if b == warmup {
-            (fill, compute) = (0.0, 0.0);
+            started = Instant::now();
         }
         let t = Instant::now();
-        fill_batch(cache, Split::Train, idx, Some((&cfg.augment, cfg.seed ^ b as u64)), &mut pixels, &mut labels);
-        let t2 = Instant::now();
-        (model, _) = train_step(model, &mut optim, &loss_fn, std::mem::take(&mut pixels), &labels, s, cfg.lr, &ad);
-        fill += (t2 - t).as_secs_f64();
-        compute += t2.elapsed().as_secs_f64();
-    }
+        let (next, _) = train_step(current, &mut optim, &loss_fn, pixels, &labels, s, cfg.lr, &ad);
+        if b >= warmup {
+            compute += t.elapsed().as_secs_f64();
+        }
+        slot = Some(next);
+        true
+    });
+    let whole = started.elapsed().as_secs_f64();
     let images = (steps * cfg.batch_size) as f64;
     Ok(Throughput {
         batch_size: cfg.batch_size,
         steps,
-        images_per_sec: images / (fill + compute).max(1e-9),
+        images_per_sec: images / whole.max(1e-9),
         fill_images_per_sec: images / fill.max(1e-9),
         compute_images_per_sec: images / compute.max(1e-9),
     })
@@ -382,7 +428,6 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
     let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
     let s = cache.image_size();
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let run_started = Instant::now();
     let seconds_before = state.train_seconds;
 
@@ -397,22 +442,29 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut lr = cfg.lr;
         progress.begin(&format!("epoch {}", epoch + 1), Some(n_train as u64));
-        for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-            if cancel.is_cancelled() {
+        let seed_of = |b: usize| cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
+        // The step closure owns the model between batches (train_step consumes it).
+        let mut slot = Some(model);
+        let cancelled = prefetched_batches(cache, &cfg.augment, &order, cfg.batch_size, seed_of, |b, pixels, labels| {
+            let Some(current) = slot.take().filter(|_| !cancel.is_cancelled()) else {
+                return false;
+            };
+            lr = cfg.lr_at(epoch * steps_per_epoch + b, state.planned_epochs * steps_per_epoch, steps_per_epoch);
+            let (next, step) = train_step(current, &mut optim, &loss_fn, pixels, &labels, s, lr, &ad);
+            slot = Some(next);
+            correct += step.correct;
+            loss_sum += step.loss * labels.len() as f64;
+            seen += labels.len();
+            progress.advance(labels.len() as u64);
+            true
+        });
+        model = match slot {
+            Some(m) if !cancelled => m,
+            _ => {
                 progress.finish();
                 return Err(TrainError::Cancelled(epoch));
             }
-            let aug_seed = cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
-            fill_batch(cache, Split::Train, idx, Some((&cfg.augment, aug_seed)), &mut pixels, &mut labels);
-            // The tensors take the buffers; fill_batch regrows them for the next batch.
-            lr = cfg.lr_at(epoch * steps_per_epoch + b, state.planned_epochs * steps_per_epoch, steps_per_epoch);
-            let step;
-            (model, step) = train_step(model, &mut optim, &loss_fn, std::mem::take(&mut pixels), &labels, s, lr, &ad);
-            correct += step.correct;
-            loss_sum += step.loss * idx.len() as f64;
-            seen += idx.len();
-            progress.advance(idx.len() as u64);
-        }
+        };
         progress.finish();
         let train_secs = started.elapsed().as_secs_f64();
         let valid = model.valid();

@@ -14,6 +14,11 @@ struct Cli {
     serve: asl_http::cli::ServeArgs,
 }
 
+/// burn allocates a buffer per tensor op; glibc malloc returns big ones to the kernel and
+/// page-faults them back on the next step. mimalloc keeps them (1.6× faster training).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let home = asl_core::AslHome::resolve(cli.home.as_deref());
