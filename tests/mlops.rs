@@ -47,6 +47,7 @@ fn cache(cache_dir: &Path, size: u32) -> Cache {
 fn tiny(epochs: usize, seed: u64) -> TrainConfig {
     let mut c = TrainConfig { epochs, batch_size: 32, seed, ..Default::default() };
     c.model.input_size = 24;
+    c.model.depth = 3;
     c.model.width = 8;
     c.model.hidden = 32;
     c

@@ -125,7 +125,7 @@ fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
 fn small_config(epochs: usize) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig::new().with_input_size(48),
+        model: ModelConfig::new().with_input_size(48).with_depth(3).with_width(16).with_dropout(0.2),
         augment: asl::augment::AugmentConfig { strength: 0.3, mirror: 0.0, background: 0.0, erase: 0.0 },
         epochs,
         batch_size: 32,

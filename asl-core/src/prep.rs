@@ -134,7 +134,7 @@ pub struct PrepConfig {
 
 impl Default for PrepConfig {
     fn default() -> Self {
-        Self { image_size: 32, val_fraction: 0.2, seed: 42 }
+        Self { image_size: 48, val_fraction: 0.2, seed: 42 }
     }
 }
 

@@ -95,7 +95,7 @@ impl Run {
 
 /// Train a model on the prepared cache and save it as a model folder (a tracked run).
 ///
-/// The cache (built if needed) has the side ``config["model"]["input_size"]`` (default 32).
+/// The cache (built if needed) has the side ``config["model"]["input_size"]`` (default 48).
 /// Checkpoints are written every epoch to ``run_dir``; calling again with the same
 /// ``run_dir`` and configuration resumes (also after Ctrl-C).
 ///

@@ -16,7 +16,7 @@ CI = os.environ.get("CI") == "true"
 REPO = Path(__file__).resolve().parents[2]
 DATASET = "asl/synthetic"
 # A small, fast network: a few seconds an epoch on two cores.
-TINY = {"epochs": 3, "batch_size": 32, "seed": 1, "model": {"width": 8, "input_size": 32}}
+TINY = {"epochs": 3, "batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3, "input_size": 32}}
 
 
 def need(condition: bool, why: str) -> None:
