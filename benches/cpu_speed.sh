@@ -30,7 +30,7 @@ rows = [("training, img/s", "train_images_per_sec", True),
         ("inference batch 32, ms p50", "infer_b32_ms_p50", False),
         ("inference batch 1, ms p50", "infer_b1_ms_p50", False)]
 for b, t in zip(burn["results"], tf["results"]):
-    print(f"\n{b['network']} network ({b['input_size']}px, {b['mflops_forward']:.1} MFLOP fwd)")
+    print(f"\n{b['network']} network ({b['input_size']}px, {b['mflops_forward']:.1f} MFLOP fwd)")
     print(f"  {'':30} {'burn':>10} {'TF':>10} {'burn/TF speed':>14}")
     for label, key, higher in rows:
         ratio = b[key] / t[key] if higher else t[key] / b[key]

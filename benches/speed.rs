@@ -149,7 +149,7 @@ fn main() {
         println!("  inference batch 32: p50 {b32_p50:.2} ms, p95 {b32_p95:.2} ms (~{infer_gflops:.1} GFLOP/s); batch 1: p50 {b1_p50:.3} ms, p95 {b1_p95:.3} ms");
         println!("  data loading (augment + normalise) on one core: {fill_one_core:.0} img/s");
         results.push(serde_json::json!({
-            "network": name, "input_size": s, "batch": BATCH, "mflops_forward": flops / 1e6,
+            "network": name, "input_size": s, "batch": BATCH, "mflops_forward": flops / 1e6, "model": &model,
             "train_images_per_sec": tp.images_per_sec, "train_compute_images_per_sec": tp.compute_images_per_sec,
             "train_gflops": train_gflops, "infer_b32_ms_p50": b32_p50, "infer_b32_ms_p95": b32_p95,
             "infer_b1_ms_p50": b1_p50, "infer_b1_ms_p95": b1_p95, "infer_gflops": infer_gflops,

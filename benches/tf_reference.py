@@ -1,7 +1,7 @@
 """The TF/Keras reference for `benches/speed.rs`: the same networks, data and batch size.
 
-Reads the images the Rust benchmark exported (`<network>_x.npy`, `<network>_y.npy` in DIR)
-and writes `tf.json` beside them with the same fields as `burn.json`.
+Reads the networks (`burn.json`) and images (`<network>_x.npy`, `<network>_y.npy`) the Rust
+benchmark exported to DIR and writes `tf.json` beside them with the same fields.
 
     python benches/tf_reference.py DIR [--steps 80]
 """
@@ -19,24 +19,23 @@ import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 
 BATCH = 32
-NUM_CLASSES = 29
 
 
-def network(name: str, size: int) -> keras.Model:
-    """The course project's network, or asl's default (batch norm after each conv, 32 px)."""
-    batch_norm = name == "default"
+def network(arch: dict) -> keras.Model:
+    """The network `benches/speed.rs` measured, from its architecture (asl's ModelConfig)."""
+    size, batch_norm = arch["input_size"], arch["batch_norm"]
     layers = [keras.Input((size, size, 3))]
-    for width in (16, 32, 64):
-        layers.append(keras.layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm))
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization())
-        layers += [keras.layers.ReLU(), keras.layers.MaxPooling2D(2)]
-    layers += [
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(NUM_CLASSES),
-    ]
+    for stage in range(arch["depth"]):
+        for _ in range(arch["convs_per_stage"]):
+            layers.append(keras.layers.Conv2D(arch["width"] << stage, 3, padding="same", use_bias=not batch_norm))
+            if batch_norm:
+                layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.ReLU())
+        layers.append(keras.layers.MaxPooling2D(2))
+    layers.append(keras.layers.GlobalAveragePooling2D() if arch["global_pool"] else keras.layers.Flatten())
+    if arch["hidden"]:
+        layers.append(keras.layers.Dense(arch["hidden"], activation="relu"))
+    layers += [keras.layers.Dropout(arch["dropout"]), keras.layers.Dense(arch["num_classes"])]
     return keras.Sequential(layers)
 
 
@@ -51,11 +50,11 @@ def percentiles(fn, runs: int):
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
-def measure(name: str, data_dir: str, steps: int) -> dict:
+def measure(name: str, arch: dict, data_dir: str, steps: int) -> dict:
     x = np.load(os.path.join(data_dir, f"{name}_x.npy")).astype(np.float32) / 255.0 - 0.5
     y = np.load(os.path.join(data_dir, f"{name}_y.npy")).astype(np.int32)
     size = x.shape[1]
-    model = network(name, size)
+    model = network(arch)
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=3e-3, weight_decay=5e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -99,7 +98,9 @@ def main() -> int:
     parser.add_argument("dir")
     parser.add_argument("--steps", type=int, default=80)
     args = parser.parse_args()
-    results = [measure(name, args.dir, args.steps) for name in ("course", "default")]
+    with open(os.path.join(args.dir, "burn.json")) as f:
+        burn = json.load(f)
+    results = [measure(r["network"], r["model"], args.dir, args.steps) for r in burn["results"]]
     doc = {"engine": f"TF {tf.__version__} (Keras {keras.__version__}, oneDNN)", "results": results}
     with open(os.path.join(args.dir, "tf.json"), "w") as f:
         json.dump(doc, f, indent=2)
