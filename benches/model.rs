@@ -8,10 +8,10 @@
 //!
 //! Run: `cargo bench --bench model` (env: `ASL_BENCH_BUDGET` seconds, `ASL_BENCH_SKIP_TRAIN=1`
 //! to measure only throughput and latency).
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use asl::dataset::{DatasetRef, DatasetStore};
+use asl::dataset::DatasetStore;
 use asl::infer::{Classifier, Lineage};
 use asl::model::ModelConfig;
 use asl::prep::{self, PrepConfig, Split};
@@ -23,24 +23,17 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+mod common;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let tmp = tempfile::tempdir().expect("tmp");
     let home = asl::AslHome::new(tmp.path());
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/asl-alphabet-64px.zip");
-    let (zip, label) = if shared.exists() {
-        (shared.clone(), "shared real 64px archive")
-    } else {
-        let z = tmp.path().join("synth.zip");
-        asl::synth::write_zip(&asl::synth::SynthConfig { per_class: 300, ..Default::default() }, &z).expect("synth");
-        (z, "SYNTHETIC data (shared archive absent)")
-    };
+    let (dataset, label) = common::collect_benchmark_data(&home, 300);
     println!("model benchmark on the {label}; {} rayon threads", rayon::current_num_threads());
-    let dataset = DatasetRef::parse("grassknoted/asl-alphabet").expect("ref").0;
     let store = DatasetStore::new(&home, &dataset);
-    store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
     let cache_for = |size: u32| {
         let cfg = PrepConfig { image_size: size, ..PrepConfig::default() };
         let p = prep::prepare_collected(&home, &dataset, &cfg, false, &NoProgress, &Cancel::new()).expect("prep");

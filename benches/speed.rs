@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use asl::dataset::{DatasetRef, DatasetStore};
+
 use asl::model::ModelConfig;
 use asl::prep::{self, Cache, PrepConfig, Split};
 use asl::progress::{Cancel, NoProgress};
@@ -76,6 +76,8 @@ fn export(cache: &Cache, dir: &Path, name: &str, n: usize) {
     write_npy(&dir.join(format!("{name}_y.npy")), "|u1", &[n], &cache.labels(Split::Train)[..n]);
 }
 
+mod common;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -84,16 +86,7 @@ fn main() {
     let export_dir = std::env::var_os("ASL_SPEED_EXPORT").map(std::path::PathBuf::from);
     let tmp = tempfile::tempdir().expect("tmp");
     let home = asl::AslHome::new(tmp.path());
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/asl-alphabet-64px.zip");
-    let (zip, data_label) = if shared.exists() {
-        (shared.clone(), "shared real 64px archive")
-    } else {
-        let z = tmp.path().join("synth.zip");
-        asl::synth::write_zip(&asl::synth::SynthConfig { per_class: 100, ..Default::default() }, &z).expect("synth");
-        (z, "synthetic dataset (shared archive absent)")
-    };
-    let dataset = DatasetRef::parse("grassknoted/asl-alphabet").expect("ref").0;
-    DatasetStore::new(&home, &dataset).import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
+    let (dataset, data_label) = common::collect_benchmark_data(&home, 100);
     println!("speed benchmark on the {data_label}; batch {BATCH}; {} rayon threads", rayon::current_num_threads());
 
     let mut results = Vec::new();

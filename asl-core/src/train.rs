@@ -217,6 +217,14 @@ pub fn fill_batch(cache: &Cache, split: Split, idx: &[usize], aug: Option<(&Augm
     });
 }
 
+/// The optimiser and loss a configuration trains with (shared by `train` and
+/// `measure_throughput`, so the speed measured is the speed of the real thing).
+fn optimiser_and_loss(cfg: &TrainConfig, ad: &Device) -> (burn::optim::ModuleOptimizer, CrossEntropyLoss) {
+    let optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
+    let loss = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(ad);
+    (optim, loss)
+}
+
 /// What one optimisation step reports.
 pub struct StepResult {
     /// Mean loss over the batch.
@@ -298,8 +306,7 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
     let ad = model::device(&cfg.device)?.autodiff();
     ad.seed(cfg.seed);
     let model = cfg.model.init(&ad);
-    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
-    let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
+    let (mut optim, loss_fn) = optimiser_and_loss(cfg, &ad);
     let s = cache.image_size();
     let mut shuffled: Vec<usize> = (0..n_train).collect();
     SplitMix64::new(cfg.seed).shuffle(&mut shuffled);
@@ -403,7 +410,7 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     let device = model::device(&cfg.device)?;
     let ad = device.clone().autodiff();
     let mut model = cfg.model.init(&ad);
-    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
+    let (mut optim, loss_fn) = optimiser_and_loss(cfg, &ad);
     let mut state = RunState { config: cfg.clone(), epochs_done: 0, planned_epochs: cfg.epochs, best_val_loss: f64::INFINITY, best_epoch: 0, history: Vec::new(), stop: None, train_seconds: 0.0 };
 
     if let Some(ck) = find_checkpoint(run_dir) {
@@ -427,7 +434,6 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     }
     let resumed_from_epoch = state.epochs_done;
     let best_path = run_dir.join("best.bpk");
-    let loss_fn = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(&ad);
     let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
     let s = cache.image_size();
     let run_started = Instant::now();
