@@ -14,6 +14,38 @@ use burn_std::{Bytes, Shape};
 
 use crate::{FlexTensor, Layout};
 
+/// An index type of the pooling indices: burn asks for the backend's int dtype (i32 or i64)
+/// and writing it directly saves a cast of the whole index tensor.
+pub(crate) trait PoolIndex: burn_std::Element + bytemuck::Pod + Default + Send + Sync + 'static {
+    const DTYPE: DType;
+    fn from_flat(i: usize) -> Self;
+    fn flat(self) -> usize;
+}
+
+impl PoolIndex for i64 {
+    const DTYPE: DType = DType::I64;
+    #[inline(always)]
+    fn from_flat(i: usize) -> Self {
+        i as i64
+    }
+    #[inline(always)]
+    fn flat(self) -> usize {
+        self as usize
+    }
+}
+
+impl PoolIndex for i32 {
+    const DTYPE: DType = DType::I32;
+    #[inline(always)]
+    fn from_flat(i: usize) -> Self {
+        i as i32
+    }
+    #[inline(always)]
+    fn flat(self) -> usize {
+        self as usize
+    }
+}
+
 /// Whether a pooling call takes this path.
 pub(crate) fn supported(x: &FlexTensor, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], ceil_mode: bool) -> bool {
     let shape = x.layout().shape();
@@ -48,7 +80,7 @@ fn window_max(v: [f32; 4]) -> (f32, usize) {
 /// of the two: the same winner as a sequential scan, in a loop without bounds checks or
 /// branches that the compiler vectorises. `ix` = (indices out, flat index of `rows[0]`).
 #[inline(always)]
-fn pool_row(rows: &[f32], w: usize, out: &mut [f32], ix: Option<(&mut [i64], usize)>) {
+fn pool_row<I: PoolIndex>(rows: &[f32], w: usize, out: &mut [f32], ix: Option<(&mut [I], usize)>) {
     let (top, bottom) = rows.split_at(w);
     let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
     match ix {
@@ -56,7 +88,7 @@ fn pool_row(rows: &[f32], w: usize, out: &mut [f32], ix: Option<(&mut [i64], usi
             for (ox, ((o, i), (t, b))) in out.iter_mut().zip(ix.iter_mut()).zip(pairs).enumerate() {
                 let (m, at) = window_max([t[0], t[1], b[0], b[1]]);
                 *o = m;
-                *i = (base + (at >> 1) * w + 2 * ox + (at & 1)) as i64;
+                *i = I::from_flat(base + (at >> 1) * w + 2 * ox + (at & 1));
             }
         }
         None => {
@@ -67,17 +99,18 @@ fn pool_row(rows: &[f32], w: usize, out: &mut [f32], ix: Option<(&mut [i64], usi
     }
 }
 
-/// `[N, C, H, W] → [N, C, H/2, W/2]`, plus flat input indices of the maxima when asked.
-pub(crate) fn forward(x: FlexTensor, with_indices: bool) -> (FlexTensor, Option<FlexTensor>) {
+/// `[N, C, H, W] → [N, C, H/2, W/2]`, plus flat input indices of the maxima (as `I`) when
+/// asked.
+pub(crate) fn forward<I: PoolIndex>(x: FlexTensor, with_indices: bool) -> (FlexTensor, Option<FlexTensor>) {
     let x = x.to_contiguous();
     let shape = x.layout().shape().to_vec();
     let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
     let (oh, ow) = (h / 2, w / 2);
     let xd: &[f32] = x.storage();
     let mut out = vec![0.0f32; planes * oh * ow];
-    let mut idx = if with_indices { vec![0i64; planes * oh * ow] } else { Vec::new() };
+    let mut idx = if with_indices { vec![I::default(); planes * oh * ow] } else { Vec::new() };
     let plane_out = oh * ow;
-    let pool_plane = |p: usize, o: &mut [f32], ix: Option<&mut [i64]>| {
+    let pool_plane = |p: usize, o: &mut [f32], ix: Option<&mut [I]>| {
         let src = &xd[p * h * w..(p + 1) * h * w];
         match ix {
             Some(ix) => {
@@ -87,7 +120,7 @@ pub(crate) fn forward(x: FlexTensor, with_indices: bool) -> (FlexTensor, Option<
             }
             None => {
                 for (oy, o) in o.chunks_exact_mut(ow.max(1)).enumerate() {
-                    pool_row(&src[2 * oy * w..][..2 * w], w, o, None);
+                    pool_row::<I>(&src[2 * oy * w..][..2 * w], w, o, None);
                 }
             }
         }
@@ -116,23 +149,23 @@ pub(crate) fn forward(x: FlexTensor, with_indices: bool) -> (FlexTensor, Option<
         }
     }
     let out_shape = vec![shape[0], shape[1], oh, ow];
-    let indices = with_indices.then(|| FlexTensor::new(Bytes::from_elems(idx), Layout::contiguous(Shape::from(out_shape.clone())), DType::I64));
+    let indices = with_indices.then(|| FlexTensor::new(Bytes::from_elems(idx), Layout::contiguous(Shape::from(out_shape.clone())), I::DTYPE));
     (FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(Shape::from(out_shape)), DType::F32), indices)
 }
 
 /// Gradient of the input: each output gradient goes to its window's maximum.
-/// `grad` must be f32 and `indices` i64, as [`forward`] makes them.
-pub(crate) fn backward(x: &FlexTensor, grad: FlexTensor, indices: FlexTensor) -> FlexTensor {
+/// `grad` must be f32 and `indices` `I`, as [`forward`] makes them.
+pub(crate) fn backward<I: PoolIndex>(x: &FlexTensor, grad: FlexTensor, indices: FlexTensor) -> FlexTensor {
     let (grad, indices) = (grad.to_contiguous(), indices.to_contiguous());
     let shape = x.layout().shape().to_vec();
     let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
     let gshape = grad.layout().shape();
     let plane_out = gshape[2] * gshape[3];
-    let (gd, id): (&[f32], &[i64]) = (grad.storage(), indices.storage());
+    let (gd, id): (&[f32], &[I]) = (grad.storage(), indices.storage());
     let mut dx = vec![0.0f32; planes * h * w];
     let scatter = |p: usize, dst: &mut [f32]| {
         for (g, &i) in gd[p * plane_out..(p + 1) * plane_out].iter().zip(&id[p * plane_out..(p + 1) * plane_out]) {
-            dst[i as usize] += g;
+            dst[i.flat()] += g;
         }
     };
     if h * w > 0 {
@@ -155,21 +188,33 @@ mod tests {
 
     #[test]
     fn matches_the_general_pooling() {
+        matches_the_general_pooling_with::<i64>();
+        matches_the_general_pooling_with::<i32>();
+    }
+
+    fn matches_the_general_pooling_with<I: PoolIndex>() {
         // Ties, NaN and odd sizes included.
         let (n, c, h, w) = (2, 3, 7, 6);
         let mut v: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 37) % 11) as f32).collect();
         v[5] = f32::NAN;
         let x = FlexTensor::new(Bytes::from_elems(v), Layout::contiguous(Shape::from(vec![n, c, h, w])), DType::F32);
-        let (fast, fast_idx) = forward(x.clone(), true);
+        let (fast, fast_idx) = forward::<I>(x.clone(), true);
         let (slow, slow_idx) = crate::ops::pool::max_pool2d_with_indices_f32(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
         assert_eq!(fast.layout().shape(), slow.layout().shape());
         let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
         assert!(same(fast.storage::<f32>(), slow.to_contiguous().storage::<f32>()));
         let fast_idx = fast_idx.unwrap();
-        assert_eq!(fast_idx.storage::<i64>(), slow_idx.to_contiguous().storage::<i64>());
+        assert_eq!(fast_idx.dtype(), I::DTYPE);
+        let flat = |t: &FlexTensor| -> Vec<usize> {
+            match t.dtype() {
+                DType::I32 => t.to_contiguous().storage::<i32>().iter().map(|&i| i as usize).collect(),
+                _ => t.to_contiguous().storage::<i64>().iter().map(|&i| i as usize).collect(),
+            }
+        };
+        assert_eq!(flat(&fast_idx), flat(&slow_idx));
         let g: Vec<f32> = (0..fast.layout().shape().num_elements()).map(|i| i as f32).collect();
         let grad = FlexTensor::new(Bytes::from_elems(g), Layout::contiguous(fast.layout().shape().clone()), DType::F32);
-        let fast_dx = backward(&x, grad.clone(), fast_idx.clone());
+        let fast_dx = backward::<I>(&x, grad.clone(), fast_idx.clone());
         let slow_dx = crate::ops::pool::max_pool2d_backward_f32(x, grad, slow_idx);
         assert_eq!(fast_dx.storage::<f32>(), slow_dx.to_contiguous().storage::<f32>());
     }
@@ -190,7 +235,7 @@ mod speed {
         for with_indices in [false, true] {
             let t = Instant::now();
             for _ in 0..20 {
-                drop(forward(x.clone(), with_indices));
+                drop(forward::<i32>(x.clone(), with_indices));
             }
             std::println!("2x2 max pool of [32, 16, 64, 64], indices {with_indices}: {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / 20.0);
         }

@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv2d_gemm, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv2d_direct, conv2d_gemm, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -66,6 +66,9 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if conv2d_direct::supported(&x, &weight, &options) {
+            return conv2d_direct::conv2d(x, weight, bias, &options);
+        }
         if conv2d_gemm::supported(&x, &weight, &options) {
             return conv2d_gemm::conv2d(x, weight, bias, &options);
         }
@@ -85,6 +88,9 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if conv2d_direct::supported(&x, &weight, &options) {
+            return conv2d_direct::conv2d_x_backward(x, weight, output_grad, &options);
+        }
         if conv2d_gemm::supported(&x, &weight, &options) {
             return conv2d_gemm::conv2d_x_backward(x, weight, output_grad, &options);
         }
@@ -97,6 +103,9 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if conv2d_direct::supported(&x, &weight, &options) {
+            return conv2d_direct::conv2d_weight_backward(x, weight, output_grad, &options);
+        }
         if conv2d_gemm::supported(&x, &weight, &options) {
             return conv2d_gemm::conv2d_weight_backward(x, weight, output_grad, &options);
         }
@@ -503,7 +512,7 @@ impl ModuleOps<Flex> for Flex {
         ceil_mode: bool,
     ) -> FloatTensor<Flex> {
         if max_pool2x2::supported(&x, kernel_size, stride, padding, dilation, ceil_mode) {
-            return max_pool2x2::forward(x, false).0;
+            return max_pool2x2::forward::<i64>(x, false).0;
         }
         match x.dtype() {
             DType::F32 => {
@@ -533,7 +542,10 @@ impl ModuleOps<Flex> for Flex {
     ) -> MaxPool2dWithIndices<Flex> {
         let (output, mut indices) = match x.dtype() {
             DType::F32 if max_pool2x2::supported(&x, kernel_size, stride, padding, dilation, ceil_mode) => {
-                let (out, idx) = max_pool2x2::forward(x, true);
+                let (out, idx) = match DType::from(indices_dtype) {
+                    DType::I32 => max_pool2x2::forward::<i32>(x, true),
+                    _ => max_pool2x2::forward::<i64>(x, true),
+                };
                 (out, idx.expect("indices were asked for"))
             }
             DType::F32 => pool::max_pool2d_with_indices_f32(
@@ -586,11 +598,12 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         indices: IntTensor<Flex>,
     ) -> MaxPool2dBackward<Flex> {
-        if max_pool2x2::supported(&x, kernel_size, stride, padding, dilation, ceil_mode)
-            && output_grad.dtype() == DType::F32
-            && indices.dtype() == DType::I64
-        {
-            return MaxPool2dBackward::new(max_pool2x2::backward(&x, output_grad, indices));
+        if max_pool2x2::supported(&x, kernel_size, stride, padding, dilation, ceil_mode) && output_grad.dtype() == DType::F32 {
+            match indices.dtype() {
+                DType::I64 => return MaxPool2dBackward::new(max_pool2x2::backward::<i64>(&x, output_grad, indices)),
+                DType::I32 => return MaxPool2dBackward::new(max_pool2x2::backward::<i32>(&x, output_grad, indices)),
+                _ => {}
+            }
         }
         let x_grad = match x.dtype() {
             DType::F32 => pool::max_pool2d_backward_f32(x, output_grad, indices),

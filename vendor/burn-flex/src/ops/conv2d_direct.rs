@@ -1,0 +1,601 @@
+//! Stride-1, dilation-1 2D convolution for f32 (groups = 1, symmetric padding smaller than the
+//! kernel: the usual 3×3 "same" layer) as direct AVX2/FMA kernels, for the forward pass and
+//! both backward passes.
+//!
+//! Why: the GEMM path (`conv2d_gemm`) first writes a column matrix K times the size of the
+//! input, the GEMM then packs it once more, and the input gradient goes back through col2im; at
+//! the small channel counts of a CNN on a CPU those copies cost about as much as the
+//! arithmetic. Here each input channel is copied once into a zero-padded plane, flattened row
+//! by row with the padded width `wp`. In the same flattened coordinates `q = oy·wp + ox` the
+//! output is a sum of shifted views of those planes:
+//!
+//! ```text
+//!   y[co][q] = Σ_ci Σ_(ky,kx) w[co][ci][ky][kx] · xp[ci][q + ky·wp + kx]
+//! ```
+//!
+//! (the columns ox ≥ ow of each row are computed and dropped). Every tap is one contiguous,
+//! unaligned vector load: no column matrix, no packing, no branches.
+//! - forward: the sum above, in register tiles of 4 output channels × 16 positions;
+//! - input gradient: the same kernel on the zero-padded output gradient, with the kernel
+//!   flipped and its channel axes swapped (the "full" convolution);
+//! - weight gradient: `dw[co][ci][tap] = Σ_q dy[co][q] · xp[ci][q + shift(tap)]` with the
+//!   output gradient laid out like `y` (zeros in the dropped columns), in register tiles of
+//!   4 output channels × 3 taps, as vector partial sums.
+//!
+//! Samples are spread over the rayon pool (one scratch per thread); with fewer samples than
+//! threads (single-image inference) the output channel blocks are.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::mem::MaybeUninit;
+use burn_backend::DType;
+use burn_backend::ops::ConvOptions;
+use burn_std::{Bytes, Shape};
+
+use crate::{FlexTensor, Layout};
+
+/// Output channels per register tile.
+const CO_BLOCK: usize = 4;
+/// Vectors of 8 positions per forward register tile: 4 × 2 accumulators + 2 inputs + 1
+/// broadcast fit AVX2's 16 registers (with 4 × 3 LLVM spilled an accumulator, and the
+/// store-to-load round trip on its dependency chain halved the speed).
+const Q_VECTORS: usize = 2;
+/// Flattened positions per forward register tile.
+const Q_BLOCK: usize = Q_VECTORS * LANES;
+const LANES: usize = 8;
+/// Taps per weight-gradient register tile.
+const TAP_BLOCK: usize = 3;
+/// Positions per pass of the weight-gradient kernel (4 output-gradient rows of this many
+/// floats stay in L2 while the input channels stream past).
+const WGRAD_Q_TILE: usize = 4096;
+
+/// Narrower outputs go to the GEMM path: the dropped columns (`wp − ow` per row) are a
+/// quarter of the work at 6 wide, and at 12 wide the GEMM path was already as fast (batch 32,
+/// `conv2d_direct_speed` below).
+const MIN_OUTPUT_WIDTH: usize = 16;
+
+/// Whether this CPU runs the kernels (x86-64 with AVX2 and FMA).
+fn cpu_has_kernels() -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    {
+        false
+    }
+}
+
+/// Whether this convolution takes the direct path: the kernels apply, the output is wide
+/// enough for them to be the faster path.
+pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    applicable(x, weight, options) && xs[3] + 2 * options.padding[1].0 + 1 >= ws[3] + MIN_OUTPUT_WIDTH
+}
+
+/// Whether the kernels compute this convolution (on this CPU).
+fn applicable(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 || xs.num_dims() != 4 || ws.num_dims() != 4 {
+        return false;
+    }
+    options.groups == 1
+        && options.stride == [1, 1]
+        && options.dilation == [1, 1]
+        && (0..2).all(|i| options.padding[i].0 == options.padding[i].1 && options.padding[i].0 < ws[2 + i])
+        && xs[0] > 0
+        && xs[1] > 0
+        && xs[1] == ws[1]
+        && ws[0] > 0
+        && ws[2] > 0
+        && ws[3] > 0
+        && xs[2] + 2 * options.padding[0].0 >= ws[2]
+        && xs[3] + 2 * options.padding[1].0 >= ws[3]
+        && cpu_has_kernels()
+}
+
+/// One convolution in the padded, row-flattened coordinates.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    ph: usize,
+    pw: usize,
+    oh: usize,
+    ow: usize,
+    /// Padded row length.
+    wp: usize,
+    /// `oh · wp` rounded up to whole register tiles.
+    q_pad: usize,
+    /// Floats per padded input channel, with room for the last tile's reads.
+    plane: usize,
+}
+
+impl Plan {
+    #[allow(clippy::too_many_arguments)]
+    fn new(c_in: usize, h: usize, w: usize, c_out: usize, kh: usize, kw: usize, ph: usize, pw: usize) -> Self {
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let (oh, ow) = (hp + 1 - kh, wp + 1 - kw);
+        let q_pad = (oh * wp).next_multiple_of(Q_BLOCK);
+        let plane = (q_pad + (kh - 1) * wp + kw - 1).next_multiple_of(LANES);
+        Plan { c_in, h, w, c_out, kh, kw, ph, pw, oh, ow, wp, q_pad, plane }
+    }
+
+    fn taps(&self) -> usize {
+        self.kh * self.kw
+    }
+
+    /// Flattened offset of each tap, row-major over (ky, kx).
+    fn shifts(&self) -> Vec<usize> {
+        (0..self.kh).flat_map(|ky| (0..self.kw).map(move |kx| ky * self.wp + kx)).collect()
+    }
+
+    fn co_blocks(&self) -> usize {
+        self.c_out.div_ceil(CO_BLOCK)
+    }
+
+    fn in_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn out_len(&self) -> usize {
+        self.c_out * self.oh * self.ow
+    }
+}
+
+/// Copy one sample (`c × h × w`) into its zero-padded planes. Only the interior is written, so
+/// the padding stays zero from the scratch's allocation on.
+fn pad_into(x: &[f32], p: &Plan, xp: &mut [f32]) {
+    for ci in 0..p.c_in {
+        for iy in 0..p.h {
+            let dst = &mut xp[ci * p.plane + (p.ph + iy) * p.wp + p.pw..][..p.w];
+            dst.copy_from_slice(&x[(ci * p.h + iy) * p.w..][..p.w]);
+        }
+    }
+}
+
+/// The valid columns of the flattened output rows (`c_out × q_pad`) into `y`
+/// (`c_out × oh × ow`), plus the bias.
+fn unpad_into(yq: &[f32], p: &Plan, bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) {
+    for co in 0..p.c_out {
+        let b = bias.map_or(0.0, |b| b[co]);
+        for oy in 0..p.oh {
+            let src = &yq[co * p.q_pad + oy * p.wp..][..p.ow];
+            let dst = &mut y[(co * p.oh + oy) * p.ow..][..p.ow];
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.write(s + b);
+            }
+        }
+    }
+}
+
+/// Weights rearranged for the forward kernel: `[co block][ci][tap][4 output channels]`,
+/// zero for the channels past `c_out`. `get(co, ci, tap)` reads the logical weight.
+fn pack_weights(p: &Plan, get: impl Fn(usize, usize, usize) -> f32) -> Vec<f32> {
+    let taps = p.taps();
+    let mut packed = vec![0.0f32; p.co_blocks() * p.c_in * taps * CO_BLOCK];
+    for (i, v) in packed.iter_mut().enumerate() {
+        let j = i % CO_BLOCK;
+        let t = (i / CO_BLOCK) % taps;
+        let ci = (i / (CO_BLOCK * taps)) % p.c_in;
+        let co = (i / (CO_BLOCK * taps * p.c_in)) * CO_BLOCK + j;
+        if co < p.c_out {
+            *v = get(co, ci, t);
+        }
+    }
+    packed
+}
+
+#[cfg(target_arch = "x86_64")]
+mod kernels {
+    use super::{CO_BLOCK, LANES, Q_VECTORS, TAP_BLOCK};
+    use core::arch::x86_64::*;
+
+    /// One forward tile: `y[j][q0..q0+16] = Σ_k w[k][j] · x[q0 + offsets[k] ..]` for the 4
+    /// output channels `j` of a block, `k` running over (input channel, tap) pairs. One flat
+    /// loop: with the channel and tap loops nested, LLVM shuffled the 12 accumulators between
+    /// registers on every iteration (half the speed).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `x` readable at `q0 + offset + 16` for every offset;
+    /// `w` holds `offsets.len() · 4` floats; `y` 4 rows of `y_stride` floats writable at
+    /// `q0..q0 + 16`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn forward_tile(x: *const f32, offsets: &[usize], w: *const f32, y: *mut f32, y_stride: usize, q0: usize) {
+        let mut acc = [[_mm256_setzero_ps(); Q_VECTORS]; CO_BLOCK];
+        // SAFETY (every pointer below): in bounds by the contract above.
+        let xb = unsafe { x.add(q0) };
+        for (k, &off) in offsets.iter().enumerate() {
+            let (v, wk) = unsafe { ([_mm256_loadu_ps(xb.add(off)), _mm256_loadu_ps(xb.add(off + LANES))], w.add(k * CO_BLOCK)) };
+            for (j, a) in acc.iter_mut().enumerate() {
+                let b = _mm256_set1_ps(unsafe { *wk.add(j) });
+                a[0] = _mm256_fmadd_ps(b, v[0], a[0]);
+                a[1] = _mm256_fmadd_ps(b, v[1], a[1]);
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            for (k, v) in a.iter().enumerate() {
+                unsafe { _mm256_storeu_ps(y.add(j * y_stride + q0 + k * LANES), *v) };
+            }
+        }
+    }
+
+    /// One weight-gradient pass: for the 4 output-gradient rows `dy[j]` and 3 shifted views of
+    /// one input plane, `acc[j][t] += Σ_{q in q0..q1} dy[j][q] · x[q + shift_t]`, kept as
+    /// 8-lane vector partial sums (`acc`: `[4][3][8]`).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `q0` and `q1` multiples of 8; `dy` holds 4 rows of
+    /// `dy_stride` floats readable up to `q1`; `x` readable up to `q1 + shift`; `acc` 96 floats.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weight_tile(dy: *const f32, dy_stride: usize, x: *const f32, shifts: [usize; TAP_BLOCK], q0: usize, q1: usize, acc: *mut f32) {
+        let mut a = [[_mm256_setzero_ps(); TAP_BLOCK]; CO_BLOCK];
+        for (j, row) in a.iter_mut().enumerate() {
+            for (t, v) in row.iter_mut().enumerate() {
+                *v = unsafe { _mm256_loadu_ps(acc.add((j * TAP_BLOCK + t) * LANES)) };
+            }
+        }
+        let mut q = q0;
+        while q < q1 {
+            // SAFETY: in bounds by the contract above.
+            let xs = unsafe { [_mm256_loadu_ps(x.add(q + shifts[0])), _mm256_loadu_ps(x.add(q + shifts[1])), _mm256_loadu_ps(x.add(q + shifts[2]))] };
+            for (j, row) in a.iter_mut().enumerate() {
+                let d = unsafe { _mm256_loadu_ps(dy.add(j * dy_stride + q)) };
+                row[0] = _mm256_fmadd_ps(d, xs[0], row[0]);
+                row[1] = _mm256_fmadd_ps(d, xs[1], row[1]);
+                row[2] = _mm256_fmadd_ps(d, xs[2], row[2]);
+            }
+            q += LANES;
+        }
+        for (j, row) in a.iter().enumerate() {
+            for (t, v) in row.iter().enumerate() {
+                unsafe { _mm256_storeu_ps(acc.add((j * TAP_BLOCK + t) * LANES), *v) };
+            }
+        }
+    }
+}
+
+/// One block of 4 output channels over all positions: `yq` holds those 4 rows (`4 × q_pad`);
+/// `offsets` = `ci · plane + shift(tap)` for every (input channel, tap), in packing order.
+fn convolve_block(p: &Plan, xp: &[f32], offsets: &[usize], wpk_block: &[f32], yq: &mut [f32]) {
+    assert!(xp.len() >= p.c_in * p.plane && offsets.len() == p.c_in * p.taps() && wpk_block.len() >= offsets.len() * CO_BLOCK && yq.len() >= CO_BLOCK * p.q_pad);
+    #[cfg(target_arch = "x86_64")]
+    for q0 in (0..p.q_pad).step_by(Q_BLOCK) {
+        // SAFETY: `supported` checked AVX2/FMA; the plan sizes `xp` (c_in planes readable to
+        // q_pad + the largest shift), `yq` (q_pad per row) and the packed weights for exactly
+        // these reads and writes (asserted above).
+        unsafe { kernels::forward_tile(xp.as_ptr(), offsets, wpk_block.as_ptr(), yq.as_mut_ptr(), p.q_pad, q0) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the direct convolution runs on x86-64 only ({p:?}, {}, {}, {}, {})", xp.len(), offsets.len(), wpk_block.len(), yq.len());
+}
+
+/// For every sample of `input` (`n × c_in·h·w`): pad, convolve with the packed weights, keep
+/// the valid outputs (+ bias). Returns `n × c_out·oh·ow`.
+fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let shifts = p.shifts();
+    let offsets: Vec<usize> = (0..p.c_in).flat_map(|ci| shifts.iter().map(move |s| ci * p.plane + s)).collect();
+    let block_w = p.c_in * p.taps() * CO_BLOCK;
+    let (in_len, out_len) = (p.in_len(), p.out_len());
+    let mut out: Vec<f32> = Vec::with_capacity(n * out_len);
+    let one_sample = |s: usize, y: &mut [MaybeUninit<f32>], xp: &mut [f32], yq: &mut [f32]| {
+        pad_into(&input[s * in_len..(s + 1) * in_len], p, xp);
+        for (cb, rows) in yq.chunks_exact_mut(CO_BLOCK * p.q_pad).enumerate() {
+            convolve_block(p, xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], rows);
+        }
+        unpad_into(yq, p, bias, y);
+    };
+    let scratch = || (vec![0.0f32; p.c_in * p.plane], vec![0.0f32; p.co_blocks() * CO_BLOCK * p.q_pad]);
+    let dst = &mut out.spare_capacity_mut()[..n * out_len];
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let threads = rayon::current_num_threads();
+        if n >= threads {
+            // One contiguous run of samples (and one scratch) per thread.
+            let per = n.div_ceil(threads);
+            dst.par_chunks_mut(per * out_len).enumerate().for_each(|(c, ys)| {
+                let (mut xp, mut yq) = scratch();
+                for (k, y) in ys.chunks_exact_mut(out_len).enumerate() {
+                    one_sample(c * per + k, y, &mut xp, &mut yq);
+                }
+            });
+        } else {
+            // Few samples: the output channel blocks of each go to the pool.
+            let (mut xp, mut yq) = scratch();
+            for (s, y) in dst.chunks_exact_mut(out_len).enumerate() {
+                pad_into(&input[s * in_len..(s + 1) * in_len], p, &mut xp);
+                yq.par_chunks_exact_mut(CO_BLOCK * p.q_pad).enumerate().for_each(|(cb, rows)| {
+                    convolve_block(p, &xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], rows);
+                });
+                unpad_into(&yq, p, bias, y);
+            }
+        }
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let (mut xp, mut yq) = scratch();
+        for (s, y) in dst.chunks_exact_mut(out_len).enumerate() {
+            one_sample(s, y, &mut xp, &mut yq);
+        }
+    }
+    // SAFETY: `unpad_into` wrote every one of the `n · out_len` outputs.
+    unsafe { out.set_len(n * out_len) };
+    out
+}
+
+fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
+}
+
+/// Forward: `[N, Ci, H, W] ⊛ [Co, Ci, KH, KW] (+ bias) → [N, Co, OH, OW]`.
+pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    let p = Plan::new(xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], options.padding[0].0, options.padding[1].0);
+    let wd: &[f32] = weight.storage();
+    let taps = p.taps();
+    let wpk = pack_weights(&p, |co, ci, t| wd[(co * p.c_in + ci) * taps + t]);
+    let bias = bias.map(|b| b.to_contiguous());
+    let out = convolve(&p, xs[0], x.storage(), &wpk, bias.as_ref().map(|b| b.storage::<f32>()));
+    f32_tensor(out, vec![xs[0], p.c_out, p.oh, p.ow])
+}
+
+/// Gradient of the input: the output gradient convolved ("full", padding `k − 1 − p`) with the
+/// kernel flipped and its channel axes swapped.
+pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: &ConvOptions<2>) -> FlexTensor {
+    let (weight, dy) = (weight.to_contiguous(), output_grad.to_contiguous());
+    let x_shape = x.layout().shape().to_vec();
+    let (ws, ds) = (weight.layout().shape(), dy.layout().shape());
+    let (c_out, c_in, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
+    let (ph, pw) = (options.padding[0].0, options.padding[1].0);
+    // The forward convolution this gradient is: dy (c_out channels) → dx (c_in channels).
+    let p = Plan::new(c_out, ds[2], ds[3], c_in, kh, kw, kh - 1 - ph, kw - 1 - pw);
+    debug_assert_eq!([p.oh, p.ow], [x_shape[2], x_shape[3]]);
+    let wd: &[f32] = weight.storage();
+    let taps = p.taps();
+    let wpk = pack_weights(&p, |i, o, t| wd[(o * c_in + i) * taps + (taps - 1 - t)]);
+    let dx = convolve(&p, ds[0], dy.storage(), &wpk, None);
+    f32_tensor(dx, x_shape)
+}
+
+/// Gradient of the weight: `dw[co][ci][tap] = Σ_n Σ_q dy_n[co][q] · xp_n[ci][q + shift(tap)]`.
+///
+/// Each thread takes a run of samples and lays them end to end, `plane` floats apart, in one
+/// long row per channel: the padded inputs, and the output gradients in the flattened layout
+/// with zeros in the dropped columns and up to the next sample. Then the sum over samples and
+/// positions is one sum over that long row (a product that reads into the next sample meets a
+/// zero gradient), so small images (6 × 6 at the end of a CNN) still give long kernel loops.
+pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, dy) = (x.to_contiguous(), output_grad.to_contiguous());
+    let w_shape = weight.layout().shape().to_vec();
+    let xs = x.layout().shape();
+    let n = xs[0];
+    let p = Plan::new(xs[1], xs[2], xs[3], w_shape[0], w_shape[2], w_shape[3], options.padding[0].0, options.padding[1].0);
+    let (xd, dyd): (&[f32], &[f32]) = (x.storage(), dy.storage());
+    let (taps, (in_len, out_len)) = (p.taps(), (p.in_len(), p.out_len()));
+    // Taps in groups of 3; a last, short group reads shift 0 for its missing taps and drops them.
+    let mut shifts = p.shifts();
+    let groups = taps.div_ceil(TAP_BLOCK);
+    shifts.resize(groups * TAP_BLOCK, 0);
+    let tile_len = CO_BLOCK * TAP_BLOCK * LANES;
+    let acc_len = p.co_blocks() * p.c_in * groups * tile_len;
+
+    let partial = |samples: core::ops::Range<usize>| -> Vec<f32> {
+        let mut acc = vec![0.0f32; acc_len];
+        // Long rows: `len` positions of gradient; the inputs have one plane of slack after
+        // them for the shifted reads.
+        let len = samples.len() * p.plane;
+        let x_row = len + p.plane;
+        let mut xl = vec![0.0f32; p.c_in * x_row];
+        let mut dyl = vec![0.0f32; p.co_blocks() * CO_BLOCK * len];
+        for (k, s) in samples.enumerate() {
+            let (xs, dys) = (&xd[s * in_len..(s + 1) * in_len], &dyd[s * out_len..(s + 1) * out_len]);
+            for ci in 0..p.c_in {
+                for iy in 0..p.h {
+                    let at = ci * x_row + k * p.plane + (p.ph + iy) * p.wp + p.pw;
+                    xl[at..at + p.w].copy_from_slice(&xs[(ci * p.h + iy) * p.w..][..p.w]);
+                }
+            }
+            for co in 0..p.c_out {
+                for oy in 0..p.oh {
+                    let at = co * len + k * p.plane + oy * p.wp;
+                    dyl[at..at + p.ow].copy_from_slice(&dys[(co * p.oh + oy) * p.ow..][..p.ow]);
+                }
+            }
+        }
+        for q0 in (0..len).step_by(WGRAD_Q_TILE) {
+            let q1 = (q0 + WGRAD_Q_TILE).min(len);
+            for cb in 0..p.co_blocks() {
+                let rows = &dyl[cb * CO_BLOCK * len..(cb + 1) * CO_BLOCK * len];
+                for ci in 0..p.c_in {
+                    let row = &xl[ci * x_row..(ci + 1) * x_row];
+                    for g in 0..groups {
+                        let at = ((cb * p.c_in + ci) * groups + g) * tile_len;
+                        let tile = &mut acc[at..at + tile_len];
+                        let sh = [shifts[g * TAP_BLOCK], shifts[g * TAP_BLOCK + 1], shifts[g * TAP_BLOCK + 2]];
+                        assert!(q1 % LANES == 0 && q1 + LANES + sh[0].max(sh[1]).max(sh[2]) <= row.len() + LANES && rows.len() == CO_BLOCK * len);
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `supported` checked AVX2/FMA; q0, q1 are multiples of 8 (the
+                        // plane and the tile are); `rows` holds 4 rows of `len`; `row` is
+                        // readable to `len` + the largest shift (its slack is a whole plane);
+                        // `tile` holds 4 × 3 × 8 partial sums (asserted above).
+                        unsafe {
+                            kernels::weight_tile(rows.as_ptr(), len, row.as_ptr(), sh, q0, q1, tile.as_mut_ptr())
+                        };
+                        #[cfg(not(target_arch = "x86_64"))]
+                        unreachable!("the direct convolution runs on x86-64 only ({}, {})", tile.len(), sh[0]);
+                    }
+                }
+            }
+        }
+        acc
+    };
+    #[cfg(feature = "rayon")]
+    let acc = {
+        use rayon::prelude::*;
+        let chunks = rayon::current_num_threads().min(n).max(1);
+        let per = n.div_ceil(chunks);
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| partial(c * per..((c + 1) * per).min(n)))
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            })
+            .unwrap_or_else(|| vec![0.0; acc_len])
+    };
+    #[cfg(not(feature = "rayon"))]
+    let acc = partial(0..n);
+
+    // Sum the lanes: dw[co][ci][tap].
+    let mut dw = vec![0.0f32; p.c_out * p.c_in * taps];
+    for co in 0..p.c_out {
+        let (cb, j) = (co / CO_BLOCK, co % CO_BLOCK);
+        for ci in 0..p.c_in {
+            for t in 0..taps {
+                let (g, k) = (t / TAP_BLOCK, t % TAP_BLOCK);
+                let at = ((cb * p.c_in + ci) * groups + g) * tile_len + (j * TAP_BLOCK + k) * LANES;
+                dw[(co * p.c_in + ci) * taps + t] = acc[at..at + LANES].iter().sum();
+            }
+        }
+    }
+    f32_tensor(dw, w_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv2d_gemm;
+
+    fn tensor(v: Vec<f32>, shape: &[usize]) -> FlexTensor {
+        f32_tensor(v, shape.to_vec())
+    }
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i * 7919 + seed * 104_729) % 1009) as f32 / 1009.0) - 0.5).collect()
+    }
+
+    fn close(a: &FlexTensor, b: &FlexTensor) {
+        assert_eq!(a.layout().shape(), b.layout().shape());
+        let (a, b) = (a.to_contiguous(), b.to_contiguous());
+        for (i, (x, y)) in a.storage::<f32>().iter().zip(b.storage::<f32>()).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "at {i}: {x} vs {y}");
+        }
+    }
+
+    /// All three passes against the GEMM path (itself tested against the definition).
+    fn check(xs: [usize; 4], ws: [usize; 4], pad: [usize; 2]) {
+        if !cpu_has_kernels() {
+            return;
+        }
+        let options = ConvOptions::new([1, 1], pad, [1, 1], 1);
+        let x = tensor(values(xs.iter().product(), 1), &xs);
+        let w = tensor(values(ws.iter().product(), 2), &ws);
+        let b = tensor(values(ws[0], 3), &[ws[0]]);
+        assert!(applicable(&x, &w, &options));
+        let y = conv2d(x.clone(), w.clone(), Some(b.clone()), &options);
+        close(&y, &conv2d_gemm::conv2d(x.clone(), w.clone(), Some(b), &options));
+        let ys = y.layout().shape().to_vec();
+        let dy = tensor(values(ys.iter().product(), 4), &ys);
+        close(&conv2d_x_backward(x.clone(), w.clone(), dy.clone(), &options), &conv2d_gemm::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), &options));
+        close(&conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), &options), &conv2d_gemm::conv2d_weight_backward(x, w, dy, &options));
+    }
+
+    #[test]
+    fn same_3x3_layers() {
+        // Output channels not a multiple of 4, widths not a multiple of 8, one sample (the
+        // channel-parallel path), odd sizes.
+        check([3, 3, 12, 20], [16, 3, 3, 3], [1, 1]);
+        check([3, 3, 12, 12], [16, 3, 3, 3], [1, 1]);
+        check([2, 5, 7, 9], [6, 5, 3, 3], [1, 1]);
+        check([1, 4, 6, 6], [8, 4, 3, 3], [1, 1]);
+        check([5, 2, 1, 1], [3, 2, 3, 3], [1, 1]);
+    }
+
+    #[test]
+    fn other_kernels_and_padding() {
+        check([2, 3, 8, 7], [5, 3, 3, 3], [0, 0]);
+        check([2, 4, 9, 6], [4, 4, 5, 5], [2, 2]);
+        check([3, 2, 6, 8], [7, 2, 1, 1], [0, 0]);
+        check([2, 3, 7, 8], [4, 3, 3, 2], [1, 0]);
+        check([1, 2, 5, 5], [3, 2, 5, 3], [0, 1]);
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_do() {
+        let x = tensor(vec![0.0; 2 * 3 * 8 * 8], &[2, 3, 8, 8]);
+        let w = tensor(vec![0.0; 4 * 3 * 9], &[4, 3, 3, 3]);
+        assert!(!supported(&x, &w, &ConvOptions::new([2, 2], [1, 1], [1, 1], 1)));
+        assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [2, 2], 1)));
+        assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [3, 3], [1, 1], 1)));
+        assert!(!supported(&x, &w, &ConvOptions::new_with_padding([1, 1], [(1, 0), (1, 1)], [1, 1], 1)));
+        // Narrow outputs: the GEMM path.
+        assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        if cpu_has_kernels() {
+            let wide = tensor(vec![0.0; 2 * 3 * 8 * 16], &[2, 3, 8, 16]);
+            assert!(supported(&wide, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        }
+    }
+}
+
+/// Speed of the three passes on the layers of the course CNN and the default model (batch 32),
+/// next to the GEMM path: `cargo test --release --lib -- --ignored --nocapture conv2d_direct_speed`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::ops::conv2d_gemm;
+    use std::time::Instant;
+
+    fn median_ms(mut f: impl FnMut()) -> f64 {
+        f();
+        let mut t: Vec<f64> = (0..15)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    }
+
+    #[test]
+    #[ignore]
+    fn conv2d_direct_speed() {
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        for (ci, co, s) in [(3, 16, 64), (16, 32, 32), (32, 64, 16), (3, 24, 48), (24, 48, 24), (48, 96, 12), (96, 192, 6)] {
+            let n = 32;
+            let x = f32_tensor(vec![0.5; n * ci * s * s], vec![n, ci, s, s]);
+            let w = f32_tensor(vec![0.1; co * ci * 9], vec![co, ci, 3, 3]);
+            let dy = f32_tensor(vec![0.2; n * co * s * s], vec![n, co, s, s]);
+            let gflop = 2.0 * (n * co * ci * 9 * s * s) as f64 / 1e9;
+            let d = [
+                median_ms(|| drop(conv2d(x.clone(), w.clone(), None, &options))),
+                median_ms(|| drop(conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), &options))),
+                median_ms(|| drop(conv2d_x_backward(x.clone(), w.clone(), dy.clone(), &options))),
+            ];
+            let g = [
+                median_ms(|| drop(conv2d_gemm::conv2d(x.clone(), w.clone(), None, &options))),
+                median_ms(|| drop(conv2d_gemm::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), &options))),
+                median_ms(|| drop(conv2d_gemm::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), &options))),
+            ];
+            std::println!(
+                "{ci:>2}->{co:<3} {s:>2}px  direct: fwd {:.2} ms ({:.0} GFLOP/s), w-grad {:.2} ({:.0}), x-grad {:.2} ({:.0})  |  gemm: {:.2} / {:.2} / {:.2} ms",
+                d[0],
+                gflop / d[0] * 1e3,
+                d[1],
+                gflop / d[1] * 1e3,
+                d[2],
+                gflop / d[2] * 1e3,
+                g[0],
+                g[1],
+                g[2]
+            );
+        }
+    }
+}
