@@ -13,7 +13,8 @@
 //! the results as `burn.json`, so `benches/tf_reference.py` runs TF on the same data
 //! (`benches/cpu_speed.sh` does both and prints them side by side).
 //!
-//! Run: `cargo bench --bench speed` (env `ASL_SPEED_STEPS`, default 80 timed training steps).
+//! Run: `cargo bench --bench speed` (env `ASL_SPEED_STEPS`, default 80 timed training steps;
+//! `ASL_SPEED_NETWORKS=course` or `default` for one network).
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -90,7 +91,12 @@ fn main() {
     println!("speed benchmark on the {data_label}; batch {BATCH}; {} rayon threads", rayon::current_num_threads());
 
     let mut results = Vec::new();
+    // `ASL_SPEED_NETWORKS=default` (or `course`) measures one network only, e.g. under a profiler.
+    let only = std::env::var("ASL_SPEED_NETWORKS").ok();
     for (name, model) in [("course", ModelConfig::course()), ("default", ModelConfig::new())] {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == name)) {
+            continue;
+        }
         let prep_cfg = PrepConfig { image_size: model.input_size as u32, ..PrepConfig::default() };
         let cache = prep::prepare_collected(&home, &dataset, &prep_cfg, false, &NoProgress, &Cancel::new()).expect("prep").cache;
         if let Some(dir) = &export_dir {

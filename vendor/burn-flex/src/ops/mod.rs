@@ -97,6 +97,7 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
+mod batch_norm;
 mod conv2d_direct;
 mod conv2d_gemm;
 mod max_pool2x2;

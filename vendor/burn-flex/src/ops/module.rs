@@ -2,14 +2,14 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv2d_direct, conv2d_gemm, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv2d_direct, conv2d_gemm, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
         AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
         DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps,
+        BatchNormTrain, BatchNormTrainBackward, MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps,
         conv::{calculate_padding_out, pad_asymmetric_conv_input},
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
@@ -44,6 +44,54 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
 }
 
 impl ModuleOps<Flex> for Flex {
+    fn batch_norm(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> FloatTensor<Flex> {
+        if batch_norm::supported(&x, &[&gamma, &beta, &mean, &variance]) {
+            return batch_norm::batch_norm(x, gamma, beta, mean, variance, epsilon);
+        }
+        // burn-backend's default.
+        let rank = x.shape().num_dims();
+        let mut dimensions = alloc::vec![1; rank];
+        dimensions[1] = x.shape()[1];
+        let shape = Shape::from(dimensions);
+        let gamma = Flex::float_reshape(gamma, shape.clone());
+        let beta = Flex::float_reshape(beta, shape.clone());
+        let mean = Flex::float_reshape(mean, shape.clone());
+        let variance = Flex::float_reshape(variance, shape);
+        let std = Flex::float_sqrt(Flex::float_add_scalar(variance, burn_backend::Scalar::Float(epsilon)));
+        let normalized = Flex::float_div(Flex::float_sub(x, mean), std);
+        Flex::float_add(Flex::float_mul(normalized, gamma), beta)
+    }
+
+    fn batch_norm_train(x: FloatTensor<Flex>, gamma: FloatTensor<Flex>, beta: FloatTensor<Flex>, epsilon: f64) -> BatchNormTrain<Flex> {
+        if batch_norm::supported(&x, &[&gamma, &beta]) {
+            let (output, mean, variance) = batch_norm::batch_norm_train(x, gamma, beta, epsilon);
+            return BatchNormTrain::new(output, mean, variance);
+        }
+        generic_batch_norm_train(x, gamma, beta, epsilon)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        if batch_norm::supported(&x, &[&gamma, &mean, &variance]) && output_grad.dtype() == DType::F32 {
+            let (x_grad, gamma_grad, beta_grad) = batch_norm::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            return BatchNormTrainBackward::new(x_grad, gamma_grad, beta_grad);
+        }
+        generic_batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad)
+    }
+
     fn conv1d(
         x: FloatTensor<Flex>,
         weight: FloatTensor<Flex>,
@@ -975,4 +1023,54 @@ mod tests {
         let values: Vec<f32> = out.into_data().try_into_vec().unwrap();
         assert_eq!(values, vec![3.0, 5.0, 7.0, 4.0]);
     }
+}
+
+/// burn-backend's default `batch_norm_train` (reached for dtypes other than f32).
+fn generic_batch_norm_train(x: FloatTensor<Flex>, gamma: FloatTensor<Flex>, beta: FloatTensor<Flex>, epsilon: f64) -> BatchNormTrain<Flex> {
+    let shape = x.shape();
+    let channels = shape[1];
+    let flattened = Shape::new([channels, shape.num_elements() / channels]);
+    let mut per_channel = alloc::vec![1; shape.num_dims()];
+    per_channel[1] = channels;
+    let mean = Flex::float_mean_dim(Flex::float_reshape(Flex::float_swap_dims(x.clone(), 0, 1), flattened.clone()), 1);
+    let mean = Flex::float_reshape(mean, Shape::from(per_channel));
+    let centered = Flex::float_sub(x.clone(), mean.clone());
+    let variance = Flex::float_mean_dim(Flex::float_reshape(Flex::float_swap_dims(Flex::float_mul(centered.clone(), centered), 0, 1), flattened), 1);
+    let mean = Flex::float_reshape(mean, Shape::new([channels]));
+    let variance = Flex::float_reshape(variance, Shape::new([channels]));
+    let output = <Flex as ModuleOps<Flex>>::batch_norm(x, gamma, beta, mean.clone(), variance.clone(), epsilon);
+    BatchNormTrain::new(output, mean, variance)
+}
+
+/// burn-backend's default `batch_norm_train_backward` (reached for dtypes other than f32).
+fn generic_batch_norm_train_backward(
+    x: FloatTensor<Flex>,
+    gamma: FloatTensor<Flex>,
+    mean: FloatTensor<Flex>,
+    variance: FloatTensor<Flex>,
+    epsilon: f64,
+    output_grad: FloatTensor<Flex>,
+) -> BatchNormTrainBackward<Flex> {
+    let shape = x.shape();
+    let channels = shape[1];
+    let flattened = Shape::new([channels, shape.num_elements() / channels]);
+    let mut per_channel = alloc::vec![1; shape.num_dims()];
+    per_channel[1] = channels;
+    let per_channel = Shape::from(per_channel);
+    let inv_std = Flex::float_reshape(
+        Flex::float_recip(Flex::float_sqrt(Flex::float_add_scalar(variance, burn_backend::Scalar::Float(epsilon)))),
+        per_channel.clone(),
+    );
+    let normalized = Flex::float_mul(Flex::float_sub(x, Flex::float_reshape(mean, per_channel.clone())), inv_std.clone());
+    let output_grad_flat = Flex::float_reshape(Flex::float_swap_dims(output_grad.clone(), 0, 1), flattened.clone());
+    let normalized_grad_flat = Flex::float_reshape(Flex::float_swap_dims(Flex::float_mul(output_grad.clone(), normalized.clone()), 0, 1), flattened);
+    let beta_grad = Flex::float_sum_dim(output_grad_flat.clone(), 1);
+    let gamma_grad = Flex::float_sum_dim(normalized_grad_flat.clone(), 1);
+    let mean_grad = Flex::float_reshape(Flex::float_mean_dim(output_grad_flat, 1), per_channel.clone());
+    let mean_normalized_grad = Flex::float_reshape(Flex::float_mean_dim(normalized_grad_flat, 1), per_channel.clone());
+    let centred_grad = Flex::float_sub(output_grad, mean_grad);
+    let projected = Flex::float_mul(normalized, mean_normalized_grad);
+    let scale = Flex::float_mul(Flex::float_reshape(gamma, per_channel), inv_std);
+    let x_grad = Flex::float_mul(scale, Flex::float_sub(centred_grad, projected));
+    BatchNormTrainBackward::new(x_grad, Flex::float_reshape(gamma_grad, Shape::new([channels])), Flex::float_reshape(beta_grad, Shape::new([channels])))
 }
