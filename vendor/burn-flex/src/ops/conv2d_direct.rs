@@ -147,6 +147,65 @@ impl Plan {
     }
 }
 
+/// Zero-initialised scratch buffers, kept per thread between calls: the padding of the padded
+/// planes and the dropped columns are never written, so a buffer used again for the same
+/// geometry (`key`) is still zero there and needs no new zero-filling pass (on the first layer
+/// of a CNN that pass cost as much as the weight-gradient kernel's own loads).
+#[cfg(feature = "std")]
+mod scratch {
+    use std::cell::RefCell;
+    use std::vec::Vec;
+
+    /// At most this many floats kept per thread (64 MiB).
+    const KEEP_FLOATS: usize = 16 << 20;
+
+    std::thread_local! {
+        static CACHE: RefCell<Vec<([usize; 10], Vec<f32>)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of `len` floats, zero wherever no call with the same key wrote.
+    pub(super) fn take(key: [usize; 10], len: usize) -> Vec<f32> {
+        let kept = CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let at = c.iter().position(|(k, v)| *k == key && v.len() == len)?;
+            Some(c.swap_remove(at).1)
+        });
+        kept.unwrap_or_else(|| alloc::vec![0.0; len])
+    }
+
+    /// Keep `buf` for the next call with `key` (oldest buffers go first past the limit).
+    pub(super) fn give(key: [usize; 10], buf: Vec<f32>) {
+        if buf.len() > KEEP_FLOATS {
+            return;
+        }
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            while !c.is_empty() && c.iter().map(|(_, v)| v.len()).sum::<usize>() + buf.len() > KEEP_FLOATS {
+                c.remove(0);
+            }
+            c.push((key, buf));
+        });
+    }
+}
+
+#[cfg(not(feature = "std"))]
+mod scratch {
+    use alloc::vec::Vec;
+
+    pub(super) fn take(_key: [usize; 10], len: usize) -> Vec<f32> {
+        alloc::vec![0.0; len]
+    }
+
+    pub(super) fn give(_key: [usize; 10], _buf: Vec<f32>) {}
+}
+
+impl Plan {
+    /// Scratch key: what a buffer holds (`role`), this geometry, and a count (samples).
+    fn key(&self, role: usize, count: usize) -> [usize; 10] {
+        [role, self.c_in, self.h, self.w, self.c_out, self.kh, self.kw, self.ph, self.pw, count]
+    }
+}
+
 /// Copy one sample (`c × h × w`) into its zero-padded planes. Only the interior is written, so
 /// the padding stays zero from the scratch's allocation on.
 fn pad_into(x: &[f32], p: &Plan, xp: &mut [f32]) {
@@ -289,7 +348,12 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
         }
         unpad_into(yq, p, bias, y);
     };
-    let scratch = || (vec![0.0f32; p.c_in * p.plane], vec![0.0f32; p.co_blocks() * CO_BLOCK * p.q_pad]);
+    let (xp_key, yq_key) = (p.key(0, 1), p.key(1, 1));
+    let scratch = || (scratch::take(xp_key, p.c_in * p.plane), scratch::take(yq_key, p.co_blocks() * CO_BLOCK * p.q_pad));
+    let keep = |(xp, yq): (Vec<f32>, Vec<f32>)| {
+        scratch::give(xp_key, xp);
+        scratch::give(yq_key, yq);
+    };
     let dst = &mut out.spare_capacity_mut()[..n * out_len];
     #[cfg(feature = "rayon")]
     {
@@ -303,6 +367,7 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
                 for (k, y) in ys.chunks_exact_mut(out_len).enumerate() {
                     one_sample(c * per + k, y, &mut xp, &mut yq);
                 }
+                keep((xp, yq));
             });
         } else {
             // Few samples: the output channel blocks of each go to the pool.
@@ -314,6 +379,7 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
                 });
                 unpad_into(&yq, p, bias, y);
             }
+            keep((xp, yq));
         }
     }
     #[cfg(not(feature = "rayon"))]
@@ -322,6 +388,7 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
         for (s, y) in dst.chunks_exact_mut(out_len).enumerate() {
             one_sample(s, y, &mut xp, &mut yq);
         }
+        keep((xp, yq));
     }
     // SAFETY: `unpad_into` wrote every one of the `n · out_len` outputs.
     unsafe { out.set_len(n * out_len) };
@@ -391,8 +458,9 @@ pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_g
         // them for the shifted reads.
         let len = samples.len() * p.plane;
         let x_row = len + p.plane;
-        let mut xl = vec![0.0f32; p.c_in * x_row];
-        let mut dyl = vec![0.0f32; p.co_blocks() * CO_BLOCK * len];
+        let (xl_key, dyl_key) = (p.key(2, samples.len()), p.key(3, samples.len()));
+        let mut xl = scratch::take(xl_key, p.c_in * x_row);
+        let mut dyl = scratch::take(dyl_key, p.co_blocks() * CO_BLOCK * len);
         for (k, s) in samples.enumerate() {
             let (xs, dys) = (&xd[s * in_len..(s + 1) * in_len], &dyd[s * out_len..(s + 1) * out_len]);
             for ci in 0..p.c_in {
@@ -433,6 +501,8 @@ pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_g
                 }
             }
         }
+        scratch::give(xl_key, xl);
+        scratch::give(dyl_key, dyl);
         acc
     };
     #[cfg(feature = "rayon")]
@@ -490,11 +560,15 @@ mod tests {
 
     /// All three passes against the GEMM path (itself tested against the definition).
     fn check(xs: [usize; 4], ws: [usize; 4], pad: [usize; 2]) {
+        check_with(xs, ws, pad, 1);
+    }
+
+    fn check_with(xs: [usize; 4], ws: [usize; 4], pad: [usize; 2], seed: usize) {
         if !cpu_has_kernels() {
             return;
         }
         let options = ConvOptions::new([1, 1], pad, [1, 1], 1);
-        let x = tensor(values(xs.iter().product(), 1), &xs);
+        let x = tensor(values(xs.iter().product(), seed), &xs);
         let w = tensor(values(ws.iter().product(), 2), &ws);
         let b = tensor(values(ws[0], 3), &[ws[0]]);
         assert!(applicable(&x, &w, &options));
@@ -515,6 +589,16 @@ mod tests {
         check([2, 5, 7, 9], [6, 5, 3, 3], [1, 1]);
         check([1, 4, 6, 6], [8, 4, 3, 3], [1, 1]);
         check([5, 2, 1, 1], [3, 2, 3, 3], [1, 1]);
+    }
+
+    #[test]
+    fn scratch_kept_between_calls_gives_the_same_results() {
+        // The same geometries again with other values: the kept buffers' untouched parts
+        // (padding, dropped columns) must still be zero.
+        for seed in [5, 9] {
+            check_with([4, 3, 10, 18], [8, 3, 3, 3], [1, 1], seed);
+            check_with([1, 5, 7, 16], [4, 5, 3, 3], [1, 1], seed);
+        }
     }
 
     #[test]

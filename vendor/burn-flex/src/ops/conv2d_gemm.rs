@@ -369,12 +369,14 @@ pub(crate) fn conv2d_bias_backward(output_grad: FlexTensor, bias_shape: Vec<usiz
     let shape = dy.layout().shape();
     let (batch, c_out, p) = (shape[0], shape[1], shape[2] * shape[3]);
     let dyd: &[f32] = dy.storage();
-    let mut db = vec![0.0f32; c_out];
-    if p > 0 {
-        for (i, plane) in dyd.chunks_exact(p).enumerate().take(batch * c_out) {
-            db[i % c_out] += sum(plane);
-        }
-    }
+    let channel = |c: usize| -> f32 { (0..batch).map(|n| sum(&dyd[(n * c_out + c) * p..][..p])).sum() };
+    #[cfg(feature = "rayon")]
+    let db: Vec<f32> = {
+        use rayon::prelude::*;
+        (0..c_out).into_par_iter().map(channel).collect()
+    };
+    #[cfg(not(feature = "rayon"))]
+    let db: Vec<f32> = (0..c_out).map(channel).collect();
     f32_tensor(db, bias_shape)
 }
 

@@ -9,6 +9,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 use burn_backend::DType;
 use burn_std::{Bytes, Shape};
 
@@ -80,20 +81,20 @@ fn window_max(v: [f32; 4]) -> (f32, usize) {
 /// of the two: the same winner as a sequential scan, in a loop without bounds checks or
 /// branches that the compiler vectorises. `ix` = (indices out, flat index of `rows[0]`).
 #[inline(always)]
-fn pool_row<I: PoolIndex>(rows: &[f32], w: usize, out: &mut [f32], ix: Option<(&mut [I], usize)>) {
+fn pool_row<I: PoolIndex>(rows: &[f32], w: usize, out: &mut [MaybeUninit<f32>], ix: Option<(&mut [MaybeUninit<I>], usize)>) {
     let (top, bottom) = rows.split_at(w);
     let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
     match ix {
         Some((ix, base)) => {
             for (ox, ((o, i), (t, b))) in out.iter_mut().zip(ix.iter_mut()).zip(pairs).enumerate() {
                 let (m, at) = window_max([t[0], t[1], b[0], b[1]]);
-                *o = m;
-                *i = I::from_flat(base + (at >> 1) * w + 2 * ox + (at & 1));
+                o.write(m);
+                i.write(I::from_flat(base + (at >> 1) * w + 2 * ox + (at & 1)));
             }
         }
         None => {
             for (o, (t, b)) in out.iter_mut().zip(pairs) {
-                *o = window_max([t[0], t[1], b[0], b[1]]).0;
+                o.write(window_max([t[0], t[1], b[0], b[1]]).0);
             }
         }
     }
@@ -107,10 +108,14 @@ pub(crate) fn forward<I: PoolIndex>(x: FlexTensor, with_indices: bool) -> (FlexT
     let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
     let (oh, ow) = (h / 2, w / 2);
     let xd: &[f32] = x.storage();
-    let mut out = vec![0.0f32; planes * oh * ow];
-    let mut idx = if with_indices { vec![I::default(); planes * oh * ow] } else { Vec::new() };
+    // Written in full below, in parallel: no zero-filling pass first.
+    let len = planes * oh * ow;
+    let mut out_buf: Vec<f32> = Vec::with_capacity(len);
+    let mut idx_buf: Vec<I> = Vec::with_capacity(if with_indices { len } else { 0 });
+    let out = &mut out_buf.spare_capacity_mut()[..len];
+    let idx = &mut idx_buf.spare_capacity_mut()[..if with_indices { len } else { 0 }];
     let plane_out = oh * ow;
-    let pool_plane = |p: usize, o: &mut [f32], ix: Option<&mut [I]>| {
+    let pool_plane = |p: usize, o: &mut [MaybeUninit<f32>], ix: Option<&mut [MaybeUninit<I>]>| {
         let src = &xd[p * h * w..(p + 1) * h * w];
         match ix {
             Some(ix) => {
@@ -148,38 +153,69 @@ pub(crate) fn forward<I: PoolIndex>(x: FlexTensor, with_indices: bool) -> (FlexT
             }
         }
     }
+    // SAFETY: every plane's every output (and index) was written by `pool_row`.
+    unsafe {
+        out_buf.set_len(len);
+        if with_indices {
+            idx_buf.set_len(len);
+        }
+    }
+    let (out, idx) = (out_buf, idx_buf);
     let out_shape = vec![shape[0], shape[1], oh, ow];
     let indices = with_indices.then(|| FlexTensor::new(Bytes::from_elems(idx), Layout::contiguous(Shape::from(out_shape.clone())), I::DTYPE));
     (FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(Shape::from(out_shape)), DType::F32), indices)
 }
 
-/// Gradient of the input: each output gradient goes to its window's maximum.
+/// Gradient of the input: each output gradient goes to its window's maximum, zeros elsewhere.
+/// Every input position is written once, window by window (the windows tile the plane, plus a
+/// last row or column of zeros for odd sizes): no zero-filling pass and no scatter.
 /// `grad` must be f32 and `indices` `I`, as [`forward`] makes them.
 pub(crate) fn backward<I: PoolIndex>(x: &FlexTensor, grad: FlexTensor, indices: FlexTensor) -> FlexTensor {
     let (grad, indices) = (grad.to_contiguous(), indices.to_contiguous());
     let shape = x.layout().shape().to_vec();
     let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3]);
-    let gshape = grad.layout().shape();
-    let plane_out = gshape[2] * gshape[3];
+    let (oh, ow) = (h / 2, w / 2);
+    let plane_out = oh * ow;
     let (gd, id): (&[f32], &[I]) = (grad.storage(), indices.storage());
-    let mut dx = vec![0.0f32; planes * h * w];
-    let scatter = |p: usize, dst: &mut [f32]| {
-        for (g, &i) in gd[p * plane_out..(p + 1) * plane_out].iter().zip(&id[p * plane_out..(p + 1) * plane_out]) {
-            dst[i.flat()] += g;
+    let len = planes * h * w;
+    let mut dx_buf: Vec<f32> = Vec::with_capacity(len);
+    let dx = &mut dx_buf.spare_capacity_mut()[..len];
+    let plane = |p: usize, dst: &mut [MaybeUninit<f32>]| {
+        let (g, ix) = (&gd[p * plane_out..(p + 1) * plane_out], &id[p * plane_out..(p + 1) * plane_out]);
+        for oy in 0..oh {
+            let (top, bottom) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+            let base = 2 * oy * w;
+            for ox in 0..ow {
+                let (g, at) = (g[oy * ow + ox], ix[oy * ow + ox].flat());
+                let r = base + 2 * ox;
+                top[2 * ox].write(if at == r { g } else { 0.0 });
+                top[2 * ox + 1].write(if at == r + 1 { g } else { 0.0 });
+                bottom[2 * ox].write(if at == r + w { g } else { 0.0 });
+                bottom[2 * ox + 1].write(if at == r + w + 1 { g } else { 0.0 });
+            }
+            if w % 2 == 1 {
+                top[w - 1].write(0.0);
+                bottom[w - 1].write(0.0);
+            }
+        }
+        for v in &mut dst[2 * oh * w..] {
+            v.write(0.0);
         }
     };
     if h * w > 0 {
         #[cfg(feature = "rayon")]
         {
             use rayon::prelude::*;
-            dx.par_chunks_mut(h * w).enumerate().with_min_len(4).for_each(|(p, d)| scatter(p, d));
+            dx.par_chunks_mut(h * w).enumerate().with_min_len(4).for_each(|(p, d)| plane(p, d));
         }
         #[cfg(not(feature = "rayon"))]
         for (p, d) in dx.chunks_mut(h * w).enumerate() {
-            scatter(p, d);
+            plane(p, d);
         }
     }
-    FlexTensor::new(Bytes::from_elems(dx), Layout::contiguous(Shape::from(shape)), DType::F32)
+    // SAFETY: every plane's every position was written above (windows, odd column, odd row).
+    unsafe { dx_buf.set_len(len) };
+    FlexTensor::new(Bytes::from_elems(dx_buf), Layout::contiguous(Shape::from(shape)), DType::F32)
 }
 
 #[cfg(test)]
@@ -193,8 +229,13 @@ mod tests {
     }
 
     fn matches_the_general_pooling_with<I: PoolIndex>() {
-        // Ties, NaN and odd sizes included.
-        let (n, c, h, w) = (2, 3, 7, 6);
+        // Ties, NaN and odd sizes (height, width, both) included.
+        for (n, c, h, w) in [(2, 3, 7, 6), (1, 2, 6, 5), (2, 1, 5, 7)] {
+            matches_the_general_pooling_on::<I>(n, c, h, w);
+        }
+    }
+
+    fn matches_the_general_pooling_on<I: PoolIndex>(n: usize, c: usize, h: usize, w: usize) {
         let mut v: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 37) % 11) as f32).collect();
         v[5] = f32::NAN;
         let x = FlexTensor::new(Bytes::from_elems(v), Layout::contiguous(Shape::from(vec![n, c, h, w])), DType::F32);

@@ -101,6 +101,7 @@ mod batch_norm;
 mod conv2d_direct;
 mod conv2d_gemm;
 mod max_pool2x2;
+mod par_elementwise;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
