@@ -32,6 +32,7 @@ use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape};
 
+use super::conv2d_narrow;
 use crate::{FlexTensor, Layout};
 
 /// Output channels per register tile.
@@ -49,10 +50,16 @@ const TAP_BLOCK: usize = 3;
 /// floats stay in L2 while the input channels stream past).
 const WGRAD_Q_TILE: usize = 4096;
 
-/// Narrower outputs go to the GEMM path: the dropped columns (`wp − ow` per row) are a
-/// quarter of the work at 6 wide, and at 12 wide the GEMM path was already as fast (batch 32,
+/// Narrower outputs go to the channel-vectorised kernels (`conv2d_narrow`), or to the GEMM
+/// path when they have few channels: the dropped columns (`wp − ow` per row) are a quarter of
+/// the work at 6 wide, and at 12 wide the GEMM path was already as fast (batch 32,
 /// `conv2d_direct_speed` below).
 const MIN_OUTPUT_WIDTH: usize = 16;
+
+/// Fewer output positions (batch × height × width) than this go to the GEMM path: the kernels
+/// repack the weights on every call, which only pays off when each weight is used this often
+/// (batch-1 inference of a 16 × 16 layer was 1.7× slower here than on the GEMM path).
+const MIN_POSITIONS: usize = 1024;
 
 /// Whether this CPU runs the kernels (x86-64 with AVX2 and FMA).
 fn cpu_has_kernels() -> bool {
@@ -70,7 +77,20 @@ fn cpu_has_kernels() -> bool {
 /// enough for them to be the faster path.
 pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
     let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    applicable(x, weight, options) && xs[3] + 2 * options.padding[1].0 + 1 >= ws[3] + MIN_OUTPUT_WIDTH
+    let (oh, ow) = ((xs[2] + 2 * options.padding[0].0 + 1).saturating_sub(ws[2]), (xs[3] + 2 * options.padding[1].0 + 1).saturating_sub(ws[3]));
+    if xs[0] * oh * ow < MIN_POSITIONS {
+        return false;
+    }
+    let wide = ow >= MIN_OUTPUT_WIDTH;
+    // Narrow outputs are vectorised over channels (`conv2d_narrow`): worth it from 16 output
+    // channels (forward) and 16 input channels (the input gradient's outputs) on.
+    let channels = ws[0] >= conv2d_narrow::CO_BLOCK && ws[1] >= conv2d_narrow::CO_BLOCK;
+    applicable(x, weight, options) && (wide || channels)
+}
+
+/// Whether this plan's outputs are too narrow for the position-vectorised kernels.
+fn narrow(p: &Plan) -> bool {
+    p.ow < MIN_OUTPUT_WIDTH
 }
 
 /// Whether the kernels compute this convolution (on this CPU).
@@ -96,23 +116,23 @@ fn applicable(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> 
 
 /// One convolution in the padded, row-flattened coordinates.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
-    c_in: usize,
-    h: usize,
-    w: usize,
-    c_out: usize,
-    kh: usize,
-    kw: usize,
-    ph: usize,
-    pw: usize,
-    oh: usize,
-    ow: usize,
+pub(super) struct Plan {
+    pub(super) c_in: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c_out: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) ph: usize,
+    pub(super) pw: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
     /// Padded row length.
-    wp: usize,
+    pub(super) wp: usize,
     /// `oh · wp` rounded up to whole register tiles.
-    q_pad: usize,
+    pub(super) q_pad: usize,
     /// Floats per padded input channel, with room for the last tile's reads.
-    plane: usize,
+    pub(super) plane: usize,
 }
 
 impl Plan {
@@ -125,12 +145,12 @@ impl Plan {
         Plan { c_in, h, w, c_out, kh, kw, ph, pw, oh, ow, wp, q_pad, plane }
     }
 
-    fn taps(&self) -> usize {
+    pub(super) fn taps(&self) -> usize {
         self.kh * self.kw
     }
 
     /// Flattened offset of each tap, row-major over (ky, kx).
-    fn shifts(&self) -> Vec<usize> {
+    pub(super) fn shifts(&self) -> Vec<usize> {
         (0..self.kh).flat_map(|ky| (0..self.kw).map(move |kx| ky * self.wp + kx)).collect()
     }
 
@@ -138,11 +158,11 @@ impl Plan {
         self.c_out.div_ceil(CO_BLOCK)
     }
 
-    fn in_len(&self) -> usize {
+    pub(super) fn in_len(&self) -> usize {
         self.c_in * self.h * self.w
     }
 
-    fn out_len(&self) -> usize {
+    pub(super) fn out_len(&self) -> usize {
         self.c_out * self.oh * self.ow
     }
 }
@@ -152,7 +172,7 @@ impl Plan {
 /// geometry (`key`) is still zero there and needs no new zero-filling pass (on the first layer
 /// of a CNN that pass cost as much as the weight-gradient kernel's own loads).
 #[cfg(feature = "std")]
-mod scratch {
+pub(super) mod scratch {
     use std::cell::RefCell;
     use std::vec::Vec;
 
@@ -164,7 +184,7 @@ mod scratch {
     }
 
     /// A buffer of `len` floats, zero wherever no call with the same key wrote.
-    pub(super) fn take(key: [usize; 10], len: usize) -> Vec<f32> {
+    pub(in crate::ops) fn take(key: [usize; 10], len: usize) -> Vec<f32> {
         let kept = CACHE.with(|c| {
             let mut c = c.borrow_mut();
             let at = c.iter().position(|(k, v)| *k == key && v.len() == len)?;
@@ -174,7 +194,7 @@ mod scratch {
     }
 
     /// Keep `buf` for the next call with `key` (oldest buffers go first past the limit).
-    pub(super) fn give(key: [usize; 10], buf: Vec<f32>) {
+    pub(in crate::ops) fn give(key: [usize; 10], buf: Vec<f32>) {
         if buf.len() > KEEP_FLOATS {
             return;
         }
@@ -189,26 +209,26 @@ mod scratch {
 }
 
 #[cfg(not(feature = "std"))]
-mod scratch {
+pub(super) mod scratch {
     use alloc::vec::Vec;
 
-    pub(super) fn take(_key: [usize; 10], len: usize) -> Vec<f32> {
+    pub(in crate::ops) fn take(_key: [usize; 10], len: usize) -> Vec<f32> {
         alloc::vec![0.0; len]
     }
 
-    pub(super) fn give(_key: [usize; 10], _buf: Vec<f32>) {}
+    pub(in crate::ops) fn give(_key: [usize; 10], _buf: Vec<f32>) {}
 }
 
 impl Plan {
     /// Scratch key: what a buffer holds (`role`), this geometry, and a count (samples).
-    fn key(&self, role: usize, count: usize) -> [usize; 10] {
+    pub(super) fn key(&self, role: usize, count: usize) -> [usize; 10] {
         [role, self.c_in, self.h, self.w, self.c_out, self.kh, self.kw, self.ph, self.pw, count]
     }
 }
 
 /// Copy one sample (`c × h × w`) into its zero-padded planes. Only the interior is written, so
 /// the padding stays zero from the scratch's allocation on.
-fn pad_into(x: &[f32], p: &Plan, xp: &mut [f32]) {
+pub(super) fn pad_into(x: &[f32], p: &Plan, xp: &mut [f32]) {
     for ci in 0..p.c_in {
         for iy in 0..p.h {
             let dst = &mut xp[ci * p.plane + (p.ph + iy) * p.wp + p.pw..][..p.w];
@@ -406,9 +426,10 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
     let p = Plan::new(xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], options.padding[0].0, options.padding[1].0);
     let wd: &[f32] = weight.storage();
     let taps = p.taps();
-    let wpk = pack_weights(&p, |co, ci, t| wd[(co * p.c_in + ci) * taps + t]);
+    let get = |co: usize, ci: usize, t: usize| wd[(co * p.c_in + ci) * taps + t];
     let bias = bias.map(|b| b.to_contiguous());
-    let out = convolve(&p, xs[0], x.storage(), &wpk, bias.as_ref().map(|b| b.storage::<f32>()));
+    let b = bias.as_ref().map(|b| b.storage::<f32>());
+    let out = if narrow(&p) { conv2d_narrow::convolve(&p, xs[0], x.storage(), get, b) } else { convolve(&p, xs[0], x.storage(), &pack_weights(&p, get), b) };
     f32_tensor(out, vec![xs[0], p.c_out, p.oh, p.ow])
 }
 
@@ -425,8 +446,8 @@ pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: 
     debug_assert_eq!([p.oh, p.ow], [x_shape[2], x_shape[3]]);
     let wd: &[f32] = weight.storage();
     let taps = p.taps();
-    let wpk = pack_weights(&p, |i, o, t| wd[(o * c_in + i) * taps + (taps - 1 - t)]);
-    let dx = convolve(&p, ds[0], dy.storage(), &wpk, None);
+    let get = |i: usize, o: usize, t: usize| wd[(o * c_in + i) * taps + (taps - 1 - t)];
+    let dx = if narrow(&p) { conv2d_narrow::convolve(&p, ds[0], dy.storage(), get, None) } else { convolve(&p, ds[0], dy.storage(), &pack_weights(&p, get), None) };
     f32_tensor(dx, x_shape)
 }
 
@@ -444,6 +465,9 @@ pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_g
     let n = xs[0];
     let p = Plan::new(xs[1], xs[2], xs[3], w_shape[0], w_shape[2], w_shape[3], options.padding[0].0, options.padding[1].0);
     let (xd, dyd): (&[f32], &[f32]) = (x.storage(), dy.storage());
+    if narrow(&p) {
+        return f32_tensor(conv2d_narrow::weight_grad(&p, n, xd, dyd), w_shape);
+    }
     let (taps, (in_len, out_len)) = (p.taps(), (p.in_len(), p.out_len()));
     // Taps in groups of 3; a last, short group reads shift 0 for its missing taps and drops them.
     let mut shifts = p.shifts();
@@ -592,12 +616,25 @@ mod tests {
     }
 
     #[test]
+    fn narrow_layers() {
+        // Under 16 wide: vectorised over channels. Channel counts not a multiple of 16, pixel
+        // counts not a multiple of 6, one sample, other kernels and padding.
+        check([3, 16, 6, 6], [32, 16, 3, 3], [1, 1]);
+        check([4, 20, 12, 12], [24, 20, 3, 3], [1, 1]);
+        check([1, 17, 5, 7], [18, 17, 3, 3], [1, 1]);
+        check([2, 16, 9, 8], [16, 16, 3, 3], [0, 0]);
+        check([2, 16, 7, 9], [16, 16, 5, 3], [2, 1]);
+        check([3, 3, 4, 4], [5, 3, 1, 1], [0, 0]);
+    }
+
+    #[test]
     fn scratch_kept_between_calls_gives_the_same_results() {
         // The same geometries again with other values: the kept buffers' untouched parts
         // (padding, dropped columns) must still be zero.
         for seed in [5, 9] {
             check_with([4, 3, 10, 18], [8, 3, 3, 3], [1, 1], seed);
             check_with([1, 5, 7, 16], [4, 5, 3, 3], [1, 1], seed);
+            check_with([3, 16, 6, 6], [16, 16, 3, 3], [1, 1], seed);
         }
     }
 
@@ -618,10 +655,17 @@ mod tests {
         assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [2, 2], 1)));
         assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [3, 3], [1, 1], 1)));
         assert!(!supported(&x, &w, &ConvOptions::new_with_padding([1, 1], [(1, 0), (1, 1)], [1, 1], 1)));
-        // Narrow outputs: the GEMM path.
+        // Narrow outputs with few channels: the GEMM path; with 16 or more: the narrow kernels.
         assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
         if cpu_has_kernels() {
-            let wide = tensor(vec![0.0; 2 * 3 * 8 * 16], &[2, 3, 8, 16]);
+            let (xc, wc) = (tensor(vec![0.0; 32 * 16 * 8 * 8], &[32, 16, 8, 8]), tensor(vec![0.0; 16 * 16 * 9], &[16, 16, 3, 3]));
+            assert!(supported(&xc, &wc, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+            // The same layer for one image: too few positions to repack the weights for.
+            let x1 = tensor(vec![0.0; 16 * 8 * 8], &[1, 16, 8, 8]);
+            assert!(!supported(&x1, &wc, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        }
+        if cpu_has_kernels() {
+            let wide = tensor(vec![0.0; 8 * 3 * 8 * 16], &[8, 3, 8, 16]);
             assert!(supported(&wide, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
         }
     }
@@ -668,6 +712,13 @@ mod speed {
                 median_ms(|| drop(conv2d_gemm::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), &options))),
                 median_ms(|| drop(conv2d_gemm::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), &options))),
             ];
+            // Batch 1 (the server's single photo): forward only.
+            let x1 = f32_tensor(vec![0.5; ci * s * s], vec![1, ci, s, s]);
+            let b1 = [
+                median_ms(|| drop(conv2d(x1.clone(), w.clone(), None, &options))),
+                median_ms(|| drop(conv2d_gemm::conv2d(x1.clone(), w.clone(), None, &options))),
+            ];
+            std::println!("{ci:>2}->{co:<3} {s:>2}px  batch 1 forward: direct {:.3} ms, gemm {:.3} ms", b1[0], b1[1]);
             std::println!(
                 "{ci:>2}->{co:<3} {s:>2}px  direct: fwd {:.2} ms ({:.0} GFLOP/s), w-grad {:.2} ({:.0}), x-grad {:.2} ({:.0})  |  gemm: {:.2} / {:.2} / {:.2} ms",
                 d[0],

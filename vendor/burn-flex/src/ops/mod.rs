@@ -99,6 +99,7 @@ mod conv_common;
 pub mod conv;
 mod batch_norm;
 mod conv2d_direct;
+mod conv2d_narrow;
 mod conv2d_gemm;
 mod max_pool2x2;
 mod par_elementwise;
