@@ -10,6 +10,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 use burn_backend::DType;
 use burn_std::{Bytes, Shape};
 
@@ -68,20 +69,25 @@ fn per_channel<T: Send>(c: usize, f: impl Fn(usize) -> T + Send + Sync) -> Vec<T
     }
 }
 
-/// `out[n, c, :] = g(c, x-plane, out-plane)` for every plane, in parallel when rayon is on.
-fn per_plane(out: &mut [f32], plane: usize, g: impl Fn(usize, usize, &mut [f32]) + Send + Sync) {
-    if plane == 0 {
-        return;
+/// A new `len`-long buffer whose planes `g(plane index, offset, plane)` fills completely, in
+/// parallel when rayon is on (no zero-filling pass first: `g` writes every element).
+fn per_plane(len: usize, plane: usize, g: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Send + Sync) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    if plane > 0 {
+        let dst = &mut out.spare_capacity_mut()[..len];
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            dst.par_chunks_mut(plane).enumerate().with_min_len(4).for_each(|(i, o)| g(i, i * plane, o));
+        }
+        #[cfg(not(feature = "rayon"))]
+        for (i, o) in dst.chunks_mut(plane).enumerate() {
+            g(i, i * plane, o);
+        }
+        // SAFETY: `len` is a whole number of planes and `g` wrote each one in full.
+        unsafe { out.set_len(len) };
     }
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(plane).enumerate().with_min_len(4).for_each(|(i, o)| g(i, i * plane, o));
-    }
-    #[cfg(not(feature = "rayon"))]
-    for (i, o) in out.chunks_mut(plane).enumerate() {
-        g(i, i * plane, o);
-    }
+    out
 }
 
 /// Mean and biased variance of every channel (two passes: the variance around the mean, as
@@ -110,14 +116,12 @@ fn normalize(xd: &[f32], c: usize, plane: usize, gamma: &[f32], beta: &[f32], me
     // y = x · scale + shift
     let scale: Vec<f32> = (0..c).map(|ch| gamma[ch] / ((var[ch] as f64 + epsilon).sqrt() as f32)).collect();
     let shift: Vec<f32> = (0..c).map(|ch| beta[ch] - mean[ch] * scale[ch]).collect();
-    let mut out = vec![0.0f32; xd.len()];
-    per_plane(&mut out, plane, |i, at, o| {
+    per_plane(xd.len(), plane, |i, at, o| {
         let (a, b) = (scale[i % c], shift[i % c]);
         for (y, x) in o.iter_mut().zip(&xd[at..at + plane]) {
-            *y = x * a + b;
+            y.write(x * a + b);
         }
-    });
-    out
+    })
 }
 
 /// Inference: normalize with the given statistics.
@@ -164,13 +168,12 @@ pub(crate) fn batch_norm_train_backward(x: FlexTensor, gamma: FlexTensor, mean: 
     });
     let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
     let count = (n * plane).max(1) as f32;
-    let mut dx = vec![0.0f32; xd.len()];
-    per_plane(&mut dx, plane, |i, at, o| {
+    let dx = per_plane(xd.len(), plane, |i, at, o| {
         let ch = i % c;
         let (m, s, k) = (mean[ch], inv_std[ch], gamma[ch] * inv_std[ch]);
         let (mean_dy, mean_dyx) = (dbeta[ch] / count, dgamma[ch] / count);
         for ((d, &g), &xv) in o.iter_mut().zip(&dyd[at..at + plane]).zip(&xd[at..at + plane]) {
-            *d = k * (g - mean_dy - (xv - m) * s * mean_dyx);
+            d.write(k * (g - mean_dy - (xv - m) * s * mean_dyx));
         }
     });
     (f32_tensor(dx, x.layout().shape().clone()), f32_tensor(dgamma, Shape::from(vec![c])), f32_tensor(dbeta, Shape::from(vec![c])))
