@@ -111,7 +111,8 @@ fn main() {
         let train_gflops = tp.compute_images_per_sec * 3.0 * flops / 1e9;
 
         let device = asl::model::device(&cfg.device).expect("device");
-        let net = model.init(&device);
+        // As the classifier serves it: batch norms folded into the convolutions.
+        let net = model.init(&device).fold_batch_norm();
         let s = model.input_size;
         let plane = 3 * s * s;
         let batch: Vec<f32> = (0..BATCH * plane).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5).collect();

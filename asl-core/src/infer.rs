@@ -189,12 +189,13 @@ impl Classifier {
             .init(&device)
             .try_load_file(&weights)
             .map_err(|e| InferError::BadWeights { path: weights.clone(), problem: format!("{e:?} (do model.json and the weights belong together?)") })?;
-        Ok(Classifier { card, dir: dir.to_path_buf(), model, device })
+        Ok(Classifier { card, dir: dir.to_path_buf(), model: model.fold_batch_norm(), device })
     }
 
     /// From an in-memory model (used right after training).
     pub fn from_parts(card: ModelCard, dir: PathBuf, model: Cnn, device: Device) -> Classifier {
-        Classifier { card, dir, model, device }
+        // Inference only from here on: batch norms folded into their convolutions.
+        Classifier { card, dir, model: model.fold_batch_norm(), device }
     }
 
     pub fn input_size(&self) -> usize {

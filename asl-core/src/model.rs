@@ -4,6 +4,7 @@
 //! Flatten, Dense 128, Dropout, 29 outputs) and asl's default: the same shape with batch
 //! normalisation after every convolution (same FLOPs, much faster to converge). Deeper, wider
 //! and global-average-pool variants are a configuration away (HPO searches them).
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -181,6 +182,29 @@ impl Cnn {
         }
         self.head.forward(self.dropout.forward(x))
     }
+
+    /// The same network for inference, with every batch norm folded into the convolution
+    /// before it: `w · s` and bias `β − μ · s` (+ the old bias · s), `s = γ / √(σ² + ε)` from
+    /// the running statistics. Same outputs (to float rounding) as [`forward`](Self::forward)
+    /// on an inference device, without a pass over every activation per norm. Not for
+    /// training: the result has no batch norm left.
+    pub fn fold_batch_norm(mut self) -> Cnn {
+        for stage in &mut self.stages {
+            let norms = std::mem::take(&mut stage.norms);
+            for (conv, bn) in stage.convs.iter_mut().zip(norms) {
+                let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
+                let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+                let [c_out] = scale.dims();
+                let bias = match conv.bias.take() {
+                    Some(b) => b.val() * scale.clone() + shift,
+                    None => shift,
+                };
+                conv.weight = Param::from_tensor(conv.weight.val() * scale.reshape([c_out, 1, 1, 1]));
+                conv.bias = Some(Param::from_tensor(bias));
+            }
+        }
+        self
+    }
 }
 
 /// Backends compiled into this build, by name.
@@ -238,8 +262,16 @@ mod tests {
     /// correlate.
     #[test]
     fn conv_and_pool_kernels_match_the_definitions() {
+        // Sizes that take each of burn-flex's convolution paths (see vendor/burn-flex/PATCHES.md):
+        // the GEMM path (few positions), the position-vectorised direct kernels (16 wide) and
+        // the channel-vectorised ones (narrow, 16 channels).
+        for (n, ci, co, s) in [(2, 3, 4, 6), (4, 3, 4, 16), (32, 16, 16, 6)] {
+            conv_and_pool_match(n, ci, co, s);
+        }
+    }
+
+    fn conv_and_pool_match(n: usize, ci: usize, co: usize, s: usize) {
         let dev = device("flex").unwrap().autodiff();
-        let (n, ci, co, s) = (2, 3, 4, 6);
         let vals = |len: usize, seed: usize| -> Vec<f32> { (0..len).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0).collect() };
         let (xv, wv, gv) = (vals(n * ci * s * s, 1), vals(co * ci * 9, 2), vals(n * co * (s / 2) * (s / 2), 3));
         let x = Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, ci, s, s]), &dev).require_grad();
@@ -268,7 +300,7 @@ mod tests {
                                 }
                             }
                         }
-                        assert!((acc - yv[((b * co + o) * s + yy) * s + xx]).abs() < 1e-4, "conv output");
+                        assert!((acc - yv[((b * co + o) * s + yy) * s + xx]).abs() < 1e-4 * (1.0 + acc.abs()), "conv output");
                     }
                 }
                 // Max of each 2×2 window (first maximum wins) receives the window's gradient.
@@ -310,6 +342,34 @@ mod tests {
             for (a, b) in got.iter().zip(want.iter()) {
                 assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{what}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn folding_batch_norm_keeps_the_outputs() {
+        let dev = device("flex").unwrap();
+        let cfg = ModelConfig::new().with_input_size(16).with_depth(2).with_width(4);
+        let mut model = cfg.init(&dev);
+        // Non-trivial statistics and affine parameters (fresh ones fold to the identity).
+        let vals = |len: usize, seed: usize, lo: f32| -> Vec<f32> { (0..len).map(|i| lo + ((i * 7919 + seed * 613) % 997) as f32 / 997.0).collect() };
+        for (k, stage) in model.stages.iter_mut().enumerate() {
+            for (j, bn) in stage.norms.iter_mut().enumerate() {
+                let [c] = bn.gamma.dims();
+                let t = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [c]), &dev);
+                let seed = 10 * k + j;
+                bn.gamma = Param::from_tensor(t(vals(c, seed, 0.5)));
+                bn.beta = Param::from_tensor(t(vals(c, seed + 1, -0.5)));
+                bn.running_mean = burn::module::RunningState::new(t(vals(c, seed + 2, -0.5)));
+                bn.running_var = burn::module::RunningState::new(t(vals(c, seed + 3, 0.1)));
+            }
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(vals(3 * 3 * 16 * 16, 7, -0.5), [3, 3, 16, 16]), &dev);
+        let want: Vec<f32> = model.forward(x.clone()).try_into_vec_as::<f32>().unwrap();
+        let folded = model.fold_batch_norm();
+        assert!(folded.stages.iter().all(|s| s.norms.is_empty() && s.convs.iter().all(|c| c.bias.is_some())));
+        let got: Vec<f32> = folded.forward(x).try_into_vec_as::<f32>().unwrap();
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
         }
     }
 
