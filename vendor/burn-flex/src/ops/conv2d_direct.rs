@@ -274,22 +274,23 @@ mod kernels {
     use super::{CO_BLOCK, LANES, Q_VECTORS, TAP_BLOCK};
     use core::arch::x86_64::*;
 
-    /// One forward tile: `y[j][q0..q0+16] = Σ_k w[k][j] · x[q0 + offsets[k] ..]` for the 4
-    /// output channels `j` of a block, `k` running over (input channel, tap) pairs. One flat
-    /// loop: with the channel and tap loops nested, LLVM shuffled the 12 accumulators between
-    /// registers on every iteration (half the speed).
+    /// One forward tile: `y[j][0..16] = bias[j] + Σ_k w[k][j] · x[offsets[k] ..]` for the 4
+    /// output channels `j` of a block, `k` running over (input channel, tap) pairs (`x` points
+    /// at the tile's first position). One flat loop: with the channel and tap loops nested,
+    /// LLVM shuffled the accumulators between registers on every iteration (half the speed).
     ///
     /// # Safety
-    /// AVX2 and FMA must be available; `x` readable at `q0 + offset + 16` for every offset;
-    /// `w` holds `offsets.len() · 4` floats; `y` 4 rows of `y_stride` floats writable at
-    /// `q0..q0 + 16`.
+    /// AVX2 and FMA must be available; `x` readable at `offset + 16` for every offset; `w`
+    /// holds `offsets.len() · 4` floats; `y` 4 rows, `y_stride` apart, of 16 writable floats.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn forward_tile(x: *const f32, offsets: &[usize], w: *const f32, y: *mut f32, y_stride: usize, q0: usize) {
+    pub(super) unsafe fn forward_tile(x: *const f32, offsets: &[usize], w: *const f32, y: *mut f32, y_stride: usize, bias: [f32; CO_BLOCK]) {
         let mut acc = [[_mm256_setzero_ps(); Q_VECTORS]; CO_BLOCK];
+        for (a, &b) in acc.iter_mut().zip(&bias) {
+            *a = [_mm256_set1_ps(b); Q_VECTORS];
+        }
         // SAFETY (every pointer below): in bounds by the contract above.
-        let xb = unsafe { x.add(q0) };
         for (k, &off) in offsets.iter().enumerate() {
-            let (v, wk) = unsafe { ([_mm256_loadu_ps(xb.add(off)), _mm256_loadu_ps(xb.add(off + LANES))], w.add(k * CO_BLOCK)) };
+            let (v, wk) = unsafe { ([_mm256_loadu_ps(x.add(off)), _mm256_loadu_ps(x.add(off + LANES))], w.add(k * CO_BLOCK)) };
             for (j, a) in acc.iter_mut().enumerate() {
                 let b = _mm256_set1_ps(unsafe { *wk.add(j) });
                 a[0] = _mm256_fmadd_ps(b, v[0], a[0]);
@@ -298,7 +299,7 @@ mod kernels {
         }
         for (j, a) in acc.iter().enumerate() {
             for (k, v) in a.iter().enumerate() {
-                unsafe { _mm256_storeu_ps(y.add(j * y_stride + q0 + k * LANES), *v) };
+                unsafe { _mm256_storeu_ps(y.add(j * y_stride + k * LANES), *v) };
             }
         }
     }
@@ -347,10 +348,37 @@ fn convolve_block(p: &Plan, xp: &[f32], offsets: &[usize], wpk_block: &[f32], yq
         // SAFETY: `supported` checked AVX2/FMA; the plan sizes `xp` (c_in planes readable to
         // q_pad + the largest shift), `yq` (q_pad per row) and the packed weights for exactly
         // these reads and writes (asserted above).
-        unsafe { kernels::forward_tile(xp.as_ptr(), offsets, wpk_block.as_ptr(), yq.as_mut_ptr(), p.q_pad, q0) };
+        unsafe { kernels::forward_tile(xp.as_ptr().add(q0), offsets, wpk_block.as_ptr(), yq.as_mut_ptr().add(q0), p.q_pad, [0.0; CO_BLOCK]) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("the direct convolution runs on x86-64 only ({p:?}, {}, {}, {}, {})", xp.len(), offsets.len(), wpk_block.len(), yq.len());
+}
+
+/// Whether the output rows are whole register tiles (and the channels whole blocks): then the
+/// kernel writes the output (with its bias) in place, row by row, and neither the dropped
+/// columns nor a copy out of the flattened layout cost anything.
+fn row_aligned(p: &Plan) -> bool {
+    p.ow % Q_BLOCK == 0 && p.c_out % CO_BLOCK == 0
+}
+
+/// [`convolve_block`] for a [`row_aligned`] plan, straight into the 4 output channels `y`
+/// (`4 × oh·ow`) of one sample, bias included.
+fn convolve_block_rows(p: &Plan, xp: &[f32], offsets: &[usize], wpk_block: &[f32], bias: [f32; CO_BLOCK], y: &mut [MaybeUninit<f32>]) {
+    let plane_out = p.oh * p.ow;
+    assert!(row_aligned(p) && xp.len() >= p.c_in * p.plane && wpk_block.len() >= offsets.len() * CO_BLOCK && y.len() == CO_BLOCK * plane_out);
+    #[cfg(target_arch = "x86_64")]
+    for oy in 0..p.oh {
+        for ox in (0..p.ow).step_by(Q_BLOCK) {
+            // SAFETY: `supported` checked AVX2/FMA; position oy·wp + ox + 16 ≤ q_pad, so the
+            // reads stay in `xp` as in `convolve_block`; the tile's 4 × 16 outputs lie in `y`
+            // (rows of oh·ow, ox + 16 ≤ ow) and are written, never read.
+            unsafe {
+                kernels::forward_tile(xp.as_ptr().add(oy * p.wp + ox), offsets, wpk_block.as_ptr(), y.as_mut_ptr().add(oy * p.ow + ox).cast::<f32>(), plane_out, bias)
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the direct convolution runs on x86-64 only ({p:?}, {}, {}, {}, {bias:?})", xp.len(), offsets.len(), wpk_block.len());
 }
 
 /// For every sample of `input` (`n × c_in·h·w`): pad, convolve with the packed weights, keep
@@ -361,15 +389,25 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
     let block_w = p.c_in * p.taps() * CO_BLOCK;
     let (in_len, out_len) = (p.in_len(), p.out_len());
     let mut out: Vec<f32> = Vec::with_capacity(n * out_len);
+    let aligned = row_aligned(p);
+    let block_out = CO_BLOCK * p.oh * p.ow;
+    let block_bias = |cb: usize| -> [f32; CO_BLOCK] { core::array::from_fn(|j| bias.map_or(0.0, |b| b[cb * CO_BLOCK + j])) };
     let one_sample = |s: usize, y: &mut [MaybeUninit<f32>], xp: &mut [f32], yq: &mut [f32]| {
         pad_into(&input[s * in_len..(s + 1) * in_len], p, xp);
+        if aligned {
+            for (cb, yb) in y.chunks_exact_mut(block_out).enumerate() {
+                convolve_block_rows(p, xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], block_bias(cb), yb);
+            }
+            return;
+        }
         for (cb, rows) in yq.chunks_exact_mut(CO_BLOCK * p.q_pad).enumerate() {
             convolve_block(p, xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], rows);
         }
         unpad_into(yq, p, bias, y);
     };
     let (xp_key, yq_key) = (p.key(0, 1), p.key(1, 1));
-    let scratch = || (scratch::take(xp_key, p.c_in * p.plane), scratch::take(yq_key, p.co_blocks() * CO_BLOCK * p.q_pad));
+    let yq_len = if aligned { 0 } else { p.co_blocks() * CO_BLOCK * p.q_pad };
+    let scratch = || (scratch::take(xp_key, p.c_in * p.plane), scratch::take(yq_key, yq_len));
     let keep = |(xp, yq): (Vec<f32>, Vec<f32>)| {
         scratch::give(xp_key, xp);
         scratch::give(yq_key, yq);
@@ -394,6 +432,12 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
             let (mut xp, mut yq) = scratch();
             for (s, y) in dst.chunks_exact_mut(out_len).enumerate() {
                 pad_into(&input[s * in_len..(s + 1) * in_len], p, &mut xp);
+                if aligned {
+                    y.par_chunks_exact_mut(block_out).enumerate().for_each(|(cb, yb)| {
+                        convolve_block_rows(p, &xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], block_bias(cb), yb);
+                    });
+                    continue;
+                }
                 yq.par_chunks_exact_mut(CO_BLOCK * p.q_pad).enumerate().for_each(|(cb, rows)| {
                     convolve_block(p, &xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], rows);
                 });
@@ -410,7 +454,8 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
         }
         keep((xp, yq));
     }
-    // SAFETY: `unpad_into` wrote every one of the `n · out_len` outputs.
+    // SAFETY: `convolve_block_rows` (row-aligned) or `unpad_into` wrote every one of the
+    // `n · out_len` outputs.
     unsafe { out.set_len(n * out_len) };
     out
 }
@@ -609,6 +654,10 @@ mod tests {
         // Output channels not a multiple of 4, widths not a multiple of 8, one sample (the
         // channel-parallel path), odd sizes.
         check([3, 3, 12, 20], [16, 3, 3, 3], [1, 1]);
+        // Rows of whole tiles (16, 32 wide, channels a multiple of 4): written in place.
+        check([3, 3, 5, 32], [8, 3, 3, 3], [1, 1]);
+        check([2, 6, 16, 16], [12, 6, 3, 3], [1, 1]);
+        check([1, 4, 9, 16], [4, 4, 3, 3], [1, 1]);
         check([3, 3, 12, 12], [16, 3, 3, 3], [1, 1]);
         check([2, 5, 7, 9], [6, 5, 3, 3], [1, 1]);
         check([1, 4, 6, 6], [8, 4, 3, 3], [1, 1]);
