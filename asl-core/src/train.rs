@@ -291,15 +291,24 @@ pub struct Throughput {
     pub compute_images_per_sec: f64,
 }
 
-/// Run `warmup + steps` training steps of `cfg` on the cache's training split (no validation,
-/// no checkpoints) and time them: the speed a training run sees between its epoch ends. The
-/// batch fill is also timed alone.
-pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps: usize) -> Result<Throughput, TrainError> {
+/// The checks `train` and `measure_throughput` share: a valid configuration, a cache of the
+/// model's input size with training images. Returns the number of training images.
+fn checked_inputs(cache: &Cache, cfg: &TrainConfig) -> Result<usize, TrainError> {
     cfg.validate()?;
     if cache.image_size() != cfg.model.input_size {
         return Err(TrainError::SizeMismatch(cache.image_size(), cfg.model.input_size));
     }
-    let n_train = cache.len(Split::Train);
+    match cache.len(Split::Train) {
+        0 => Err(TrainError::BadConfig("the cache has no training images".into())),
+        n => Ok(n),
+    }
+}
+
+/// Run `warmup + steps` training steps of `cfg` on the cache's training split (no validation,
+/// no checkpoints) and time them: the speed a training run sees between its epoch ends. The
+/// batch fill is also timed alone.
+pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps: usize) -> Result<Throughput, TrainError> {
+    let n_train = checked_inputs(cache, cfg)?;
     if n_train < cfg.batch_size {
         return Err(TrainError::BadConfig("the cache has fewer training images than one batch".into()));
     }
@@ -398,14 +407,7 @@ fn validate(model: &Cnn, device: &Device, cache: &Cache) -> Result<(f64, f64), T
 /// the best model as a model folder at `model_dir`.
 #[allow(clippy::too_many_arguments)]
 pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path, model_dir: &Path, callback: &mut dyn EpochCallback, progress: &dyn Progress, cancel: &Cancel) -> Result<TrainOutcome, TrainError> {
-    cfg.validate()?;
-    if cache.image_size() != cfg.model.input_size {
-        return Err(TrainError::SizeMismatch(cache.image_size(), cfg.model.input_size));
-    }
-    let n_train = cache.len(Split::Train);
-    if n_train == 0 {
-        return Err(TrainError::BadConfig("the cache has no training images".into()));
-    }
+    let n_train = checked_inputs(cache, cfg)?;
     fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
     let device = model::device(&cfg.device)?;
     let ad = device.clone().autodiff();
