@@ -147,14 +147,20 @@ pub struct ConvStage {
 
 impl ConvStage {
     fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
+        let last = self.convs.len() - 1;
         for (i, conv) in self.convs.iter().enumerate() {
             x = conv.forward(x);
             if let Some(bn) = self.norms.get(i) {
                 x = bn.forward(x);
             }
-            x = relu(x);
+            if i < last {
+                x = relu(x);
+            }
         }
-        self.pool.forward(x)
+        // ReLU is monotone, so it commutes with max-pooling: `relu(pool(x)) = pool(relu(x))`,
+        // gradients included (both route to the window's maximum, and both zero it unless it
+        // is positive). After the pool it touches a quarter of the values, forward and backward.
+        relu(self.pool.forward(x))
     }
 }
 
