@@ -30,7 +30,7 @@ python3 - "$out" "$rounds" <<'PY'
 import json, sys
 d, rounds = sys.argv[1], int(sys.argv[2])
 # Training: asl's loop augments each batch on a helper thread; TF's `fit` trains on the arrays
-# as they are, so "compute only" (the same loop, batches filled beforehand) is the like-for-like row.
+# as they are, so "compute only" (the same steps on batches filled beforehand) is the like-for-like row.
 rows = [("training (loop), img/s", "train_images_per_sec", "train_images_per_sec", True),
         ("training (compute only), img/s", "train_compute_images_per_sec", "train_images_per_sec", True),
         ("inference batch 32, ms p50", "infer_b32_ms_p50", "infer_b32_ms_p50", False),
