@@ -22,6 +22,12 @@ mod word;
 
 use error::{Error, Result};
 
+/// Rust's allocations in this module (tensors, caches, batches) go to mimalloc, as in the CLI:
+/// glibc returns burn's large per-step buffers to the kernel and faults them in again.
+/// Python's own objects keep Python's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The state root: `home`, else `$ASL_HOME`, else `~/.local/share/asl` (as the CLI's `--home`).
 pub(crate) fn home(home: Option<PathBuf>) -> AslHome {
     AslHome::resolve(home.as_deref())
