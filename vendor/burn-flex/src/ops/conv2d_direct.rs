@@ -30,10 +30,10 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
-use burn_std::{Bytes, Shape};
 
+use super::conv2d_gemm::f32_tensor;
 use super::conv2d_narrow;
-use crate::{FlexTensor, Layout};
+use crate::FlexTensor;
 
 /// Output channels per register tile.
 const CO_BLOCK: usize = 4;
@@ -460,10 +460,6 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
     out
 }
 
-fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
-}
-
 /// Forward: `[N, Ci, H, W] ⊛ [Co, Ci, KH, KW] (+ bias) → [N, Co, OH, OW]`.
 pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
@@ -494,6 +490,31 @@ pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: 
     let get = |i: usize, o: usize, t: usize| wd[(o * c_in + i) * taps + (taps - 1 - t)];
     let dx = if narrow(&p) { conv2d_narrow::convolve(&p, ds[0], dy.storage(), get, None) } else { convolve(&p, ds[0], dy.storage(), &pack_weights(&p, get), None) };
     f32_tensor(dx, x_shape)
+}
+
+/// `Σ partial(run)` over samples `0..n` cut into one contiguous run per rayon thread: the
+/// weight gradients' reduction over the batch (each run accumulates its own partial sums of
+/// `len` floats in private scratch; the runs are added at the end).
+pub(super) fn sum_over_sample_runs(n: usize, len: usize, partial: impl Fn(core::ops::Range<usize>) -> Vec<f32> + Sync + Send) -> Vec<f32> {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let runs = rayon::current_num_threads().min(n).max(1);
+        let per = n.div_ceil(runs);
+        (0..runs)
+            .into_par_iter()
+            .map(|c| partial(c * per..((c + 1) * per).min(n)))
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            })
+            .unwrap_or_else(|| vec![0.0; len])
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let _ = len;
+        partial(0..n)
+    }
 }
 
 /// Gradient of the weight: `dw[co][ci][tap] = Σ_n Σ_q dy_n[co][q] · xp_n[ci][q + shift(tap)]`.
@@ -574,22 +595,7 @@ pub(crate) fn conv2d_weight_backward(x: FlexTensor, weight: FlexTensor, output_g
         scratch::give(dyl_key, dyl);
         acc
     };
-    #[cfg(feature = "rayon")]
-    let acc = {
-        use rayon::prelude::*;
-        let chunks = rayon::current_num_threads().min(n).max(1);
-        let per = n.div_ceil(chunks);
-        (0..chunks)
-            .into_par_iter()
-            .map(|c| partial(c * per..((c + 1) * per).min(n)))
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            })
-            .unwrap_or_else(|| vec![0.0; acc_len])
-    };
-    #[cfg(not(feature = "rayon"))]
-    let acc = partial(0..n);
+    let acc = sum_over_sample_runs(n, acc_len, partial);
 
     // Sum the lanes: dw[co][ci][tap].
     let mut dw = vec![0.0f32; p.c_out * p.c_in * taps];

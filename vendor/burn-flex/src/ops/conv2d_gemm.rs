@@ -250,7 +250,8 @@ fn for_each_sample(out: &mut [f32], chunk: usize, scratch: usize, f: impl Fn(usi
     }
 }
 
-fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+/// A contiguous f32 tensor of `shape` over `data` (the convolution paths' outputs).
+pub(super) fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
 }
 

@@ -17,7 +17,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use super::conv2d_direct::{Plan, pad_into, scratch};
+use super::conv2d_direct::{Plan, pad_into, scratch, sum_over_sample_runs};
 
 /// Output channels per register tile (2 vectors of 8).
 pub(super) const CO_BLOCK: usize = 16;
@@ -275,22 +275,7 @@ pub(super) fn weight_grad(p: &Plan, n: usize, xd: &[f32], dyd: &[f32]) -> Vec<f3
         scratch::give(x_key, xl);
         acc
     };
-    #[cfg(feature = "rayon")]
-    let acc = {
-        use rayon::prelude::*;
-        let chunks = rayon::current_num_threads().min(n).max(1);
-        let per = n.div_ceil(chunks);
-        (0..chunks)
-            .into_par_iter()
-            .map(|c| partial(c * per..((c + 1) * per).min(n)))
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            })
-            .unwrap_or_else(|| vec![0.0; acc_len])
-    };
-    #[cfg(not(feature = "rayon"))]
-    let acc = partial(0..n);
+    let acc = sum_over_sample_runs(n, acc_len, partial);
 
     // acc[co block][k][16] → dw[co][k].
     let mut dw = vec![0.0f32; p.c_out * ks];

@@ -7,6 +7,7 @@
 //! it saves.
 
 /// Smallest buffer worth splitting (64 Ki elements).
+#[cfg(feature = "rayon")]
 pub(crate) const PAR_MIN: usize = 1 << 16;
 
 /// Elements per task: a few tasks per thread, whole cache lines.
