@@ -353,14 +353,12 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
     }
     drop(kept);
 
-    // The training loop: fill overlapped with the steps, as `train` runs it.
-    let mut started = Instant::now();
+    // The training loop: fill overlapped with the steps, as `train` runs it. The run above
+    // warmed everything up, so all its steps are timed.
+    let started = Instant::now();
     let mut slot = Some(model);
-    prefetched_batches(cache, &cfg.augment, &order, cfg.batch_size, seed_of, |b, pixels, labels| {
+    prefetched_batches(cache, &cfg.augment, &order[warmup * cfg.batch_size..], cfg.batch_size, seed_of, |_, pixels, labels| {
         let Some(current) = slot.take() else { return false };
-        if b == warmup {
-            started = Instant::now();
-        }
         slot = Some(train_step(current, &mut optim, &loss_fn, pixels, &labels, s, cfg.lr, &ad).0);
         true
     });
