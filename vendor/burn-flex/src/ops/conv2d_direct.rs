@@ -252,19 +252,34 @@ fn unpad_into(yq: &[f32], p: &Plan, bias: Option<&[f32]>, y: &mut [MaybeUninit<f
     }
 }
 
-/// Weights rearranged for the forward kernel: `[co block][ci][tap][4 output channels]`,
-/// zero for the channels past `c_out`. `get(co, ci, tap)` reads the logical weight.
-fn pack_weights(p: &Plan, get: impl Fn(usize, usize, usize) -> f32) -> Vec<f32> {
+/// Weights rearranged for the kernels: `[co block][ci][tap][co_block output channels]`, zero
+/// for the channels past `c_out`. `get(co, ci, tap)` reads the logical weight. Filled in the
+/// order of the destination, with no index arithmetic per weight: with three divisions per weight,
+/// packing the 96 → 192 layer's 166 k weights took 0.95 ms, a third of its batch-32 forward.
+pub(super) fn pack_weights(p: &Plan, co_block: usize, get: impl Fn(usize, usize, usize) -> f32 + Sync) -> Vec<f32> {
     let taps = p.taps();
-    let mut packed = vec![0.0f32; p.co_blocks() * p.c_in * taps * CO_BLOCK];
-    for (i, v) in packed.iter_mut().enumerate() {
-        let j = i % CO_BLOCK;
-        let t = (i / CO_BLOCK) % taps;
-        let ci = (i / (CO_BLOCK * taps)) % p.c_in;
-        let co = (i / (CO_BLOCK * taps * p.c_in)) * CO_BLOCK + j;
-        if co < p.c_out {
-            *v = get(co, ci, t);
+    let block_len = p.c_in * taps * co_block;
+    let mut packed = vec![0.0f32; p.c_out.div_ceil(co_block) * block_len];
+    let fill = |cb: usize, block: &mut [f32]| {
+        let channels = cb * co_block..((cb + 1) * co_block).min(p.c_out);
+        let mut at = 0;
+        for ci in 0..p.c_in {
+            for t in 0..taps {
+                for (j, co) in channels.clone().enumerate() {
+                    block[at + j] = get(co, ci, t);
+                }
+                at += co_block;
+            }
         }
+    };
+    #[cfg(feature = "rayon")]
+    if packed.len() >= super::par_elementwise::PAR_MIN {
+        use rayon::prelude::*;
+        packed.par_chunks_exact_mut(block_len).enumerate().for_each(|(cb, block)| fill(cb, block));
+        return packed;
+    }
+    for (cb, block) in packed.chunks_exact_mut(block_len).enumerate() {
+        fill(cb, block);
     }
     packed
 }
@@ -470,7 +485,7 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
     let get = |co: usize, ci: usize, t: usize| wd[(co * p.c_in + ci) * taps + t];
     let bias = bias.map(|b| b.to_contiguous());
     let b = bias.as_ref().map(|b| b.storage::<f32>());
-    let out = if narrow(&p) { conv2d_narrow::convolve(&p, xs[0], x.storage(), get, b) } else { convolve(&p, xs[0], x.storage(), &pack_weights(&p, get), b) };
+    let out = if narrow(&p) { conv2d_narrow::convolve(&p, xs[0], x.storage(), get, b) } else { convolve(&p, xs[0], x.storage(), &pack_weights(&p, CO_BLOCK, get), b) };
     f32_tensor(out, vec![xs[0], p.c_out, p.oh, p.ow])
 }
 
@@ -488,7 +503,7 @@ pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: 
     let wd: &[f32] = weight.storage();
     let taps = p.taps();
     let get = |i: usize, o: usize, t: usize| wd[(o * c_in + i) * taps + (taps - 1 - t)];
-    let dx = if narrow(&p) { conv2d_narrow::convolve(&p, ds[0], dy.storage(), get, None) } else { convolve(&p, ds[0], dy.storage(), &pack_weights(&p, get), None) };
+    let dx = if narrow(&p) { conv2d_narrow::convolve(&p, ds[0], dy.storage(), get, None) } else { convolve(&p, ds[0], dy.storage(), &pack_weights(&p, CO_BLOCK, get), None) };
     f32_tensor(dx, x_shape)
 }
 

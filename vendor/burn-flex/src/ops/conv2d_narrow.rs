@@ -17,7 +17,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use super::conv2d_direct::{Plan, pad_into, scratch, sum_over_sample_runs};
+use super::conv2d_direct::{Plan, pack_weights, pad_into, scratch, sum_over_sample_runs};
 
 /// Output channels per register tile (2 vectors of 8).
 pub(super) const CO_BLOCK: usize = 16;
@@ -118,18 +118,11 @@ impl Plan {
 
 /// Forward (or input gradient) for every sample of `input` (`n × c_in·h·w`); `get(co, ci,
 /// tap)` reads the logical weight. Returns `n × c_out·oh·ow`.
-pub(super) fn convolve(p: &Plan, n: usize, input: &[f32], get: impl Fn(usize, usize, usize) -> f32, bias: Option<&[f32]>) -> Vec<f32> {
-    let (taps, blocks) = (p.taps(), p.co_blocks16());
-    let ks = p.c_in * taps;
+pub(super) fn convolve(p: &Plan, n: usize, input: &[f32], get: impl Fn(usize, usize, usize) -> f32 + Sync, bias: Option<&[f32]>) -> Vec<f32> {
+    let blocks = p.co_blocks16();
+    let ks = p.c_in * p.taps();
     // Weights as [co block][k][16], zero past c_out.
-    let mut wpk = vec![0.0f32; blocks * ks * CO_BLOCK];
-    for (i, v) in wpk.iter_mut().enumerate() {
-        let (j, k, cb) = (i % CO_BLOCK, (i / CO_BLOCK) % ks, i / (CO_BLOCK * ks));
-        let co = cb * CO_BLOCK + j;
-        if co < p.c_out {
-            *v = get(co, k / taps, k % taps);
-        }
-    }
+    let wpk = pack_weights(p, CO_BLOCK, get);
     let koffs = p.tap_offsets(p.plane);
     let pix = p.pixel_offsets();
     let tiles = pix.len() / ROWS;
@@ -277,11 +270,13 @@ pub(super) fn weight_grad(p: &Plan, n: usize, xd: &[f32], dyd: &[f32]) -> Vec<f3
     };
     let acc = sum_over_sample_runs(n, acc_len, partial);
 
-    // acc[co block][k][16] → dw[co][k].
+    // acc[co block][k][16] → dw[co][k] (no division per weight, as in `pack_weights`).
     let mut dw = vec![0.0f32; p.c_out * ks];
-    for (i, v) in dw.iter_mut().enumerate() {
-        let (co, k) = (i / ks, i % ks);
-        *v = acc[((co / CO_BLOCK) * groups * ROWS + k) * CO_BLOCK + co % CO_BLOCK];
+    for (co, row) in dw.chunks_exact_mut(ks).enumerate() {
+        let src = &acc[(co / CO_BLOCK) * groups * ROWS * CO_BLOCK + co % CO_BLOCK..];
+        for (k, v) in row.iter_mut().enumerate() {
+            *v = src[k * CO_BLOCK];
+        }
     }
     dw
 }
