@@ -88,9 +88,14 @@ pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptio
     applicable(x, weight, options) && (wide || channels)
 }
 
-/// Whether this plan's outputs are too narrow for the position-vectorised kernels.
+/// Whether this plan goes to the channel-vectorised kernels: outputs too narrow for the
+/// position-vectorised ones, or rows that are not whole position tiles (which cost a copy out
+/// of the flattened layout) with channels that fill whole channel tiles. (The 24 → 48 layer at
+/// 24 × 24, batch 32, alternating in one process: forward 2.27 → 2.15 ms, weight gradient
+/// 2.44 → 2.28 ms.)
 fn narrow(p: &Plan) -> bool {
-    p.ow < MIN_OUTPUT_WIDTH
+    let channel_tiles = p.c_out % conv2d_narrow::CO_BLOCK == 0 && p.c_in >= conv2d_narrow::CO_BLOCK;
+    p.ow < MIN_OUTPUT_WIDTH || (!row_aligned(p) && channel_tiles)
 }
 
 /// Whether the kernels compute this convolution (on this CPU).
@@ -695,6 +700,9 @@ mod tests {
         check([2, 16, 9, 8], [16, 16, 3, 3], [0, 0]);
         check([2, 16, 7, 9], [16, 16, 5, 3], [2, 1]);
         check([3, 3, 4, 4], [5, 3, 1, 1], [0, 0]);
+        // Wide rows that are not whole position tiles, channels in whole channel tiles (and
+        // the input gradient's 20 outputs not: the position-vectorised kernel).
+        check([3, 20, 5, 20], [32, 20, 3, 3], [1, 1]);
     }
 
     #[test]
