@@ -41,18 +41,22 @@ fn f32_tensor(data: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(shape), DType::F32)
 }
 
-/// Σ f(i) over a plane in 16 independent lanes (vectorises; more accurate than one running
-/// sum over tens of thousands of values), accumulated in f64 across planes by the callers.
+/// Σ f(a[i], b[i]) over a plane (`a` and `b` of one length) in 16 independent lanes (more
+/// accurate than one running sum over tens of thousands of values), accumulated in f64 across
+/// planes by the callers. Whole arrays of 16, so no bounds check stops it vectorising: with
+/// an index closure it compiled to scalar adds through the stack, 6.5 % of a training step of
+/// the default model.
 #[inline(always)]
-fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f32 {
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let ((a16, a_rest), (b16, b_rest)) = (a.as_chunks::<16>(), b.as_chunks::<16>());
     let mut lanes = [0.0f32; 16];
-    let whole = len - len % 16;
-    for base in (0..whole).step_by(16) {
-        for (k, l) in lanes.iter_mut().enumerate() {
-            *l += f(base + k);
+    for (x, y) in a16.iter().zip(b16) {
+        for k in 0..16 {
+            lanes[k] += f(x[k], y[k]);
         }
     }
-    let rest: f32 = (whole..len).map(&f).sum();
+    let rest: f32 = a_rest.iter().zip(b_rest).map(|(&x, &y)| f(x, y)).sum();
     lanes.iter().sum::<f32>() + rest
 }
 
@@ -96,11 +100,11 @@ fn statistics(xd: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f3
     let count = (n * plane).max(1) as f64;
     let stats = per_channel(c, |ch| {
         let planes = || (0..n).map(move |s| &xd[(s * c + ch) * plane..][..plane]);
-        let mean = (planes().map(|p| lane_sum(plane, |i| p[i]) as f64).sum::<f64>() / count) as f32;
+        let mean = (planes().map(|p| lane_sum(p, p, |x, _| x) as f64).sum::<f64>() / count) as f32;
         let var = planes()
             .map(|p| {
-                lane_sum(plane, |i| {
-                    let d = p[i] - mean;
+                lane_sum(p, p, |x, _| {
+                    let d = x - mean;
                     d * d
                 }) as f64
             })
@@ -161,8 +165,8 @@ pub(crate) fn batch_norm_train_backward(x: FlexTensor, gamma: FlexTensor, mean: 
         for smp in 0..n {
             let at = (smp * c + ch) * plane;
             let (xp, gp) = (&xd[at..at + plane], &dyd[at..at + plane]);
-            dbeta += lane_sum(plane, |i| gp[i]) as f64;
-            dgamma += lane_sum(plane, |i| gp[i] * (xp[i] - m) * s) as f64;
+            dbeta += lane_sum(gp, gp, |g, _| g) as f64;
+            dgamma += lane_sum(gp, xp, |g, x| g * (x - m) * s) as f64;
         }
         (dbeta as f32, dgamma as f32)
     });
@@ -276,5 +280,38 @@ mod tests {
             .collect();
         let shape = x.layout().shape().clone();
         (f32_tensor(dx, shape), tensor(dgamma.iter().map(|&v| v as f32).collect(), &[c]), tensor(dbeta.iter().map(|&v| v as f32).collect(), &[c]))
+    }
+}
+
+/// Speed of training-mode batch norm on the default model's layers (batch 32):
+/// `cargo test --release --lib -- --ignored --nocapture batch_norm_speed`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn batch_norm_speed() {
+        for (c, s) in [(24, 48), (48, 24), (96, 12), (192, 6)] {
+            let n = 32;
+            let len = n * c * s * s;
+            let x = f32_tensor((0..len).map(|i| ((i * 7919) % 1013) as f32 / 101.3).collect(), Shape::from(vec![n, c, s, s]));
+            let dy = f32_tensor((0..len).map(|i| ((i * 613) % 1009) as f32 / 504.5 - 1.0).collect(), Shape::from(vec![n, c, s, s]));
+            let per = |v: f32| f32_tensor(vec![v; c], Shape::from(vec![c]));
+            let (_, mean, var) = batch_norm_train(x.clone(), per(1.0), per(0.0), 1e-5);
+            let runs = 50;
+            let t = Instant::now();
+            for _ in 0..runs {
+                drop(batch_norm_train(x.clone(), per(1.0), per(0.0), 1e-5));
+            }
+            let fwd = t.elapsed().as_secs_f64() * 1e3 / runs as f64;
+            let t = Instant::now();
+            for _ in 0..runs {
+                drop(batch_norm_train_backward(x.clone(), per(1.0), mean.clone(), var.clone(), 1e-5, dy.clone()));
+            }
+            let bwd = t.elapsed().as_secs_f64() * 1e3 / runs as f64;
+            std::println!("batch norm [{n}, {c}, {s}, {s}]: forward {fwd:.3} ms, backward {bwd:.3} ms");
+        }
     }
 }
