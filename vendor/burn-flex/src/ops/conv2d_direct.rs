@@ -89,13 +89,14 @@ pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptio
 }
 
 /// Whether this plan goes to the channel-vectorised kernels: outputs too narrow for the
-/// position-vectorised ones, or rows that are not whole position tiles (which cost a copy out
-/// of the flattened layout) with channels that fill whole channel tiles. (The 24 → 48 layer at
-/// 24 × 24, batch 32, alternating in one process: forward 2.27 → 2.15 ms, weight gradient
-/// 2.44 → 2.28 ms.)
+/// position-vectorised ones, or rows under 32 wide that are not whole position tiles (which
+/// cost a copy out of the flattened layout) with channels that fill whole channel tiles. (The
+/// 24 → 48 layer at 24 × 24, batch 32, alternating in one process: forward 2.27 → 2.15 ms,
+/// weight gradient 2.44 → 2.28 ms.) Not wider: their weight gradient keeps a thread's whole
+/// run of samples in scratch, which grows with the image.
 fn narrow(p: &Plan) -> bool {
     let channel_tiles = p.c_out % conv2d_narrow::CO_BLOCK == 0 && p.c_in >= conv2d_narrow::CO_BLOCK;
-    p.ow < MIN_OUTPUT_WIDTH || (!row_aligned(p) && channel_tiles)
+    p.ow < MIN_OUTPUT_WIDTH || (p.ow < 2 * MIN_OUTPUT_WIDTH && !row_aligned(p) && channel_tiles)
 }
 
 /// Whether the kernels compute this convolution (on this CPU).
@@ -259,8 +260,9 @@ fn unpad_into(yq: &[f32], p: &Plan, bias: Option<&[f32]>, y: &mut [MaybeUninit<f
 
 /// Weights rearranged for the kernels: `[co block][ci][tap][co_block output channels]`, zero
 /// for the channels past `c_out`. `get(co, ci, tap)` reads the logical weight. Filled in the
-/// order of the destination, with no index arithmetic per weight: with three divisions per weight,
-/// packing the 96 → 192 layer's 166 k weights took 0.95 ms, a third of its batch-32 forward.
+/// order of the destination, with no index arithmetic per weight: with three divisions per
+/// weight, packing the 96 → 192 layer's 166 k weights took 0.95 ms, a third of its batch-32
+/// forward pass.
 pub(super) fn pack_weights(p: &Plan, co_block: usize, get: impl Fn(usize, usize, usize) -> f32 + Sync) -> Vec<f32> {
     let taps = p.taps();
     let block_len = p.c_in * taps * co_block;
@@ -703,6 +705,8 @@ mod tests {
         // Wide rows that are not whole position tiles, channels in whole channel tiles (and
         // the input gradient's 20 outputs not: the position-vectorised kernel).
         check([3, 20, 5, 20], [32, 20, 3, 3], [1, 1]);
+        // 40 wide (not whole tiles either): the position-vectorised kernels.
+        check([2, 16, 3, 40], [16, 16, 3, 3], [1, 1]);
     }
 
     #[test]
