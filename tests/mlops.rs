@@ -85,8 +85,13 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
     assert!(runs[0].metrics[registry::SELECTION_METRIC] >= runs[1].metrics[registry::SELECTION_METRIC]);
     let history = store.metric_history(&a.run_id, "val_accuracy").unwrap();
     assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // The best run: the highest accuracy, ties going to the lower latency (search order alone
+    // does not break ties).
     let best = registry::best_run(store, "asl-test", &BTreeMap::new()).unwrap().unwrap();
-    assert_eq!(best.run_id, runs[0].run_id);
+    let top = runs[0].metrics[registry::SELECTION_METRIC];
+    let latency = |r: &asl::tracking::RunInfo| r.metrics.get(registry::LATENCY_METRIC).copied().unwrap_or(f64::INFINITY);
+    let expected = runs.iter().filter(|r| r.metrics[registry::SELECTION_METRIC] == top).min_by(|x, y| latency(x).total_cmp(&latency(y))).unwrap();
+    assert_eq!(best.run_id, expected.run_id);
 
     // Register both; the guard decides on the held-out split.
     let reg = Registry::new(store, home);
