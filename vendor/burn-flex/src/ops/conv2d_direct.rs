@@ -746,6 +746,13 @@ mod tests {
             let x1 = tensor(vec![0.0; 16 * 8 * 8], &[1, 16, 8, 8]);
             assert!(!supported(&x1, &wc, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
         }
+        // Which kernels a plan takes: channel-vectorised under 16 wide, and under 32 wide for
+        // rows that are not whole tiles when the channels fill whole channel tiles.
+        assert!(narrow(&Plan::new(16, 6, 6, 16, 3, 3, 1, 1)));
+        assert!(narrow(&Plan::new(24, 24, 24, 48, 3, 3, 1, 1)));
+        assert!(!narrow(&Plan::new(48, 24, 24, 24, 3, 3, 1, 1)));
+        assert!(!narrow(&Plan::new(16, 3, 40, 16, 3, 3, 1, 1)));
+        assert!(!narrow(&Plan::new(16, 32, 32, 32, 3, 3, 1, 1)));
         if cpu_has_kernels() {
             let wide = tensor(vec![0.0; 8 * 3 * 8 * 16], &[8, 3, 8, 16]);
             assert!(supported(&wide, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));

@@ -22,6 +22,7 @@ use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape};
 
+use super::reduce::sum_f32_contiguous;
 use crate::{FlexTensor, Layout};
 
 /// Sizes of one convolution.
@@ -349,19 +350,6 @@ pub(crate) fn conv2d_x_backward(x: FlexTensor, weight: FlexTensor, output_grad: 
     f32_tensor(dx, x_shape)
 }
 
-/// Sum of a slice in 16 independent lanes (vectorises; also more accurate than one running
-/// sum over thousands of values).
-fn sum(v: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 16];
-    let chunks = v.chunks_exact(16);
-    let rest: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (l, x) in lanes.iter_mut().zip(c) {
-            *l += x;
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
-}
 
 /// Gradient of the bias: the output gradient summed over samples and pixels, per channel.
 /// (The generic lowering swaps batch and channels first, which copies the whole gradient.)
@@ -370,7 +358,7 @@ pub(crate) fn conv2d_bias_backward(output_grad: FlexTensor, bias_shape: Vec<usiz
     let shape = dy.layout().shape();
     let (batch, c_out, p) = (shape[0], shape[1], shape[2] * shape[3]);
     let dyd: &[f32] = dy.storage();
-    let channel = |c: usize| -> f32 { (0..batch).map(|n| sum(&dyd[(n * c_out + c) * p..][..p])).sum() };
+    let channel = |c: usize| -> f32 { (0..batch).map(|n| sum_f32_contiguous(&dyd[(n * c_out + c) * p..][..p])).sum() };
     #[cfg(feature = "rayon")]
     let db: Vec<f32> = {
         use rayon::prelude::*;

@@ -106,7 +106,7 @@ fn sum_f32(tensor: &FlexTensor) -> FlexTensor {
 /// sum is memory-bound and L2-resident data (< ~16 MiB / 4M f32 elements on
 /// Apple M-series) doesn't benefit from rayon's task dispatch overhead.
 #[inline]
-fn sum_f32_contiguous(data: &[f32]) -> f32 {
+pub(crate) fn sum_f32_contiguous(data: &[f32]) -> f32 {
     #[cfg(feature = "rayon")]
     if data.len() >= 4 * 1024 * 1024 {
         return sum_f32_parallel(data);
