@@ -270,8 +270,9 @@ mod tests {
     fn conv_and_pool_kernels_match_the_definitions() {
         // Sizes that take each of burn-flex's convolution paths (see vendor/burn-flex/PATCHES.md):
         // the GEMM path (few positions), the position-vectorised direct kernels (16 wide) and
-        // the channel-vectorised ones (narrow, 16 channels).
-        for (n, ci, co, s) in [(2, 3, 4, 6), (4, 3, 4, 16), (32, 16, 16, 6)] {
+        // the channel-vectorised ones (narrow, 16 channels), and Winograd F(2×2, 3×3) for the
+        // forward pass and the input gradient (≥ 24 channels, ≥ 256 tiles of 2 × 2 outputs).
+        for (n, ci, co, s) in [(2, 3, 4, 6), (4, 3, 4, 16), (32, 16, 16, 6), (8, 24, 32, 12)] {
             conv_and_pool_match(n, ci, co, s);
         }
     }

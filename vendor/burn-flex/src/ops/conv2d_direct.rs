@@ -36,13 +36,13 @@ use super::conv2d_narrow;
 use crate::FlexTensor;
 
 /// Output channels per register tile.
-const CO_BLOCK: usize = 4;
+pub(super) const CO_BLOCK: usize = 4;
 /// Vectors of 8 positions per forward register tile: 4 × 2 accumulators + 2 inputs + 1
 /// broadcast fit AVX2's 16 registers (with 4 × 3 LLVM spilled an accumulator, and the
 /// store-to-load round trip on its dependency chain halved the speed).
 const Q_VECTORS: usize = 2;
 /// Flattened positions per forward register tile.
-const Q_BLOCK: usize = Q_VECTORS * LANES;
+pub(super) const Q_BLOCK: usize = Q_VECTORS * LANES;
 const LANES: usize = 8;
 /// Taps per weight-gradient register tile.
 const TAP_BLOCK: usize = 3;
@@ -62,7 +62,7 @@ const MIN_OUTPUT_WIDTH: usize = 16;
 const MIN_POSITIONS: usize = 1024;
 
 /// Whether this CPU runs the kernels (x86-64 with AVX2 and FMA).
-fn cpu_has_kernels() -> bool {
+pub(super) fn cpu_has_kernels() -> bool {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
@@ -292,7 +292,7 @@ pub(super) fn pack_weights(p: &Plan, co_block: usize, get: impl Fn(usize, usize,
 }
 
 #[cfg(target_arch = "x86_64")]
-mod kernels {
+pub(in crate::ops) mod kernels {
     use super::{CO_BLOCK, LANES, Q_VECTORS, TAP_BLOCK};
     use core::arch::x86_64::*;
 
@@ -305,7 +305,7 @@ mod kernels {
     /// AVX2 and FMA must be available; `x` readable at `offset + 16` for every offset; `w`
     /// holds `offsets.len() · 4` floats; `y` 4 rows, `y_stride` apart, of 16 writable floats.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn forward_tile(x: *const f32, offsets: &[usize], w: *const f32, y: *mut f32, y_stride: usize, bias: [f32; CO_BLOCK]) {
+    pub(in crate::ops) unsafe fn forward_tile(x: *const f32, offsets: &[usize], w: *const f32, y: *mut f32, y_stride: usize, bias: [f32; CO_BLOCK]) {
         let mut acc = [[_mm256_setzero_ps(); Q_VECTORS]; CO_BLOCK];
         for (a, &b) in acc.iter_mut().zip(&bias) {
             *a = [_mm256_set1_ps(b); Q_VECTORS];

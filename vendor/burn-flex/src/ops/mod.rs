@@ -101,6 +101,7 @@ mod batch_norm;
 mod conv2d_direct;
 mod conv2d_narrow;
 mod conv2d_gemm;
+mod conv2d_winograd;
 mod max_pool2x2;
 mod par_elementwise;
 pub mod conv_transpose;
