@@ -14,7 +14,12 @@ bin="${1:-target/release/asl}"
 zip="${2:-../shared/data/asl-alphabet-64px.zip}"
 devices="${ASL_GPU_DEVICES:-wgpu flex}"
 epochs="${ASL_GPU_EPOCHS:-3}"
-export ASL_HOME="${ASL_HOME:-$(mktemp -d)}"
+if [ -z "${ASL_HOME:-}" ]; then
+    # A state root of its own (dataset, cache, four models), removed at the end.
+    ASL_HOME="$(mktemp -d)"
+    trap 'rm -rf "$ASL_HOME"' EXIT
+fi
+export ASL_HOME
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 nproc
 "$bin" collect --from-zip "$zip" --json || exit 1

@@ -766,20 +766,7 @@ mod tests {
 mod speed {
     use super::*;
     use crate::ops::conv2d_gemm;
-    use std::time::Instant;
-
-    fn median_ms(mut f: impl FnMut()) -> f64 {
-        f();
-        let mut t: Vec<f64> = (0..15)
-            .map(|_| {
-                let s = Instant::now();
-                f();
-                s.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    }
+    use crate::ops::conv2d_gemm::speed::median_ms;
 
     #[test]
     #[ignore]

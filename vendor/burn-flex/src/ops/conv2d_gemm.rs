@@ -469,11 +469,12 @@ mod tests {
 /// Speed of the three passes on the layers of a small CNN (batch 32), for tuning:
 /// `cargo test --release --lib -- --ignored --nocapture conv2d_gemm_speed`.
 #[cfg(test)]
-mod speed {
+pub(super) mod speed {
     use super::*;
     use std::time::Instant;
 
-    fn median_ms(mut f: impl FnMut()) -> f64 {
+    /// Median of 15 timed calls of `f` (after one warm-up), in ms: the speed tests' timer.
+    pub(in crate::ops) fn median_ms(mut f: impl FnMut()) -> f64 {
         f();
         let mut t: Vec<f64> = (0..15)
             .map(|_| {

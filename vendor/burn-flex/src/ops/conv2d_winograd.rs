@@ -512,6 +512,9 @@ mod tests {
     /// cross samples, channel counts that are not multiples of anything.
     #[test]
     fn matches_the_gemm_path() {
+        if !conv2d_direct::cpu_has_kernels() {
+            return; // The kernels need AVX2/FMA; `supported` routes other CPUs elsewhere.
+        }
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         for (n, ci, co, h, w) in [(2, 16, 16, 8, 8), (3, 17, 19, 7, 9), (1, 20, 33, 1, 1), (5, 16, 24, 6, 6), (2, 48, 96, 12, 12), (1, 24, 48, 24, 24), (4, 3, 5, 5, 2)] {
             let x = tensor(n * ci * h * w, vec![n, ci, h, w], 1);
@@ -528,7 +531,10 @@ mod tests {
     fn routing() {
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         let take = |n: usize, ci: usize, co: usize, s: usize, options: &ConvOptions<2>| supported(&tensor(n * ci * s * s, vec![n, ci, s, s], 0), &tensor(co * ci * 9, vec![co, ci, 3, 3], 0), options);
-        assert!(take(32, 48, 96, 12, &options));
+        // Taken wherever the register tile runs (x86-64 with AVX2 and FMA), else nowhere.
+        assert_eq!(take(32, 48, 96, 12, &options), conv2d_direct::cpu_has_kernels());
+        assert_eq!(take(32, 24, 48, 24, &options), conv2d_direct::cpu_has_kernels());
+        assert!(!take(32, 16, 32, 32, &options), "16 channels stay direct");
         assert!(!take(32, 3, 24, 48, &options), "3 input channels stay direct");
         assert!(!take(1, 96, 192, 6, &options), "batch-1 inference of a small layer: too few tiles");
         assert!(!take(32, 48, 96, 12, &ConvOptions::new([2, 2], [1, 1], [1, 1], 1)), "stride 2");
@@ -542,20 +548,8 @@ mod tests {
 mod speed {
     use super::*;
     use crate::ops::conv2d_direct;
+    use crate::ops::conv2d_gemm::speed::median_ms;
     use std::time::Instant;
-
-    fn median_ms(mut f: impl FnMut()) -> f64 {
-        f();
-        let mut t: Vec<f64> = (0..15)
-            .map(|_| {
-                let s = Instant::now();
-                f();
-                s.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    }
 
     #[test]
     #[ignore]
