@@ -1,7 +1,7 @@
 //! asl-core: everything of substance in asl, the American Sign Language fingerspelling reader.
 //!
 //! One module per pipeline stage: [`dataset`] (collect from Kaggle), [`synth`] (the embedded
-//! synthetic dataset), [`decode`] (word estimation), [`prep`], [`model`], [`train`], [`eval`], [`infer`] (the model),
+//! synthetic dataset), [`decode`] (word estimation), [`photo`] (decoding under a budget), [`prep`], [`model`], [`train`], [`eval`], [`infer`] (the model),
 //! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`], [`monitor`] (drift). Frontends (`asl-cli`, `asl-http`,
 //! `asl-py`) are thin layers over these.
 pub mod augment;
@@ -17,6 +17,7 @@ pub mod hpo;
 pub mod infer;
 pub mod model;
 pub mod monitor;
+pub mod photo;
 pub mod pipeline;
 pub mod prep;
 pub mod progress;

@@ -22,13 +22,12 @@ use sha2::{Digest, Sha256};
 use crate::classes::{CLASSES, NUM_CLASSES};
 use crate::dataset::layout::Layout;
 use crate::fsutil;
+use crate::photo::{self, DecodeBudget, PhotoError};
 use crate::progress::{Cancel, Progress};
 use crate::rng::SplitMix64;
 
 pub const CACHE_FORMAT: u32 = 1;
 const MAGIC: &[u8; 8] = b"ASLCACHE";
-/// Largest image we agree to decode (width × height), against decompression bombs.
-pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepError {
@@ -51,77 +50,45 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrepError + '_ {
 /// Resize an image to the model's square input. This one function serves training (through
 /// the cache) and inference, so both see bit-for-bit the same pixels.
 pub fn preprocess(img: &DynamicImage, size: u32) -> RgbImage {
-    let rgb = img.to_rgb8();
+    resize_rgb(img.to_rgb8(), size)
+}
+
+/// Decode image bytes under the default [`DecodeBudget`], then [`preprocess`] them. Large
+/// JPEGs are decoded at a reduced DCT scale that still leaves [`photo::needed_side`] pixels.
+pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
+    decode_and_preprocess_within(bytes, size, &DecodeBudget::default()).map_err(|e| e.to_string())
+}
+
+/// [`decode_and_preprocess`] under a given budget, with a typed error.
+pub fn decode_and_preprocess_within(bytes: &[u8], size: u32, budget: &DecodeBudget) -> Result<RgbImage, PhotoError> {
+    let rgb = photo::decode(bytes, budget, photo::needed_side(size))?;
+    Ok(resize_rgb(rgb, size))
+}
+
+/// Like [`decode_and_preprocess`], plus the monitoring features of the photo as it arrived
+/// (before resizing: its size and sharpness are part of what drifts).
+pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), String> {
+    let plan = photo::plan(bytes, &DecodeBudget::default(), photo::needed_side(size)).map_err(|e| e.to_string())?;
+    decode_planned_with_features(&plan, bytes, size).map_err(|e| e.to_string())
+}
+
+/// Decodes a planned photo, measures its monitoring features and resizes it to the model's
+/// input. The features see the photo as decoded (a reduced-scale JPEG at that scale).
+pub fn decode_planned_with_features(plan: &photo::Plan, bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), PhotoError> {
+    let rgb = plan.decode(bytes)?;
+    let mut features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height()).map_err(|e| PhotoError::Unreadable(e.to_string()))?;
+    // The size that drifts is the photo's, not the reduced scale it was decoded at.
+    (features.width, features.height) = (plan.width, plan.height);
+    Ok((resize_rgb(rgb, size), features))
+}
+
+fn resize_rgb(rgb: RgbImage, size: u32) -> RgbImage {
     if rgb.width() == size && rgb.height() == size {
         return rgb;
     }
     // Triangle (bilinear with a support scaled to the reduction) averages the pixels a
     // downscale drops, which is what keeps small inputs free of aliasing.
     image::imageops::resize(&rgb, size, size, FilterType::Triangle)
-}
-
-/// Decode image bytes with a pixel-count guard, then [`preprocess`] them. A JPEG cut short is
-/// refused: the decoder would fill the missing part with grey, and we would learn or classify
-/// that.
-pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
-    Ok(preprocess(&decode_checked(bytes)?, size))
-}
-
-/// Like [`decode_and_preprocess`], plus the monitoring features of the photo as it arrived
-/// (before resizing: its size and sharpness are part of what drifts).
-pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), String> {
-    let rgb = decode_checked(bytes)?.into_rgb8();
-    let features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height()).map_err(|e| e.to_string())?;
-    let pre = if rgb.width() == size && rgb.height() == size { rgb } else { image::imageops::resize(&rgb, size, size, FilterType::Triangle) };
-    Ok((pre, features))
-}
-
-/// Decode with a pixel-count guard and an allocation limit, refusing cut-off JPEGs.
-fn decode_checked(bytes: &[u8]) -> Result<DynamicImage, String> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
-    let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable image: {e}"))?;
-    if (w as u64) * (h as u64) > MAX_PIXELS {
-        return Err(format!("{w}×{h} pixels is more than the {MAX_PIXELS} allowed"));
-    }
-    if !jpeg_is_complete(bytes) {
-        return Err("truncated JPEG (no end-of-image marker)".into());
-    }
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 4 + (16 << 20));
-    let mut reader = reader;
-    reader.limits(limits);
-    reader.decode().map_err(|e| format!("unreadable image: {e}"))
-}
-
-/// False for a JPEG cut short: its segments are walked up to the first scan, and the data from
-/// there on must hold the end-of-image marker (inside entropy-coded data 0xFF is always
-/// followed by 0x00 or a restart marker, so FF D9 can only be the end). Not a JPEG: true.
-pub fn jpeg_is_complete(b: &[u8]) -> bool {
-    if !b.starts_with(&[0xFF, 0xD8]) {
-        return true;
-    }
-    let mut i = 2;
-    loop {
-        // Skip to the next marker (fill bytes 0xFF may precede it).
-        while i < b.len() && b[i] != 0xFF {
-            i += 1;
-        }
-        while i < b.len() && b[i] == 0xFF {
-            i += 1;
-        }
-        let Some(&marker) = b.get(i) else { return false };
-        i += 1;
-        match marker {
-            0xDA => return b[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
-            0xD9 => return true,
-            0x01 | 0xD0..=0xD7 => {}
-            _ => {
-                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
-                i += len;
-            }
-        }
-    }
 }
 
 /// How to build a cache.
@@ -447,7 +414,7 @@ pub enum PrepFlowError {
 
 #[cfg(test)]
 mod tests {
-    use super::jpeg_is_complete;
+    use crate::photo::jpeg_is_complete;
 
     fn jpeg() -> Vec<u8> {
         let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
