@@ -72,15 +72,30 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
     }
     let mut total = 0u64;
     let mut photos = Vec::with_capacity(ordered.len());
+    let mut skipped = skipped;
     for name in ordered {
-        let mut entry = zip.by_name(&name).map_err(|e| WordError::NotZip(format!("{name}: {e}")))?;
+        // An encrypted, oddly compressed or corrupt entry is skipped with its reason; the
+        // other photos are still answered.
+        let mut entry = match zip.by_name(&name) {
+            Ok(entry) => entry,
+            Err(e) => {
+                skipped.push(Skipped { file: name, reason: unreadable_entry(&e) });
+                continue;
+            }
+        };
         let (size, packed) = (entry.size(), entry.compressed_size().max(1));
         if size > limits.max_file_bytes || size / packed > limits.max_ratio {
             return Err(WordError::TooLarge(format!("{name}: {size} bytes ({}× compression) exceeds the limits", size / packed)));
         }
         // Never trust the declared size: read at most one byte past it.
         let mut buf = Vec::with_capacity(size as usize);
-        let read = (&mut entry).take(size + 1).read_to_end(&mut buf).map_err(|e| WordError::NotZip(format!("{name}: {e}")))?;
+        let read = match (&mut entry).take(size + 1).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                skipped.push(Skipped { file: name, reason: format!("corrupt zip entry: {e}") });
+                continue;
+            }
+        };
         if read as u64 > size {
             return Err(WordError::TooLarge(format!("{name} inflates past its declared size")));
         }
@@ -91,6 +106,16 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
         photos.push(Photo { name, bytes: buf });
     }
     Ok(PhotoBatch { photos, skipped })
+}
+
+/// Why a zip entry cannot be opened, said for a person.
+fn unreadable_entry(e: &zip::result::ZipError) -> String {
+    use zip::result::ZipError;
+    match e {
+        ZipError::UnsupportedArchive(m) if *m == ZipError::PASSWORD_REQUIRED => "encrypted zip entry (no password is taken)".into(),
+        ZipError::UnsupportedArchive(m) => format!("unsupported zip entry ({m}); store or deflate photos"),
+        other => format!("unreadable zip entry: {other}"),
+    }
 }
 
 pub fn read_zip_file(path: &Path, limits: &UploadLimits) -> Result<PhotoBatch, WordError> {
