@@ -51,7 +51,33 @@ pub struct ServeArgs {
     /// Largest image, width × height in pixels.
     #[arg(long, default_value_t = ServerConfig::default().max_pixels)]
     pub max_pixels: u64,
-    /// Answer 503 to a request not done within this many ms.
+    /// Most pixels decoded for one request, all its photos together (large JPEGs count at
+    /// the reduced scale they are decoded at); photos past it are skipped with the reason.
+    #[arg(long, default_value_t = ServerConfig::default().max_request_pixels)]
+    pub max_request_pixels: u64,
+    /// Longest side of a photo, in pixels.
+    #[arg(long, default_value_t = ServerConfig::default().max_side)]
+    pub max_side: u32,
+    /// Longest over shortest side of a photo.
+    #[arg(long, default_value_t = ServerConfig::default().max_aspect)]
+    pub max_aspect: u32,
+    /// Memory one photo's decoding may take, in MiB.
+    #[arg(long, default_value_t = ServerConfig::default().max_decode_bytes >> 20)]
+    pub max_decode_mib: u64,
+    /// Most open connections; more wait in the listen queue.
+    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Time for a request's headers to arrive, in ms; also closes a keep-alive connection
+    /// idle that long.
+    #[arg(long, default_value_t = ServerConfig::default().header_timeout_ms)]
+    pub header_timeout_ms: u64,
+    /// Time for a prediction's whole upload to arrive, in ms (408 after it).
+    #[arg(long, default_value_t = ServerConfig::default().body_timeout_ms)]
+    pub body_timeout_ms: u64,
+    /// Request bodies held in memory at once, all connections together, in MiB (503 past it).
+    #[arg(long, default_value_t = (ServerConfig::default().max_buffered_body_bytes >> 20) as u64)]
+    pub max_buffered_body_mib: u64,
+    /// Answer 503 to a request not done within this many ms (its upload included).
     #[arg(long, default_value_t = ServerConfig::default().request_timeout_ms)]
     pub timeout_ms: u64,
     /// Most prediction requests in flight; more are answered 503 at once.
@@ -107,6 +133,14 @@ impl ServeArgs {
             upload: asl_core::word::UploadLimits { max_files: self.max_zip_files, max_total_bytes: self.max_zip_mib << 20, max_ratio: self.max_zip_ratio, ..d.upload.clone() },
             max_images: self.max_images,
             max_pixels: self.max_pixels,
+            max_request_pixels: self.max_request_pixels,
+            max_side: self.max_side,
+            max_aspect: self.max_aspect,
+            max_decode_bytes: self.max_decode_mib << 20,
+            max_connections: self.max_connections,
+            header_timeout_ms: self.header_timeout_ms,
+            body_timeout_ms: self.body_timeout_ms,
+            max_buffered_body_bytes: usize::try_from(self.max_buffered_body_mib << 20).unwrap_or(usize::MAX),
             request_timeout_ms: self.timeout_ms,
             max_concurrency: self.max_concurrency,
             reload_poll_ms: self.reload_poll_ms,

@@ -34,12 +34,32 @@ pub struct ServerConfig {
     pub max_images: usize,
     /// Largest image (width × height) decoded; checked from the header before any allocation.
     pub max_pixels: u64,
+    /// Most pixels decoded for one request, all photos together (after reduced-scale JPEG
+    /// decoding): photos past it are skipped with the reason.
+    pub max_request_pixels: u64,
+    /// Longest side, and longest over shortest side, of a photo.
+    pub max_side: u32,
+    pub max_aspect: u32,
+    /// Bytes the decoder may allocate for one photo.
+    pub max_decode_bytes: u64,
     /// A request that takes longer is answered 503 `timeout`.
     pub request_timeout_ms: u64,
     /// Most prediction requests in flight; more are answered 503 `overloaded` at once.
     pub max_concurrency: usize,
     /// Requests decoding photos at the same time (0 = the number of CPUs).
     pub decode_concurrency: usize,
+
+    // Connections.
+    /// Open connections; past it, new ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Time for a request's headers to arrive, counted from when the connection waits for
+    /// them: it also closes a keep-alive connection left idle that long.
+    pub header_timeout_ms: u64,
+    /// Time for a prediction request's whole body to arrive. A slow body never holds a
+    /// request permit: the permit is taken once the body is in.
+    pub body_timeout_ms: u64,
+    /// Request bodies held in memory at once, all connections together (past it, 503).
+    pub max_buffered_body_bytes: usize,
 
     // Model lifecycle.
     /// How often the model folder's `model.json` is checked for a change (0 = never).
@@ -66,10 +86,18 @@ impl Default for ServerConfig {
             max_body_bytes: 32 << 20,
             upload: UploadLimits { max_files: 256, max_file_bytes: 16 << 20, max_total_bytes: 128 << 20, max_ratio: 100 },
             max_images: 256,
-            max_pixels: asl_core::prep::MAX_PIXELS,
+            max_pixels: asl_core::photo::DecodeBudget::default().max_pixels,
+            max_request_pixels: 64_000_000,
+            max_side: asl_core::photo::DecodeBudget::default().max_side,
+            max_aspect: asl_core::photo::DecodeBudget::default().max_aspect,
+            max_decode_bytes: asl_core::photo::DecodeBudget::default().max_alloc,
             request_timeout_ms: 30_000,
             max_concurrency: 64,
             decode_concurrency: 0,
+            max_connections: 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 20_000,
+            max_buffered_body_bytes: 512 << 20,
             reload_poll_ms: 2_000,
             wait_for_model: false,
             admin_token: None,
@@ -104,9 +132,17 @@ impl ServerConfig {
         }
     }
 
-    /// The core decoder refuses more than its own `MAX_PIXELS` whatever we say.
-    pub fn pixel_cap(&self) -> u64 {
-        self.max_pixels.min(asl_core::prep::MAX_PIXELS)
+    /// What one photo may cost to decode.
+    pub fn decode_budget(&self) -> asl_core::photo::DecodeBudget {
+        asl_core::photo::DecodeBudget { max_side: self.max_side, max_aspect: self.max_aspect, max_pixels: self.max_pixels, max_alloc: self.max_decode_bytes }
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms.max(1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms.max(1))
     }
 
     /// Clamps knobs that would make no sense (a batch of 0, no concurrency).
@@ -114,6 +150,9 @@ impl ServerConfig {
         self.max_batch = self.max_batch.clamp(1, 1024);
         self.max_concurrency = self.max_concurrency.max(1);
         self.max_images = self.max_images.max(1);
+        self.max_connections = self.max_connections.max(1);
+        // A body the buffer could never hold would always be refused as overload.
+        self.max_buffered_body_bytes = self.max_buffered_body_bytes.max(self.max_body_bytes);
         self
     }
 }
@@ -127,7 +166,7 @@ mod tests {
         let d = ServerConfig::default();
         assert_eq!(d.port, DEFAULT_PORT);
         assert_eq!(d.host, "127.0.0.1", "listen on loopback unless told otherwise");
-        assert!(d.max_body_bytes <= 64 << 20 && d.upload.max_ratio <= 200 && d.max_pixels <= asl_core::prep::MAX_PIXELS);
+        assert!(d.max_body_bytes <= 64 << 20 && d.upload.max_ratio <= 200 && d.max_pixels <= 24_000_000 && d.header_timeout_ms <= 30_000);
         assert!(d.admin_token.is_none());
         let c: ServerConfig = serde_json::from_str(r#"{"port": 8080, "max_batch": 0}"#).unwrap();
         assert_eq!(c.port, 8080);

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use asl_core::infer::InferError;
+use asl_core::photo::PhotoError;
 use asl_core::word::WordError;
 
 /// The JSON body of every error.
@@ -95,6 +96,17 @@ impl From<MultipartError> for ApiError {
             ApiError::too_large(format!("the upload is larger than the server accepts: {}", e.body_text()))
         } else {
             ApiError::bad_request("bad_multipart", format!("malformed multipart body: {}", e.body_text()))
+        }
+    }
+}
+
+impl From<PhotoError> for ApiError {
+    fn from(e: PhotoError) -> Self {
+        let message = e.to_string();
+        match e {
+            PhotoError::NotAnImage | PhotoError::Unsupported(_) => ApiError::unsupported(message),
+            PhotoError::Unreadable(_) | PhotoError::Truncated => ApiError::unreadable(message),
+            PhotoError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", message),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod api;
 pub mod batcher;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod metrics;
 pub mod model;
@@ -61,7 +62,8 @@ pub async fn serve_with_listener(listener: TcpListener, state: AppState, shutdow
         let model = state.current_model().map(|m| format!("model {} from {}", m.card.name, m.dir.display())).unwrap_or_else(|| "no model yet".into());
         eprintln!("asl-http: listening on http://{addr} ({model})");
     }
-    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let limits = conn::ConnLimits::of(&state.config);
+    let result = conn::serve_connections(listener, router(state), limits, shutdown).await;
     eprintln!("asl-http: stopped");
     Ok(result?)
 }

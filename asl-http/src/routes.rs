@@ -10,11 +10,12 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::{Health, LetterResponse, PredictResponse, Ready, Reloaded, WordResponse};
@@ -42,10 +43,11 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
         .route("/admin/reload", post(admin_reload))
         .merge(extra)
         .fallback(not_found)
-        // Innermost first: the timeout, then panic containment, then metrics (which thus see
-        // the final status of every request, a caught panic's 500 included).
+        // Innermost first: the timeout, panic containment, JSON for every error, then metrics
+        // (which thus see the final status of every request, a caught panic's 500 included).
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -56,7 +58,17 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // The route pattern, not the path: label cardinality stays bounded.
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    // Methods are client-controlled: the ones the API knows, else one `other` value.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let started = Instant::now();
     // A guard, so a request whose client went away (its future dropped) is not counted forever.
     struct InFlight(prometheus::IntGauge);
@@ -69,7 +81,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let guard = InFlight(state.metrics.in_flight.clone());
     let res = next.run(req).await;
     drop(guard);
-    state.metrics.observe_request(&route, &method, res.status().as_u16(), started.elapsed());
+    state.metrics.observe_request(&route, method, res.status().as_u16(), started.elapsed());
     if let Some(ErrorKind(kind)) = res.extensions().get::<ErrorKind>() {
         state.metrics.errors.with_label_values(&[kind]).inc();
     }
@@ -128,6 +140,32 @@ fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response 
     let msg = crate::model::panic_message(&*payload);
     eprintln!("asl-http: a request panicked (contained): {msg}");
     ApiError::internal("the server hit a bug answering this request; it was contained and logged").into_response()
+}
+
+/// Every error leaves as the JSON `{error, message, file}`, those that axum makes itself (405
+/// for a wrong method, a rejected extractor) included; their headers (`Allow`) stay.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<ErrorKind>().is_some() {
+        return res;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            ("method_not_allowed", format!("this route takes {allow}; see /openapi.json"))
+        }
+        StatusCode::NOT_FOUND => ("not_found", "no such route; see /openapi.json".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request is larger than the server accepts".to_string()),
+        s if s.is_client_error() => ("bad_request", format!("the request was refused ({s})")),
+        s => ("internal", format!("the server failed to answer ({s})")),
+    };
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::new(status, code, message).into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
 }
 
 async fn not_found() -> ApiError {
@@ -200,47 +238,95 @@ pub async fn predict(State(state): State<AppState>, headers: HeaderMap, request:
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
         return Err(ApiError::too_large(format!("the upload is larger than the {} bytes the server accepts", state.config.max_body_bytes)));
     }
-    let _permit = state.requests.clone().try_acquire_owned().map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry shortly"))?;
+    // The body first, within its own timeout: a slow client holds no request permit.
+    let (parts, body) = request.into_parts();
+    let (body, body_share) = read_body(&state, body).await?;
+    let permit = state.requests.clone().try_acquire_owned().map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry shortly"))?;
+    // Held by the handler and by each blocking job it starts, so the permit is released when
+    // the work ends, not when an impatient client leaves.
+    let guard = Arc::new(RequestGuard { _permit: permit, _body_share: body_share });
     // This request runs to the end on this model, whatever reloads happen meanwhile.
     let model = state.model()?;
-    let raw = request.uri().query().is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
-    let form = Multipart::from_request(request, &state).await.map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+    let raw = parts.uri.query().is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
+    let form = Multipart::from_request(Request::from_parts(parts, Body::from(body)), &state).await.map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
     let upload = upload::read_multipart(form, &state.config).await?;
     let answer = match upload {
         Upload::Images(mut photos) if photos.len() == 1 => {
             state.metrics.images_per_request.observe(1.0);
             let photo = photos.remove(0);
-            PredictResponse::Letter(one_photo(&state, model, photo).await?)
+            PredictResponse::Letter(one_photo(&state, &guard, model, photo).await?)
         }
         Upload::Images(photos) => {
             state.metrics.images_per_request.observe(photos.len() as f64);
-            PredictResponse::Word(word(&state, model, Batch::Photos(PhotoBatch { photos, skipped: Vec::new() }), raw).await?)
+            PredictResponse::Word(word(&state, &guard, model, Batch::Photos(PhotoBatch { photos, skipped: Vec::new() }), raw).await?)
         }
         Upload::Zip { name, bytes } => {
             if !upload::looks_like_zip(&bytes) {
                 return Err(ApiError::unsupported("the zipfile field is not a zip archive").with_file(name));
             }
-            PredictResponse::Word(word(&state, model, Batch::Zip(bytes), raw).await?)
+            PredictResponse::Word(word(&state, &guard, model, Batch::Zip(bytes), raw).await?)
         }
     };
     Ok(Json(answer))
 }
 
-/// Runs blocking work (decoding) off the async runtime, a bounded number at a time.
-async fn blocking<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    let _permit = state.decoders.clone().acquire_owned().await.map_err(|_| ApiError::internal("shutting down"))?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
+/// What a prediction request holds until its last piece of work ends: a request permit and
+/// its share of the server's body buffer.
+struct RequestGuard {
+    _permit: OwnedSemaphorePermit,
+    _body_share: OwnedSemaphorePermit,
+}
+
+/// Reads the whole body within `body_timeout`, at most `max_body_bytes`, taking its bytes
+/// from the server-wide body buffer as they arrive (none left: 503 `overloaded`).
+async fn read_body(state: &AppState, body: Body) -> ApiResult<(Bytes, OwnedSemaphorePermit)> {
+    let limit = state.config.max_body_bytes;
+    let overloaded = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many uploads are being received; retry shortly");
+    let mut share = state.body_buffer.clone().try_acquire_many_owned(0).map_err(|_| overloaded())?;
+    // Grown as bytes arrive (never sized from a declared length a client may not send).
+    let mut buf = Vec::new();
+    let read = async {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", format!("reading the upload failed: {e}")))?;
+            if buf.len() + chunk.len() > limit {
+                return Err(ApiError::too_large(format!("the upload is larger than the {limit} bytes the server accepts")));
+            }
+            let n = u32::try_from(chunk.len()).map_err(|_| overloaded())?;
+            share.merge(state.body_buffer.clone().try_acquire_many_owned(n).map_err(|_| overloaded())?);
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    let limit_ms = state.config.body_timeout_ms;
+    tokio::time::timeout(state.config.body_timeout(), read)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", format!("the upload did not arrive within {limit_ms} ms")))??;
+    Ok((Bytes::from(buf), share))
+}
+
+/// Runs blocking work (decoding) off the async runtime, a bounded number at a time. The job
+/// holds the request's guard: its permits are released when the job ends.
+async fn blocking<T: Send + 'static>(state: &AppState, guard: &Arc<RequestGuard>, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let decoder = state.decoders.clone().acquire_owned().await.map_err(|_| ApiError::internal("shutting down"))?;
+    let guard = guard.clone();
+    tokio::task::spawn_blocking(move || {
+        let _held = (decoder, guard);
+        f()
+    })
+    .await
+    .map_err(|e| {
         eprintln!("asl-http: a decoding task failed (contained): {e}");
         ApiError::internal("decoding the upload failed unexpectedly")
     })
 }
 
-async fn one_photo(state: &AppState, model: Arc<Classifier>, photo: asl_core::word::Photo) -> ApiResult<LetterResponse> {
+async fn one_photo(state: &AppState, guard: &Arc<RequestGuard>, model: Arc<Classifier>, photo: asl_core::word::Photo) -> ApiResult<LetterResponse> {
     // Tell the batcher a photo is on its way, so it may hold a forward pass for it.
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
     let st = state.clone();
-    let (name, img, features) = blocking(state, move || upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))).await??;
+    let (name, img, features) = blocking(state, guard, move || upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))).await??;
     let preds = ticket.predict(model.clone(), vec![img]).await?;
     let p = preds.first().ok_or_else(|| ApiError::internal("the model returned no prediction"))?;
     state.monitor.observe(&model.card.name, &[(features, p)], &state.metrics);
@@ -261,14 +347,14 @@ impl Drop for CancelOnDrop {
     }
 }
 
-async fn word(state: &AppState, model: Arc<Classifier>, batch: Batch, raw: bool) -> ApiResult<WordResponse> {
+async fn word(state: &AppState, guard: &Arc<RequestGuard>, model: Arc<Classifier>, batch: Batch, raw: bool) -> ApiResult<WordResponse> {
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
     let st = state.clone();
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let cancelled = cancel.0.clone();
     // Reading the zip and decoding its photos (in parallel) happen in one blocking task.
-    let decoded = blocking(state, move || -> Result<_, WordError> {
+    let decoded = blocking(state, guard, move || -> Result<_, WordError> {
         let batch = match batch {
             Batch::Photos(b) => b,
             Batch::Zip(bytes) => {

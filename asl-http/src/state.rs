@@ -33,6 +33,8 @@ pub struct Inner {
     pub requests: Arc<Semaphore>,
     /// Requests decoding photos at the same time (bounds CPU and memory).
     pub decoders: Arc<Semaphore>,
+    /// Bytes of request bodies held in memory, one permit a byte (`max_buffered_body_bytes`).
+    pub body_buffer: Arc<Semaphore>,
     pub lexicon: &'static Lexicon,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             requests: Arc::new(Semaphore::new(config.max_concurrency)),
             decoders: Arc::new(Semaphore::new(config.decode_permits())),
+            body_buffer: Arc::new(Semaphore::new(config.max_buffered_body_bytes.min(Semaphore::MAX_PERMITS))),
             config,
             source,
             model: ArcSwapOption::empty(),

@@ -6,7 +6,9 @@ use asl_core::decode::Skipped;
 use asl_core::monitor::ImageFeatures;
 use asl_core::word::Photo;
 use axum::extract::Multipart;
-use image::{ImageFormat, RgbImage};
+use asl_core::photo;
+use axum::http::StatusCode;
+use image::RgbImage;
 use rayon::prelude::*;
 
 use crate::config::ServerConfig;
@@ -58,36 +60,50 @@ pub fn looks_like_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
 
-/// Checks one photo and decodes it to the model's input size. The type comes from the bytes
-/// (not the declared content type) and the size from the header, before anything is allocated.
-pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<(RgbImage, ImageFeatures)> {
-    let file = || photo.name.clone();
-    match image::guess_format(&photo.bytes) {
-        Ok(ImageFormat::Jpeg | ImageFormat::Png) => {}
-        Ok(other) => return Err(ApiError::unsupported(format!("{other:?} images are not supported; send JPEG or PNG")).with_file(file())),
-        Err(_) => return Err(ApiError::unsupported("not a JPEG or PNG image").with_file(file())),
-    }
-    let reader = image::ImageReader::new(std::io::Cursor::new(&photo.bytes)).with_guessed_format().map_err(|e| ApiError::unreadable(e.to_string()).with_file(file()))?;
-    let (w, h) = reader.into_dimensions().map_err(|e| ApiError::unreadable(format!("unreadable image: {e}")).with_file(file()))?;
-    let cap = config.pixel_cap();
-    if w as u64 * h as u64 > cap {
-        return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("{w}×{h} pixels is more than the {cap} allowed")).with_file(file()));
-    }
-    asl_core::prep::decode_with_features(&photo.bytes, size).map_err(|reason| ApiError::unreadable(reason).with_file(file()))
+/// Checks one photo from its header against the server's decoding budget: what decoding it
+/// will cost, before anything is allocated. The type comes from the bytes, not the declared
+/// content type.
+pub fn plan_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<photo::Plan> {
+    photo::plan(&photo.bytes, &config.decode_budget(), photo::needed_side(size)).map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
 }
 
-/// Decodes many photos in parallel. The unreadable ones are reported in `skipped` with the
+/// Checks one photo and decodes it to the model's input size.
+pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<(RgbImage, ImageFeatures)> {
+    let plan = plan_photo(photo, size, config)?;
+    decode_planned(photo, &plan, size)
+}
+
+fn decode_planned(photo: &Photo, plan: &photo::Plan, size: u32) -> ApiResult<(RgbImage, ImageFeatures)> {
+    asl_core::prep::decode_planned_with_features(plan, &photo.bytes, size).map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
+}
+
+/// Decodes many photos in parallel. Every header is checked first, and the photos are
+/// admitted in order while their decoded pixels fit the request's budget
+/// (`max_request_pixels`). The unreadable or refused ones are reported in `skipped` with the
 /// reason, never dropped silently.
 /// Stops early (the remaining photos are skipped) once `cancelled` is set: the request was
 /// abandoned (timeout, client gone) and nobody will read the answer.
 pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancelled: &AtomicBool) -> (Vec<(String, RgbImage, ImageFeatures)>, Vec<Skipped>) {
+    let plans: Vec<ApiResult<photo::Plan>> = photos.par_iter().map(|p| plan_photo(p, size, config)).collect();
+    let mut left = config.max_request_pixels;
+    let admitted: Vec<ApiResult<photo::Plan>> = plans
+        .into_iter()
+        .map(|plan| {
+            let plan = plan?;
+            left = left.checked_sub(plan.decoded_pixels()).ok_or_else(|| {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("over the request's budget of {} decoded pixels", config.max_request_pixels))
+            })?;
+            Ok(plan)
+        })
+        .collect();
     let decoded: Vec<ApiResult<(RgbImage, ImageFeatures)>> = photos
         .par_iter()
-        .map(|p| {
+        .zip(admitted)
+        .map(|(p, plan)| {
             if cancelled.load(Ordering::Relaxed) {
                 return Err(ApiError::internal("request abandoned"));
             }
-            decode_photo(p, size, config)
+            decode_planned(p, &plan?, size)
         })
         .collect();
     let mut ok = Vec::with_capacity(photos.len());

@@ -519,10 +519,12 @@ async fn the_model_reloads_under_load_without_a_failure() {
     let cfg = ServerConfig { reload_poll_ms: 100, admin_token: Some("tok".into()), ..config() };
     let server = TestServer::start(cfg, ModelSource::Path(model.clone())).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = tokio::spawn(hammer(server.base.clone(), 16, stop.clone()));
+    let load = tokio::spawn(hammer(server.base.clone(), 50, stop.clone()));
     let c = reqwest::Client::new();
+    // ASL_SOAK_SECS stretches the load on each side of the reloads (a soak run).
+    let soak = Duration::from_secs_f64(std::env::var("ASL_SOAK_SECS").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0) / 2.0);
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(soak.max(Duration::from_millis(500))).await;
     rename_model(&model, "second");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -544,7 +546,7 @@ async fn the_model_reloads_under_load_without_a_failure() {
     let res = c.post(server.url("/admin/reload")).bearer_auth("tok").send().await.unwrap();
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 500, "reload_failed");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(soak.max(Duration::from_millis(500))).await;
     stop.store(true, Ordering::SeqCst);
 
     let (n, models) = load.await.unwrap();

@@ -104,16 +104,17 @@ impl TestServer {
     pub async fn start_with(config: ServerConfig, source: ModelSource, extra: Router<AppState>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let limits = asl_http::conn::ConnLimits::of(&config);
         let state = AppState::start(config, source).await.unwrap();
         let app = asl_http::app(state.clone(), extra);
         let (stop, stopped) = oneshot::channel::<()>();
+        // The server's own accept loop (connection cap, header timeout), as `asl serve` runs.
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            asl_http::conn::serve_connections(listener, app, limits, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         TestServer { base, state, stop: Some(stop), task: Some(task) }
     }
