@@ -133,6 +133,76 @@ fn an_interrupted_run_resumes_in_the_next_run() {
 }
 
 #[test]
+fn a_server_that_stops_sending_is_timed_out_and_resumed() {
+    let server = FakeKaggle::start();
+    let archive = small_archive(11);
+    let len = archive.len();
+    server.publish(REF, 1, archive);
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = AslHome::new(home_dir.path());
+    let c = client(&server, Credentials::Anonymous).with_read_timeout(Duration::from_millis(500)).unwrap();
+    server.push_fault(Fault::StallAfter(len / 2));
+    let started = Instant::now();
+    let CollectOutcome::Downloaded { download, manifest } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert_eq!(download.attempts, 2, "the stalled attempt times out and the next one resumes");
+    assert!(download.md5_verified);
+    assert_eq!(manifest.total_images(), 87);
+    assert!(server.stats().last_range.is_some_and(|r| r.starts_with(&format!("bytes={}-", len / 2))));
+}
+
+#[test]
+fn cancelling_a_stalled_download_returns_at_once_and_keeps_the_partial_file() {
+    let server = FakeKaggle::start();
+    let archive = small_archive(12);
+    let len = archive.len();
+    server.publish(REF, 1, archive);
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = AslHome::new(home_dir.path());
+    // The default read timeout (a minute): only the cancellation can end this attempt soon.
+    let c = client(&server, Credentials::Anonymous);
+    server.push_fault(Fault::StallAfter(len / 4));
+    let cancel = Cancel::new();
+    let flag = cancel.flag();
+    // What Ctrl-C does in the CLI: set the flag while a read is blocked.
+    let pressed = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        Instant::now()
+    });
+    let err = dataset::collect(&home, &c, &opts(), &NoProgress, &cancel).unwrap_err();
+    let pressed_at = pressed.join().unwrap();
+    assert!(matches!(err, DatasetError::Kaggle(KaggleError::Cancelled)), "{err}");
+    assert!(pressed_at.elapsed() < Duration::from_secs(2), "cancellation took {:?}", pressed_at.elapsed());
+    let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
+    assert_eq!(store.partial_download(1), Some((len / 4) as u64), "the bytes received stay for the next run");
+    assert_nothing_complete(&home);
+
+    let CollectOutcome::Downloaded { download, .. } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    assert_eq!(download.resumed_from, (len / 4) as u64);
+    assert!(download.md5_verified);
+}
+
+#[test]
+fn a_killed_extraction_leaves_nothing_behind_after_the_next_run() {
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = AslHome::new(home_dir.path());
+    let zip = home_dir.path().join("a.zip");
+    std::fs::write(&zip, small_archive(13)).unwrap();
+    // What a SIGKILL mid-extraction leaves: a half-filled temporary folder.
+    let versions = home.dataset_dir("grassknoted", "asl-alphabet").join("versions");
+    let stale = versions.join(".extract-killed");
+    std::fs::create_dir_all(stale.join("asl_alphabet_train/A")).unwrap();
+    std::fs::write(stale.join("asl_alphabet_train/A/A1.jpg"), b"half").unwrap();
+    let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
+    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).unwrap();
+    assert_eq!(manifest.total_images(), 87);
+    assert!(!stale.exists(), "the killed run's folder was swept");
+    let left: Vec<_> = std::fs::read_dir(&versions).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    assert_eq!(left, ["1"], "only the complete version stays");
+}
+
+#[test]
 fn an_expired_signed_url_is_refreshed() {
     let server = FakeKaggle::start();
     server.publish(REF, 1, small_archive(5));

@@ -88,6 +88,17 @@ fn print_manifest(action: &str, m: &dataset::Manifest, store: &DatasetStore) {
     }
 }
 
+/// A cancel flag that the first Ctrl-C sets: the operation stops cleanly and keeps what a
+/// rerun can resume (a download's partial file). A second Ctrl-C exits at once (status 130).
+fn cancel_on_ctrl_c() -> Cancel {
+    let cancel = Cancel::new();
+    let flag = cancel.flag();
+    // Registered first, so it sees the flag as the previous Ctrl-C left it.
+    let _ = signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, flag.clone());
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
+    cancel
+}
+
 fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
     let (dataset, version) = parse_ref(&a.dataset, a.version)?;
     let store = DatasetStore::new(home, &dataset);
@@ -104,7 +115,7 @@ fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
         ("registered", m, serde_json::Value::Null)
     } else {
         let client = a.kaggle.client()?;
-        match dataset::collect(home, &client, &opts, &progress, &Cancel::new())? {
+        match dataset::collect(home, &client, &opts, &progress, &cancel_on_ctrl_c())? {
             CollectOutcome::UpToDate(m) => ("up to date", m, serde_json::Value::Null),
             CollectOutcome::Downloaded { manifest, download } => {
                 let extra = serde_json::json!({"archive_bytes": download.bytes, "md5": download.md5_hex, "md5_verified": download.md5_verified, "resumed_from": download.resumed_from, "attempts": download.attempts});
@@ -231,7 +242,7 @@ impl PrepArgs {
 /// Build or reuse the cache the flags describe.
 fn prepare(home: &AslHome, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn std::error::Error>> {
     let progress = TerminalProgress::default();
-    let cancel = Cancel::new();
+    let cancel = cancel_on_ctrl_c();
     if !(0.0..1.0).contains(&a.val_fraction) {
         return Err("--val-fraction must be in [0, 1)".into());
     }

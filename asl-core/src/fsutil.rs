@@ -30,6 +30,33 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes what a killed run left in `dir`: the entries whose names start with `prefix` (the
+/// temporary folders of a write that never reached its rename). Call it only while holding
+/// the lock that writers of those folders hold, so nobody's work in progress is taken.
+/// Returns how many were removed; a missing `dir` is nothing to sweep.
+pub fn sweep_stale(dir: &Path, prefix: &str) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(&path)?;
+        } else {
+            fs::remove_file(&path)?;
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// The directory that holds `path` ("." for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -56,4 +83,22 @@ pub fn dir_size(dir: &Path) -> io::Result<(u64, u64)> {
         }
     }
     Ok((bytes, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeping_removes_only_the_prefixed_entries() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join(".extract-abc/deep/er")).unwrap();
+        fs::write(d.path().join(".extract-abc/deep/er/x.jpg"), b"x").unwrap();
+        fs::write(d.path().join(".extract-file"), b"x").unwrap();
+        fs::create_dir(d.path().join("3")).unwrap();
+        assert_eq!(sweep_stale(d.path(), ".extract-").unwrap(), 2);
+        let left: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("3")]);
+        assert_eq!(sweep_stale(&d.path().join("missing"), ".x").unwrap(), 0);
+    }
 }

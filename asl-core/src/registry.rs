@@ -143,6 +143,15 @@ impl<'a> Registry<'a> {
             return Ok(dest);
         }
         fs::create_dir_all(&root).map_err(io_err(&root))?;
+        // One fetch at a time per model (across processes); under that lock a `.download-*`
+        // folder is a killed run's.
+        let lock_path = root.join(".lock");
+        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        lock.lock().map_err(io_err(&lock_path))?;
+        if dest.join(crate::infer::CARD_FILE).is_file() {
+            return Ok(dest);
+        }
+        fsutil::sweep_stale(&root, ".download-").map_err(io_err(&root))?;
         let tmp = tempfile::Builder::new().prefix(".download-").tempdir_in(&root).map_err(io_err(&root))?;
         self.store.download_version(&self.model, version.version, tmp.path())?;
         let tmp_path = tmp.keep();

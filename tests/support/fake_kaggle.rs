@@ -76,6 +76,9 @@ pub enum Fault {
     /// a storage GET with it answers 403 (`ExpiredToken`). Before any DownloadDataset, the next
     /// URL handed out is born expired.
     ExpiredUrl,
+    /// The next storage GET that would send bytes advertises the full length, sends this
+    /// many body bytes and then stops sending, keeping the connection open (for an hour).
+    StallAfter(usize),
     /// The next storage GET that would send bytes advertises a wrong md5 in `x-goog-hash`.
     WrongMd5,
 }
@@ -193,7 +196,7 @@ impl FakeKaggle {
         let mut inner = lock(&self.shared);
         match fault {
             Fault::RpcStatus(_) | Fault::RpcErrorIn200 | Fault::RateLimited { .. } => inner.rpc_faults.push_back(fault),
-            Fault::StorageStatus(_) | Fault::CutAfter(_) | Fault::WrongMd5 => inner.storage_faults.push_back(fault),
+            Fault::StorageStatus(_) | Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5 => inner.storage_faults.push_back(fault),
             Fault::ExpiredUrl => match inner.last_signature {
                 Some(signature) => {
                     inner.expired.insert(signature);
@@ -706,7 +709,7 @@ fn handle_storage(
 
     // Faults that change a successful answer.
     let fault = match inner.storage_faults.front() {
-        Some(Fault::CutAfter(_) | Fault::WrongMd5) if !is_head => inner.storage_faults.pop_front(),
+        Some(Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5) if !is_head => inner.storage_faults.pop_front(),
         _ => None,
     };
     let mut md5 = archive.md5;
@@ -725,12 +728,16 @@ fn handle_storage(
                 connection.cut_after_body_bytes(n);
                 n as u64
             }
+            Some(Fault::StallAfter(n)) if (n as u64) < content_length => n as u64,
             _ => content_length,
         };
         inner.stats.bytes_served += sent;
     }
 
-    let mut response = Response::new(Body::from(body));
+    let mut response = match fault {
+        Some(Fault::StallAfter(n)) if !is_head && (n as u64) < content_length => Response::new(stalled_body(body.slice(..n))),
+        _ => Response::new(Body::from(body)),
+    };
     *response.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let h = response.headers_mut();
     put(h, header::CONTENT_LENGTH, content_length);
@@ -747,6 +754,17 @@ fn handle_storage(
         put(h, header::CONTENT_RANGE, format!("bytes {}-{}/{len}", span.start, span.end - 1));
     }
     response
+}
+
+/// A body that sends `first` and then nothing for an hour (the connection stays open).
+fn stalled_body(first: Bytes) -> Body {
+    use futures_util::StreamExt;
+    let head = futures_util::stream::once(async move { Ok::<_, io::Error>(first) });
+    let stall = futures_util::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Err(io::Error::other("fake Kaggle: stalled body"))
+    });
+    Body::from_stream(head.chain(stall))
 }
 
 fn signature_mismatch() -> Response {

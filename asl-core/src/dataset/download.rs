@@ -7,6 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -153,7 +154,7 @@ fn fetch_once(
             req = req.header(reqwest::header::IF_RANGE, v);
         }
     }
-    let mut resp = match req.send() {
+    let resp = match req.send() {
         Ok(r) => r,
         Err(e) => return Ok(Attempt::Retry(Retry { reason: format!("connection error: {e}"), retry_after: None, refresh_url: false })),
     };
@@ -220,24 +221,26 @@ fn fetch_once(
     };
     progress.begin("download", Some(total));
     progress.set_position(if append { have } else { 0 });
-    let mut buf = vec![0u8; 256 * 1024];
     let mut written = if append { have } else { 0 };
+    let chunks = read_in_background(resp);
     loop {
         if cancel.is_cancelled() {
+            // What arrived stays on disk, with its resume record, for the next run.
             file.sync_all().map_err(io_err(part))?;
             return Err(KaggleError::Cancelled);
         }
-        let n = match resp.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
+        let chunk = match chunks.recv_timeout(CANCEL_POLL) {
+            Ok(Ok(chunk)) => chunk,
+            Ok(Err(e)) => {
                 file.sync_all().map_err(io_err(part))?;
                 return Ok(Attempt::Retry(Retry { reason: format!("connection cut at {written} of {total} bytes: {e}"), retry_after: None, refresh_url: false }));
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        file.write_all(&buf[..n]).map_err(io_err(part))?;
-        written += n as u64;
-        progress.advance(n as u64);
+        file.write_all(&chunk).map_err(io_err(part))?;
+        written += chunk.len() as u64;
+        progress.advance(chunk.len() as u64);
     }
     file.sync_all().map_err(io_err(part))?;
     if written < total {
@@ -249,6 +252,36 @@ fn fetch_once(
         return Ok(Attempt::Retry(Retry { reason: format!("received {written} bytes, more than the announced {total}"), retry_after: None, refresh_url: false }));
     }
     Ok(Attempt::Done { size: total, md5: new_state.md5 })
+}
+
+/// How often a download waiting for data checks for cancellation (Ctrl-C).
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Reads the response body on a thread of its own and hands the chunks over a small channel,
+/// so the caller can notice a cancellation while a read blocks. The channel closes at the end
+/// of the body; a failed read (the client's read timeout included) is sent, then it closes.
+/// After a cancellation the thread ends at its next read, at most one read timeout later.
+fn read_in_background(mut resp: reqwest::blocking::Response) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut buf = vec![0u8; 256 * 1024];
+            match resp.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// `bytes START-END/TOTAL` → (START, TOTAL).

@@ -379,12 +379,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The wait before retry `attempt` (0-based): the server's `Retry-After` when it sent one,
+    /// else exponential backoff; either way with up to +25 % random jitter, so that many
+    /// clients refused together do not come back in lock-step.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(ra) = retry_after {
-            return ra.min(self.max_delay);
-        }
-        let secs = self.base_delay.as_secs_f64() * 1.7f64.powi(attempt as i32);
-        Duration::from_secs_f64(secs.min(self.max_delay.as_secs_f64()))
+        let base = match retry_after {
+            Some(ra) => ra.as_secs_f64(),
+            None => self.base_delay.as_secs_f64() * 1.7f64.powi(attempt as i32),
+        };
+        let jittered = base * (1.0 + 0.25 * rand::random::<f64>());
+        Duration::from_secs_f64(jittered.min(self.max_delay.as_secs_f64()))
     }
 }
 
@@ -405,22 +409,39 @@ pub struct KaggleClient {
     pub retry: RetryPolicy,
 }
 
+/// Time to connect to Kaggle or its storage.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a response, and for each read of a body: a server that stops sending
+/// mid-download fails the attempt (which is retried, resuming) instead of hanging.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn http_client(api_base: &str, read_timeout: Duration) -> Result<reqwest::blocking::Client, KaggleError> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("asl/", env!("CARGO_PKG_VERSION")))
+        // We read Location ourselves: the signed URL is kept for resuming and we must not
+        // forward credentials to the storage host.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        // The blocking client applies this to the response head and to every body read.
+        .timeout(read_timeout)
+        .build()
+        .map_err(|source| KaggleError::Network { url: api_base.to_string(), source })
+}
+
 /// Where the archive of one version can be fetched right now (signed URLs expire).
 #[derive(Debug, Clone)]
 pub struct SignedUrl(pub String);
 
 impl KaggleClient {
     pub fn new(api_base: String, credentials: Credentials) -> Result<Self, KaggleError> {
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(concat!("asl/", env!("CARGO_PKG_VERSION")))
-            // We read Location ourselves: the signed URL is kept for resuming and we must not
-            // forward credentials to the storage host.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(None)
-            .build()
-            .map_err(|source| KaggleError::Network { url: api_base.clone(), source })?;
+        let http = http_client(&api_base, READ_TIMEOUT)?;
         Ok(Self { api_base, credentials, http, retry: RetryPolicy::default() })
+    }
+
+    /// The same client with another read timeout (see [`READ_TIMEOUT`]).
+    pub fn with_read_timeout(mut self, read_timeout: Duration) -> Result<Self, KaggleError> {
+        self.http = http_client(&self.api_base, read_timeout)?;
+        Ok(self)
     }
 
     /// Client configured from the environment and an optional explicit base URL.
@@ -645,7 +666,11 @@ mod tests {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
         let p = RetryPolicy::default();
-        assert_eq!(p.delay(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        let waits: Vec<Duration> = (0..50).map(|_| p.delay(0, Some(Duration::from_secs(2)))).collect();
+        assert!(waits.iter().all(|w| (Duration::from_secs(2)..=Duration::from_millis(2_500)).contains(w)), "{waits:?}");
+        // Jitter: clients refused together come back spread out, not in lock-step.
+        assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
         assert!(p.delay(20, None) <= Duration::from_secs(60));
+        assert!(p.delay(1, None) >= Duration::from_millis(850));
     }
 }

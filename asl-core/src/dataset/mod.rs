@@ -135,6 +135,9 @@ impl DatasetStore {
         let p = self.dir.join(".lock");
         let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
         f.lock().map_err(io_err(&p))?;
+        // Under the lock nobody else is extracting: what a killed run left is garbage.
+        let versions = self.dir.join("versions");
+        fsutil::sweep_stale(&versions, ".extract-").map_err(io_err(&versions))?;
         Ok(f)
     }
 

@@ -261,6 +261,8 @@ impl TrackingStore for LocalStore {
         let next = self.list_versions(model)?.last().map(|v| v.version + 1).unwrap_or(1);
         let versions = self.model_dir(model)?.join("versions");
         fs::create_dir_all(&versions).map_err(io_err(&versions))?;
+        // Under the model's lock: a `.version-*` folder here is a killed run's.
+        fsutil::sweep_stale(&versions, ".version-").map_err(io_err(&versions))?;
         // Build the version in a temp folder, then rename: a crash leaves no half version.
         let tmp = tempfile::Builder::new().prefix(".version-").tempdir_in(&versions).map_err(io_err(&versions))?;
         copy_tree(&src, &tmp.path().join("files"))?;
