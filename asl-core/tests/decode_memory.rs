@@ -96,6 +96,7 @@ fn decoding_allocates_within_the_budget() {
         ihdr.extend_from_slice(&h.to_be_bytes());
         ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
         png_chunk(&mut bytes, b"IHDR", &ihdr);
+        png_chunk(&mut bytes, b"IDAT", &zlib(&[0; 64]));
         png_chunk(&mut bytes, b"IEND", &[]);
         let (result, peak) = peak_during(|| photo::decode(&bytes, &budget, 0));
         assert!(matches!(result, Err(PhotoError::TooLarge(_))), "{w}×{h}: {result:?}");
