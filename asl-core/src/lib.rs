@@ -12,6 +12,7 @@ pub mod decode;
 pub mod decode_eval;
 pub mod eval;
 pub mod fsutil;
+pub mod hand;
 pub mod home;
 pub mod hpo;
 pub mod infer;

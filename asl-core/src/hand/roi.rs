@@ -1,0 +1,270 @@
+//! The rotated square regions the networks see, and how they are sampled.
+//!
+//! [`palm_to_roi`] is PalmDetectionDetectionToRoi (DetectionsToRectsCalculator +
+//! RectTransformationCalculator); [`warp`] is ImageToTensorCalculator's OpenCV converter
+//! (image_to_tensor_converter_opencv.cc: `cv::warpPerspective(..., INTER_LINEAR)` on the u8
+//! image). Geometry is in f64 because the spec (and OpenCV's warp coordinates) use double:
+//! a coordinate that moves by one f32 ulp can land in the next 1/32-pixel bin.
+use std::f64::consts::PI;
+
+use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use super::palm::PalmDetection;
+
+/// Palm keypoints that set the hand's rotation: wrist (0) → middle-finger MCP (2).
+const ROT_KEYPOINT_START: usize = 0;
+const ROT_KEYPOINT_END: usize = 2;
+/// The wrist→MCP vector should point up (90°).
+const ROT_TARGET_ANGLE: f64 = PI / 2.0;
+/// RectTransformationCalculator: shift_x unset, shift_y −0.5 (of the box height, along the
+/// hand's axis), scale 2.6, square_long.
+const ROI_SHIFT_X: f64 = 0.0;
+const ROI_SHIFT_Y: f64 = -0.5;
+const ROI_SCALE: f64 = 2.6;
+
+/// OpenCV's INTER_BITS: source coordinates are quantised to 1/32 pixel.
+const INTER_BITS: u32 = 5;
+const INTER_TAB_SIZE: i64 = 1 << INTER_BITS;
+/// Bilinear weights are products of two 1/32 fractions: units of 1/1024.
+const WEIGHT_BITS: u32 = 2 * INTER_BITS;
+/// Pixel → [0, 1] factor as the spec's to_tensor applies it: f32(1/255), then multiply.
+const PIXEL_SCALE: f32 = (1.0f64 / 255.0) as f32;
+
+/// A square in image pixels, rotated by `rotation` radians about its centre (clockwise on
+/// screen, since y points down). `side` is the square's edge in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Roi {
+    pub x_center: f64,
+    pub y_center: f64,
+    pub side: f64,
+    pub rotation: f64,
+}
+
+/// What a bilinear tap outside the image reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Border {
+    /// Black (BORDER_ZERO): the palm detector's letterbox.
+    Zero,
+    /// The nearest edge pixel (BORDER_REPLICATE): the landmark crop.
+    Replicate,
+}
+
+/// `a` wrapped into [−π, π) (MediaPipe's NormalizeRadians).
+pub fn normalize_radians(a: f64) -> f64 {
+    a - 2.0 * PI * ((a + PI) / (2.0 * PI)).floor()
+}
+
+/// The hand ROI of one palm detection (box and keypoints normalised to the image, after
+/// letterbox removal), in pixels of a `width` × `height` image.
+pub fn palm_to_roi(palm: &PalmDetection, width: u32, height: u32) -> Roi {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let [xmin, ymin, xmax, ymax] = palm.bbox;
+    let mut cx = (xmin + xmax) / 2.0 * w;
+    let mut cy = (ymin + ymax) / 2.0 * h;
+    let bw = (xmax - xmin) * w;
+    let bh = (ymax - ymin) * h;
+    // Rotation from pixel coordinates: the image may not be square.
+    let [x0, y0] = palm.keypoints[ROT_KEYPOINT_START];
+    let [x1, y1] = palm.keypoints[ROT_KEYPOINT_END];
+    let (x0, y0, x1, y1) = (x0 * w, y0 * h, x1 * w, y1 * h);
+    let rotation = normalize_radians(ROT_TARGET_ANGLE - (-(y1 - y0)).atan2(x1 - x0));
+    // The shift is along the rotated axes (pixel form of TransformNormalizedRect).
+    let (c, s) = (rotation.cos(), rotation.sin());
+    cx += bw * ROI_SHIFT_X * c - bh * ROI_SHIFT_Y * s;
+    cy += bw * ROI_SHIFT_X * s + bh * ROI_SHIFT_Y * c;
+    let side = bw.max(bh) * ROI_SCALE;
+    Roi { x_center: cx, y_center: cy, side, rotation }
+}
+
+/// Samples `roi` of `img` into an `out_size` × `out_size` image, as MediaPipe does.
+///
+/// MediaPipe maps the square's corners onto the output's corners (0, 0) … (N, N) and OpenCV
+/// evaluates that map at integer output coordinates, so output pixel (u, v) reads the source
+/// at `top_left + u·step·e_x + v·step·e_y` with no half-pixel offset (pixel centres are at
+/// integer coordinates on both sides). The expressions follow the spec's
+/// `sample_rotated_rect` term by term so that the f64 results are identical.
+/// An empty `img` gives a black output.
+pub fn warp(img: &RgbImage, roi: &Roi, out_size: u32, border: Border) -> RgbImage {
+    let mut out = RgbImage::new(out_size, out_size);
+    if img.width() == 0 || img.height() == 0 {
+        return out;
+    }
+    let n = f64::from(out_size);
+    let (c, s) = (roi.rotation.cos(), roi.rotation.sin());
+    let (w, h) = (roi.side, roi.side);
+    let (sx_u, sy_u) = (c * w / n, s * w / n); // source step per output column
+    let (sx_v, sy_v) = (-s * h / n, c * h / n); // source step per output row
+    let x0 = roi.x_center - 0.5 * w * c + 0.5 * h * s; // top-left corner
+    let y0 = roi.y_center - 0.5 * w * s - 0.5 * h * c;
+    for v in 0..out_size {
+        let vf = f64::from(v);
+        for u in 0..out_size {
+            let uf = f64::from(u);
+            let sx = x0 + uf * sx_u + vf * sx_v;
+            let sy = y0 + uf * sy_u + vf * sy_v;
+            out.put_pixel(u, v, Rgb(sample_bilinear(img, sx, sy, border)));
+        }
+    }
+    out
+}
+
+/// OpenCV's fixed-point bilinear sample of a u8 image at (sx, sy), following
+/// imgproc/src/imgwarp.cpp (warpPerspective → remap, INTER_LINEAR):
+/// - the coordinate is multiplied by INTER_TAB_SIZE = 32 and rounded half to even
+///   (`saturate_cast<int>`, clamped to the int range first); its integer part (>> 5) is the
+///   top-left tap and the low 5 bits the fraction;
+/// - the 2-D weights `(1 − fx)(1 − fy)` etc. are exact multiples of 1/1024 here
+///   (INTER_REMAP_COEF_BITS = 15 gives 32× these integers), so the sum is exact;
+/// - the result is rounded half up to u8 (`(sum + 2^14) >> 15`).
+///
+/// `img` must not be empty.
+pub fn sample_bilinear(img: &RgbImage, sx: f64, sy: f64, border: Border) -> [u8; 3] {
+    let (qx, qy) = (quantise(sx), quantise(sy));
+    let (ix, fx) = (qx >> INTER_BITS, qx & (INTER_TAB_SIZE - 1));
+    let (iy, fy) = (qy >> INTER_BITS, qy & (INTER_TAB_SIZE - 1));
+    let taps = [
+        (tap(img, ix, iy, border), (INTER_TAB_SIZE - fx) * (INTER_TAB_SIZE - fy)),
+        (tap(img, ix + 1, iy, border), fx * (INTER_TAB_SIZE - fy)),
+        (tap(img, ix, iy + 1, border), (INTER_TAB_SIZE - fx) * fy),
+        (tap(img, ix + 1, iy + 1, border), fx * fy),
+    ];
+    let mut out = [0u8; 3];
+    for (ch, value) in out.iter_mut().enumerate() {
+        let sum: i64 = taps.iter().map(|(px, weight)| i64::from(px[ch]) * weight).sum();
+        let rounded = (sum + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS;
+        // Weights sum to 1024, so the result is already within 0..=255.
+        *value = rounded.clamp(0, 255) as u8;
+    }
+    out
+}
+
+/// A coordinate in 1/32 pixels, as OpenCV's `saturate_cast<int>(x * INTER_TAB_SIZE)`.
+fn quantise(x: f64) -> i64 {
+    let scaled = (x * INTER_TAB_SIZE as f64).round_ties_even();
+    // Clamped like OpenCV (to int) so that tap + 1 cannot overflow; NaN becomes 0.
+    scaled.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i64
+}
+
+/// One source pixel; outside the image it is black or the nearest edge pixel.
+fn tap(img: &RgbImage, x: i64, y: i64, border: Border) -> [u8; 3] {
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    let inside = (0..w).contains(&x) && (0..h).contains(&y);
+    if !inside && border == Border::Zero {
+        return [0; 3];
+    }
+    // Clamped values lie in 0..w and 0..h, which fit u32.
+    img.get_pixel(x.clamp(0, w - 1) as u32, y.clamp(0, h - 1) as u32).0
+}
+
+/// An RGB image → NCHW [1, 3, H, W] f32 in [0, 1] (ImageToTensorCalculator's
+/// output_tensor_float_range {min: 0 max: 1}), multiplied by f32(1/255) as the spec does
+/// (dividing by 255 would differ in the last bit for some values).
+pub fn to_nchw(img: &RgbImage) -> Vec<f32> {
+    let plane = img.width() as usize * img.height() as usize;
+    let mut out = vec![0.0f32; 3 * plane];
+    for (i, px) in img.pixels().enumerate() {
+        for (ch, &value) in px.0.iter().enumerate() {
+            out[ch * plane + i] = f32::from(value) * PIXEL_SCALE;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image whose pixels all differ, so that a wrong mapping shows.
+    fn pattern(width: u32, height: u32) -> RgbImage {
+        RgbImage::from_fn(width, height, |x, y| {
+            Rgb([(x * 29 + y * 7) as u8, (x * 3 + y * 31 + 5) as u8, (x * y + 11) as u8])
+        })
+    }
+
+    #[test]
+    fn centred_square_of_the_output_size_reproduces_the_pixels() {
+        let img = pattern(8, 8);
+        let roi = Roi { x_center: 4.0, y_center: 4.0, side: 8.0, rotation: 0.0 };
+        for border in [Border::Zero, Border::Replicate] {
+            assert_eq!(warp(&img, &roi, 8, border), img);
+        }
+    }
+
+    #[test]
+    fn rotation_by_90_degrees_maps_known_pixels() {
+        let n = 8u32;
+        let img = pattern(n, n);
+        let roi = Roi { x_center: 4.0, y_center: 4.0, side: 8.0, rotation: PI / 2.0 };
+        let rep = warp(&img, &roi, n, Border::Replicate);
+        let zero = warp(&img, &roi, n, Border::Zero);
+        // e_x = (0, 1), e_y = (−1, 0), top-left corner (8, 0): out(u, v) = src(8 − v, u).
+        for u in 0..n {
+            for v in 1..n {
+                assert_eq!(rep.get_pixel(u, v), img.get_pixel(n - v, u), "({u}, {v})");
+                assert_eq!(zero.get_pixel(u, v), img.get_pixel(n - v, u), "({u}, {v})");
+            }
+            // Column x = 8 is just outside: replicated edge, or black.
+            assert_eq!(rep.get_pixel(u, 0), img.get_pixel(n - 1, u));
+            assert_eq!(zero.get_pixel(u, 0).0, [0, 0, 0]);
+        }
+    }
+
+    #[test]
+    fn sampling_quantises_to_1_32_pixel_and_rounds_half_up() {
+        let img = RgbImage::from_fn(2, 1, |x, _| Rgb([if x == 0 { 0 } else { 255 }, 100, 1]));
+        // Halfway: 127.5 → 128 (half up); equal neighbours keep their value.
+        assert_eq!(sample_bilinear(&img, 0.5, 0.0, Border::Replicate), [128, 100, 1]);
+        // 1/64 px is half a step, rounded to even (0);
+        // 3/64 rounds to 2/32: 255 · 2/32 = 15.9 → 16.
+        assert_eq!(sample_bilinear(&img, 1.0 / 64.0, 0.0, Border::Replicate)[0], 0);
+        assert_eq!(sample_bilinear(&img, 3.0 / 64.0, 0.0, Border::Replicate)[0], 16);
+        // Halfway into the zero border above: 255 · 1/2 → 128 (half up).
+        assert_eq!(sample_bilinear(&img, 1.0, -0.5, Border::Zero)[0], 128);
+        assert_eq!(sample_bilinear(&img, 1.0, -0.5, Border::Replicate)[0], 255);
+    }
+
+    #[test]
+    fn roi_from_a_reference_palm() {
+        // Photo A of tests/data/hands/reference.json (640×480): palm box and keypoints
+        // 0 and 2 in pixels, and MediaPipe's hand_rects_from_palm.
+        let (w, h) = (640.0, 480.0);
+        let (xmin, ymin, bw, bh) = (338.3349, 234.6866, 96.8362, 96.7306);
+        let mut keypoints = [[0.0; 2]; 7];
+        keypoints[0] = [413.3735 / w, 326.6748 / h];
+        keypoints[2] = [378.3348 / w, 241.8119 / h];
+        let palm = PalmDetection {
+            score: 0.97,
+            bbox: [xmin / w, ymin / h, (xmin + bw) / w, (ymin + bh) / h],
+            keypoints,
+        };
+        let roi = palm_to_roi(&palm, 640, 480);
+        assert!((roi.x_center - 368.2951).abs() < 1e-3, "{roi:?}");
+        assert!((roi.y_center - 238.3472).abs() < 1e-3, "{roi:?}");
+        assert!((roi.side - 251.7742).abs() < 1e-3, "{roi:?}");
+        assert!((roi.rotation - -0.3915645).abs() < 1e-5, "{roi:?}");
+    }
+
+    #[test]
+    fn upright_hand_has_no_rotation_and_shifts_up() {
+        let mut keypoints = [[0.0; 2]; 7];
+        keypoints[0] = [0.5, 0.6]; // wrist below
+        keypoints[2] = [0.5, 0.4]; // middle-finger MCP above
+        let palm = PalmDetection { score: 0.9, bbox: [0.4, 0.4, 0.6, 0.6], keypoints };
+        let roi = palm_to_roi(&palm, 100, 200);
+        assert!(roi.rotation.abs() < 1e-12);
+        assert!((roi.x_center - 50.0).abs() < 1e-9);
+        // Box 20 × 40 px: shifted up by half its height (20 px); side = 2.6 × 40 px.
+        assert!((roi.y_center - 80.0).abs() < 1e-9);
+        assert!((roi.side - 104.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn tensor_is_planar_and_scaled() {
+        let img = RgbImage::from_fn(2, 1, |x, _| Rgb([x as u8 * 255, 51, 0]));
+        let t = to_nchw(&img);
+        let (one, fifth) = (255.0 * PIXEL_SCALE, 51.0 * PIXEL_SCALE);
+        assert_eq!(t, vec![0.0, one, fifth, fifth, 0.0, 0.0]);
+        assert!((t[1] - 1.0).abs() < 1e-6);
+    }
+}
