@@ -121,8 +121,8 @@ def main() -> int:
         # A real-looking photo: a small RGB PNG is enough for the zip case.
         photo = png(64, 64, colour=2)
         cases = [
-            ("67,108,864 x 1 grey PNG", *multipart("image", "wide.png", png(67_108_864, 1, rows=False))),
-            ("2,097,152 x 32 grey PNG", *multipart("image", "thin.png", png(2_097_152, 32, rows=False))),
+            ("67,108,864 x 1 grey PNG", *multipart("image", "wide.png", png(67_108_864, 1))),
+            ("2,097,152 x 32 grey PNG", *multipart("image", "thin.png", png(2_097_152, 32))),
             ("8,000 x 8,000 grey PNG (64 Mpx)", *multipart("image", "big.png", png(8_000, 8_000))),
             ("4,800 x 4,800 grey PNG (23 Mpx)", *multipart("image", "phone.png", png(4_800, 4_800))),
             ("1 x 1 PNG, iCCP inflating to 400 MB", *multipart("image", "icc.png", png(1, 1, extra=iccp_bomb(400 << 20)))),
