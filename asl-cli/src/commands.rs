@@ -390,6 +390,10 @@ pub struct EvalArgs {
     /// Also evaluate on the stress set (validation images with new backgrounds, colours, scale).
     #[arg(long)]
     pub stress: bool,
+    /// Accuracy per source of photos (the file-name prefix before `__`, as in asl-ood-dev:
+    /// `<LETTER>/<source>__<file>`), and the mean over sources.
+    #[arg(long)]
+    pub by_source: bool,
     /// Write confusion.csv, confusion.svg and eval.json here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -417,7 +421,12 @@ fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
             prep::Cache::open(&path).map_err(|e| format!("{e} (pass --data DIR to evaluate on a folder)"))?
         }
     };
-    let report = eval::evaluate_cache(&clf, &cache, prep::Split::Val)?;
+    let (report, sources) = if a.by_source {
+        let (report, sources) = eval::evaluate_by_source(&clf, &cache, prep::Split::Val)?;
+        (report, Some(sources))
+    } else {
+        (eval::evaluate_cache(&clf, &cache, prep::Split::Val)?, None)
+    };
     let stress = if a.stress { Some(eval::evaluate_stress(&clf, &cache, prep::Split::Val, 7)?) } else { None };
     if let Some(out) = &a.out {
         report.write(out)?;
@@ -426,7 +435,7 @@ fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
         }
     }
     if json {
-        println!("{}", serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary())}));
+        println!("{}", serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary()), "by_source": sources}));
         return Ok(());
     }
     println!("model {} on {} images: accuracy {:.2}%, macro-F1 {:.4}, top-3 {:.2}%, top-5 {:.2}%", dir.display(), report.images, report.accuracy * 100.0, report.macro_f1, report.top3_accuracy * 100.0, report.top5_accuracy * 100.0);
@@ -434,6 +443,12 @@ fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
     worst.sort_by(|x, y| x.f1.total_cmp(&y.f1));
     let w: Vec<String> = worst.iter().take(5).map(|c| format!("{} (P {:.2} R {:.2})", c.class, c.precision, c.recall)).collect();
     println!("weakest classes: {}", w.join(", "));
+    if let Some(r) = &sources {
+        for s in &r.sources {
+            println!("  source {:<20} {:>5} photos: accuracy {:6.2}%, top-3 {:6.2}%", s.source, s.images, s.accuracy * 100.0, s.top3_accuracy * 100.0);
+        }
+        println!("mean over {} sources: accuracy {:.2}%, top-3 {:.2}% (pooled {:.2}%)", r.sources.len(), r.mean_accuracy_over_sources * 100.0, r.mean_top3_over_sources * 100.0, r.pooled_accuracy * 100.0);
+    }
     if let Some(s) = stress {
         println!("stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}", s.accuracy * 100.0, s.macro_f1);
     }

@@ -155,6 +155,74 @@ pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<E
     Ok(EvalReport::from_probs(&probs, cache.labels(split)))
 }
 
+/// Accuracy on the photos of one source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceMetrics {
+    pub source: String,
+    pub images: usize,
+    pub accuracy: f64,
+    pub top3_accuracy: f64,
+}
+
+/// Accuracy per source of photos, and the mean over sources: photos of one source (one
+/// person, camera, place) are far from independent, so the mean over sources says more about
+/// a new signer than the pooled figure.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceReport {
+    /// Sorted by name.
+    pub sources: Vec<SourceMetrics>,
+    pub pooled_accuracy: f64,
+    pub pooled_top3_accuracy: f64,
+    pub mean_accuracy_over_sources: f64,
+    pub mean_top3_over_sources: f64,
+}
+
+/// The source of a photo: its file name's prefix before `__` (`<LETTER>/<source>__<file>`, the
+/// layout of `asl-ood-dev`); `-` when the name has none.
+pub fn source_of(file: &str) -> &str {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    name.split_once("__").map_or("-", |(source, _)| source)
+}
+
+impl SourceReport {
+    /// From row-major `n × 29` probabilities, the true labels and each photo's file name.
+    pub fn from_probs(probs: &[f32], labels: &[u8], files: &[&str]) -> SourceReport {
+        let mut tally: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+        for ((p, &y), file) in probs.chunks_exact(NUM_CLASSES).zip(labels).zip(files) {
+            let y = y as usize;
+            let rank = p.iter().filter(|v| **v > p[y]).count();
+            let t = tally.entry(source_of(file)).or_default();
+            *t = (t.0 + 1, t.1 + usize::from(rank == 0), t.2 + usize::from(rank < 3));
+        }
+        let ratio = |a: usize, n: usize| if n == 0 { 0.0 } else { a as f64 / n as f64 };
+        let sources: Vec<SourceMetrics> =
+            tally.iter().map(|(s, &(n, ok, top3))| SourceMetrics { source: s.to_string(), images: n, accuracy: ratio(ok, n), top3_accuracy: ratio(top3, n) }).collect();
+        let total: (usize, usize, usize) = tally.values().fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2));
+        let mean = |f: fn(&SourceMetrics) -> f64| if sources.is_empty() { 0.0 } else { sources.iter().map(f).sum::<f64>() / sources.len() as f64 };
+        SourceReport {
+            pooled_accuracy: ratio(total.1, total.0),
+            pooled_top3_accuracy: ratio(total.2, total.0),
+            mean_accuracy_over_sources: mean(|s| s.accuracy),
+            mean_top3_over_sources: mean(|s| s.top3_accuracy),
+            sources,
+        }
+    }
+}
+
+/// [`evaluate_cache`] plus the accuracy per source of the photos ([`source_of`]).
+pub fn evaluate_by_source(clf: &Classifier, cache: &Cache, split: Split) -> Result<(EvalReport, SourceReport), EvalError> {
+    let n = cache.len(split);
+    if n == 0 {
+        return Err(EvalError::Empty(format!("the {split:?} split of {} is empty", cache.path.display())));
+    }
+    if cache.image_size() != clf.input_size() {
+        return Err(EvalError::Empty(format!("cache images are {}px, the model wants {}px", cache.image_size(), clf.input_size())));
+    }
+    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    let files: Vec<&str> = (0..n).map(|i| cache.file(split, i)).collect();
+    Ok((EvalReport::from_probs(&probs, cache.labels(split)), SourceReport::from_probs(&probs, cache.labels(split), &files)))
+}
+
 /// How hard the stress set pushes the images off the dataset's look.
 pub fn stress_augment() -> AugmentConfig {
     AugmentConfig { strength: 1.0, mirror: 0.5, background: 0.8, erase: 0.0 }
@@ -208,6 +276,37 @@ mod tests {
         assert!((r.top3_accuracy - 1.0).abs() < 1e-9);
         assert!(r.confusion_csv().lines().count() == NUM_CLASSES + 1);
         assert!(r.confusion_svg().starts_with("<svg"));
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    #[test]
+    fn accuracy_per_source_and_the_mean_over_sources() {
+        assert_eq!(source_of("A/hackmit__150.jpg"), "hackmit");
+        assert_eq!(source_of("nesrine__IMG_1.jpg"), "nesrine");
+        assert_eq!(source_of("A/A12.jpg"), "-");
+        // Three photos of source a (2 right), one of b (wrong, but second most likely).
+        let one_hot = |c: usize, second: Option<usize>| {
+            let mut p = vec![0.0f32; NUM_CLASSES];
+            p[c] = 0.8;
+            if let Some(s) = second {
+                p[s] = 0.15;
+            }
+            p
+        };
+        let probs: Vec<f32> = [one_hot(0, None), one_hot(1, None), one_hot(5, None), one_hot(7, Some(3))].concat();
+        let labels = [0u8, 1, 2, 3];
+        let files = ["A/a__1.jpg", "B/a__2.jpg", "C/a__3.jpg", "D/b__1.jpg"];
+        let r = SourceReport::from_probs(&probs, &labels, &files);
+        assert_eq!(r.sources.len(), 2);
+        assert_eq!((r.sources[0].source.as_str(), r.sources[0].images), ("a", 3));
+        assert!((r.sources[0].accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((r.sources[1].accuracy, r.sources[1].top3_accuracy), (0.0, 1.0));
+        assert!((r.pooled_accuracy - 0.5).abs() < 1e-12);
+        assert!((r.mean_accuracy_over_sources - 1.0 / 3.0).abs() < 1e-12);
     }
 }
 
