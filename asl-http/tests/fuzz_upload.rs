@@ -39,6 +39,9 @@ enum Field {
 #[derive(Arbitrary, Debug)]
 struct Case {
     fields: Vec<Field>,
+    /// One case in eight breaks the multipart body itself (flips, a cut); the others keep it
+    /// well-formed so that the zip and photo paths behind it are reached.
+    break_body: u8,
     /// Bytes of the multipart body to flip after it is built.
     body_flips: Vec<(u16, u8)>,
     truncate_body: Option<u16>,
@@ -95,6 +98,9 @@ fn multipart(case: &Case, boundary: &str) -> Vec<u8> {
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    if case.break_body % 8 != 0 {
+        return body;
+    }
     for (at, x) in &case.body_flips {
         let i = *at as usize % body.len();
         body[i] ^= x | 1;
