@@ -144,6 +144,12 @@ impl EvalReport {
 
 /// Evaluate on one split of a cache.
 pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<EvalReport, EvalError> {
+    let probs = split_probabilities(clf, cache, split)?;
+    Ok(EvalReport::from_probs(&probs, cache.labels(split)))
+}
+
+/// The model's probabilities for every image of a cache split (row-major `n × 29`).
+fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<f32>, EvalError> {
     let n = cache.len(split);
     if n == 0 {
         return Err(EvalError::Empty(format!("the {split:?} split of {} is empty", cache.path.display())));
@@ -151,8 +157,7 @@ pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<E
     if cache.image_size() != clf.input_size() {
         return Err(EvalError::Empty(format!("cache images are {}px, the model wants {}px", cache.image_size(), clf.input_size())));
     }
-    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
-    Ok(EvalReport::from_probs(&probs, cache.labels(split)))
+    Ok(clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?)
 }
 
 /// Accuracy on the photos of one source.
@@ -211,15 +216,8 @@ impl SourceReport {
 
 /// [`evaluate_cache`] plus the accuracy per source of the photos ([`source_of`]).
 pub fn evaluate_by_source(clf: &Classifier, cache: &Cache, split: Split) -> Result<(EvalReport, SourceReport), EvalError> {
-    let n = cache.len(split);
-    if n == 0 {
-        return Err(EvalError::Empty(format!("the {split:?} split of {} is empty", cache.path.display())));
-    }
-    if cache.image_size() != clf.input_size() {
-        return Err(EvalError::Empty(format!("cache images are {}px, the model wants {}px", cache.image_size(), clf.input_size())));
-    }
-    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
-    let files: Vec<&str> = (0..n).map(|i| cache.file(split, i)).collect();
+    let probs = split_probabilities(clf, cache, split)?;
+    let files: Vec<&str> = (0..cache.len(split)).map(|i| cache.file(split, i)).collect();
     Ok((EvalReport::from_probs(&probs, cache.labels(split)), SourceReport::from_probs(&probs, cache.labels(split), &files)))
 }
 
@@ -313,11 +311,7 @@ mod source_tests {
 /// For each class, the probability vectors the model gives that class's images in a split:
 /// the "bank" word-level evaluation ([`crate::decode_eval`]) draws letters from.
 pub fn probability_bank(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<Vec<Vec<f32>>>, EvalError> {
-    let n = cache.len(split);
-    if n == 0 {
-        return Err(EvalError::Empty(format!("the {split:?} split is empty")));
-    }
-    let probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    let probs = split_probabilities(clf, cache, split)?;
     let mut bank = vec![Vec::new(); NUM_CLASSES];
     for (p, &y) in probs.chunks_exact(NUM_CLASSES).zip(cache.labels(split)) {
         bank[y as usize].push(p.to_vec());

@@ -66,13 +66,12 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
         return Err(WordError::TooLarge(format!("{} entries in the zip", zip.len())));
     }
     let names: Vec<String> = (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.name().to_string())).collect();
-    let (ordered, skipped) = decode::order_entries(names);
+    let (ordered, mut skipped) = decode::order_entries(names);
     if ordered.len() > limits.max_files {
         return Err(WordError::TooLarge(format!("{} photos, the limit is {}", ordered.len(), limits.max_files)));
     }
     let mut total = 0u64;
     let mut photos = Vec::with_capacity(ordered.len());
-    let mut skipped = skipped;
     for name in ordered {
         // An encrypted, oddly compressed or corrupt entry is skipped with its reason; the
         // other photos are still answered.

@@ -381,10 +381,7 @@ async fn a_slow_request_times_out_with_503() {
     // writing) that is slow to decode: big flat PNGs compress to almost nothing.
     let server = TestServer::start(ServerConfig { request_timeout_ms: 200, ..config() }, source()).await;
     let c = reqwest::Client::new();
-    let flat = image::RgbImage::from_pixel(4000, 4000, image::Rgb([90, 120, 150]));
-    let mut png = Vec::new();
-    let encoder = image::codecs::png::PngEncoder::new_with_quality(&mut png, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Sub);
-    flat.write_with_encoder(encoder).unwrap();
+    let png = flat_png(4000);
     assert!(png.len() < 200 << 10, "{} bytes", png.len());
     let names: Vec<String> = (0..8).map(|i| format!("{i}.png")).collect();
     let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), png.as_slice())).collect();

@@ -205,10 +205,7 @@ async fn abandoned_work_keeps_its_permit_until_it_ends() {
     let cfg = ServerConfig { max_concurrency: 1, request_timeout_ms: 200, max_pixels: 40_000_000, max_decode_bytes: 256 << 20, max_request_pixels: 100_000_000, ..config() };
     let server = TestServer::start(cfg, source()).await;
     let c = reqwest::Client::new();
-    let flat = image::RgbImage::from_pixel(6_000, 6_000, image::Rgb([90, 120, 150]));
-    let mut png = Vec::new();
-    let encoder = image::codecs::png::PngEncoder::new_with_quality(&mut png, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Sub);
-    flat.write_with_encoder(encoder).unwrap();
+    let png = flat_png(6_000);
     let entries: Vec<(String, Vec<u8>)> = (0..2).map(|i| (format!("{i}.png"), png.clone())).collect();
     let entries: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let (status, body) = predict(&c, &server, zip_form(zip_of(&entries, false))).await;

@@ -160,6 +160,15 @@ pub fn png(class: usize, seed: u64, size: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A `side`×`side` photo of one flat colour as PNG: tiny to send, slow to decode.
+pub fn flat_png(side: u32) -> Vec<u8> {
+    let flat = image::RgbImage::from_pixel(side, side, image::Rgb([90, 120, 150]));
+    let mut png = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(&mut png, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Sub);
+    flat.write_with_encoder(encoder).unwrap();
+    png
+}
+
 /// A zip with these entries, stored or deflated.
 pub fn zip_of(entries: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
