@@ -17,11 +17,7 @@ const ITERATIONS: usize = 5_000;
 fn photos(text: &str) -> Vec<Vec<f32>> {
     text.chars()
         .map(|c| {
-            let name = if c == ' ' {
-                "space".to_string()
-            } else {
-                c.to_string()
-            };
+            let name = if c == ' ' { "space".to_string() } else { c.to_string() };
             let true_class = class_index(&name).expect("bench text uses A-Z and spaces");
             let neighbour = (true_class + 1) % 26;
             let mut v = vec![0.1 / (NUM_CLASSES - 2) as f32; NUM_CLASSES];
@@ -83,9 +79,6 @@ fn main() {
         "10-letter word, beam 64",
         "BASKETBALL",
         lexicon,
-        &DecodeConfig {
-            beam_width: 64,
-            ..cfg
-        },
+        &DecodeConfig { beam_width: 64, ..cfg },
     );
 }

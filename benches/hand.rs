@@ -52,7 +52,10 @@ fn main() {
         landmarks.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("hand pipeline, batch 1, flex, {threads} CPUs, {} photos × {ROUNDS} rounds (medians):", photos.len());
+    println!(
+        "hand pipeline, batch 1, flex, {threads} CPUs, {} photos × {ROUNDS} rounds (medians):",
+        photos.len()
+    );
     println!("  detect (whole pipeline, per photo): {:.1} ms", median_ms(whole));
     println!("  palm detector alone (192 px):       {:.1} ms", median_ms(palm));
     println!("  landmark model alone (224 px):      {:.1} ms", median_ms(landmarks));

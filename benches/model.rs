@@ -32,39 +32,97 @@ fn main() {
     let tmp = tempfile::tempdir().expect("tmp");
     let home = asl::AslHome::new(tmp.path());
     let (dataset, label) = common::collect_benchmark_data(&home, 300);
-    println!("model benchmark on the {label}; {} rayon threads", rayon::current_num_threads());
+    println!(
+        "model benchmark on the {label}; {} rayon threads",
+        rayon::current_num_threads()
+    );
     let store = DatasetStore::new(&home, &dataset);
     let cache_for = |size: u32| {
-        let cfg = PrepConfig { image_size: size, ..PrepConfig::default() };
+        let cfg = PrepConfig {
+            image_size: size,
+            ..PrepConfig::default()
+        };
         let p = prep::prepare_collected(&home, &dataset, &cfg, false, &NoProgress, &Cancel::new()).expect("prep");
-        println!("cache {size}px: {} train + {} val images, built in {:.1}s", p.cache.header.n_train, p.cache.header.n_val, p.seconds);
+        println!(
+            "cache {size}px: {} train + {} val images, built in {:.1}s",
+            p.cache.header.n_train, p.cache.header.n_val, p.seconds
+        );
         p.cache
     };
     let lineage = Lineage::of;
 
     // Training throughput: one epoch of each network (each at its own input size).
-    for (name, model) in [("default", ModelConfig::new()), ("course network", ModelConfig::course())] {
+    for (name, model) in [
+        ("default", ModelConfig::new()),
+        ("course network", ModelConfig::course()),
+    ] {
         let cache = &cache_for(model.input_size as u32);
-        let cfg = TrainConfig { model: model.clone(), epochs: 1, patience: 0, ..Default::default() };
+        let cfg = TrainConfig {
+            model: model.clone(),
+            epochs: 1,
+            patience: 0,
+            ..Default::default()
+        };
         let dir = tmp.path().join(format!("tp-{}", name.replace(' ', "-")));
-        let out = train::train(cache, &cfg, lineage(cache), &dir.join("run"), &dir.join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).expect("train");
+        let out = train::train(
+            cache,
+            &cfg,
+            lineage(cache),
+            &dir.join("run"),
+            &dir.join("model"),
+            &mut train::NoCallback,
+            &NoProgress,
+            &Cancel::new(),
+        )
+        .expect("train");
         let m = &out.history[0];
         let gflops = m.images_per_sec * model.flops_per_image() as f64 * 3.0 / 1e9;
-        println!("training throughput, {name:<15}: {:>6.0} img/s (batch {}), ~{gflops:.1} GFLOP/s (fwd+bwd ≈ 3× fwd {:.1} MFLOP), 1-epoch val acc {:.2}%", m.images_per_sec, cfg.batch_size, model.flops_per_image() as f64 / 1e6, m.val_accuracy * 100.0);
+        println!(
+            "training throughput, {name:<15}: {:>6.0} img/s (batch {}), ~{gflops:.1} GFLOP/s (fwd+bwd ≈ 3× fwd {:.1} MFLOP), 1-epoch val acc {:.2}%",
+            m.images_per_sec,
+            cfg.batch_size,
+            model.flops_per_image() as f64 / 1e6,
+            m.val_accuracy * 100.0
+        );
     }
 
     // The default model within the time budget.
     let cache = &cache_for(ModelConfig::new().input_size as u32);
     let model_dir: PathBuf;
     if std::env::var("ASL_BENCH_SKIP_TRAIN").is_err() {
-        let budget: f64 = std::env::var("ASL_BENCH_BUDGET").ok().and_then(|v| v.parse().ok()).unwrap_or(600.0);
-        let cfg = TrainConfig { epochs: 40, time_budget_secs: Some(budget), ..Default::default() };
+        let budget: f64 = std::env::var("ASL_BENCH_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600.0);
+        let cfg = TrainConfig {
+            epochs: 40,
+            time_budget_secs: Some(budget),
+            ..Default::default()
+        };
         let t = Instant::now();
         let mut log = |m: &EpochMetrics| {
-            println!("  epoch {:>2}: train loss {:.4} | val loss {:.4} acc {:.2}% | {:.0} img/s | {:.0}s elapsed", m.epoch, m.train_loss, m.val_loss, m.val_accuracy * 100.0, m.images_per_sec, t.elapsed().as_secs_f64());
+            println!(
+                "  epoch {:>2}: train loss {:.4} | val loss {:.4} acc {:.2}% | {:.0} img/s | {:.0}s elapsed",
+                m.epoch,
+                m.train_loss,
+                m.val_loss,
+                m.val_accuracy * 100.0,
+                m.images_per_sec,
+                t.elapsed().as_secs_f64()
+            );
             Control::Continue
         };
-        let out = train::train(cache, &cfg, lineage(cache), &tmp.path().join("full/run"), &tmp.path().join("full/model"), &mut log, &NoProgress, &Cancel::new()).expect("train");
+        let out = train::train(
+            cache,
+            &cfg,
+            lineage(cache),
+            &tmp.path().join("full/run"),
+            &tmp.path().join("full/model"),
+            &mut log,
+            &NoProgress,
+            &Cancel::new(),
+        )
+        .expect("train");
         println!(
             "default model, budget {budget:.0}s: validation accuracy {:.2}% (macro-F1 {:.4}) after {} epochs ({:?}), {:.0}s training, {:.0}s wall",
             out.report.accuracy * 100.0,
@@ -76,7 +134,10 @@ fn main() {
         );
         let clf = Classifier::load(&out.model_dir).expect("load");
         let stress = asl::eval::evaluate_stress(&clf, cache, Split::Val, 7).expect("stress");
-        println!("stress set (validation images, new backgrounds/colours/scale/position): accuracy {:.2}%", stress.accuracy * 100.0);
+        println!(
+            "stress set (validation images, new backgrounds/colours/scale/position): accuracy {:.2}%",
+            stress.accuracy * 100.0
+        );
         model_dir = out.model_dir;
     } else {
         model_dir = tmp.path().join("tp-default/model");
@@ -94,6 +155,10 @@ fn main() {
             let _ = clf.predict_files(batch).expect("predict");
             ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("inference latency, {label:<15}: p50 {:.2} ms, p95 {:.2} ms", percentile(&mut ms, 0.5), percentile(&mut ms, 0.95));
+        println!(
+            "inference latency, {label:<15}: p50 {:.2} ms, p95 {:.2} ms",
+            percentile(&mut ms, 0.5),
+            percentile(&mut ms, 0.95)
+        );
     }
 }

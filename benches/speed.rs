@@ -19,7 +19,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-
 use asl::model::ModelConfig;
 use asl::prep::{self, Cache, PrepConfig, Split};
 use asl::progress::{Cancel, NoProgress};
@@ -52,7 +51,11 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
 /// A `.npy` file (format 1.0, little-endian, C order).
 fn write_npy(path: &Path, dtype: &str, shape: &[usize], data: &[u8]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -74,7 +77,12 @@ fn export(cache: &Cache, dir: &Path, name: &str, n: usize) {
         px.extend_from_slice(cache.pixels(Split::Train, i));
     }
     write_npy(&dir.join(format!("{name}_x.npy")), "|u1", &[n, s, s, 3], &px);
-    write_npy(&dir.join(format!("{name}_y.npy")), "|u1", &[n], &cache.labels(Split::Train)[..n]);
+    write_npy(
+        &dir.join(format!("{name}_y.npy")),
+        "|u1",
+        &[n],
+        &cache.labels(Split::Train)[..n],
+    );
 }
 
 mod common;
@@ -83,12 +91,18 @@ mod common;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let steps: usize = std::env::var("ASL_SPEED_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(80);
+    let steps: usize = std::env::var("ASL_SPEED_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(80);
     let export_dir = std::env::var_os("ASL_SPEED_EXPORT").map(std::path::PathBuf::from);
     let tmp = tempfile::tempdir().expect("tmp");
     let home = asl::AslHome::new(tmp.path());
     let (dataset, data_label) = common::collect_benchmark_data(&home, 100);
-    println!("speed benchmark on the {data_label}; batch {BATCH}; {} rayon threads", rayon::current_num_threads());
+    println!(
+        "speed benchmark on the {data_label}; batch {BATCH}; {} rayon threads",
+        rayon::current_num_threads()
+    );
 
     let mut results = Vec::new();
     // `ASL_SPEED_NETWORKS=default` (or `course`) measures one network only, e.g. under a profiler.
@@ -97,14 +111,23 @@ fn main() {
         if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == name)) {
             continue;
         }
-        let prep_cfg = PrepConfig { image_size: model.input_size as u32, ..PrepConfig::default() };
-        let cache = prep::prepare_collected(&home, &dataset, &prep_cfg, false, &NoProgress, &Cancel::new()).expect("prep").cache;
+        let prep_cfg = PrepConfig {
+            image_size: model.input_size as u32,
+            ..PrepConfig::default()
+        };
+        let cache = prep::prepare_collected(&home, &dataset, &prep_cfg, false, &NoProgress, &Cancel::new())
+            .expect("prep")
+            .cache;
         if let Some(dir) = &export_dir {
             std::fs::create_dir_all(dir).expect("export dir");
             export(&cache, dir, name, 4096);
         }
         let flops = model.flops_per_image() as f64;
-        let cfg = TrainConfig { model: model.clone(), batch_size: BATCH, ..Default::default() };
+        let cfg = TrainConfig {
+            model: model.clone(),
+            batch_size: BATCH,
+            ..Default::default()
+        };
 
         let tp = train::measure_throughput(&cache, &cfg, 5, steps).expect("throughput");
         // Forward + backward ≈ 3 × forward.
@@ -115,7 +138,9 @@ fn main() {
         let net = model.init(&device).fold_batch_norm();
         let s = model.input_size;
         let plane = 3 * s * s;
-        let batch: Vec<f32> = (0..BATCH * plane).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5).collect();
+        let batch: Vec<f32> = (0..BATCH * plane)
+            .map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5)
+            .collect();
         let (b32_p50, b32_p95) = time_ms(60, || {
             asl::infer::forward_probs(&net, &device, batch.clone(), BATCH, s).expect("forward");
         });
@@ -132,7 +157,14 @@ fn main() {
         let mut filled = 0usize;
         one_core.install(|| {
             for (b, chunk) in idx.chunks_exact(BATCH).take(100).enumerate() {
-                train::fill_batch(&cache, Split::Train, chunk, Some((&cfg.augment, b as u64)), &mut px, &mut lb);
+                train::fill_batch(
+                    &cache,
+                    Split::Train,
+                    chunk,
+                    Some((&cfg.augment, b as u64)),
+                    &mut px,
+                    &mut lb,
+                );
                 filled += chunk.len();
             }
         });
@@ -146,7 +178,9 @@ fn main() {
             100.0 * train_gflops / PEAK_GFLOPS,
             tp.fill_images_per_sec
         );
-        println!("  inference batch 32: p50 {b32_p50:.2} ms, p95 {b32_p95:.2} ms (~{infer_gflops:.1} GFLOP/s); batch 1: p50 {b1_p50:.3} ms, p95 {b1_p95:.3} ms");
+        println!(
+            "  inference batch 32: p50 {b32_p50:.2} ms, p95 {b32_p95:.2} ms (~{infer_gflops:.1} GFLOP/s); batch 1: p50 {b1_p50:.3} ms, p95 {b1_p95:.3} ms"
+        );
         println!("  data loading (augment + normalise) on one core: {fill_one_core:.0} img/s");
         results.push(serde_json::json!({
             "network": name, "input_size": s, "batch": BATCH, "mflops_forward": flops / 1e6, "model": &model,

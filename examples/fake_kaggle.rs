@@ -33,7 +33,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--version" => {
                 let value = args.next().ok_or("--version needs a value")?;
-                version = value.parse().ok().filter(|v| *v > 0).ok_or(format!("bad version {value:?}"))?;
+                version = value
+                    .parse()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or(format!("bad version {value:?}"))?;
             }
             "-h" | "--help" => return Err(String::new()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
@@ -75,7 +79,10 @@ fn main() -> ExitCode {
     server.set_logging(true);
 
     let base = server.base_url();
-    println!("Fake Kaggle at {base}: {DATASET} version {} = {} ({size} bytes)", args.version, args.archive);
+    println!(
+        "Fake Kaggle at {base}: {DATASET} version {} = {} ({size} bytes)",
+        args.version, args.archive
+    );
     println!("Point the client at it from another terminal:");
     if args.port == 7777 {
         println!("    KAGGLE_API_ENVIRONMENT=TEST asl collect      # TEST means http://localhost:7777");

@@ -28,6 +28,9 @@ if [ ! -x .venv/bin/mlflow ]; then
 fi
 export ASL_MLFLOW_BIN="${ASL_MLFLOW_BIN:-$PWD/.venv/bin/mlflow}"
 
+echo "== cargo fmt --check (rustfmt.toml; generated hand-model code is #[rustfmt::skip])"
+cargo fmt --all --check
+(cd asl-py && cargo fmt --all --check)
 cargo test --workspace --locked "$@"
 
 # The Python bindings (asl-py, `import asl`), in their own venv (.venv-py; .venv holds MLflow):

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use asl::AslHome;
-use asl::dataset::{self, CollectOptions, CollectOutcome, DatasetError, DatasetRef, ExtractError, KaggleClient, KaggleError, kaggle::Credentials};
+use asl::dataset::{
+    self, CollectOptions, CollectOutcome, DatasetError, DatasetRef, ExtractError, KaggleClient, KaggleError,
+    kaggle::Credentials,
+};
 use asl::progress::{Cancel, NoProgress};
 use fake_kaggle::{FakeKaggle, Fault};
 
@@ -17,7 +20,12 @@ const REF: &str = "grassknoted/asl-alphabet";
 fn small_archive(seed: u64) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.zip");
-    let cfg = asl::synth::SynthConfig { per_class: 3, image_size: 16, seed, ..Default::default() };
+    let cfg = asl::synth::SynthConfig {
+        per_class: 3,
+        image_size: 16,
+        seed,
+        ..Default::default()
+    };
     asl::synth::write_zip(&cfg, &out).unwrap();
     std::fs::read(out).unwrap()
 }
@@ -41,10 +49,18 @@ fn run(home: &AslHome, c: &KaggleClient, o: &CollectOptions) -> Result<CollectOu
 /// No manifest, no extracted folder, no temp dirs: nothing that looks complete.
 fn assert_nothing_complete(home: &AslHome) {
     let d = home.dataset_dir("grassknoted", "asl-alphabet");
-    let manifests: Vec<_> = std::fs::read_dir(&d).map(|rd| rd.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.json")).collect()).unwrap_or_default();
+    let manifests: Vec<_> = std::fs::read_dir(&d)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
+                .collect()
+        })
+        .unwrap_or_default();
     assert!(manifests.is_empty(), "a manifest was written");
     let versions = d.join("versions");
-    let entries: Vec<_> = std::fs::read_dir(&versions).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let entries: Vec<_> = std::fs::read_dir(&versions)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(entries.is_empty(), "left behind in versions/: {entries:?}");
 }
 
@@ -57,7 +73,9 @@ fn fresh_download_then_up_to_date_then_version_bump() {
     let c = client(&server, Credentials::Anonymous);
 
     let out = run(&home, &c, &opts()).unwrap();
-    let CollectOutcome::Downloaded { manifest, download } = out else { panic!("expected a download") };
+    let CollectOutcome::Downloaded { manifest, download } = out else {
+        panic!("expected a download")
+    };
     assert_eq!(manifest.version, 1);
     assert!(download.md5_verified);
     assert_eq!(manifest.total_images(), 29 * 3);
@@ -87,7 +105,10 @@ fn fresh_download_then_up_to_date_then_version_bump() {
     let out = run(&home, &c, &opts()).unwrap();
     assert!(matches!(&out, CollectOutcome::Downloaded { manifest, .. } if manifest.version == 2));
     let st = dataset::status(&home, Some(&c), &DatasetRef::parse(REF).unwrap().0, None).unwrap();
-    assert_eq!((st.outdated, st.newest_complete, st.local_versions.len()), (Some(false), Some(2), 2));
+    assert_eq!(
+        (st.outdated, st.newest_complete, st.local_versions.len()),
+        (Some(false), Some(2), 2)
+    );
 }
 
 #[test]
@@ -100,11 +121,18 @@ fn a_cut_connection_is_resumed_not_restarted() {
     let home = AslHome::new(home_dir.path());
     let c = client(&server, Credentials::Anonymous);
     server.push_fault(Fault::CutAfter(len / 2));
-    let CollectOutcome::Downloaded { download, .. } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    let CollectOutcome::Downloaded { download, .. } = run(&home, &c, &opts()).unwrap() else {
+        panic!()
+    };
     assert!(download.attempts >= 2);
     let st = server.stats();
     assert!(st.storage_range_gets >= 1, "the retry must ask for the tail with Range");
-    assert!(st.bytes_served < (len as u64) * 3 / 2 + 1024, "served {} for a {} byte archive", st.bytes_served, len);
+    assert!(
+        st.bytes_served < (len as u64) * 3 / 2 + 1024,
+        "served {} for a {} byte archive",
+        st.bytes_served,
+        len
+    );
 }
 
 #[test]
@@ -119,17 +147,27 @@ fn an_interrupted_run_resumes_in_the_next_run() {
     c.retry.max_attempts = 1;
     server.push_fault(Fault::CutAfter(len / 3));
     let err = run(&home, &c, &opts()).unwrap_err();
-    assert!(matches!(err, DatasetError::Kaggle(KaggleError::DownloadGaveUp { .. })), "{err}");
+    assert!(
+        matches!(err, DatasetError::Kaggle(KaggleError::DownloadGaveUp { .. })),
+        "{err}"
+    );
     assert_nothing_complete(&home);
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
     assert_eq!(store.partial_download(1), Some((len / 3) as u64));
 
     // The next run gets a fresh signed URL and asks only for the rest.
-    let CollectOutcome::Downloaded { download, manifest } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    let CollectOutcome::Downloaded { download, manifest } = run(&home, &c, &opts()).unwrap() else {
+        panic!()
+    };
     assert_eq!(download.resumed_from, (len / 3) as u64);
     assert!(download.md5_verified);
     assert_eq!(manifest.total_images(), 87);
-    assert!(server.stats().last_range.is_some_and(|r| r.starts_with(&format!("bytes={}-", len / 3))));
+    assert!(
+        server
+            .stats()
+            .last_range
+            .is_some_and(|r| r.starts_with(&format!("bytes={}-", len / 3)))
+    );
 }
 
 #[test]
@@ -140,15 +178,31 @@ fn a_server_that_stops_sending_is_timed_out_and_resumed() {
     server.publish(REF, 1, archive);
     let home_dir = tempfile::tempdir().unwrap();
     let home = AslHome::new(home_dir.path());
-    let c = client(&server, Credentials::Anonymous).with_read_timeout(Duration::from_millis(500)).unwrap();
+    let c = client(&server, Credentials::Anonymous)
+        .with_read_timeout(Duration::from_millis(500))
+        .unwrap();
     server.push_fault(Fault::StallAfter(len / 2));
     let started = Instant::now();
-    let CollectOutcome::Downloaded { download, manifest } = run(&home, &c, &opts()).unwrap() else { panic!() };
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
-    assert_eq!(download.attempts, 2, "the stalled attempt times out and the next one resumes");
+    let CollectOutcome::Downloaded { download, manifest } = run(&home, &c, &opts()).unwrap() else {
+        panic!()
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        download.attempts, 2,
+        "the stalled attempt times out and the next one resumes"
+    );
     assert!(download.md5_verified);
     assert_eq!(manifest.total_images(), 87);
-    assert!(server.stats().last_range.is_some_and(|r| r.starts_with(&format!("bytes={}-", len / 2))));
+    assert!(
+        server
+            .stats()
+            .last_range
+            .is_some_and(|r| r.starts_with(&format!("bytes={}-", len / 2)))
+    );
 }
 
 #[test]
@@ -173,12 +227,22 @@ fn cancelling_a_stalled_download_returns_at_once_and_keeps_the_partial_file() {
     let err = dataset::collect(&home, &c, &opts(), &NoProgress, &cancel).unwrap_err();
     let pressed_at = pressed.join().unwrap();
     assert!(matches!(err, DatasetError::Kaggle(KaggleError::Cancelled)), "{err}");
-    assert!(pressed_at.elapsed() < Duration::from_secs(2), "cancellation took {:?}", pressed_at.elapsed());
+    assert!(
+        pressed_at.elapsed() < Duration::from_secs(2),
+        "cancellation took {:?}",
+        pressed_at.elapsed()
+    );
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
-    assert_eq!(store.partial_download(1), Some((len / 4) as u64), "the bytes received stay for the next run");
+    assert_eq!(
+        store.partial_download(1),
+        Some((len / 4) as u64),
+        "the bytes received stay for the next run"
+    );
     assert_nothing_complete(&home);
 
-    let CollectOutcome::Downloaded { download, .. } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    let CollectOutcome::Downloaded { download, .. } = run(&home, &c, &opts()).unwrap() else {
+        panic!()
+    };
     assert_eq!(download.resumed_from, (len / 4) as u64);
     assert!(download.md5_verified);
 }
@@ -195,10 +259,16 @@ fn a_killed_extraction_leaves_nothing_behind_after_the_next_run() {
     std::fs::create_dir_all(stale.join("asl_alphabet_train/A")).unwrap();
     std::fs::write(stale.join("asl_alphabet_train/A/A1.jpg"), b"half").unwrap();
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
-    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).unwrap();
+    let manifest = store
+        .import_zip(&zip, 1, false, &Default::default(), &NoProgress)
+        .unwrap();
     assert_eq!(manifest.total_images(), 87);
     assert!(!stale.exists(), "the killed run's folder was swept");
-    let left: Vec<_> = std::fs::read_dir(&versions).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let left: Vec<_> = std::fs::read_dir(&versions)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
     assert_eq!(left, ["1"], "only the complete version stays");
 }
 
@@ -210,7 +280,10 @@ fn an_expired_signed_url_is_refreshed() {
     let home = AslHome::new(home_dir.path());
     let c = client(&server, Credentials::Anonymous);
     server.push_fault(Fault::ExpiredUrl);
-    assert!(matches!(run(&home, &c, &opts()).unwrap(), CollectOutcome::Downloaded { .. }));
+    assert!(matches!(
+        run(&home, &c, &opts()).unwrap(),
+        CollectOutcome::Downloaded { .. }
+    ));
     assert!(server.stats().download_rpc >= 2, "a fresh URL must be asked for");
 }
 
@@ -225,8 +298,14 @@ fn rate_limit_is_waited_out_and_server_errors_retried() {
     server.push_fault(Fault::RpcStatus(503));
     server.push_fault(Fault::StorageStatus(500));
     let t = Instant::now();
-    assert!(matches!(run(&home, &c, &opts()).unwrap(), CollectOutcome::Downloaded { .. }));
-    assert!(t.elapsed() >= Duration::from_millis(950), "Retry-After: 1 must be honoured");
+    assert!(matches!(
+        run(&home, &c, &opts()).unwrap(),
+        CollectOutcome::Downloaded { .. }
+    ));
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 must be honoured"
+    );
 }
 
 #[test]
@@ -239,23 +318,38 @@ fn auth_and_not_found_errors_are_clear_and_write_nothing() {
 
     let bad = client(&server, Credentials::Token("s3cret-bad-token".into()));
     let err = run(&home, &bad, &opts()).unwrap_err();
-    assert!(matches!(err, DatasetError::Kaggle(KaggleError::Unauthorized { status: 401, .. })), "{err}");
+    assert!(
+        matches!(err, DatasetError::Kaggle(KaggleError::Unauthorized { status: 401, .. })),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("KAGGLE_API_TOKEN") && !msg.contains("s3cret-bad-token"), "{msg}");
+    assert!(
+        msg.contains("KAGGLE_API_TOKEN") && !msg.contains("s3cret-bad-token"),
+        "{msg}"
+    );
     assert_nothing_complete(&home);
 
     let good = client(&server, Credentials::Token("good-token".into()));
     let mut missing = opts();
     missing.dataset = DatasetRef::parse("nobody/nothing").unwrap().0;
     let err = run(&home, &good, &missing).unwrap_err();
-    assert!(matches!(err, DatasetError::Kaggle(KaggleError::NotFound { .. })), "{err}");
+    assert!(
+        matches!(err, DatasetError::Kaggle(KaggleError::NotFound { .. })),
+        "{err}"
+    );
 
     server.push_fault(Fault::RpcErrorIn200);
     let err = run(&home, &good, &opts()).unwrap_err();
-    assert!(matches!(err, DatasetError::Kaggle(KaggleError::NotFound { .. })), "{err}");
+    assert!(
+        matches!(err, DatasetError::Kaggle(KaggleError::NotFound { .. })),
+        "{err}"
+    );
     assert_nothing_complete(&home);
 
-    assert!(matches!(run(&home, &good, &opts()).unwrap(), CollectOutcome::Downloaded { .. }));
+    assert!(matches!(
+        run(&home, &good, &opts()).unwrap(),
+        CollectOutcome::Downloaded { .. }
+    ));
     assert_eq!(server.stats().last_authorization.as_deref(), Some("Bearer good-token"));
 }
 
@@ -273,13 +367,20 @@ fn a_wrong_md5_deletes_the_download() {
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
     assert_eq!(store.partial_download(1), None);
     // The next run starts clean and succeeds.
-    assert!(matches!(run(&home, &c, &opts()).unwrap(), CollectOutcome::Downloaded { .. }));
+    assert!(matches!(
+        run(&home, &c, &opts()).unwrap(),
+        CollectOutcome::Downloaded { .. }
+    ));
 }
 
 fn zip_of(entries: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(method)).unwrap();
+        w.start_file(
+            *name,
+            zip::write::SimpleFileOptions::default().compression_method(method),
+        )
+        .unwrap();
         w.write_all(data).unwrap();
     }
     w.finish().unwrap().into_inner()
@@ -292,14 +393,31 @@ fn hostile_archives_are_refused() {
     let server = FakeKaggle::start();
     let c = client(&server, Credentials::Anonymous);
 
-    server.publish(REF, 1, zip_of(&[("asl_alphabet_train/A/A1.jpg", b"x"), ("../../escape.txt", b"evil")], zip::CompressionMethod::Stored));
+    server.publish(
+        REF,
+        1,
+        zip_of(
+            &[("asl_alphabet_train/A/A1.jpg", b"x"), ("../../escape.txt", b"evil")],
+            zip::CompressionMethod::Stored,
+        ),
+    );
     let err = run(&home, &c, &opts()).unwrap_err();
-    assert!(matches!(err, DatasetError::Extract(ExtractError::Unsafe { .. })), "{err}");
+    assert!(
+        matches!(err, DatasetError::Extract(ExtractError::Unsafe { .. })),
+        "{err}"
+    );
     assert_nothing_complete(&home);
     assert!(!home_dir.path().join("escape.txt").exists() && !home_dir.path().join("../escape.txt").exists());
 
     let zeros = vec![0u8; 8 << 20];
-    server.publish(REF, 2, zip_of(&[("asl_alphabet_train/A/A1.jpg", &zeros)], zip::CompressionMethod::Deflated));
+    server.publish(
+        REF,
+        2,
+        zip_of(
+            &[("asl_alphabet_train/A/A1.jpg", &zeros)],
+            zip::CompressionMethod::Deflated,
+        ),
+    );
     let err = run(&home, &c, &opts()).unwrap_err();
     assert!(matches!(err, DatasetError::Extract(ExtractError::TooBig(_))), "{err}");
     assert_nothing_complete(&home);
@@ -312,17 +430,30 @@ fn offline_import_from_zip_and_dir() {
     let zip_path = home_dir.path().join("hand.zip");
     std::fs::write(&zip_path, small_archive(9)).unwrap();
     let store = dataset::DatasetStore::new(&home, &DatasetRef::parse(REF).unwrap().0);
-    let m = store.import_zip(&zip_path, 1, false, &Default::default(), &NoProgress).unwrap();
+    let m = store
+        .import_zip(&zip_path, 1, false, &Default::default(), &NoProgress)
+        .unwrap();
     assert_eq!(m.total_images(), 87);
     assert!(m.archive_md5.is_some());
     // The same archive again is kept as it is; `force` extracts it anew.
     let marker = std::fs::read(store.dir().join("1.manifest.json")).unwrap();
-    assert_eq!(store.import_zip(&zip_path, 1, false, &Default::default(), &NoProgress).unwrap(), m);
+    assert_eq!(
+        store
+            .import_zip(&zip_path, 1, false, &Default::default(), &NoProgress)
+            .unwrap(),
+        m
+    );
     assert_eq!(std::fs::read(store.dir().join("1.manifest.json")).unwrap(), marker);
-    let forced = store.import_zip(&zip_path, 1, true, &Default::default(), &NoProgress).unwrap();
+    let forced = store
+        .import_zip(&zip_path, 1, true, &Default::default(), &NoProgress)
+        .unwrap();
     assert_eq!(forced.total_images(), 87);
     let train = store.train_root(&m);
-    assert!(train.ends_with("asl_alphabet_train/asl_alphabet_train"), "{}", train.display());
+    assert!(
+        train.ends_with("asl_alphabet_train/asl_alphabet_train"),
+        "{}",
+        train.display()
+    );
 
     let other = dataset::DatasetStore::new(&home, &DatasetRef::parse("me/by-hand").unwrap().0);
     let m2 = other.import_dir(&store.data_dir(&m), 3).unwrap();
@@ -343,7 +474,9 @@ fn the_shared_real_archive_lands_in_the_right_classes() {
     let home_dir = tempfile::tempdir().unwrap();
     let home = AslHome::new(home_dir.path());
     let c = client(&server, Credentials::Anonymous);
-    let CollectOutcome::Downloaded { manifest, download } = run(&home, &c, &opts()).unwrap() else { panic!() };
+    let CollectOutcome::Downloaded { manifest, download } = run(&home, &c, &opts()).unwrap() else {
+        panic!()
+    };
     assert!(download.md5_verified);
     assert_eq!(manifest.files, 17_428);
     assert_eq!(manifest.images_per_class.len(), 29);
@@ -355,6 +488,11 @@ fn the_shared_real_archive_lands_in_the_right_classes() {
     let layout = dataset::layout::scan(&store.data_dir(&manifest)).unwrap();
     for (i, files) in layout.images.iter().enumerate() {
         let class = asl::classes::CLASSES[i];
-        assert!(files.iter().all(|f| f.file_name().unwrap().to_string_lossy().starts_with(class)), "{class}");
+        assert!(
+            files
+                .iter()
+                .all(|f| f.file_name().unwrap().to_string_lossy().starts_with(class)),
+            "{class}"
+        );
     }
 }

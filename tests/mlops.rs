@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use asl::AslHome;
 use asl::dataset::layout;
 use asl::hpo::{self, CacheProvider, Distribution, SearchSpace, StudyConfig, TrainObjective, TrialState};
 use asl::infer::{Classifier, Lineage};
@@ -16,7 +17,6 @@ use asl::registry::{self, Registry};
 use asl::tracking::run::TrainingRun;
 use asl::tracking::{LocalStore, MlflowStore, RunQuery, RunStatus, TrackingStore};
 use asl::train::{self, Control, TrainConfig};
-use asl::AslHome;
 
 /// One synthetic archive per test binary (small: these tests are about the plumbing).
 fn synthetic_zip() -> PathBuf {
@@ -24,7 +24,16 @@ fn synthetic_zip() -> PathBuf {
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
     let zip = dir.path().join("synth.zip");
     if !zip.exists() {
-        asl::synth::write_zip(&asl::synth::SynthConfig { per_class: 10, image_size: 40, seed: 5, ..Default::default() }, &zip).unwrap();
+        asl::synth::write_zip(
+            &asl::synth::SynthConfig {
+                per_class: 10,
+                image_size: 40,
+                seed: 5,
+                ..Default::default()
+            },
+            &zip,
+        )
+        .unwrap();
     }
     zip
 }
@@ -41,11 +50,29 @@ fn synthetic_dir() -> PathBuf {
 
 fn cache(cache_dir: &Path, size: u32) -> Cache {
     let l = layout::scan(&synthetic_dir()).unwrap();
-    prep::prepare(cache_dir, &PrepSource::from_folder(&l), &PrepConfig { image_size: size, val_fraction: 0.3, seed: 3 }, false, &NoProgress, &Cancel::new()).unwrap().cache
+    prep::prepare(
+        cache_dir,
+        &PrepSource::from_folder(&l),
+        &PrepConfig {
+            image_size: size,
+            val_fraction: 0.3,
+            seed: 3,
+        },
+        false,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap()
+    .cache
 }
 
 fn tiny(epochs: usize, seed: u64) -> TrainConfig {
-    let mut c = TrainConfig { epochs, batch_size: 32, seed, ..Default::default() };
+    let mut c = TrainConfig {
+        epochs,
+        batch_size: 32,
+        seed,
+        ..Default::default()
+    };
     c.model.input_size = 24;
     c.model.depth = 3;
     c.model.width = 8;
@@ -54,7 +81,13 @@ fn tiny(epochs: usize, seed: u64) -> TrainConfig {
 }
 
 /// Train and track one run the way `asl train` does.
-fn tracked_training(store: &dyn TrackingStore, home: &AslHome, cache: &Cache, cfg: &TrainConfig, name: &str) -> asl::tracking::RunInfo {
+fn tracked_training(
+    store: &dyn TrackingStore,
+    home: &AslHome,
+    cache: &Cache,
+    cfg: &TrainConfig,
+    name: &str,
+) -> asl::tracking::RunInfo {
     let lineage = Lineage::of(cache);
     let tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
     let run = TrainingRun::start(store, "asl-test", name, cfg, &lineage, &tags, None).unwrap();
@@ -62,7 +95,17 @@ fn tracked_training(store: &dyn TrackingStore, home: &AslHome, cache: &Cache, cf
         run.log_epoch(m).unwrap();
         Control::Continue
     };
-    let out = train::train(cache, cfg, lineage, &home.runs_dir().join(name), &home.models_dir().join(name), &mut on_epoch, &NoProgress, &Cancel::new()).unwrap();
+    let out = train::train(
+        cache,
+        cfg,
+        lineage,
+        &home.runs_dir().join(name),
+        &home.models_dir().join(name),
+        &mut on_epoch,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
     let latency = asl::tracking::run::single_image_latency_ms(&out.model_dir, cache).unwrap();
     run.finish(&out, latency, &BTreeMap::new()).unwrap()
 }
@@ -80,35 +123,76 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
     assert_eq!(a.params["epochs"], "3");
 
     // Search by metric, best first; history in step order.
-    let runs = store.search_runs("asl-test", &RunQuery { finished_only: true, order_by_metric_desc: Some(registry::SELECTION_METRIC.into()), ..Default::default() }).unwrap();
+    let runs = store
+        .search_runs(
+            "asl-test",
+            &RunQuery {
+                finished_only: true,
+                order_by_metric_desc: Some(registry::SELECTION_METRIC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs[0].metrics[registry::SELECTION_METRIC] >= runs[1].metrics[registry::SELECTION_METRIC]);
     let history = store.metric_history(&a.run_id, "val_accuracy").unwrap();
     assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), vec![1, 2, 3]);
     // The best run: the highest accuracy, ties going to the lower latency (search order alone
     // does not break ties).
-    let best = registry::best_run(store, "asl-test", &BTreeMap::new()).unwrap().unwrap();
+    let best = registry::best_run(store, "asl-test", &BTreeMap::new())
+        .unwrap()
+        .unwrap();
     let top = runs[0].metrics[registry::SELECTION_METRIC];
-    let latency = |r: &asl::tracking::RunInfo| r.metrics.get(registry::LATENCY_METRIC).copied().unwrap_or(f64::INFINITY);
-    let expected = runs.iter().filter(|r| r.metrics[registry::SELECTION_METRIC] == top).min_by(|x, y| latency(x).total_cmp(&latency(y))).unwrap();
+    let latency = |r: &asl::tracking::RunInfo| {
+        r.metrics
+            .get(registry::LATENCY_METRIC)
+            .copied()
+            .unwrap_or(f64::INFINITY)
+    };
+    let expected = runs
+        .iter()
+        .filter(|r| r.metrics[registry::SELECTION_METRIC] == top)
+        .min_by(|x, y| latency(x).total_cmp(&latency(y)))
+        .unwrap();
     assert_eq!(best.run_id, expected.run_id);
 
     // Register both; the guard decides on the held-out split.
     let reg = Registry::new(store, home);
     let caches = CacheProvider::new(|size| {
         let l = layout::scan(&synthetic_dir()).unwrap();
-        prep::prepare(&home.cache_dir(), &PrepSource::from_folder(&l), &PrepConfig { image_size: size as u32, val_fraction: 0.3, seed: 3 }, false, &NoProgress, &Cancel::new()).map(|o| o.cache).map_err(|e| e.to_string())
+        prep::prepare(
+            &home.cache_dir(),
+            &PrepSource::from_folder(&l),
+            &PrepConfig {
+                image_size: size as u32,
+                val_fraction: 0.3,
+                seed: 3,
+            },
+            false,
+            &NoProgress,
+            &Cancel::new(),
+        )
+        .map(|o| o.cache)
+        .map_err(|e| e.to_string())
     });
     let heldout = |dir: &Path| pipeline::heldout_accuracy(&caches, dir);
     let va = reg.register_run(&a).unwrap();
     assert_eq!(va.version, 1);
-    assert_eq!(reg.register_run(&a).unwrap().version, 1, "registering a run twice gives its version back");
+    assert_eq!(
+        reg.register_run(&a).unwrap().version,
+        1,
+        "registering a run twice gives its version back"
+    );
     let d1 = reg.promote_if_better(1, &mut |d| heldout(d)).unwrap();
     assert!(d1.promoted, "{}", d1.reason);
     let vb = reg.register_run(&b).unwrap();
     assert_eq!(vb.version, 2);
     let d2 = reg.promote_if_better(2, &mut |d| heldout(d)).unwrap();
-    assert_eq!(d2.promoted, d2.candidate_accuracy > d2.champion_accuracy.unwrap(), "{d2:?}");
+    assert_eq!(
+        d2.promoted,
+        d2.candidate_accuracy > d2.champion_accuracy.unwrap(),
+        "{d2:?}"
+    );
     let champion = reg.alias(registry::CHAMPION).unwrap().unwrap();
     if d2.promoted {
         assert_eq!(champion.version, 2);
@@ -128,17 +212,29 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
     assert_eq!(reg.alias(registry::CHAMPION).unwrap().unwrap().version, before);
     let listed = reg.versions().unwrap();
     assert_eq!(listed.len(), 2);
-    assert!(listed.iter().find(|v| v.version == before).unwrap().aliases.contains(&"champion".to_string()));
+    assert!(
+        listed
+            .iter()
+            .find(|v| v.version == before)
+            .unwrap()
+            .aliases
+            .contains(&"champion".to_string())
+    );
 
     // Download by alias, load, predict: the same probabilities as the trained folder.
     let v = reg.resolve("champion").unwrap();
     let dir = reg.fetch(&v).unwrap();
-    let trained = home.models_dir().join(if v.run_id == a.run_id { "model-a" } else { "model-b" });
+    let trained = home
+        .models_dir()
+        .join(if v.run_id == a.run_id { "model-a" } else { "model-b" });
     let (x, y) = (Classifier::load(&dir).unwrap(), Classifier::load(&trained).unwrap());
     let imgs: Vec<&[u8]> = (0..5).map(|i| c.pixels(Split::Val, i)).collect();
     let (px, py) = (x.probabilities(&imgs).unwrap(), y.probabilities(&imgs).unwrap());
     assert!(px.iter().zip(&py).all(|(p, q)| (p - q).abs() < 1e-6));
-    assert!(dir.join("confusion.csv").is_file(), "the confusion matrix travels with the model");
+    assert!(
+        dir.join("confusion.csv").is_file(),
+        "the confusion matrix travels with the model"
+    );
 }
 
 #[test]
@@ -149,18 +245,51 @@ fn local_store_round_trip() {
     round_trip(&store, &home);
     // Params cannot change; keys follow MLflow's rules; a torn metrics line is ignored.
     let run = store.create_run("asl-test", "x", &BTreeMap::new()).unwrap();
-    store.log_params(&run.run_id, &BTreeMap::from([("lr".to_string(), "0.1".to_string())])).unwrap();
-    assert!(store.log_params(&run.run_id, &BTreeMap::from([("lr".to_string(), "0.2".to_string())])).is_err());
-    assert!(store.log_params(&run.run_id, &BTreeMap::from([("bad key!".to_string(), "1".to_string())])).is_err());
-    store.log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", 1.0, 1)]).unwrap();
-    let metrics = home.root().join("tracking/runs").join(&run.run_id).join("metrics.jsonl");
+    store
+        .log_params(&run.run_id, &BTreeMap::from([("lr".to_string(), "0.1".to_string())]))
+        .unwrap();
+    assert!(
+        store
+            .log_params(&run.run_id, &BTreeMap::from([("lr".to_string(), "0.2".to_string())]))
+            .is_err()
+    );
+    assert!(
+        store
+            .log_params(
+                &run.run_id,
+                &BTreeMap::from([("bad key!".to_string(), "1".to_string())])
+            )
+            .is_err()
+    );
+    store
+        .log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", 1.0, 1)])
+        .unwrap();
+    let metrics = home
+        .root()
+        .join("tracking/runs")
+        .join(&run.run_id)
+        .join("metrics.jsonl");
     let mut f = std::fs::OpenOptions::new().append(true).open(&metrics).unwrap();
     std::io::Write::write_all(&mut f, b"{\"key\":\"m\",\"val").unwrap();
     assert_eq!(store.metric_history(&run.run_id, "m").unwrap().len(), 1);
     // The next point after a tear is kept.
-    store.log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", 2.0, 2)]).unwrap();
-    assert_eq!(store.metric_history(&run.run_id, "m").unwrap().iter().map(|m| m.value).collect::<Vec<_>>(), vec![1.0, 2.0]);
-    assert!(store.log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", f64::NAN, 2)]).is_err());
+    store
+        .log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", 2.0, 2)])
+        .unwrap();
+    assert_eq!(
+        store
+            .metric_history(&run.run_id, "m")
+            .unwrap()
+            .iter()
+            .map(|m| m.value)
+            .collect::<Vec<_>>(),
+        vec![1.0, 2.0]
+    );
+    assert!(
+        store
+            .log_metrics(&run.run_id, &[asl::tracking::MetricPoint::now("m", f64::NAN, 2)])
+            .is_err()
+    );
 }
 
 /// A real `mlflow server` on loopback (SQLite backend, artifact proxy, one worker), stopped on
@@ -175,20 +304,47 @@ struct Mlflow {
 impl Mlflow {
     fn start() -> Option<Mlflow> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let candidates = [std::env::var("ASL_MLFLOW_BIN").ok().map(PathBuf::from), Some(repo.join(".venv/bin/mlflow"))];
+        let candidates = [
+            std::env::var("ASL_MLFLOW_BIN").ok().map(PathBuf::from),
+            Some(repo.join(".venv/bin/mlflow")),
+        ];
         let bin = candidates.into_iter().flatten().find(|p| p.is_file()).or_else(|| {
-            Command::new("mlflow").arg("--version").output().ok().filter(|o| o.status.success()).map(|_| PathBuf::from("mlflow"))
+            Command::new("mlflow")
+                .arg("--version")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|_| PathBuf::from("mlflow"))
         });
         let Some(bin) = bin else {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no mlflow: run scripts/test.sh (it installs MLflow into .venv) or set ASL_MLFLOW_BIN");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but no mlflow: run scripts/test.sh (it installs MLflow into .venv) or set ASL_MLFLOW_BIN"
+            );
             eprintln!("SKIPPED: no mlflow (scripts/test.sh installs it into .venv)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let log = std::fs::File::create(dir.path().join("mlflow.log")).unwrap();
         let child = Command::new(&bin)
-            .args(["server", "--backend-store-uri", &format!("sqlite:///{}/mlflow.db", dir.path().display()), "--artifacts-destination", &dir.path().join("artifacts").display().to_string(), "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .args([
+                "server",
+                "--backend-store-uri",
+                &format!("sqlite:///{}/mlflow.db", dir.path().display()),
+                "--artifacts-destination",
+                &dir.path().join("artifacts").display().to_string(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--workers",
+                "1",
+            ])
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .current_dir(dir.path())
             .stdout(Stdio::null())
@@ -200,7 +356,12 @@ impl Mlflow {
         let client = reqwest::blocking::Client::new();
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(120) {
-            if client.get(format!("{}/health", server.url)).timeout(Duration::from_secs(2)).send().is_ok_and(|r| r.status().is_success()) {
+            if client
+                .get(format!("{}/health", server.url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Some(server);
             }
             std::thread::sleep(Duration::from_millis(300));
@@ -213,7 +374,9 @@ impl Mlflow {
 impl Drop for Mlflow {
     fn drop(&mut self) {
         // SIGTERM ends mlflow's whole process tree (SIGKILL would orphan its workers).
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(10) {
             if self.child.try_wait().ok().flatten().is_some() {
@@ -235,7 +398,16 @@ fn mlflow_round_trip() {
 
     // What MLflow's UI shows, read through MLflow's own REST API.
     let http = reqwest::blocking::Client::new();
-    let get = |path: &str, q: &[(&str, &str)]| -> serde_json::Value { http.get(format!("{}/api/2.0/mlflow/{path}", server.url)).query(q).send().unwrap().error_for_status().unwrap().json().unwrap() };
+    let get = |path: &str, q: &[(&str, &str)]| -> serde_json::Value {
+        http.get(format!("{}/api/2.0/mlflow/{path}", server.url))
+            .query(q)
+            .send()
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
     let model = get("registered-models/get", &[("name", registry::MODEL_NAME)]);
     let aliases = model["registered_model"]["aliases"].as_array().unwrap();
     assert!(aliases.iter().any(|a| a["alias"] == "champion"), "{model}");
@@ -249,26 +421,60 @@ fn mlflow_round_trip() {
         .json()
         .unwrap();
     assert_eq!(found["runs"].as_array().unwrap().len(), 2, "{found}");
-    let champion = get("registered-models/alias", &[("name", registry::MODEL_NAME), ("alias", "champion")]);
+    let champion = get(
+        "registered-models/alias",
+        &[("name", registry::MODEL_NAME), ("alias", "champion")],
+    );
     let run_id = champion["model_version"]["run_id"].as_str().unwrap();
     let files = get("artifacts/list", &[("run_id", run_id), ("path", "model")]);
-    let names: Vec<&str> = files["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert!(names.contains(&"model/model.json") && names.contains(&"model/confusion.svg"), "{names:?}");
-
+    let names: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"model/model.json") && names.contains(&"model/confusion.svg"),
+        "{names:?}"
+    );
 }
 
 fn small_space() -> SearchSpace {
     SearchSpace(BTreeMap::from([
         ("lr".into(), Distribution::LogUniform { low: 1e-3, high: 1e-2 }),
-        ("width".into(), Distribution::Categorical { choices: vec![8.into(), 12.into()] }),
-        ("input_size".into(), Distribution::Categorical { choices: vec![24.into(), 32.into()] }),
+        (
+            "width".into(),
+            Distribution::Categorical {
+                choices: vec![8.into(), 12.into()],
+            },
+        ),
+        (
+            "input_size".into(),
+            Distribution::Categorical {
+                choices: vec![24.into(), 32.into()],
+            },
+        ),
     ]))
 }
 
 fn small_study(trials: usize, parallel: usize) -> StudyConfig {
     let mut base = tiny(3, 0);
     base.model.hidden = 32;
-    StudyConfig { space: small_space(), max_trials: Some(trials), parallel, max_epochs: 3, startup_trials: 2, pruner: hpo::Pruner { enabled: true, min_epochs: 1, eta: 2, bootstrap: 2 }, base, ..Default::default() }
+    StudyConfig {
+        space: small_space(),
+        max_trials: Some(trials),
+        parallel,
+        max_epochs: 3,
+        startup_trials: 2,
+        pruner: hpo::Pruner {
+            enabled: true,
+            min_epochs: 1,
+            eta: 2,
+            bootstrap: 2,
+        },
+        base,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -277,7 +483,12 @@ fn hpo_study_trains_in_parallel_and_resumes_after_interruption() {
     let home = AslHome::new(home.path());
     let store = LocalStore::new(home.root().join("tracking"), home.registry_dir());
     let caches = CacheProvider::new(|size| Ok(cache(&home.cache_dir(), size as u32)));
-    let objective = TrainObjective { caches: &caches, store: Some(&store), experiment: "asl-hpo".into(), study: "s".into() };
+    let objective = TrainObjective {
+        caches: &caches,
+        store: Some(&store),
+        experiment: "asl-hpo".into(),
+        study: "s".into(),
+    };
     let dir = home.root().join("hpo/s");
     // Interrupt as soon as the first trial finishes (the other may be mid-training).
     let cancel = Cancel::new();
@@ -290,7 +501,12 @@ fn hpo_study_trains_in_parallel_and_resumes_after_interruption() {
     assert!(matches!(first, Err(hpo::HpoError::Cancelled)), "{first:?}");
     let saved = hpo::Study::load(&dir).unwrap().unwrap();
     assert!(saved.trials.iter().any(|t| t.state != TrialState::Running));
-    let interrupted: Vec<usize> = saved.trials.iter().filter(|t| t.state == TrialState::Running).map(|t| t.number).collect();
+    let interrupted: Vec<usize> = saved
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .map(|t| t.number)
+        .collect();
     // (Both trials may finish in the same instant; the SIGKILL test in asl-cli always resumes one.)
     eprintln!("interrupted trials: {interrupted:?}");
 
@@ -299,14 +515,27 @@ fn hpo_study_trains_in_parallel_and_resumes_after_interruption() {
     let study = hpo::run_study(&dir, "s", &small_study(5, 2), &objective, &quiet, &Cancel::new()).unwrap();
     assert!(study.finished);
     assert_eq!(study.trials.len(), 5);
-    assert!(study.trials.iter().all(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned)), "{:?}", study.trials);
+    assert!(
+        study
+            .trials
+            .iter()
+            .all(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned)),
+        "{:?}",
+        study.trials
+    );
     for n in interrupted {
-        assert_eq!(study.trials[n].params, saved.trials[n].params, "a resumed trial keeps its parameters");
+        assert_eq!(
+            study.trials[n].params, saved.trials[n].params,
+            "a resumed trial keeps its parameters"
+        );
     }
     // One tracked run per trial (a resumed trial logs into the run it started).
     let runs = store.search_runs("asl-hpo", &RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 5, "{runs:?}");
-    assert!(runs.iter().all(|r| r.status == RunStatus::Finished && r.tags.contains_key("asl.trial_state")));
+    assert!(
+        runs.iter()
+            .all(|r| r.status == RunStatus::Finished && r.tags.contains_key("asl.trial_state"))
+    );
     let best = study.best().unwrap();
     assert!(best.value.unwrap() > 0.0 && best.latency_ms.is_some());
 }
@@ -319,21 +548,38 @@ fn pipeline_runs_every_step_then_skips_what_has_not_changed() {
     let cfg = PipelineConfig {
         dataset: asl::dataset::DatasetRef::parse("asl/synthetic").unwrap().0,
         source: DataSource::Zip(synthetic_zip()),
-        prep: PrepConfig { image_size: 24, val_fraction: 0.3, seed: 3 },
+        prep: PrepConfig {
+            image_size: 24,
+            val_fraction: 0.3,
+            seed: 3,
+        },
         study: small_study(3, 1),
         network_attempts: 1,
     };
     let lines = std::sync::Mutex::new(Vec::<String>::new());
     let say = |l: &str| lines.lock().unwrap().push(l.to_string());
     let first = pipeline::run_pipeline(&home, &cfg, &store, &say, &Cancel::new()).unwrap();
-    assert_eq!(first.steps.iter().map(|s| s.action).collect::<Vec<_>>(), vec!["ran"; 4], "{:?}", first.steps);
+    assert_eq!(
+        first.steps.iter().map(|s| s.action).collect::<Vec<_>>(),
+        vec!["ran"; 4],
+        "{:?}",
+        first.steps
+    );
     assert_eq!(first.registered_version, Some(1));
     assert!(first.promotion.as_ref().unwrap().promoted);
     let second = pipeline::run_pipeline(&home, &cfg, &store, &say, &Cancel::new()).unwrap();
-    assert_eq!(second.steps.iter().map(|s| s.action).collect::<Vec<_>>(), vec!["skipped"; 4], "{:?}", second.steps);
+    assert_eq!(
+        second.steps.iter().map(|s| s.action).collect::<Vec<_>>(),
+        vec!["skipped"; 4],
+        "{:?}",
+        second.steps
+    );
     assert_eq!(second.registered_version, Some(1));
     assert!(lines.lock().unwrap().iter().any(|l| l.starts_with("[register]")));
     // The registry serves what the pipeline registered.
-    let source = asl_http::ModelSource::Registry { home: home.clone(), alias: "champion".into() };
+    let source = asl_http::ModelSource::Registry {
+        home: home.clone(),
+        alias: "champion".into(),
+    };
     assert!(Classifier::load(&source.resolve().unwrap()).is_ok());
 }

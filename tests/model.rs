@@ -18,7 +18,16 @@ fn synthetic(per_class: usize, size: u32) -> PathBuf {
     let out = dir.path().join(format!("synth-{per_class}-{size}"));
     if !out.exists() {
         let zip = dir.path().join(format!("synth-{per_class}-{size}.zip"));
-        asl::synth::write_zip(&asl::synth::SynthConfig { per_class, image_size: size, seed: 11, ..Default::default() }, &zip).unwrap();
+        asl::synth::write_zip(
+            &asl::synth::SynthConfig {
+                per_class,
+                image_size: size,
+                seed: 11,
+                ..Default::default()
+            },
+            &zip,
+        )
+        .unwrap();
         asl::dataset::extract::extract_zip(&zip, &out, &Default::default(), &NoProgress).unwrap();
     }
     out
@@ -37,7 +46,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn prepare(layout: &Layout, cache_dir: &Path, cfg: &PrepConfig) -> prep::PrepOutcome {
-    prep::prepare(cache_dir, &PrepSource::from_folder(layout), cfg, false, &NoProgress, &Cancel::new()).unwrap()
+    prep::prepare(
+        cache_dir,
+        &PrepSource::from_folder(layout),
+        cfg,
+        false,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -45,7 +62,11 @@ fn cache_is_reused_invalidated_and_crash_safe() {
     let data = tempfile::tempdir().unwrap();
     copy_dir(&synthetic(4, 40), data.path());
     let caches = tempfile::tempdir().unwrap();
-    let cfg = PrepConfig { image_size: 32, val_fraction: 0.25, seed: 1 };
+    let cfg = PrepConfig {
+        image_size: 32,
+        val_fraction: 0.25,
+        seed: 1,
+    };
     let l = layout::scan(data.path()).unwrap();
     let first = prepare(&l, caches.path(), &cfg);
     assert!(first.built);
@@ -60,8 +81,28 @@ fn cache_is_reused_invalidated_and_crash_safe() {
     // Nothing changed: reused.
     assert!(!prepare(&l, caches.path(), &cfg).built);
     // Another image size or split: another cache.
-    assert!(prepare(&l, caches.path(), &PrepConfig { image_size: 24, ..cfg.clone() }).built);
-    assert!(prepare(&l, caches.path(), &PrepConfig { val_fraction: 0.5, ..cfg.clone() }).built);
+    assert!(
+        prepare(
+            &l,
+            caches.path(),
+            &PrepConfig {
+                image_size: 24,
+                ..cfg.clone()
+            }
+        )
+        .built
+    );
+    assert!(
+        prepare(
+            &l,
+            caches.path(),
+            &PrepConfig {
+                val_fraction: 0.5,
+                ..cfg.clone()
+            }
+        )
+        .built
+    );
     // The dataset changed: rebuilt.
     let a_dir = l.images[0][0].parent().unwrap().to_path_buf();
     std::fs::copy(&l.images[0][0], a_dir.join("A999.jpg")).unwrap();
@@ -93,12 +134,25 @@ fn a_corrupt_image_is_skipped_and_reported() {
     std::fs::write(l.images[6][0].with_file_name("G_empty.jpg"), b"").unwrap();
     let l = layout::scan(data.path()).unwrap();
     let caches = tempfile::tempdir().unwrap();
-    let out = prepare(&l, caches.path(), &PrepConfig { image_size: 32, val_fraction: 0.25, seed: 1 });
+    let out = prepare(
+        &l,
+        caches.path(),
+        &PrepConfig {
+            image_size: 32,
+            val_fraction: 0.25,
+            seed: 1,
+        },
+    );
     let h = &out.cache.header;
     assert_eq!(h.skipped_count, 2);
     assert_eq!(h.n_train + h.n_val, 29 * 4 - 1);
     let names: Vec<&str> = h.skipped.iter().map(|(f, _)| f.as_str()).collect();
-    assert!(names.iter().any(|n| n.ends_with(&*victim.file_name().unwrap().to_string_lossy())), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with(&*victim.file_name().unwrap().to_string_lossy())),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -106,12 +160,25 @@ fn training_and_inference_see_the_same_pixels() {
     let dir = synthetic(4, 40);
     let l = layout::scan(&dir).unwrap();
     let caches = tempfile::tempdir().unwrap();
-    let out = prepare(&l, caches.path(), &PrepConfig { image_size: 32, val_fraction: 0.25, seed: 1 });
+    let out = prepare(
+        &l,
+        caches.path(),
+        &PrepConfig {
+            image_size: 32,
+            val_fraction: 0.25,
+            seed: 1,
+        },
+    );
     let cache = &out.cache;
     for i in 0..cache.len(Split::Val) {
         let file = l.train_root.join(cache.file(Split::Val, i));
         let from_file = prep::decode_and_preprocess(&std::fs::read(&file).unwrap(), 32).unwrap();
-        assert_eq!(from_file.as_raw().as_slice(), cache.pixels(Split::Val, i), "{}", file.display());
+        assert_eq!(
+            from_file.as_raw().as_slice(),
+            cache.pixels(Split::Val, i),
+            "{}",
+            file.display()
+        );
     }
 }
 
@@ -125,8 +192,17 @@ fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
 fn small_config(epochs: usize) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig::new().with_input_size(48).with_depth(3).with_width(16).with_dropout(0.2),
-        augment: asl::augment::AugmentConfig { strength: 0.3, mirror: 0.0, background: 0.0, erase: 0.0 },
+        model: ModelConfig::new()
+            .with_input_size(48)
+            .with_depth(3)
+            .with_width(16)
+            .with_dropout(0.2),
+        augment: asl::augment::AugmentConfig {
+            strength: 0.3,
+            mirror: 0.0,
+            background: 0.0,
+            erase: 0.0,
+        },
         epochs,
         batch_size: 32,
         lr: 3e-3,
@@ -140,19 +216,50 @@ fn small_config(epochs: usize) -> TrainConfig {
 fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     let l = layout::scan(&synthetic(60, 64)).unwrap();
     let caches = tempfile::tempdir().unwrap();
-    let out = prepare(&l, caches.path(), &PrepConfig { image_size: 48, val_fraction: 0.2, seed: 3 });
+    let out = prepare(
+        &l,
+        caches.path(),
+        &PrepConfig {
+            image_size: 48,
+            val_fraction: 0.2,
+            seed: 3,
+        },
+    );
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(10);
     let _serial = one_training_at_a_time();
-    let trained = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("run"), &work.path().join("model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
-    eprintln!("history: {:?}", trained.history.iter().map(|m| (m.epoch, m.val_accuracy)).collect::<Vec<_>>());
-    assert!(trained.report.accuracy >= 0.98, "validation accuracy {}", trained.report.accuracy);
+    let trained = train::train(
+        cache,
+        &cfg,
+        Lineage::of(cache),
+        &work.path().join("run"),
+        &work.path().join("model"),
+        &mut train::NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    eprintln!(
+        "history: {:?}",
+        trained
+            .history
+            .iter()
+            .map(|m| (m.epoch, m.val_accuracy))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        trained.report.accuracy >= 0.98,
+        "validation accuracy {}",
+        trained.report.accuracy
+    );
 
     // Save → load → the same predictions, bit for bit.
     let a = Classifier::load(&trained.model_dir).unwrap();
     let b = Classifier::load(&trained.model_dir).unwrap();
-    let pixels: Vec<&[u8]> = (0..cache.len(Split::Val)).map(|i| cache.pixels(Split::Val, i)).collect();
+    let pixels: Vec<&[u8]> = (0..cache.len(Split::Val))
+        .map(|i| cache.pixels(Split::Val, i))
+        .collect();
     let pa = a.probabilities(&pixels).unwrap();
     assert_eq!(pa, b.probabilities(&pixels).unwrap());
     let report = asl::eval::evaluate_cache(&a, cache, Split::Val).unwrap();
@@ -166,7 +273,9 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     std::fs::copy(trained.model_dir.join("model.json"), broken.join("model.json")).unwrap();
     let err = Classifier::load(&broken).unwrap_err().to_string();
     assert!(err.contains("weights"), "{err}");
-    let card = std::fs::read_to_string(trained.model_dir.join("model.json")).unwrap().replace("\"format\": 1", "\"format\": 99");
+    let card = std::fs::read_to_string(trained.model_dir.join("model.json"))
+        .unwrap()
+        .replace("\"format\": 1", "\"format\": 99");
     std::fs::write(broken.join("model.json"), card).unwrap();
     let err = Classifier::load(&broken).unwrap_err().to_string();
     assert!(err.contains("format 99"), "{err}");
@@ -176,13 +285,31 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
 fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
     let l = layout::scan(&synthetic(12, 48)).unwrap();
     let caches = tempfile::tempdir().unwrap();
-    let out = prepare(&l, caches.path(), &PrepConfig { image_size: 48, val_fraction: 0.25, seed: 3 });
+    let out = prepare(
+        &l,
+        caches.path(),
+        &PrepConfig {
+            image_size: 48,
+            val_fraction: 0.25,
+            seed: 3,
+        },
+    );
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(3);
     let _serial = one_training_at_a_time();
 
-    let straight = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("a/run"), &work.path().join("a/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    let straight = train::train(
+        cache,
+        &cfg,
+        Lineage::of(cache),
+        &work.path().join("a/run"),
+        &work.path().join("a/model"),
+        &mut train::NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
 
     // Interrupted after the first epoch (as Ctrl-C would), then run again in the same folder.
     let cancel = Cancel::new();
@@ -193,25 +320,78 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
         }
         Control::Continue
     };
-    let err = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut stop_after_one, &NoProgress, &cancel).unwrap_err();
+    let err = train::train(
+        cache,
+        &cfg,
+        Lineage::of(cache),
+        &work.path().join("b/run"),
+        &work.path().join("b/model"),
+        &mut stop_after_one,
+        &NoProgress,
+        &cancel,
+    )
+    .unwrap_err();
     assert!(matches!(err, train::TrainError::Cancelled(1)), "{err}");
     assert!(!work.path().join("b/model").exists());
-    let resumed = train::train(cache, &cfg, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("b/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    let resumed = train::train(
+        cache,
+        &cfg,
+        Lineage::of(cache),
+        &work.path().join("b/run"),
+        &work.path().join("b/model"),
+        &mut train::NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
     assert_eq!(resumed.resumed_from_epoch, 1);
     assert_eq!(resumed.history.len(), 3);
-    eprintln!("straight: {:?}", straight.history.iter().map(|m| (m.train_loss, m.val_loss)).collect::<Vec<_>>());
-    eprintln!("resumed:  {:?}", resumed.history.iter().map(|m| (m.train_loss, m.val_loss)).collect::<Vec<_>>());
+    eprintln!(
+        "straight: {:?}",
+        straight
+            .history
+            .iter()
+            .map(|m| (m.train_loss, m.val_loss))
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "resumed:  {:?}",
+        resumed
+            .history
+            .iter()
+            .map(|m| (m.train_loss, m.val_loss))
+            .collect::<Vec<_>>()
+    );
     // The epoch before the interruption is bit-identical (deterministic given a seed); after
     // the resume, model and optimizer state come back from the checkpoint and the run follows
     // the same trajectory (within 2 %: the restored optimizer state is not bit-exact).
     let key = |m: &train::EpochMetrics| (m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy);
     assert_eq!(key(&straight.history[0]), key(&resumed.history[0]));
     for (x, y) in straight.history.iter().zip(&resumed.history) {
-        assert!((x.val_loss - y.val_loss).abs() / x.val_loss < 0.02, "epoch {}: {} vs {}", x.epoch, x.val_loss, y.val_loss);
+        assert!(
+            (x.val_loss - y.val_loss).abs() / x.val_loss < 0.02,
+            "epoch {}: {} vs {}",
+            x.epoch,
+            x.val_loss,
+            y.val_loss
+        );
     }
 
     // A different configuration in the same run folder is refused, not silently mixed.
-    let other = TrainConfig { lr: 1e-3, ..cfg.clone() };
-    let err = train::train(cache, &other, Lineage::of(cache), &work.path().join("b/run"), &work.path().join("c/model"), &mut train::NoCallback, &NoProgress, &Cancel::new()).unwrap_err();
+    let other = TrainConfig {
+        lr: 1e-3,
+        ..cfg.clone()
+    };
+    let err = train::train(
+        cache,
+        &other,
+        Lineage::of(cache),
+        &work.path().join("b/run"),
+        &work.path().join("c/model"),
+        &mut train::NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap_err();
     assert!(matches!(err, train::TrainError::Resume { .. }), "{err}");
 }

@@ -2,8 +2,8 @@
 use std::path::PathBuf;
 
 use asl_core::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore, Env, KaggleClient};
-use asl_core::progress::{Cancel, TerminalProgress};
 use asl_core::prep::{self, PrepConfig};
+use asl_core::progress::{Cancel, TerminalProgress};
 use asl_core::{AslHome, synth};
 use clap::Args;
 
@@ -80,8 +80,20 @@ fn parse_ref(s: &str, version: Option<u32>) -> Result<(DatasetRef, Option<u32>),
 }
 
 fn print_manifest(action: &str, m: &dataset::Manifest, store: &DatasetStore) {
-    println!("{action}: {} version {} ({} images, {} files, {:.1} MB) at {}", m.dataset, m.version, m.total_images(), m.files, m.bytes as f64 / 1e6, store.data_dir(m).display());
-    let counts: Vec<String> = m.images_per_class.iter().map(|c| format!("{}={}", c.class, c.images)).collect();
+    println!(
+        "{action}: {} version {} ({} images, {} files, {:.1} MB) at {}",
+        m.dataset,
+        m.version,
+        m.total_images(),
+        m.files,
+        m.bytes as f64 / 1e6,
+        store.data_dir(m).display()
+    );
+    let counts: Vec<String> = m
+        .images_per_class
+        .iter()
+        .map(|c| format!("{}={}", c.class, c.images))
+        .collect();
     println!("images per class: {}", counts.join(" "));
     if !m.unknown_folders.is_empty() {
         println!("unknown folders (ignored): {}", m.unknown_folders.join(", "));
@@ -124,7 +136,10 @@ fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
         }
     };
     if json {
-        println!("{}", serde_json::json!({"action": action, "manifest": manifest, "path": store.data_dir(&manifest), "download": extra}));
+        println!(
+            "{}",
+            serde_json::json!({"action": action, "manifest": manifest, "path": store.data_dir(&manifest), "download": extra})
+        );
     } else {
         print_manifest(action, &manifest, &store);
     }
@@ -158,10 +173,20 @@ fn status(home: &AslHome, a: StatusArgs, json: bool) -> CliResult {
         println!("local: none");
     }
     for v in &st.local_versions {
-        println!("local: version {} ({} images, {:.1} MB, from {}) at {}", v.version, v.images, v.bytes as f64 / 1e6, v.source, v.path.display());
+        println!(
+            "local: version {} ({} images, {:.1} MB, from {}) at {}",
+            v.version,
+            v.images,
+            v.bytes as f64 / 1e6,
+            v.source,
+            v.path.display()
+        );
     }
     if let Some(b) = st.partial_download_bytes {
-        println!("partial download: {:.1} MB (the next collect resumes it)", b as f64 / 1e6);
+        println!(
+            "partial download: {:.1} MB (the next collect resumes it)",
+            b as f64 / 1e6
+        );
     }
     match (&st.remote, &st.remote_error) {
         (Some(r), _) => println!(
@@ -202,12 +227,26 @@ pub struct SynthArgs {
 }
 
 fn synth_cmd(a: SynthArgs, json: bool) -> CliResult {
-    let cfg = synth::SynthConfig { per_class: a.per_class, image_size: a.size, seed: a.seed, ..Default::default() };
+    let cfg = synth::SynthConfig {
+        per_class: a.per_class,
+        image_size: a.size,
+        seed: a.seed,
+        ..Default::default()
+    };
     let s = synth::write_zip(&cfg, &a.out)?;
     if json {
-        println!("{}", serde_json::json!({"path": a.out, "images": s.images, "classes": s.classes, "bytes": s.bytes}));
+        println!(
+            "{}",
+            serde_json::json!({"path": a.out, "images": s.images, "classes": s.classes, "bytes": s.bytes})
+        );
     } else {
-        println!("wrote {} ({} images in {} classes, {:.1} MB)", a.out.display(), s.images, s.classes, s.bytes as f64 / 1e6);
+        println!(
+            "wrote {} ({} images in {} classes, {:.1} MB)",
+            a.out.display(),
+            s.images,
+            s.classes,
+            s.bytes as f64 / 1e6
+        );
     }
     Ok(())
 }
@@ -235,7 +274,11 @@ pub struct PrepArgs {
 
 impl PrepArgs {
     fn config(&self) -> PrepConfig {
-        PrepConfig { image_size: self.size, val_fraction: self.val_fraction, seed: self.split_seed }
+        PrepConfig {
+            image_size: self.size,
+            val_fraction: self.val_fraction,
+            seed: self.split_seed,
+        }
     }
 }
 
@@ -249,7 +292,14 @@ fn prepare(home: &AslHome, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn st
     Ok(match &a.data {
         Some(dir) => {
             let layout = dataset::layout::scan(dir)?;
-            prep::prepare(&home.cache_dir(), &prep::PrepSource::from_folder(&layout), &a.config(), a.force, &progress, &cancel)?
+            prep::prepare(
+                &home.cache_dir(),
+                &prep::PrepSource::from_folder(&layout),
+                &a.config(),
+                a.force,
+                &progress,
+                &cancel,
+            )?
         }
         None => {
             let (r, _) = DatasetRef::parse(&a.dataset)?;
@@ -262,13 +312,28 @@ fn prep_cmd(home: &AslHome, a: PrepArgs, json: bool) -> CliResult {
     let out = prepare(home, &a)?;
     let h = &out.cache.header;
     if json {
-        println!("{}", serde_json::json!({"cache": out.cache.path, "built": out.built, "seconds": out.seconds, "train": h.n_train, "val": h.n_val, "skipped": h.skipped_count, "skipped_files": h.skipped, "hash": h.hash()}));
+        println!(
+            "{}",
+            serde_json::json!({"cache": out.cache.path, "built": out.built, "seconds": out.seconds, "train": h.n_train, "val": h.n_val, "skipped": h.skipped_count, "skipped_files": h.skipped, "hash": h.hash()})
+        );
         return Ok(());
     }
     let action = if out.built { "built" } else { "reused" };
-    println!("{action} cache {} ({} train + {} validation images at {}px) in {:.1}s", out.cache.path.display(), h.n_train, h.n_val, h.config.image_size, out.seconds);
+    println!(
+        "{action} cache {} ({} train + {} validation images at {}px) in {:.1}s",
+        out.cache.path.display(),
+        h.n_train,
+        h.n_val,
+        h.config.image_size,
+        out.seconds
+    );
     if h.skipped_count > 0 {
-        let names: Vec<String> = h.skipped.iter().take(5).map(|(f, why)| format!("{f} ({why})")).collect();
+        let names: Vec<String> = h
+            .skipped
+            .iter()
+            .take(5)
+            .map(|(f, why)| format!("{f} ({why})"))
+            .collect();
         println!("skipped {} unreadable images: {}", h.skipped_count, names.join("; "));
     }
     Ok(())
@@ -321,24 +386,48 @@ pub struct TrainArgs {
 
 fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
     let mut cfg: asl_core::train::TrainConfig = match &a.config {
-        Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?).map_err(|e| format!("{}: {e}", p.display()))?,
+        Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?)
+            .map_err(|e| format!("{}: {e}", p.display()))?,
         None => Default::default(),
     };
     if a.course_network {
         cfg.model = asl_core::model::ModelConfig::course();
     }
     cfg.model.input_size = a.prep.size as usize;
-    if let Some(v) = a.epochs { cfg.epochs = v }
-    if let Some(v) = a.time_budget { cfg.time_budget_secs = Some(v) }
-    if let Some(v) = a.batch_size { cfg.batch_size = v }
-    if let Some(v) = a.lr { cfg.lr = v; cfg.min_lr = cfg.min_lr.min(v) }
-    if let Some(v) = a.weight_decay { cfg.weight_decay = v }
-    if let Some(v) = a.dropout { cfg.model.dropout = v }
-    if let Some(v) = a.width { cfg.model.width = v }
-    if let Some(v) = a.depth { cfg.model.depth = v }
-    if let Some(v) = a.augment { cfg.augment.strength = v }
-    if let Some(v) = a.seed { cfg.seed = v }
-    if let Some(v) = &a.device { cfg.device = v.clone() }
+    if let Some(v) = a.epochs {
+        cfg.epochs = v
+    }
+    if let Some(v) = a.time_budget {
+        cfg.time_budget_secs = Some(v)
+    }
+    if let Some(v) = a.batch_size {
+        cfg.batch_size = v
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+        cfg.min_lr = cfg.min_lr.min(v)
+    }
+    if let Some(v) = a.weight_decay {
+        cfg.weight_decay = v
+    }
+    if let Some(v) = a.dropout {
+        cfg.model.dropout = v
+    }
+    if let Some(v) = a.width {
+        cfg.model.width = v
+    }
+    if let Some(v) = a.depth {
+        cfg.model.depth = v
+    }
+    if let Some(v) = a.augment {
+        cfg.augment.strength = v
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v
+    }
+    if let Some(v) = &a.device {
+        cfg.device = v.clone()
+    }
     Ok(cfg)
 }
 
@@ -347,7 +436,10 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let prepared = prepare(home, &a.prep)?;
     let cache = &prepared.cache;
     let stamp = asl_core::clock::compact_utc(asl_core::clock::now_unix());
-    let name = a.name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
     let run_dir = a.run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
     let model_dir = home.models_dir().join(&name);
     let cancel = Cancel::new();
@@ -356,17 +448,53 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
     let store = asl_core::tracking::open_store(home)?;
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
-            println!("epoch {:>3}: loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | lr {:.2e} | {:.0} img/s, {:.1}s", m.epoch, m.train_loss, m.train_accuracy * 100.0, m.val_loss, m.val_accuracy * 100.0, m.lr, m.images_per_sec, m.seconds);
+            println!(
+                "epoch {:>3}: loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | lr {:.2e} | {:.0} img/s, {:.1}s",
+                m.epoch,
+                m.train_loss,
+                m.train_accuracy * 100.0,
+                m.val_loss,
+                m.val_accuracy * 100.0,
+                m.lr,
+                m.images_per_sec,
+                m.seconds
+            );
         }
         asl_core::train::Control::Continue
     };
-    let done = asl_core::tracking::run::train_tracked(&*store, &name, cache, &cfg, &run_dir, &model_dir, &mut print_epoch, &progress, &cancel)?;
+    let done = asl_core::tracking::run::train_tracked(
+        &*store,
+        &name,
+        cache,
+        &cfg,
+        &run_dir,
+        &model_dir,
+        &mut print_epoch,
+        &progress,
+        &cancel,
+    )?;
     let (out, run, latency) = (done.outcome, done.run, done.latency_ms);
     if json {
-        println!("{}", serde_json::json!({"model": out.model_dir, "run": out.run_dir, "tracking_run_id": run.run_id, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "latency_ms": latency, "history": out.history}));
+        println!(
+            "{}",
+            serde_json::json!({"model": out.model_dir, "run": out.run_dir, "tracking_run_id": run.run_id, "validation": out.report.summary(), "best_epoch": out.best_epoch, "stop": out.stop, "train_seconds": out.train_seconds, "images_per_sec": out.images_per_sec, "latency_ms": latency, "history": out.history})
+        );
     } else {
-        println!("model {} (best epoch {}, {:?}): validation accuracy {:.2}%, macro-F1 {:.4}, {:.0}s of training", out.model_dir.display(), out.best_epoch, out.stop, out.report.accuracy * 100.0, out.report.macro_f1, out.train_seconds);
-        println!("tracked as run {} in {} (register it: asl models register {})", run.run_id, store.describe(), run.run_id);
+        println!(
+            "model {} (best epoch {}, {:?}): validation accuracy {:.2}%, macro-F1 {:.4}, {:.0}s of training",
+            out.model_dir.display(),
+            out.best_epoch,
+            out.stop,
+            out.report.accuracy * 100.0,
+            out.report.macro_f1,
+            out.train_seconds
+        );
+        println!(
+            "tracked as run {} in {} (register it: asl models register {})",
+            run.run_id,
+            store.describe(),
+            run.run_id
+        );
     }
     Ok(())
 }
@@ -375,7 +503,13 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
 fn model_dir(home: &AslHome, explicit: &Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
     match explicit {
         Some(p) => Ok(p.clone()),
-        None => asl_core::infer::newest_model(home).ok_or_else(|| format!("no model under {}; train one with `asl train` or pass --model DIR", home.models_dir().display()).into()),
+        None => asl_core::infer::newest_model(home).ok_or_else(|| {
+            format!(
+                "no model under {}; train one with `asl train` or pass --model DIR",
+                home.models_dir().display()
+            )
+            .into()
+        }),
     }
 }
 
@@ -404,19 +538,37 @@ pub struct EvalArgs {
 fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
     use asl_core::eval;
     let dir = model_dir(home, &a.model)?;
-    let clf = asl_core::infer::Classifier::load_on(&dir, a.device.as_deref().unwrap_or(asl_core::model::default_device_name()))?;
+    let clf = asl_core::infer::Classifier::load_on(
+        &dir,
+        a.device.as_deref().unwrap_or(asl_core::model::default_device_name()),
+    )?;
     let size = clf.input_size() as u32;
     let progress = TerminalProgress::default();
     // A folder is evaluated through a cache of its own with everything in "validation".
     let cache = match &a.data {
         Some(d) => {
             let layout = dataset::layout::scan(d)?;
-            let cfg = PrepConfig { image_size: size, val_fraction: 1.0, seed: 0 };
-            prep::prepare(&home.cache_dir(), &prep::PrepSource::from_folder(&layout), &cfg, false, &progress, &Cancel::new())?.cache
+            let cfg = PrepConfig {
+                image_size: size,
+                val_fraction: 1.0,
+                seed: 0,
+            };
+            prep::prepare(
+                &home.cache_dir(),
+                &prep::PrepSource::from_folder(&layout),
+                &cfg,
+                false,
+                &progress,
+                &Cancel::new(),
+            )?
+            .cache
         }
         None => {
             let l = &clf.card.lineage;
-            let cfg = PrepConfig { image_size: size, ..Default::default() };
+            let cfg = PrepConfig {
+                image_size: size,
+                ..Default::default()
+            };
             let path = prep::cache_path(&home.cache_dir(), &l.source_hash, &cfg);
             prep::Cache::open(&path).map_err(|e| format!("{e} (pass --data DIR to evaluate on a folder)"))?
         }
@@ -427,7 +579,11 @@ fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
     } else {
         (eval::evaluate_cache(&clf, &cache, prep::Split::Val)?, None)
     };
-    let stress = if a.stress { Some(eval::evaluate_stress(&clf, &cache, prep::Split::Val, 7)?) } else { None };
+    let stress = if a.stress {
+        Some(eval::evaluate_stress(&clf, &cache, prep::Split::Val, 7)?)
+    } else {
+        None
+    };
     if let Some(out) = &a.out {
         report.write(out)?;
         if let Some(s) = &stress {
@@ -435,22 +591,53 @@ fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
         }
     }
     if json {
-        println!("{}", serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary()), "by_source": sources}));
+        println!(
+            "{}",
+            serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary()), "by_source": sources})
+        );
         return Ok(());
     }
-    println!("model {} on {} images: accuracy {:.2}%, macro-F1 {:.4}, top-3 {:.2}%, top-5 {:.2}%", dir.display(), report.images, report.accuracy * 100.0, report.macro_f1, report.top3_accuracy * 100.0, report.top5_accuracy * 100.0);
+    println!(
+        "model {} on {} images: accuracy {:.2}%, macro-F1 {:.4}, top-3 {:.2}%, top-5 {:.2}%",
+        dir.display(),
+        report.images,
+        report.accuracy * 100.0,
+        report.macro_f1,
+        report.top3_accuracy * 100.0,
+        report.top5_accuracy * 100.0
+    );
     let mut worst: Vec<_> = report.per_class.iter().filter(|c| c.support > 0).collect();
     worst.sort_by(|x, y| x.f1.total_cmp(&y.f1));
-    let w: Vec<String> = worst.iter().take(5).map(|c| format!("{} (P {:.2} R {:.2})", c.class, c.precision, c.recall)).collect();
+    let w: Vec<String> = worst
+        .iter()
+        .take(5)
+        .map(|c| format!("{} (P {:.2} R {:.2})", c.class, c.precision, c.recall))
+        .collect();
     println!("weakest classes: {}", w.join(", "));
     if let Some(r) = &sources {
         for s in &r.sources {
-            println!("  source {:<20} {:>5} photos: accuracy {:6.2}%, top-3 {:6.2}%", s.source, s.images, s.accuracy * 100.0, s.top3_accuracy * 100.0);
+            println!(
+                "  source {:<20} {:>5} photos: accuracy {:6.2}%, top-3 {:6.2}%",
+                s.source,
+                s.images,
+                s.accuracy * 100.0,
+                s.top3_accuracy * 100.0
+            );
         }
-        println!("mean over {} sources: accuracy {:.2}%, top-3 {:.2}% (pooled {:.2}%)", r.sources.len(), r.mean_accuracy_over_sources * 100.0, r.mean_top3_over_sources * 100.0, r.pooled_accuracy * 100.0);
+        println!(
+            "mean over {} sources: accuracy {:.2}%, top-3 {:.2}% (pooled {:.2}%)",
+            r.sources.len(),
+            r.mean_accuracy_over_sources * 100.0,
+            r.mean_top3_over_sources * 100.0,
+            r.pooled_accuracy * 100.0
+        );
     }
     if let Some(s) = stress {
-        println!("stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}", s.accuracy * 100.0, s.macro_f1);
+        println!(
+            "stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}",
+            s.accuracy * 100.0,
+            s.macro_f1
+        );
     }
     if let Some(out) = &a.out {
         println!("wrote {}/confusion.csv, confusion.svg, eval.json", out.display());
@@ -481,7 +668,10 @@ pub struct PredictArgs {
 
 fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
     let dir = model_dir(home, &a.model)?;
-    let clf = asl_core::infer::Classifier::load_on(&dir, a.device.as_deref().unwrap_or(asl_core::model::default_device_name()))?;
+    let clf = asl_core::infer::Classifier::load_on(
+        &dir,
+        a.device.as_deref().unwrap_or(asl_core::model::default_device_name()),
+    )?;
     let batch = match &a.zip {
         Some(z) => asl_core::word::read_zip_file(z, &asl_core::word::UploadLimits::default())?,
         None if a.photos.is_empty() => return Err("give photos to classify, or --zip FILE".into()),
@@ -494,7 +684,14 @@ fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
     }
     let (names, images): (Vec<String>, Vec<_>) = ok.into_iter().unzip();
     let preds = clf.predict_preprocessed(&images)?;
-    let answer = asl_core::word::estimate(&names, &preds, skipped, a.raw, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    let answer = asl_core::word::estimate(
+        &names,
+        &preds,
+        skipped,
+        a.raw,
+        asl_core::decode::Lexicon::bundled(),
+        &Default::default(),
+    )?;
     let probabilities: Vec<&Vec<f32>> = preds.iter().map(|p| &p.probabilities).collect();
     if json {
         #[derive(serde::Serialize)]
@@ -504,18 +701,44 @@ fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
             #[serde(skip_serializing_if = "Option::is_none")]
             probabilities: Option<&'a [&'a Vec<f32>]>,
         }
-        println!("{}", serde_json::to_string(&Out { answer: &answer, probabilities: a.probabilities.then_some(&probabilities[..]) })?);
+        println!(
+            "{}",
+            serde_json::to_string(&Out {
+                answer: &answer,
+                probabilities: a.probabilities.then_some(&probabilities[..])
+            })?
+        );
         return Ok(());
     }
     for (l, top) in answer.estimate.letters.iter().zip(&answer.top3) {
-        let alts: Vec<String> = top.iter().skip(1).map(|(c, p)| format!("{c} {:.0}%", p * 100.0)).collect();
-        println!("{:<24} {:<8} {:>5.1}%   ({})", l.file, l.class, l.confidence * 100.0, alts.join(", "));
+        let alts: Vec<String> = top
+            .iter()
+            .skip(1)
+            .map(|(c, p)| format!("{c} {:.0}%", p * 100.0))
+            .collect();
+        println!(
+            "{:<24} {:<8} {:>5.1}%   ({})",
+            l.file,
+            l.class,
+            l.confidence * 100.0,
+            alts.join(", ")
+        );
     }
     for s in &answer.estimate.skipped {
         println!("{:<24} skipped: {}", s.file, s.reason);
     }
-    println!("word: {} (confidence {:.2})", answer.estimate.text, answer.estimate.confidence);
-    let alts: Vec<String> = answer.estimate.alternatives.iter().skip(1).take(4).map(|a| a.text.clone()).collect();
+    println!(
+        "word: {} (confidence {:.2})",
+        answer.estimate.text, answer.estimate.confidence
+    );
+    let alts: Vec<String> = answer
+        .estimate
+        .alternatives
+        .iter()
+        .skip(1)
+        .take(4)
+        .map(|a| a.text.clone())
+        .collect();
     if !alts.is_empty() {
         println!("alternatives: {}", alts.join(", "));
     }
@@ -551,7 +774,11 @@ pub struct DemoArgs {
 }
 
 fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
-    let say = |msg: String| if !json { println!("{msg}") };
+    let say = |msg: String| {
+        if !json {
+            println!("{msg}")
+        }
+    };
     let t0 = std::time::Instant::now();
     // 1. Collect: the real archive given, or the synthetic one made here.
     let (dataset, zip) = match &a.from_zip {
@@ -560,7 +787,13 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
             let z = home.root().join("demo").join("asl-synthetic.zip");
             if !z.exists() {
                 // 150 photos a class: enough for a small CNN to read the synthetic signs well.
-                let s = synth::write_zip(&synth::SynthConfig { per_class: 150, ..Default::default() }, &z)?;
+                let s = synth::write_zip(
+                    &synth::SynthConfig {
+                        per_class: 150,
+                        ..Default::default()
+                    },
+                    &z,
+                )?;
                 say(format!("[synth]   wrote {} ({} images)", z.display(), s.images));
             }
             (DatasetRef::parse("asl/synthetic")?.0, z)
@@ -568,12 +801,29 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     };
     let store = DatasetStore::new(home, &dataset);
     let manifest = store.import_zip(&zip, 1, false, &Default::default(), &TerminalProgress::default())?;
-    say(format!("[collect] {} version 1: {} images in {} classes", manifest.dataset, manifest.total_images(), manifest.images_per_class.iter().filter(|c| c.images > 0).count()));
+    say(format!(
+        "[collect] {} version 1: {} images in {} classes",
+        manifest.dataset,
+        manifest.total_images(),
+        manifest.images_per_class.iter().filter(|c| c.images > 0).count()
+    ));
     // 2. Prep.
     let pcfg = PrepConfig::default();
-    let prepared = prep::prepare_collected(home, &dataset, &pcfg, false, &TerminalProgress::default(), &Cancel::new())?;
+    let prepared = prep::prepare_collected(
+        home,
+        &dataset,
+        &pcfg,
+        false,
+        &TerminalProgress::default(),
+        &Cancel::new(),
+    )?;
     let cache = &prepared.cache;
-    say(format!("[prep]    {} train + {} validation images ({})", cache.header.n_train, cache.header.n_val, if prepared.built { "built" } else { "reused" }));
+    say(format!(
+        "[prep]    {} train + {} validation images ({})",
+        cache.header.n_train,
+        cache.header.n_val,
+        if prepared.built { "built" } else { "reused" }
+    ));
     // 3. Train.
     let mut cfg = asl_core::train::TrainConfig::default();
     cfg.epochs = a.epochs.unwrap_or(if a.from_zip.is_some() { 20 } else { 12 });
@@ -584,26 +834,79 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     let lineage = asl_core::infer::Lineage::of(cache);
     let mut on_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
-            println!("[train]   epoch {:>2}: val accuracy {:.2}% ({:.0} img/s)", m.epoch, m.val_accuracy * 100.0, m.images_per_sec);
+            println!(
+                "[train]   epoch {:>2}: val accuracy {:.2}% ({:.0} img/s)",
+                m.epoch,
+                m.val_accuracy * 100.0,
+                m.images_per_sec
+            );
         }
         asl_core::train::Control::Continue
     };
-    let out = asl_core::train::train(cache, &cfg, lineage, &home.runs_dir().join(&name), &model_dir, &mut on_epoch, &TerminalProgress::default(), &Cancel::new())?;
-    say(format!("[eval]    validation accuracy {:.2}%, macro-F1 {:.4} → {}", out.report.accuracy * 100.0, out.report.macro_f1, model_dir.display()));
+    let out = asl_core::train::train(
+        cache,
+        &cfg,
+        lineage,
+        &home.runs_dir().join(&name),
+        &model_dir,
+        &mut on_epoch,
+        &TerminalProgress::default(),
+        &Cancel::new(),
+    )?;
+    say(format!(
+        "[eval]    validation accuracy {:.2}%, macro-F1 {:.4} → {}",
+        out.report.accuracy * 100.0,
+        out.report.macro_f1,
+        model_dir.display()
+    ));
     // 4. A word spelled with held-out photos, read back.
     let word_zip = home.root().join("demo").join("word.zip");
     let bytes = asl_core::word::word_zip_from_cache(cache, prep::Split::Val, &a.word.to_ascii_uppercase(), 1)?;
     asl_core::fsutil::write_atomic(&word_zip, &bytes)?;
     let clf = asl_core::infer::Classifier::load(&model_dir)?;
     let batch = asl_core::word::read_zip(&bytes, &Default::default())?;
-    let answer = asl_core::word::predict_word(&clf, &batch, false, asl_core::decode::Lexicon::bundled(), &Default::default())?;
+    let answer = asl_core::word::predict_word(
+        &clf,
+        &batch,
+        false,
+        asl_core::decode::Lexicon::bundled(),
+        &Default::default(),
+    )?;
     if json {
-        println!("{}", serde_json::json!({"model": model_dir, "validation": out.report.summary(), "word_zip": word_zip, "spelled": a.word, "answer": answer, "seconds": t0.elapsed().as_secs_f64()}));
+        println!(
+            "{}",
+            serde_json::json!({"model": model_dir, "validation": out.report.summary(), "word_zip": word_zip, "spelled": a.word, "answer": answer, "seconds": t0.elapsed().as_secs_f64()})
+        );
         return Ok(());
     }
-    let letters: String = answer.estimate.letters.iter().map(|l| if l.class == "space" { " ".to_string() } else { l.class.clone() }).collect::<Vec<_>>().join("");
-    println!("[predict] spelled {:?} in {} photos → letters {:?} → word {:?} (confidence {:.2})", a.word, batch.photos.len(), letters, answer.estimate.text, answer.estimate.confidence);
-    println!("done in {:.0}s. Try it yourself:\n  asl --home {} predict --model {} --zip {}", t0.elapsed().as_secs_f64(), home.root().display(), model_dir.display(), word_zip.display());
+    let letters: String = answer
+        .estimate
+        .letters
+        .iter()
+        .map(|l| {
+            if l.class == "space" {
+                " ".to_string()
+            } else {
+                l.class.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("");
+    println!(
+        "[predict] spelled {:?} in {} photos → letters {:?} → word {:?} (confidence {:.2})",
+        a.word,
+        batch.photos.len(),
+        letters,
+        answer.estimate.text,
+        answer.estimate.confidence
+    );
+    println!(
+        "done in {:.0}s. Try it yourself:\n  asl --home {} predict --model {} --zip {}",
+        t0.elapsed().as_secs_f64(),
+        home.root().display(),
+        model_dir.display(),
+        word_zip.display()
+    );
     if a.no_serve {
         return Ok(());
     }
@@ -615,8 +918,12 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
     }
     let port = a.port.to_string();
     let model = model_dir.display().to_string();
-    let args = <ServeOnly as clap::Parser>::try_parse_from(["serve", "--port", port.as_str(), "--model", model.as_str()])?;
-    println!("[serve]   http://127.0.0.1:{port}/ (Ctrl-C to stop). Read the word over HTTP:\n  curl -s -F zipfile=@{} http://127.0.0.1:{port}/predict", word_zip.display());
+    let args =
+        <ServeOnly as clap::Parser>::try_parse_from(["serve", "--port", port.as_str(), "--model", model.as_str()])?;
+    println!(
+        "[serve]   http://127.0.0.1:{port}/ (Ctrl-C to stop). Read the word over HTTP:\n  curl -s -F zipfile=@{} http://127.0.0.1:{port}/predict",
+        word_zip.display()
+    );
     crate::serve::run(home, args.serve)
 }
 
@@ -644,7 +951,10 @@ fn word_eval_cmd(home: &AslHome, a: WordEvalArgs, json: bool) -> CliResult {
     let dir = model_dir(home, &a.model)?;
     let clf = asl_core::infer::Classifier::load(&dir)?;
     let l = &clf.card.lineage;
-    let cfg = PrepConfig { image_size: clf.input_size() as u32, ..Default::default() };
+    let cfg = PrepConfig {
+        image_size: clf.input_size() as u32,
+        ..Default::default()
+    };
     let cache = prep::Cache::open(&prep::cache_path(&home.cache_dir(), &l.source_hash, &cfg))?;
     let bank = asl_core::eval::probability_bank(&clf, &cache, prep::Split::Val)?;
     let lexicon = Lexicon::bundled();
@@ -662,8 +972,17 @@ fn word_eval_cmd(home: &AslHome, a: WordEvalArgs, json: bool) -> CliResult {
         if !json {
             println!(
                 "noise {noise:.2}: word accuracy raw {:.2}% → lexicon {:.2}% | CER raw {:.4} → lexicon {:.4} | raw-correct turned wrong {} of {} ({:.2}%) | wrong turned right {} | names raw {:.1}% lexicon {:.1}% | {:.1} µs/word{}",
-                r.raw_word_acc * 100.0, r.lexicon_word_acc * 100.0, r.raw_cer, r.lexicon_cer, r.raw_correct_turned_wrong, r.n,
-                100.0 * r.raw_correct_turned_wrong as f64 / r.n as f64, r.wrong_turned_correct, r.raw_oov_acc * 100.0, r.lexicon_oov_acc * 100.0, r.mean_decode_us,
+                r.raw_word_acc * 100.0,
+                r.lexicon_word_acc * 100.0,
+                r.raw_cer,
+                r.lexicon_cer,
+                r.raw_correct_turned_wrong,
+                r.n,
+                100.0 * r.raw_correct_turned_wrong as f64 / r.n as f64,
+                r.wrong_turned_correct,
+                r.raw_oov_acc * 100.0,
+                r.lexicon_oov_acc * 100.0,
+                r.mean_decode_us,
                 tuned.map(|c| format!(" | tuned: {c:?}")).unwrap_or_default()
             );
         }

@@ -16,7 +16,11 @@ mod monitor;
 mod serve;
 
 #[derive(Parser)]
-#[command(name = "asl", version, about = "Read American Sign Language fingerspelling from photos")]
+#[command(
+    name = "asl",
+    version,
+    about = "Read American Sign Language fingerspelling from photos"
+)]
 pub struct Cli {
     /// State root (datasets, caches, runs, models). Default: $ASL_HOME, else ~/.local/share/asl.
     #[arg(long, global = true, value_name = "DIR")]

@@ -70,7 +70,11 @@ impl SearchArgs {
             seed: self.seed,
             startup_trials: self.startup_trials,
             max_epochs: self.epochs,
-            pruner: hpo::Pruner { enabled: !self.no_prune, eta: self.eta, ..Default::default() },
+            pruner: hpo::Pruner {
+                enabled: !self.no_prune,
+                eta: self.eta,
+                ..Default::default()
+            },
             base: Default::default(),
             max_trials: Some(self.trials),
             time_budget_secs: self.time_budget,
@@ -119,32 +123,107 @@ pub fn hpo_cmd(home: &AslHome, a: HpoArgs, json: bool) -> CliResult {
             PrepSource::from_manifest(&layout, &manifest)
         }
     };
-    let base = PrepConfig { image_size: a.prep.size, val_fraction: a.prep.val_fraction, seed: a.prep.split_seed };
+    let base = PrepConfig {
+        image_size: a.prep.size,
+        val_fraction: a.prep.val_fraction,
+        seed: a.prep.split_seed,
+    };
     let cancel = Cancel::new();
-    let caches = CacheProvider::new(|size| prep::prepare(&home.cache_dir(), &source, &PrepConfig { image_size: size as u32, ..base.clone() }, false, &NoProgress, &cancel).map(|o| o.cache).map_err(|e| e.to_string()));
+    let caches = CacheProvider::new(|size| {
+        prep::prepare(
+            &home.cache_dir(),
+            &source,
+            &PrepConfig {
+                image_size: size as u32,
+                ..base.clone()
+            },
+            false,
+            &NoProgress,
+            &cancel,
+        )
+        .map(|o| o.cache)
+        .map_err(|e| e.to_string())
+    });
     let default_cache = caches.get(base.image_size as usize)?;
     let dref = DatasetRef::parse(&a.prep.dataset).map(|(r, _)| r)?;
-    let name = a.study.clone().unwrap_or_else(|| pipeline::study_name(&dref, default_cache.header.dataset_version, &default_cache.header.hash(), &config));
+    let name = a.study.clone().unwrap_or_else(|| {
+        pipeline::study_name(
+            &dref,
+            default_cache.header.dataset_version,
+            &default_cache.header.hash(),
+            &config,
+        )
+    });
     let store = tracking::open_store(home)?;
-    let objective = TrainObjective { caches: &caches, store: Some(&*store), experiment: pipeline::HPO_EXPERIMENT.into(), study: name.clone() };
+    let objective = TrainObjective {
+        caches: &caches,
+        store: Some(&*store),
+        experiment: pipeline::HPO_EXPERIMENT.into(),
+        study: name.clone(),
+    };
     let dir = home.root().join("hpo").join(&name);
     let say = say(json);
-    say(&format!("study {name} in {} (tracking: {})", dir.display(), store.describe()));
+    say(&format!(
+        "study {name} in {} (tracking: {})",
+        dir.display(),
+        store.describe()
+    ));
     let study = hpo::run_study(&dir, &name, &config, &objective, &say, &cancel)?;
     let best = study.best();
     if json {
-        println!("{}", serde_json::json!({"study": name, "dir": dir, "trials": study.trials, "best": best, "elapsed_secs": study.elapsed_secs}));
+        println!(
+            "{}",
+            serde_json::json!({"study": name, "dir": dir, "trials": study.trials, "best": best, "elapsed_secs": study.elapsed_secs})
+        );
         return Ok(());
     }
-    println!("\n{:>5}  {:<9} {:>8} {:>7} {:>9}  params", "trial", "state", "val acc", "epochs", "seconds");
+    println!(
+        "\n{:>5}  {:<9} {:>8} {:>7} {:>9}  params",
+        "trial", "state", "val acc", "epochs", "seconds"
+    );
     for t in &study.trials {
         let state = format!("{:?}", t.state).to_lowercase();
-        let params: Vec<String> = t.params.iter().map(|(k, v)| format!("{k}={}", v.as_f64().filter(|_| v.is_f64()).map(|x| format!("{x:.3e}")).unwrap_or_else(|| v.to_string()))).collect();
-        println!("{:>5}  {:<9} {:>7.2}% {:>7} {:>9.0}  {}", t.number, state, t.value.unwrap_or(f64::NAN) * 100.0, t.intermediate.len(), t.seconds, params.join(" "));
+        let params: Vec<String> = t
+            .params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_f64()
+                        .filter(|_| v.is_f64())
+                        .map(|x| format!("{x:.3e}"))
+                        .unwrap_or_else(|| v.to_string())
+                )
+            })
+            .collect();
+        println!(
+            "{:>5}  {:<9} {:>7.2}% {:>7} {:>9.0}  {}",
+            t.number,
+            state,
+            t.value.unwrap_or(f64::NAN) * 100.0,
+            t.intermediate.len(),
+            t.seconds,
+            params.join(" ")
+        );
     }
-    println!("{} complete, {} pruned, {} failed in {:.0}s", study.count(TrialState::Complete), study.count(TrialState::Pruned), study.count(TrialState::Failed), study.elapsed_secs);
+    println!(
+        "{} complete, {} pruned, {} failed in {:.0}s",
+        study.count(TrialState::Complete),
+        study.count(TrialState::Pruned),
+        study.count(TrialState::Failed),
+        study.elapsed_secs
+    );
     match best {
-        Some(b) => println!("best: trial {} with {:.2}% validation accuracy (run {}, model {})", b.number, b.value.unwrap_or(0.0) * 100.0, b.run_id.as_deref().unwrap_or("-"), b.model_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        Some(b) => println!(
+            "best: trial {} with {:.2}% validation accuracy (run {}, model {})",
+            b.number,
+            b.value.unwrap_or(0.0) * 100.0,
+            b.run_id.as_deref().unwrap_or("-"),
+            b.model_dir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
         None => println!("no trial completed"),
     }
     Ok(())
@@ -169,16 +248,40 @@ pub fn runs_cmd(home: &AslHome, a: RunsArgs, json: bool) -> CliResult {
     if let Some(s) = &a.study {
         tags.insert("asl.study".to_string(), s.clone());
     }
-    let runs = store.search_runs(&a.experiment, &RunQuery { finished_only: false, tags, order_by_metric_desc: Some(registry::SELECTION_METRIC.into()), max_results: Some(a.limit) })?;
+    let runs = store.search_runs(
+        &a.experiment,
+        &RunQuery {
+            finished_only: false,
+            tags,
+            order_by_metric_desc: Some(registry::SELECTION_METRIC.into()),
+            max_results: Some(a.limit),
+        },
+    )?;
     if json {
         println!("{}", serde_json::json!({"store": store.describe(), "runs": runs}));
         return Ok(());
     }
-    println!("{} runs of experiment {} ({})", runs.len(), a.experiment, store.describe());
-    println!("{:<32}  {:<9} {:>8} {:>8} {:>8}  name", "run", "status", "val acc", "ms/img", "train s");
+    println!(
+        "{} runs of experiment {} ({})",
+        runs.len(),
+        a.experiment,
+        store.describe()
+    );
+    println!(
+        "{:<32}  {:<9} {:>8} {:>8} {:>8}  name",
+        "run", "status", "val acc", "ms/img", "train s"
+    );
     for r in &runs {
         let m = |k: &str| r.metrics.get(k).copied().unwrap_or(f64::NAN);
-        println!("{:<32}  {:<9} {:>7.2}% {:>8.2} {:>8.0}  {}", r.run_id, r.status.as_str().to_lowercase(), m(registry::SELECTION_METRIC) * 100.0, m(registry::LATENCY_METRIC), m("train_seconds"), r.name);
+        println!(
+            "{:<32}  {:<9} {:>7.2}% {:>8.2} {:>8.0}  {}",
+            r.run_id,
+            r.status.as_str().to_lowercase(),
+            m(registry::SELECTION_METRIC) * 100.0,
+            m(registry::LATENCY_METRIC),
+            m("train_seconds"),
+            r.name
+        );
     }
     Ok(())
 }
@@ -215,28 +318,64 @@ pub fn models_cmd(home: &AslHome, a: ModelsArgs, json: bool) -> CliResult {
         ModelsAction::List => {
             let versions = registry.versions()?;
             if json {
-                println!("{}", serde_json::json!({"model": registry.model_name(), "store": store.describe(), "versions": versions}));
+                println!(
+                    "{}",
+                    serde_json::json!({"model": registry.model_name(), "store": store.describe(), "versions": versions})
+                );
                 return Ok(());
             }
             if versions.is_empty() {
-                println!("no versions of {} yet ({}); `asl pipeline` or `asl models register RUN_ID` adds one", registry.model_name(), store.describe());
+                println!(
+                    "no versions of {} yet ({}); `asl pipeline` or `asl models register RUN_ID` adds one",
+                    registry.model_name(),
+                    store.describe()
+                );
                 return Ok(());
             }
             println!("{} ({})", registry.model_name(), store.describe());
-            println!("{:>7}  {:<22} {:>8}  {:<32}  created", "version", "aliases", "val acc", "run");
+            println!(
+                "{:>7}  {:<22} {:>8}  {:<32}  created",
+                "version", "aliases", "val acc", "run"
+            );
             for v in versions.iter().rev() {
-                let acc = v.tags.get("asl.val_accuracy").and_then(|s| s.parse::<f64>().ok()).map(|x| format!("{:.2}%", x * 100.0)).unwrap_or_else(|| "-".into());
-                println!("{:>7}  {:<22} {:>8}  {:<32}  {}", v.version, v.aliases.join(","), acc, v.run_id, asl_core::clock::rfc3339((v.created_ms / 1000).max(0) as u64));
+                let acc = v
+                    .tags
+                    .get("asl.val_accuracy")
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map(|x| format!("{:.2}%", x * 100.0))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:>7}  {:<22} {:>8}  {:<32}  {}",
+                    v.version,
+                    v.aliases.join(","),
+                    acc,
+                    v.run_id,
+                    asl_core::clock::rfc3339((v.created_ms / 1000).max(0) as u64)
+                );
             }
         }
         ModelsAction::Promote { version } => {
             let before = registry.alias(registry::CHAMPION)?;
             let v = registry.promote(version)?;
-            report(json, serde_json::json!({"champion": v.version, "previous": before.as_ref().map(|b| b.version)}), &format!("champion: v{} (was {})", v.version, before.map(|b| format!("v{}", b.version)).unwrap_or_else(|| "none".into())));
+            report(
+                json,
+                serde_json::json!({"champion": v.version, "previous": before.as_ref().map(|b| b.version)}),
+                &format!(
+                    "champion: v{} (was {})",
+                    v.version,
+                    before
+                        .map(|b| format!("v{}", b.version))
+                        .unwrap_or_else(|| "none".into())
+                ),
+            );
         }
         ModelsAction::Rollback => {
             let v = registry.rollback()?;
-            report(json, serde_json::json!({"champion": v.version}), &format!("champion rolled back to v{}", v.version));
+            report(
+                json,
+                serde_json::json!({"champion": v.version}),
+                &format!("champion rolled back to v{}", v.version),
+            );
         }
         ModelsAction::Register { run_id, prep: p } => {
             let run = store.get_run(&run_id)?;
@@ -256,17 +395,43 @@ pub fn models_cmd(home: &AslHome, a: ModelsArgs, json: bool) -> CliResult {
                     PrepSource::from_manifest(&layout, &manifest)
                 }
             };
-            let base = PrepConfig { image_size: p.size, val_fraction: p.val_fraction, seed: p.split_seed };
+            let base = PrepConfig {
+                image_size: p.size,
+                val_fraction: p.val_fraction,
+                seed: p.split_seed,
+            };
             let cancel = Cancel::new();
-            let caches = CacheProvider::new(|size| prep::prepare(&home.cache_dir(), &source, &PrepConfig { image_size: size as u32, ..base.clone() }, false, &NoProgress, &cancel).map(|o| o.cache).map_err(|e| e.to_string()));
+            let caches = CacheProvider::new(|size| {
+                prep::prepare(
+                    &home.cache_dir(),
+                    &source,
+                    &PrepConfig {
+                        image_size: size as u32,
+                        ..base.clone()
+                    },
+                    false,
+                    &NoProgress,
+                    &cancel,
+                )
+                .map(|o| o.cache)
+                .map_err(|e| e.to_string())
+            });
             let d = registry.promote_if_better(v.version, &mut |dir| pipeline::heldout_accuracy(&caches, dir))?;
             let verdict = if d.promoted { "champion" } else { "challenger" };
-            report(json, serde_json::to_value(&d)?, &format!("registered v{} → {verdict}: {}", v.version, d.reason));
+            report(
+                json,
+                serde_json::to_value(&d)?,
+                &format!("registered v{} → {verdict}: {}", v.version, d.reason),
+            );
         }
         ModelsAction::Fetch { alias } => {
             let v = registry.resolve(&alias)?;
             let dir = registry.fetch(&v)?;
-            report(json, serde_json::json!({"version": v.version, "dir": dir}), &dir.display().to_string());
+            report(
+                json,
+                serde_json::json!({"version": v.version, "dir": dir}),
+                &dir.display().to_string(),
+            );
         }
     }
     Ok(())
@@ -309,13 +474,25 @@ pub fn pipeline_cmd(home: &AslHome, a: PipelineArgs, json: bool) -> CliResult {
         Some(z) => DataSource::Zip(z.clone()),
         None => DataSource::Kaggle(a.kaggle.client()?),
     };
-    let cfg = PipelineConfig { dataset, source, prep: PrepConfig { image_size: a.size, ..Default::default() }, study: a.search.study_config()?, network_attempts: a.network_attempts };
+    let cfg = PipelineConfig {
+        dataset,
+        source,
+        prep: PrepConfig {
+            image_size: a.size,
+            ..Default::default()
+        },
+        study: a.search.study_config()?,
+        network_attempts: a.network_attempts,
+    };
     let store = tracking::open_store(home)?;
     let say = say(json);
     let cancel = Cancel::new();
     if let Some(w) = &a.watch {
         let interval = pipeline::parse_duration(w)?;
-        say(&format!("watching: a round now, then every {}", pipeline::human_duration(interval)));
+        say(&format!(
+            "watching: a round now, then every {}",
+            pipeline::human_duration(interval)
+        ));
         pipeline::watch(home, &cfg, &*store, interval, &say, &cancel);
         return Ok(());
     }

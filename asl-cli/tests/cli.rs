@@ -26,13 +26,29 @@ fn asl(home: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "asl failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "asl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn synth_zip(dir: &Path, per_class: &str, size: &str) -> PathBuf {
     let zip = dir.join(format!("synth-{per_class}-{size}.zip"));
-    let out = asl(dir, &["synth", "--out", zip.to_str().unwrap(), "--per-class", per_class, "--size", size]);
+    let out = asl(
+        dir,
+        &[
+            "synth",
+            "--out",
+            zip.to_str().unwrap(),
+            "--per-class",
+            per_class,
+            "--size",
+            size,
+        ],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     zip
 }
@@ -70,7 +86,10 @@ fn collect_status_and_errors_through_the_binary() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not found"));
     let out = asl(h, &["collect", "--dataset", "not a ref"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("owner/slug"));
-    let out = asl(h, &["collect", "--kaggle-url", "http://127.0.0.1:9", "--dataset", "a/b"]);
+    let out = asl(
+        h,
+        &["collect", "--kaggle-url", "http://127.0.0.1:9", "--dataset", "a/b"],
+    );
     assert!(!out.status.success(), "an unreachable server fails");
 
     // 429 is waited out through the binary too.
@@ -81,7 +100,19 @@ fn collect_status_and_errors_through_the_binary() {
     assert!(t.elapsed() >= Duration::from_millis(900));
 
     // Offline registration of a hand-made copy.
-    let r = json(&asl(h, &["--json", "collect", "--dataset", "me/mine", "--from-zip", zip.to_str().unwrap(), "--version", "4"]));
+    let r = json(&asl(
+        h,
+        &[
+            "--json",
+            "collect",
+            "--dataset",
+            "me/mine",
+            "--from-zip",
+            zip.to_str().unwrap(),
+            "--version",
+            "4",
+        ],
+    ));
     assert_eq!(r["manifest"]["version"], 4);
     assert_eq!(r["action"], "imported");
 }
@@ -99,7 +130,23 @@ fn prep_train_eval_predict_and_resume_after_a_kill() {
     // A training run killed mid-way resumes from its last checkpoint.
     let run_dir = h.join("runs/killed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))
-        .args(["--home", h.to_str().unwrap(), "train", "--size", "32", "--epochs", "40", "--width", "8", "--depth", "3", "--name", "killed", "--run-dir", run_dir.to_str().unwrap()])
+        .args([
+            "--home",
+            h.to_str().unwrap(),
+            "train",
+            "--size",
+            "32",
+            "--epochs",
+            "40",
+            "--width",
+            "8",
+            "--depth",
+            "3",
+            "--name",
+            "killed",
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -115,7 +162,27 @@ fn prep_train_eval_predict_and_resume_after_a_kill() {
     let done: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let done = done["epochs_done"].as_u64().unwrap();
     assert!((1..40).contains(&done));
-    let out = json(&asl(h, &["--json", "train", "--size", "32", "--epochs", "40", "--width", "8", "--depth", "3", "--name", "killed", "--run-dir", run_dir.to_str().unwrap(), "--time-budget", "1"]));
+    let out = json(&asl(
+        h,
+        &[
+            "--json",
+            "train",
+            "--size",
+            "32",
+            "--epochs",
+            "40",
+            "--width",
+            "8",
+            "--depth",
+            "3",
+            "--name",
+            "killed",
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--time-budget",
+            "1",
+        ],
+    ));
     let history = out["history"].as_array().unwrap();
     assert!(history.len() as u64 > done, "resumed run must add epochs");
     assert_eq!(history[0]["epoch"], 1, "the history of the killed run is kept");
@@ -125,11 +192,24 @@ fn prep_train_eval_predict_and_resume_after_a_kill() {
     assert!(e["report"]["accuracy"].as_f64().unwrap() > 0.0);
     assert!(e["stress"]["accuracy"].is_number());
     let data = h.join("datasets/grassknoted/asl-alphabet/versions/1/asl_alphabet_train/asl_alphabet_train");
-    let e2 = json(&asl(h, &["--json", "eval", "--data", data.to_str().unwrap(), "--out", h.join("ev").to_str().unwrap()]));
+    let e2 = json(&asl(
+        h,
+        &[
+            "--json",
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            h.join("ev").to_str().unwrap(),
+        ],
+    ));
     assert_eq!(e2["report"]["images"], 29 * 12);
     assert!(h.join("ev/confusion.svg").is_file());
 
-    let photos: Vec<String> = ["H", "I"].iter().map(|c| data.join(c).join(format!("{c}1.jpg")).display().to_string()).collect();
+    let photos: Vec<String> = ["H", "I"]
+        .iter()
+        .map(|c| data.join(c).join(format!("{c}1.jpg")).display().to_string())
+        .collect();
     let mut args = vec!["--json", "predict"];
     args.extend(photos.iter().map(|s| s.as_str()));
     let pr = json(&asl(h, &args));
@@ -146,22 +226,59 @@ fn pipeline_skips_what_has_not_changed_and_follows_a_new_version() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let server = FakeKaggle::start();
-    server.publish("grassknoted/asl-alphabet", 1, std::fs::read(synth_zip(h, "6", "24")).unwrap());
+    server.publish(
+        "grassknoted/asl-alphabet",
+        1,
+        std::fs::read(synth_zip(h, "6", "24")).unwrap(),
+    );
     let url = server.base_url();
     let space = h.join("space.json");
     std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}, "width": {"type": "categorical", "choices": [8]}}"#).unwrap();
-    let run = || json(&asl(h, &["--json", "pipeline", "--kaggle-url", &url, "--size", "24", "--trials", "2", "--epochs", "2", "--space", space.to_str().unwrap()]));
-    let actions = |v: &serde_json::Value| v["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let run = || {
+        json(&asl(
+            h,
+            &[
+                "--json",
+                "pipeline",
+                "--kaggle-url",
+                &url,
+                "--size",
+                "24",
+                "--trials",
+                "2",
+                "--epochs",
+                "2",
+                "--space",
+                space.to_str().unwrap(),
+            ],
+        ))
+    };
+    let actions = |v: &serde_json::Value| {
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["action"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
 
     let first = run();
     assert_eq!(actions(&first), ["ran", "ran", "ran", "ran"], "{first}");
     assert_eq!(first["registered_version"], 1);
     assert_eq!(first["promotion"]["promoted"], true);
     let second = run();
-    assert_eq!(actions(&second), ["skipped", "skipped", "skipped", "skipped"], "{second}");
+    assert_eq!(
+        actions(&second),
+        ["skipped", "skipped", "skipped", "skipped"],
+        "{second}"
+    );
 
     // Kaggle publishes version 2: everything downstream runs again (new cache, new study).
-    server.publish("grassknoted/asl-alphabet", 2, std::fs::read(synth_zip(h, "7", "24")).unwrap());
+    server.publish(
+        "grassknoted/asl-alphabet",
+        2,
+        std::fs::read(synth_zip(h, "7", "24")).unwrap(),
+    );
     let third = run();
     assert_eq!(actions(&third), ["ran", "ran", "ran", "ran"], "{third}");
     assert_eq!(third["dataset_version"], 2);
@@ -171,11 +288,21 @@ fn pipeline_skips_what_has_not_changed_and_follows_a_new_version() {
     // The registry from the command line.
     let models = json(&asl(h, &["--json", "models"]));
     assert_eq!(models["versions"].as_array().unwrap().len(), 2);
-    let champion = |m: &serde_json::Value| m["versions"].as_array().unwrap().iter().find(|v| v["aliases"].as_array().unwrap().iter().any(|a| a == "champion")).map(|v| v["version"].as_u64().unwrap());
+    let champion = |m: &serde_json::Value| {
+        m["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["aliases"].as_array().unwrap().iter().any(|a| a == "champion"))
+            .map(|v| v["version"].as_u64().unwrap())
+    };
     let before = champion(&models).unwrap();
     let other = if before == 1 { "2" } else { "1" };
     json(&asl(h, &["--json", "models", "promote", other]));
-    assert_eq!(champion(&json(&asl(h, &["--json", "models"]))), Some(other.parse().unwrap()));
+    assert_eq!(
+        champion(&json(&asl(h, &["--json", "models"]))),
+        Some(other.parse().unwrap())
+    );
     json(&asl(h, &["--json", "models", "rollback"]));
     assert_eq!(champion(&json(&asl(h, &["--json", "models"]))), Some(before));
     let fetched = json(&asl(h, &["--json", "models", "fetch", "champion"]));
@@ -198,8 +325,30 @@ fn hpo_killed_mid_trial_continues_where_it_stopped() {
     json(&asl(h, &["--json", "collect", "--from-zip", zip.to_str().unwrap()]));
     let space = h.join("space.json");
     std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}, "width": {"type": "categorical", "choices": [8, 12]}}"#).unwrap();
-    let args = ["--home", h.to_str().unwrap(), "--json", "hpo", "--size", "32", "--trials", "3", "--epochs", "30", "--no-prune", "--study", "killed", "--space", space.to_str().unwrap()];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asl")).args(args).env_remove("MLFLOW_TRACKING_URI").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let args = [
+        "--home",
+        h.to_str().unwrap(),
+        "--json",
+        "hpo",
+        "--size",
+        "32",
+        "--trials",
+        "3",
+        "--epochs",
+        "30",
+        "--no-prune",
+        "--study",
+        "killed",
+        "--space",
+        space.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))
+        .args(args)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Kill once the first trial has a checkpoint (mid-trial: 30 epochs are far away).
     let study = h.join("hpo/killed/study.json");
     let checkpoint = h.join("hpo/killed/trials/0/run/checkpoint/state.json");
@@ -215,7 +364,26 @@ fn hpo_killed_mid_trial_continues_where_it_stopped() {
     let params = saved["trials"][0]["params"].clone();
 
     // Continue with a shorter plan for the test's sake: the same study, budgets may change.
-    let out = asl(h, &["--json", "hpo", "--size", "32", "--trials", "3", "--epochs", "30", "--no-prune", "--study", "killed", "--space", space.to_str().unwrap(), "--time-budget", "5"]);
+    let out = asl(
+        h,
+        &[
+            "--json",
+            "hpo",
+            "--size",
+            "32",
+            "--trials",
+            "3",
+            "--epochs",
+            "30",
+            "--no-prune",
+            "--study",
+            "killed",
+            "--space",
+            space.to_str().unwrap(),
+            "--time-budget",
+            "5",
+        ],
+    );
     let v = json(&out);
     let trials = v["trials"].as_array().unwrap();
     assert!(!trials.is_empty());
@@ -223,13 +391,32 @@ fn hpo_killed_mid_trial_continues_where_it_stopped() {
     assert_ne!(trials[0]["state"], "running", "{v}");
     let runs = json(&asl(h, &["--json", "runs", "--study", "killed"]));
     let runs = runs["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), trials.len(), "one tracked run per trial, none duplicated by the resume");
+    assert_eq!(
+        runs.len(),
+        trials.len(),
+        "one tracked run per trial, none duplicated by the resume"
+    );
     // Resumed from the checkpoint, not restarted: each epoch was logged once in that run.
     let trial0 = runs.iter().find(|r| r["tags"]["asl.trial"] == "0").unwrap();
-    let metrics = std::fs::read_to_string(h.join("tracking/runs").join(trial0["run_id"].as_str().unwrap()).join("metrics.jsonl")).unwrap();
-    let epoch1 = metrics.lines().filter(|l| l.contains("\"key\":\"val_accuracy\"") && l.contains("\"step\":1,")).count();
+    let metrics = std::fs::read_to_string(
+        h.join("tracking/runs")
+            .join(trial0["run_id"].as_str().unwrap())
+            .join("metrics.jsonl"),
+    )
+    .unwrap();
+    let epoch1 = metrics
+        .lines()
+        .filter(|l| l.contains("\"key\":\"val_accuracy\"") && l.contains("\"step\":1,"))
+        .count();
     assert_eq!(epoch1, 1, "epoch 1 trained twice:\n{metrics}");
-    assert!(metrics.lines().filter(|l| l.contains("\"key\":\"val_accuracy\"")).count() >= 2, "the resumed trial trained on");
+    assert!(
+        metrics
+            .lines()
+            .filter(|l| l.contains("\"key\":\"val_accuracy\""))
+            .count()
+            >= 2,
+        "the resumed trial trained on"
+    );
 }
 
 /// `asl pipeline --watch`: a new Kaggle version published while it watches is collected and
@@ -239,12 +426,32 @@ fn pipeline_watch_follows_a_new_version() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let server = FakeKaggle::start();
-    server.publish("grassknoted/asl-alphabet", 1, std::fs::read(synth_zip(h, "6", "24")).unwrap());
+    server.publish(
+        "grassknoted/asl-alphabet",
+        1,
+        std::fs::read(synth_zip(h, "6", "24")).unwrap(),
+    );
     let space = h.join("space.json");
     std::fs::write(&space, r#"{"lr": {"type": "log_uniform", "low": 0.001, "high": 0.01}}"#).unwrap();
     let log = h.join("watch.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))
-        .args(["--home", h.to_str().unwrap(), "pipeline", "--kaggle-url", &server.base_url(), "--size", "24", "--trials", "1", "--epochs", "1", "--space", space.to_str().unwrap(), "--watch", "1s"])
+        .args([
+            "--home",
+            h.to_str().unwrap(),
+            "pipeline",
+            "--kaggle-url",
+            &server.base_url(),
+            "--size",
+            "24",
+            "--trials",
+            "1",
+            "--epochs",
+            "1",
+            "--space",
+            space.to_str().unwrap(),
+            "--watch",
+            "1s",
+        ])
         .env_remove("MLFLOW_TRACKING_URI")
         .env_remove("KAGGLE_API_TOKEN")
         .env("HOME", h)
@@ -262,12 +469,23 @@ fn pipeline_watch_follows_a_new_version() {
         }
         false
     };
-    assert!(wait_for("[watch] round done: dataset v1"), "{}", std::fs::read_to_string(&log).unwrap_or_default());
-    server.publish("grassknoted/asl-alphabet", 2, std::fs::read(synth_zip(h, "7", "24")).unwrap());
+    assert!(
+        wait_for("[watch] round done: dataset v1"),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    server.publish(
+        "grassknoted/asl-alphabet",
+        2,
+        std::fs::read(synth_zip(h, "7", "24")).unwrap(),
+    );
     let found = wait_for("[watch] round done: dataset v2");
     child.kill().unwrap();
     child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(found, "{text}");
-    assert!(text.contains("[collect] ran — downloaded grassknoted/asl-alphabet version 2"), "{text}");
+    assert!(
+        text.contains("[collect] ran — downloaded grassknoted/asl-alphabet version 2"),
+        "{text}"
+    );
 }

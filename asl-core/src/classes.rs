@@ -5,8 +5,8 @@ pub const NUM_CLASSES: usize = 29;
 
 /// Class names in canonical order: the letters "A".."Z" (0..=25), then "del", "nothing", "space".
 pub const CLASSES: [&str; NUM_CLASSES] = [
-    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S",
-    "T", "U", "V", "W", "X", "Y", "Z", "del", "nothing", "space",
+    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S", "T", "U", "V", "W",
+    "X", "Y", "Z", "del", "nothing", "space",
 ];
 
 /// Number of letter classes (they come first).

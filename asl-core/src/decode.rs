@@ -161,10 +161,7 @@ pub enum DecodeError {
         value: f32,
     },
     #[error("cannot read word list {path}: {source}")]
-    LexiconIo {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    LexiconIo { path: PathBuf, source: std::io::Error },
     #[error("word list line {line}: {message}")]
     LexiconParse { line: usize, message: String },
 }
@@ -200,16 +197,8 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             (x, y) = (ra, rb);
         } else {
             // A digit run sorts where '0' would, so "a.jpg" < "a1.jpg" < "a_.jpg".
-            let ka = if ca.is_ascii_digit() {
-                '0'
-            } else {
-                fold_case(ca)
-            };
-            let kb = if cb.is_ascii_digit() {
-                '0'
-            } else {
-                fold_case(cb)
-            };
+            let ka = if ca.is_ascii_digit() { '0' } else { fold_case(ca) };
+            let kb = if cb.is_ascii_digit() { '0' } else { fold_case(cb) };
             if ka != kb {
                 return ka.cmp(&kb);
             }
@@ -258,9 +247,7 @@ fn skip_reason(name: &str) -> Option<String> {
     if name.ends_with('/') || name.ends_with('\\') {
         return Some("directory".into());
     }
-    let mut components = name
-        .split(['/', '\\'])
-        .filter(|c| !c.is_empty() && *c != ".");
+    let mut components = name.split(['/', '\\']).filter(|c| !c.is_empty() && *c != ".");
     if components.clone().any(|c| c == "__MACOSX") {
         return Some("macOS metadata (__MACOSX)".into());
     }
@@ -358,10 +345,7 @@ fn edit_slots(inputs: &[LetterProbs], classes: &[usize], collapse: bool, out: &m
 
 /// Mean probability of `class` over the slot's photos.
 fn slot_prob(inputs: &[LetterProbs], slot: &Slot, class: usize) -> f32 {
-    let sum: f32 = inputs[slot.start..slot.end]
-        .iter()
-        .map(|x| x.probs[class])
-        .sum();
+    let sum: f32 = inputs[slot.start..slot.end].iter().map(|x| x.probs[class]).sum();
     sum / (slot.end - slot.start) as f32
 }
 
@@ -498,10 +482,7 @@ impl Lexicon {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let parse_err = |message: String| DecodeError::LexiconParse {
-                line: i + 1,
-                message,
-            };
+            let parse_err = |message: String| DecodeError::LexiconParse { line: i + 1, message };
             let mut fields = line.split_whitespace();
             let word = fields.next().unwrap_or_default();
             let count = match fields.next() {
@@ -511,20 +492,13 @@ impl Lexicon {
                     .map_err(|e| parse_err(format!("bad count {c:?}: {e}")))?,
             };
             if let Some(extra) = fields.next() {
-                return Err(parse_err(format!(
-                    "unexpected field {extra:?} after the count"
-                )));
+                return Err(parse_err(format!("unexpected field {extra:?} after the count")));
             }
             if count == 0 {
                 return Err(parse_err(format!("count of {word:?} is 0")));
             }
             if word.len() <= MAX_WORD_LEN && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-                entries.push((
-                    word.bytes()
-                        .map(|b| b.to_ascii_uppercase() - b'A')
-                        .collect(),
-                    count,
-                ));
+                entries.push((word.bytes().map(|b| b.to_ascii_uppercase() - b'A').collect(), count));
             }
         }
         Ok(Lexicon::build(entries))
@@ -692,11 +666,7 @@ impl Lexicon {
     /// reading of the photos is always a candidate too: with its lexicon prior if it is a
     /// word, else with prior `oov_log_prior`, or with prior 0 (so it wins) when every one of
     /// its letters has probability at least `oov_min_confidence`.
-    pub fn decode(
-        &self,
-        inputs: &[LetterProbs],
-        cfg: &DecodeConfig,
-    ) -> Result<WordEstimate, DecodeError> {
+    pub fn decode(&self, inputs: &[LetterProbs], cfg: &DecodeConfig) -> Result<WordEstimate, DecodeError> {
         validate(inputs)?;
         let classes: Vec<usize> = inputs.iter().map(|x| argmax(x.probs)).collect();
         let mut slots = Vec::with_capacity(inputs.len());
@@ -761,13 +731,7 @@ impl Lexicon {
     }
 
     /// Fills `scratch.cands` with the candidates for one word, best first.
-    fn decode_word(
-        &self,
-        inputs: &[LetterProbs],
-        word: &[Slot],
-        cfg: &DecodeConfig,
-        s: &mut Scratch,
-    ) {
+    fn decode_word(&self, inputs: &[LetterProbs], word: &[Slot], cfg: &DecodeConfig, s: &mut Scratch) {
         let k = word.len();
         s.log_probs.clear();
         s.log_probs.extend(word.iter().map(|slot| {
@@ -799,11 +763,7 @@ impl Lexicon {
                         continue;
                     }
                     let score = h.score + lp[usize::from(c.letter)];
-                    let bound = if remaining == 0 {
-                        c.word_prior
-                    } else {
-                        c.best_prior
-                    };
+                    let bound = if remaining == 0 { c.word_prior } else { c.best_prior };
                     s.next.push(Hyp {
                         node: first + j as u32,
                         score,
@@ -827,15 +787,8 @@ impl Lexicon {
         }
 
         // The raw reading: argmax letters (each slot's class is a letter).
-        let raw_text: String = word
-            .iter()
-            .filter_map(|slot| letter_char(slot.class))
-            .collect();
-        let raw_ll: f32 = word
-            .iter()
-            .zip(&s.log_probs)
-            .map(|(slot, lp)| lp[slot.class])
-            .sum();
+        let raw_text: String = word.iter().filter_map(|slot| letter_char(slot.class)).collect();
+        let raw_ll: f32 = word.iter().zip(&s.log_probs).map(|(slot, lp)| lp[slot.class]).sum();
         if !s.cands.iter().any(|c| c.text == raw_text) {
             let prior = match self.find(word.iter().map(|slot| slot.class as u8)) {
                 Some(node) => self.nodes[node].word_prior,
@@ -877,9 +830,7 @@ fn by_key(a: &Hyp, b: &Hyp) -> Ordering {
 }
 
 fn by_score_then_text(a: &Alternative, b: &Alternative) -> Ordering {
-    b.score
-        .total_cmp(&a.score)
-        .then_with(|| a.text.cmp(&b.text))
+    b.score.total_cmp(&a.score).then_with(|| a.text.cmp(&b.text))
 }
 
 fn log_sum_exp(xs: impl Iterator<Item = f32> + Clone) -> f32 {
@@ -947,17 +898,9 @@ mod tests {
         assert_eq!(raw_text("H I space Y O U"), "HI YOU");
         assert_eq!(raw_text("H X del I"), "HI");
         assert_eq!(raw_text("A space del B"), "AB", "del removes a space too");
-        assert_eq!(
-            raw_text("del del A B del del del C"),
-            "C",
-            "del on empty is a no-op"
-        );
+        assert_eq!(raw_text("del del A B del del del C"), "C", "del on empty is a no-op");
         assert_eq!(raw_text("nothing H nothing I nothing"), "HI");
-        assert_eq!(
-            raw_text("space A space space B space"),
-            "A B",
-            "spaces normalised"
-        );
+        assert_eq!(raw_text("space A space space B space"), "A B", "spaces normalised");
         assert_eq!(raw_text("J A Z Z"), "JAZZ");
         assert_eq!(raw_text(""), "");
         assert_eq!(raw_text("nothing nothing"), "");
@@ -982,27 +925,17 @@ mod tests {
         assert_eq!(classes, ["H", "nothing", "I"]);
 
         let frames = photos("H H E L L nothing L O O", 0.9);
-        let collapse = DecodeOptions {
-            collapse_repeats: true,
-        };
+        let collapse = DecodeOptions { collapse_repeats: true };
         assert_eq!(raw(&inputs(&frames), &collapse).unwrap().text, "HELLO");
         assert_eq!(
-            raw(&inputs(&frames), &DecodeOptions::default())
-                .unwrap()
-                .text,
+            raw(&inputs(&frames), &DecodeOptions::default()).unwrap().text,
             "HHELLLOO"
         );
         let cfg = DecodeConfig {
             collapse_repeats: true,
             ..DecodeConfig::default()
         };
-        assert_eq!(
-            Lexicon::bundled()
-                .decode(&inputs(&frames), &cfg)
-                .unwrap()
-                .text,
-            "HELLO"
-        );
+        assert_eq!(Lexicon::bundled().decode(&inputs(&frames), &cfg).unwrap().text, "HELLO");
     }
 
     #[test]
@@ -1058,9 +991,7 @@ mod tests {
             raw(&one(&neg), &DecodeOptions::default()),
             Err(DecodeError::Negative { class: "E", .. })
         ));
-        let msg = raw(&one(&short), &DecodeOptions::default())
-            .unwrap_err()
-            .to_string();
+        let msg = raw(&one(&short), &DecodeOptions::default()).unwrap_err().to_string();
         assert!(msg.contains("bad.jpg"), "{msg}");
     }
 
@@ -1078,21 +1009,11 @@ mod tests {
         lt("a.jpg", "b.JPG");
         lt("a.jpg", "a1.jpg");
         lt("x/9/1.jpg", "x/10/0.jpg");
-        lt(
-            "99999999999999999999999.jpg",
-            "100000000000000000000000.jpg",
-        ); // no overflow
+        lt("99999999999999999999999.jpg", "100000000000000000000000.jpg"); // no overflow
         assert_eq!(natural_cmp("same.jpg", "same.jpg"), Ordering::Equal);
-        let mut names = vec![
-            "10.jpg", "1.jpg", "01.jpg", "2.jpg", "B.jpg", "a.jpg", "A.jpg",
-        ];
+        let mut names = vec!["10.jpg", "1.jpg", "01.jpg", "2.jpg", "B.jpg", "a.jpg", "A.jpg"];
         names.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(
-            names,
-            [
-                "1.jpg", "01.jpg", "2.jpg", "10.jpg", "A.jpg", "a.jpg", "B.jpg"
-            ]
-        );
+        assert_eq!(names, ["1.jpg", "01.jpg", "2.jpg", "10.jpg", "A.jpg", "a.jpg", "B.jpg"]);
     }
 
     #[test]
@@ -1126,13 +1047,7 @@ mod tests {
                 "word/10.JPG"
             ]
         );
-        let reason = |f: &str| {
-            skipped
-                .iter()
-                .find(|s| s.file == f)
-                .map(|s| s.reason.clone())
-                .unwrap()
-        };
+        let reason = |f: &str| skipped.iter().find(|s| s.file == f).map(|s| s.reason.clone()).unwrap();
         assert_eq!(reason("word/"), "directory");
         assert!(reason("__MACOSX/word/._2.jpeg").contains("__MACOSX"));
         assert!(reason("word/.DS_Store").contains("hidden"));
@@ -1145,18 +1060,10 @@ mod tests {
 
     #[test]
     fn lexicon_parsing() {
-        let lex = Lexicon::from_str(
-            "# comment\nhello\t10\nWorld 5\n\ndon't\t3\ncafé\t2\nhello\t5\nsolo\n",
-        )
-        .unwrap();
+        let lex = Lexicon::from_str("# comment\nhello\t10\nWorld 5\n\ndon't\t3\ncafé\t2\nhello\t5\nsolo\n").unwrap();
         assert_eq!(lex.len(), 3);
         assert!(lex.contains("HELLO") && lex.contains("world") && lex.contains("Solo"));
-        assert!(
-            !lex.contains("DONT")
-                && !lex.contains("HELL")
-                && !lex.contains("")
-                && !lex.contains("HELLOS")
-        );
+        assert!(!lex.contains("DONT") && !lex.contains("HELL") && !lex.contains("") && !lex.contains("HELLOS"));
         let total = 10.0f32 + 5.0 + 5.0 + 1.0;
         assert!((lex.log_prior("hello").unwrap() - (15.0 / total).ln()).abs() < 1e-6);
         assert_eq!(lex.log_prior("nope"), None);
@@ -1165,10 +1072,7 @@ mod tests {
         assert_eq!(all, ["HELLO", "SOLO", "WORLD"]);
 
         let err = Lexicon::from_str("a\t1\nb\tmany\n").unwrap_err();
-        assert!(
-            matches!(err, DecodeError::LexiconParse { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, DecodeError::LexiconParse { line: 2, .. }), "{err}");
         assert!(matches!(
             Lexicon::from_str("a 1 2"),
             Err(DecodeError::LexiconParse { line: 1, .. })
@@ -1203,26 +1107,13 @@ mod tests {
         let mut p = photos("H E L L O", 0.9);
         p[1] = mix(&[("S", 0.55), ("E", 0.40)]);
         let input = inputs(&p);
-        assert_eq!(
-            raw(&input, &DecodeOptions::default()).unwrap().text,
-            "HSLLO"
-        );
-        let est = Lexicon::bundled()
-            .decode(&input, &DecodeConfig::default())
-            .unwrap();
+        assert_eq!(raw(&input, &DecodeOptions::default()).unwrap().text, "HSLLO");
+        let est = Lexicon::bundled().decode(&input, &DecodeConfig::default()).unwrap();
         assert_eq!(est.text, "HELLO");
-        assert!(
-            est.confidence > 0.5 && est.confidence <= 1.0,
-            "{}",
-            est.confidence
-        );
+        assert!(est.confidence > 0.5 && est.confidence <= 1.0, "{}", est.confidence);
         assert_eq!(est.alternatives[0].text, "HELLO");
         assert!(est.alternatives.len() > 1 && est.alternatives.len() <= DEFAULT_TOP_K);
-        assert!(
-            est.alternatives
-                .windows(2)
-                .all(|w| w[0].score >= w[1].score)
-        );
+        assert!(est.alternatives.windows(2).all(|w| w[0].score >= w[1].score));
         assert!(
             est.alternatives.iter().any(|a| a.text == "HSLLO"),
             "raw reading kept as alternative"
@@ -1231,9 +1122,7 @@ mod tests {
         // Deterministic.
         assert_eq!(
             est,
-            Lexicon::bundled()
-                .decode(&input, &DecodeConfig::default())
-                .unwrap()
+            Lexicon::bundled().decode(&input, &DecodeConfig::default()).unwrap()
         );
     }
 
@@ -1275,20 +1164,13 @@ mod tests {
         let est = Lexicon::bundled().decode(&inputs(&p), &cfg).unwrap();
         assert_eq!(est.text, "HELLO WORLD");
         assert_eq!(est.alternatives.len(), 3);
-        assert!(
-            est.alternatives
-                .iter()
-                .all(|a| a.text.split(' ').count() == 2)
-        );
+        assert!(est.alternatives.iter().all(|a| a.text.split(' ').count() == 2));
         let none = DecodeConfig {
             top_k: 0,
             ..DecodeConfig::default()
         };
         let est = Lexicon::bundled().decode(&inputs(&p), &none).unwrap();
-        assert_eq!(
-            (est.text.as_str(), est.alternatives.len()),
-            ("HELLO WORLD", 0)
-        );
+        assert_eq!((est.text.as_str(), est.alternatives.len()), ("HELLO WORLD", 0));
     }
 
     #[test]

@@ -34,9 +34,7 @@ pub enum EvalError {
     BankClasses(usize),
     #[error("probability bank has no vectors for class {0}")]
     EmptyClass(&'static str),
-    #[error(
-        "probability bank vector for class {class} has {found} entries, expected {NUM_CLASSES}"
-    )]
+    #[error("probability bank vector for class {class} has {found} entries, expected {NUM_CLASSES}")]
     BankVectorLength { class: &'static str, found: usize },
     #[error("the lexicon has no words of {MIN_WORD_LEN} to {MAX_WORD_LEN} letters")]
     NoWords,
@@ -147,9 +145,7 @@ pub fn tune(
     // The best: highest rank, the first one on ties.
     let mut best: Option<usize> = None;
     for (i, (cfg, r)) in tried.iter().enumerate() {
-        if best.is_none_or(|b| {
-            rank(cfg, r).partial_cmp(&rank(&tried[b].0, &tried[b].1)) == Some(Ordering::Greater)
-        }) {
+        if best.is_none_or(|b| rank(cfg, r).partial_cmp(&rank(&tried[b].0, &tried[b].1)) == Some(Ordering::Greater)) {
             best = Some(i);
         }
     }
@@ -198,8 +194,8 @@ fn rank(cfg: &DecodeConfig, r: &EvalReport) -> (bool, f32, f32, f32) {
 pub fn synthetic_bank(seed: u64, per_class: usize) -> Vec<Vec<Vec<f32>>> {
     // Letters each letter is confused with (by index A..Z).
     const NEIGHBOURS: [&str; NUM_LETTERS] = [
-        "SET", "FE", "O", "IF", "SAO", "DBW", "HQ", "GU", "JY", "I", "VP", "G", "NS", "MT", "CE",
-        "KQ", "PG", "U", "AET", "ASN", "VR", "UK", "FV", "D", "I", "D",
+        "SET", "FE", "O", "IF", "SAO", "DBW", "HQ", "GU", "JY", "I", "VP", "G", "NS", "MT", "CE", "KQ", "PG", "U",
+        "AET", "ASN", "VR", "UK", "FV", "D", "I", "D",
     ];
     let mut rng = Rng::new(seed);
     let mut bank = Vec::with_capacity(NUM_CLASSES);
@@ -250,10 +246,7 @@ fn check_bank(bank: &[Vec<Vec<f32>>]) -> Result<(), EvalError> {
     }
     for (class, vectors) in CLASSES.iter().zip(bank) {
         if let Some(v) = vectors.iter().find(|v| v.len() != NUM_CLASSES) {
-            return Err(EvalError::BankVectorLength {
-                class,
-                found: v.len(),
-            });
+            return Err(EvalError::BankVectorLength { class, found: v.len() });
         }
     }
     // Only letters are spelled.
@@ -316,12 +309,7 @@ fn build_cases(
             .map(|probs| LetterProbs { file: "", probs })
             .collect();
         let raw = decode::raw(&inputs, opts)?.text;
-        cases.push(Case {
-            text,
-            oov,
-            probs,
-            raw,
-        });
+        cases.push(Case { text, oov, probs, raw });
     }
     Ok(cases)
 }
@@ -334,11 +322,7 @@ fn add_noise(p: &mut [f32], noise: f32, rng: &mut Rng) {
     }
     let sum: f64 = d.iter().sum();
     for (i, x) in p.iter_mut().enumerate() {
-        let extra = if is_letter(i) {
-            (d[i] / sum) as f32
-        } else {
-            0.0
-        };
+        let extra = if is_letter(i) { (d[i] / sum) as f32 } else { 0.0 };
         *x = (1.0 - noise) * *x + noise * extra;
     }
 }
@@ -368,12 +352,7 @@ fn made_up_name(rng: &mut Rng, lexicon: &Lexicon) -> String {
     }
 }
 
-fn run_cases(
-    cases: &[Case],
-    lexicon: &Lexicon,
-    cfg: &DecodeConfig,
-    noise: f32,
-) -> Result<EvalReport, EvalError> {
+fn run_cases(cases: &[Case], lexicon: &Lexicon, cfg: &DecodeConfig, noise: f32) -> Result<EvalReport, EvalError> {
     let mut inputs: Vec<LetterProbs> = Vec::new();
     let mut lev = Levenshtein::default();
     let (mut raw_ok, mut lex_ok, mut broken, mut fixed) = (0usize, 0usize, 0usize, 0usize);
@@ -406,11 +385,7 @@ fn run_cases(
         ref_len += case.text.chars().count();
     }
     let ratio = |a: usize, b: usize| {
-        if b == 0 {
-            0.0
-        } else {
-            (a as f64 / b as f64) as f32
-        }
+        if b == 0 { 0.0 } else { (a as f64 / b as f64) as f32 }
     };
     Ok(EvalReport {
         n: cases.len(),
@@ -497,10 +472,7 @@ mod tests {
     use super::*;
 
     fn small_lexicon() -> Lexicon {
-        Lexicon::from_str(
-            "HELLO 50\nWORLD 40\nSEAT 30\nMEAT 20\nNEAT 10\nTEAM 5\nSTEAM 5\nCAT 60\nCUT 20\n",
-        )
-        .unwrap()
+        Lexicon::from_str("HELLO 50\nWORLD 40\nSEAT 30\nMEAT 20\nNEAT 10\nTEAM 5\nSTEAM 5\nCAT 60\nCUT 20\n").unwrap()
     }
 
     #[test]
@@ -511,23 +483,9 @@ mod tests {
             v[class] = 1.0;
             vectors.push(v);
         }
-        let r = evaluate(
-            &bank,
-            &small_lexicon(),
-            &DecodeConfig::default(),
-            7,
-            300,
-            0.0,
-        )
-        .unwrap();
+        let r = evaluate(&bank, &small_lexicon(), &DecodeConfig::default(), 7, 300, 0.0).unwrap();
         assert_eq!(
-            (
-                r.n,
-                r.raw_word_acc,
-                r.lexicon_word_acc,
-                r.raw_cer,
-                r.lexicon_cer
-            ),
+            (r.n, r.raw_word_acc, r.lexicon_word_acc, r.raw_cer, r.lexicon_cer),
             (300, 1.0, 1.0, 0.0, 0.0)
         );
         assert_eq!((r.raw_correct_turned_wrong, r.wrong_turned_correct), (0, 0));
@@ -567,23 +525,10 @@ mod tests {
             beam_widths: vec![4, 16],
             oov_log_priors: vec![-16.0],
         };
-        let t = tune(
-            &bank,
-            &small_lexicon(),
-            &DecodeConfig::default(),
-            &grid,
-            5,
-            200,
-            0.3,
-        )
-        .unwrap();
+        let t = tune(&bank, &small_lexicon(), &DecodeConfig::default(), &grid, 5, 200, 0.3).unwrap();
         assert_eq!(t.tried.len(), 4);
         assert!(t.feasible);
-        let best_acc = t
-            .tried
-            .iter()
-            .map(|(_, r)| r.lexicon_word_acc)
-            .fold(0.0, f32::max);
+        let best_acc = t.tried.iter().map(|(_, r)| r.lexicon_word_acc).fold(0.0, f32::max);
         assert!(t.report.lexicon_word_acc <= best_acc);
         assert!(t.tried.iter().any(|(c, r)| *c == t.best && *r == t.report));
     }

@@ -69,15 +69,38 @@ impl EvalReport {
                 let predicted: usize = (0..NUM_CLASSES).map(|r| confusion[r][c]).sum();
                 let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
                 let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-                let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-                ClassMetrics { class: CLASSES[c].to_string(), support, precision, recall, f1 }
+                let f1 = if precision + recall > 0.0 {
+                    2.0 * precision * recall / (precision + recall)
+                } else {
+                    0.0
+                };
+                ClassMetrics {
+                    class: CLASSES[c].to_string(),
+                    support,
+                    precision,
+                    recall,
+                    f1,
+                }
             })
             .collect();
         // Macro-F1 over the classes present in the evaluation set.
         let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support > 0).collect();
-        let macro_f1 = if present.is_empty() { 0.0 } else { present.iter().map(|m| m.f1).sum::<f64>() / present.len() as f64 };
+        let macro_f1 = if present.is_empty() {
+            0.0
+        } else {
+            present.iter().map(|m| m.f1).sum::<f64>() / present.len() as f64
+        };
         let nf = n.max(1) as f64;
-        EvalReport { images: n, accuracy: correct as f64 / nf, macro_f1, top3_accuracy: top3 as f64 / nf, top5_accuracy: top5 as f64 / nf, loss: loss / nf, per_class, confusion }
+        EvalReport {
+            images: n,
+            accuracy: correct as f64 / nf,
+            macro_f1,
+            top3_accuracy: top3 as f64 / nf,
+            top5_accuracy: top5 as f64 / nf,
+            loss: loss / nf,
+            per_class,
+            confusion,
+        }
     }
 
     /// Summary for model cards and run logs.
@@ -106,24 +129,54 @@ impl EvalReport {
         let cell = 22;
         let margin = 70;
         let size = margin + cell * NUM_CLASSES + 10;
-        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" font-family=\"sans-serif\" font-size=\"10\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        let _ = writeln!(s, "<text x=\"{}\" y=\"14\" font-size=\"12\">Confusion matrix (accuracy {:.2}%): rows true, columns predicted</text>", margin, self.accuracy * 100.0);
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" font-family=\"sans-serif\" font-size=\"10\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"14\" font-size=\"12\">Confusion matrix (accuracy {:.2}%): rows true, columns predicted</text>",
+            margin,
+            self.accuracy * 100.0
+        );
         for (i, c) in CLASSES.iter().enumerate() {
             let p = margin + i * cell + cell / 2;
-            let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{c}</text>", margin - 4, p + 3);
-            let _ = writeln!(s, "<text x=\"{p}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-90 {p} {})\">{c}</text>", margin - 4, margin - 4);
+            let _ = writeln!(
+                s,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{c}</text>",
+                margin - 4,
+                p + 3
+            );
+            let _ = writeln!(
+                s,
+                "<text x=\"{p}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-90 {p} {})\">{c}</text>",
+                margin - 4,
+                margin - 4
+            );
         }
         for (i, row) in self.confusion.iter().enumerate() {
             let total: usize = row.iter().sum::<usize>().max(1);
             for (j, &v) in row.iter().enumerate() {
                 let frac = v as f64 / total as f64;
                 // Diagonal in blue, errors in red; intensity = share of the true class.
-                let (r, g, b) = if i == j { (255.0 * (1.0 - frac), 255.0 * (1.0 - 0.6 * frac), 255.0) } else { (255.0, 255.0 * (1.0 - frac), 255.0 * (1.0 - frac)) };
+                let (r, g, b) = if i == j {
+                    (255.0 * (1.0 - frac), 255.0 * (1.0 - 0.6 * frac), 255.0)
+                } else {
+                    (255.0, 255.0 * (1.0 - frac), 255.0 * (1.0 - frac))
+                };
                 let (x, y) = (margin + j * cell, margin + i * cell);
-                let _ = writeln!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({:.0},{:.0},{:.0})\" stroke=\"#ddd\"><title>{} → {}: {v}</title></rect>", r, g, b, CLASSES[i], CLASSES[j]);
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({:.0},{:.0},{:.0})\" stroke=\"#ddd\"><title>{} → {}: {v}</title></rect>",
+                    r, g, b, CLASSES[i], CLASSES[j]
+                );
                 if v > 0 {
                     let colour = if frac > 0.5 { "white" } else { "black" };
-                    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"8\" fill=\"{colour}\">{v}</text>", x + cell / 2, y + cell / 2 + 3);
+                    let _ = writeln!(
+                        s,
+                        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"8\" fill=\"{colour}\">{v}</text>",
+                        x + cell / 2,
+                        y + cell / 2 + 3
+                    );
                 }
             }
         }
@@ -135,8 +188,10 @@ impl EvalReport {
     pub fn write(&self, dir: &Path) -> Result<(), EvalError> {
         let io = |path: PathBuf| move |source| EvalError::Io { path, source };
         std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
-        crate::fsutil::write_atomic(&dir.join("confusion.csv"), self.confusion_csv().as_bytes()).map_err(io(dir.join("confusion.csv")))?;
-        crate::fsutil::write_atomic(&dir.join("confusion.svg"), self.confusion_svg().as_bytes()).map_err(io(dir.join("confusion.svg")))?;
+        crate::fsutil::write_atomic(&dir.join("confusion.csv"), self.confusion_csv().as_bytes())
+            .map_err(io(dir.join("confusion.csv")))?;
+        crate::fsutil::write_atomic(&dir.join("confusion.svg"), self.confusion_svg().as_bytes())
+            .map_err(io(dir.join("confusion.svg")))?;
         crate::fsutil::write_json_atomic(&dir.join("eval.json"), self).map_err(io(dir.join("eval.json")))?;
         Ok(())
     }
@@ -152,10 +207,17 @@ pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<E
 fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<f32>, EvalError> {
     let n = cache.len(split);
     if n == 0 {
-        return Err(EvalError::Empty(format!("the {split:?} split of {} is empty", cache.path.display())));
+        return Err(EvalError::Empty(format!(
+            "the {split:?} split of {} is empty",
+            cache.path.display()
+        )));
     }
     if cache.image_size() != clf.input_size() {
-        return Err(EvalError::Empty(format!("cache images are {}px, the model wants {}px", cache.image_size(), clf.input_size())));
+        return Err(EvalError::Empty(format!(
+            "cache images are {}px, the model wants {}px",
+            cache.image_size(),
+            clf.input_size()
+        )));
     }
     Ok(clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?)
 }
@@ -200,10 +262,23 @@ impl SourceReport {
             *t = (t.0 + 1, t.1 + usize::from(rank == 0), t.2 + usize::from(rank < 3));
         }
         let ratio = |a: usize, n: usize| if n == 0 { 0.0 } else { a as f64 / n as f64 };
-        let sources: Vec<SourceMetrics> =
-            tally.iter().map(|(s, &(n, ok, top3))| SourceMetrics { source: s.to_string(), images: n, accuracy: ratio(ok, n), top3_accuracy: ratio(top3, n) }).collect();
+        let sources: Vec<SourceMetrics> = tally
+            .iter()
+            .map(|(s, &(n, ok, top3))| SourceMetrics {
+                source: s.to_string(),
+                images: n,
+                accuracy: ratio(ok, n),
+                top3_accuracy: ratio(top3, n),
+            })
+            .collect();
         let total: (usize, usize, usize) = tally.values().fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2));
-        let mean = |f: fn(&SourceMetrics) -> f64| if sources.is_empty() { 0.0 } else { sources.iter().map(f).sum::<f64>() / sources.len() as f64 };
+        let mean = |f: fn(&SourceMetrics) -> f64| {
+            if sources.is_empty() {
+                0.0
+            } else {
+                sources.iter().map(f).sum::<f64>() / sources.len() as f64
+            }
+        };
         SourceReport {
             pooled_accuracy: ratio(total.1, total.0),
             pooled_top3_accuracy: ratio(total.2, total.0),
@@ -215,15 +290,27 @@ impl SourceReport {
 }
 
 /// [`evaluate_cache`] plus the accuracy per source of the photos ([`source_of`]).
-pub fn evaluate_by_source(clf: &Classifier, cache: &Cache, split: Split) -> Result<(EvalReport, SourceReport), EvalError> {
+pub fn evaluate_by_source(
+    clf: &Classifier,
+    cache: &Cache,
+    split: Split,
+) -> Result<(EvalReport, SourceReport), EvalError> {
     let probs = split_probabilities(clf, cache, split)?;
     let files: Vec<&str> = (0..cache.len(split)).map(|i| cache.file(split, i)).collect();
-    Ok((EvalReport::from_probs(&probs, cache.labels(split)), SourceReport::from_probs(&probs, cache.labels(split), &files)))
+    Ok((
+        EvalReport::from_probs(&probs, cache.labels(split)),
+        SourceReport::from_probs(&probs, cache.labels(split), &files),
+    ))
 }
 
 /// How hard the stress set pushes the images off the dataset's look.
 pub fn stress_augment() -> AugmentConfig {
-    AugmentConfig { strength: 1.0, mirror: 0.5, background: 0.8, erase: 0.0 }
+    AugmentConfig {
+        strength: 1.0,
+        mirror: 0.5,
+        background: 0.8,
+        erase: 0.0,
+    }
 }
 
 /// Evaluate on a stress set built from a split: every image transformed once, deterministically
@@ -232,7 +319,9 @@ pub fn evaluate_stress(clf: &Classifier, cache: &Cache, split: Split, seed: u64)
     let n = cache.len(split);
     let s = clf.input_size();
     if n == 0 || cache.image_size() != s {
-        return Err(EvalError::Empty("stress set needs a non-empty split of the model's input size".into()));
+        return Err(EvalError::Empty(
+            "stress set needs a non-empty split of the model's input size".into(),
+        ));
     }
     let plane = 3 * s * s;
     let cfg = stress_augment();
@@ -295,7 +384,13 @@ mod source_tests {
             }
             p
         };
-        let probs: Vec<f32> = [one_hot(0, None), one_hot(1, None), one_hot(5, None), one_hot(7, Some(3))].concat();
+        let probs: Vec<f32> = [
+            one_hot(0, None),
+            one_hot(1, None),
+            one_hot(5, None),
+            one_hot(7, Some(3)),
+        ]
+        .concat();
         let labels = [0u8, 1, 2, 3];
         let files = ["A/a__1.jpg", "B/a__2.jpg", "C/a__3.jpg", "D/b__1.jpg"];
         let r = SourceReport::from_probs(&probs, &labels, &files);

@@ -97,7 +97,10 @@ mod tests {
         fs::write(d.path().join(".extract-file"), b"x").unwrap();
         fs::create_dir(d.path().join("3")).unwrap();
         assert_eq!(sweep_stale(d.path(), ".extract-").unwrap(), 2);
-        let left: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("3")]);
         assert_eq!(sweep_stale(&d.path().join("missing"), ".x").unwrap(), 0);
     }

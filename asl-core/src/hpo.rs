@@ -33,17 +33,33 @@ pub enum HpoError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HpoError + '_ {
-    move |source| HpoError::Io { path: path.to_path_buf(), source }
+    move |source| HpoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// One parameter's prior.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
-    LogUniform { low: f64, high: f64 },
-    Uniform { low: f64, high: f64 },
-    Int { low: i64, high: i64, #[serde(default)] log: bool },
-    Categorical { choices: Vec<Value> },
+    LogUniform {
+        low: f64,
+        high: f64,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Int {
+        low: i64,
+        high: i64,
+        #[serde(default)]
+        log: bool,
+    },
+    Categorical {
+        choices: Vec<Value>,
+    },
 }
 
 impl Distribution {
@@ -53,7 +69,9 @@ impl Distribution {
             Distribution::LogUniform { low, high } => (low.ln(), high.ln()),
             Distribution::Uniform { low, high } => (*low, *high),
             Distribution::Int { low, high, log: false } => (*low as f64 - 0.5, *high as f64 + 0.5),
-            Distribution::Int { low, high, log: true } => ((*low as f64 - 0.5).max(0.5).ln(), (*high as f64 + 0.5).ln()),
+            Distribution::Int { low, high, log: true } => {
+                ((*low as f64 - 0.5).max(0.5).ln(), (*high as f64 + 0.5).ln())
+            }
             Distribution::Categorical { choices } => (0.0, choices.len() as f64),
         }
     }
@@ -62,18 +80,32 @@ impl Distribution {
         match self {
             Distribution::LogUniform { low, high } => Value::from(x.exp().clamp(*low, *high)),
             Distribution::Uniform { low, high } => Value::from(x.clamp(*low, *high)),
-            Distribution::Int { low, high, log } => Value::from((if *log { x.exp() } else { x }).round().clamp(*low as f64, *high as f64) as i64),
-            Distribution::Categorical { choices } => choices[(x.floor().max(0.0) as usize).min(choices.len() - 1)].clone(),
+            Distribution::Int { low, high, log } => Value::from(
+                (if *log { x.exp() } else { x })
+                    .round()
+                    .clamp(*low as f64, *high as f64) as i64,
+            ),
+            Distribution::Categorical { choices } => {
+                choices[(x.floor().max(0.0) as usize).min(choices.len() - 1)].clone()
+            }
         }
     }
 
     fn validate(&self, name: &str) -> Result<(), HpoError> {
         let bad = |m: String| Err(HpoError::BadSpace(format!("{name}: {m}")));
         match self {
-            Distribution::LogUniform { low, high } if !(*low > 0.0 && low < high && high.is_finite()) => bad("log_uniform needs 0 < low < high".into()),
-            Distribution::Uniform { low, high } if !(low < high && low.is_finite() && high.is_finite()) => bad("uniform needs low < high".into()),
-            Distribution::Int { low, high, log } if low > high || (*log && *low < 1) => bad("int needs low ≤ high (and low ≥ 1 on a log scale)".into()),
-            Distribution::Categorical { choices } if choices.is_empty() => bad("categorical needs at least one choice".into()),
+            Distribution::LogUniform { low, high } if !(*low > 0.0 && low < high && high.is_finite()) => {
+                bad("log_uniform needs 0 < low < high".into())
+            }
+            Distribution::Uniform { low, high } if !(low < high && low.is_finite() && high.is_finite()) => {
+                bad("uniform needs low < high".into())
+            }
+            Distribution::Int { low, high, log } if low > high || (*log && *low < 1) => {
+                bad("int needs low ≤ high (and low ≥ 1 on a log scale)".into())
+            }
+            Distribution::Categorical { choices } if choices.is_empty() => {
+                bad("categorical needs at least one choice".into())
+            }
             _ => Ok(()),
         }
     }
@@ -104,13 +136,22 @@ impl Default for SearchSpace {
     /// What matters here: optimiser, regularisation, capacity, batch, augmentation, input size.
     fn default() -> Self {
         use Distribution::*;
-        let ints = |v: &[i64]| Categorical { choices: v.iter().map(|&x| Value::from(x)).collect() };
+        let ints = |v: &[i64]| Categorical {
+            choices: v.iter().map(|&x| Value::from(x)).collect(),
+        };
         SearchSpace(BTreeMap::from([
             ("lr".into(), LogUniform { low: 5e-4, high: 1e-2 }),
             ("weight_decay".into(), LogUniform { low: 1e-5, high: 1e-2 }),
             ("dropout".into(), Uniform { low: 0.0, high: 0.5 }),
             ("width".into(), ints(&[8, 12, 16, 24, 32])),
-            ("depth".into(), Int { low: 2, high: 4, log: false }),
+            (
+                "depth".into(),
+                Int {
+                    low: 2,
+                    high: 4,
+                    log: false,
+                },
+            ),
             ("batch_size".into(), ints(&[32, 64, 128])),
             ("augment".into(), Uniform { low: 0.0, high: 0.5 }),
             ("input_size".into(), ints(&[24, 32, 48])),
@@ -126,18 +167,39 @@ impl SearchSpace {
         for (name, d) in &self.0 {
             if !PARAMETERS.iter().any(|(p, _)| p == name) {
                 let known: Vec<&str> = PARAMETERS.iter().map(|(p, _)| *p).collect();
-                return Err(HpoError::BadSpace(format!("unknown parameter {name:?}; known: {}", known.join(", "))));
+                return Err(HpoError::BadSpace(format!(
+                    "unknown parameter {name:?}; known: {}",
+                    known.join(", ")
+                )));
             }
             d.validate(name)?;
             // Whole-number parameters need whole-number priors: a trial must never draw depth 3.27.
-            let whole = ["width", "depth", "convs_per_stage", "hidden", "batch_size", "input_size"].contains(&name.as_str());
+            let whole = [
+                "width",
+                "depth",
+                "convs_per_stage",
+                "hidden",
+                "batch_size",
+                "input_size",
+            ]
+            .contains(&name.as_str());
             let ok = match d {
                 Distribution::Int { .. } => true,
-                Distribution::Categorical { choices } => choices.iter().all(|c| if whole { c.as_u64().is_some() } else { c.as_f64().is_some() }),
+                Distribution::Categorical { choices } => choices.iter().all(|c| {
+                    if whole {
+                        c.as_u64().is_some()
+                    } else {
+                        c.as_f64().is_some()
+                    }
+                }),
                 Distribution::LogUniform { .. } | Distribution::Uniform { .. } => !whole,
             };
             if !ok {
-                return Err(HpoError::BadSpace(format!("{name}: {} values; use int or categorical with {} choices", if whole { "needs whole-number" } else { "needs numeric" }, if whole { "whole-number" } else { "numeric" })));
+                return Err(HpoError::BadSpace(format!(
+                    "{name}: {} values; use int or categorical with {} choices",
+                    if whole { "needs whole-number" } else { "needs numeric" },
+                    if whole { "whole-number" } else { "numeric" }
+                )));
             }
         }
         Ok(())
@@ -145,19 +207,25 @@ impl SearchSpace {
 
     pub fn load(path: &Path) -> Result<SearchSpace, HpoError> {
         let bytes = fs::read(path).map_err(io_err(path))?;
-        let space: SearchSpace = serde_json::from_slice(&bytes).map_err(|e| HpoError::BadSpace(format!("{}: {e}", path.display())))?;
+        let space: SearchSpace =
+            serde_json::from_slice(&bytes).map_err(|e| HpoError::BadSpace(format!("{}: {e}", path.display())))?;
         space.validate()?;
         Ok(space)
     }
 }
 
 fn as_f64(v: &Value, name: &str) -> Result<f64, HpoError> {
-    v.as_f64().ok_or_else(|| HpoError::BadSpace(format!("{name}: {v} is not a number")))
+    v.as_f64()
+        .ok_or_else(|| HpoError::BadSpace(format!("{name}: {v} is not a number")))
 }
 
 fn as_usize(v: &Value, name: &str) -> Result<usize, HpoError> {
     let x = as_f64(v, name)?;
-    if x >= 0.0 && x.fract() == 0.0 { Ok(x as usize) } else { Err(HpoError::BadSpace(format!("{name}: {v} is not a whole number"))) }
+    if x >= 0.0 && x.fract() == 0.0 {
+        Ok(x as usize)
+    } else {
+        Err(HpoError::BadSpace(format!("{name}: {v} is not a whole number")))
+    }
 }
 
 /// The training configuration of a trial: `base` with the sampled parameters set.
@@ -208,7 +276,12 @@ pub struct Pruner {
 
 impl Default for Pruner {
     fn default() -> Self {
-        Self { enabled: true, min_epochs: 1, eta: 3, bootstrap: 3 }
+        Self {
+            enabled: true,
+            min_epochs: 1,
+            eta: 3,
+            bootstrap: 3,
+        }
     }
 }
 
@@ -259,14 +332,35 @@ pub struct StudyConfig {
 
 impl Default for StudyConfig {
     fn default() -> Self {
-        Self { space: SearchSpace::default(), sampler: SamplerKind::Tpe, seed: 0, startup_trials: 5, max_epochs: 9, pruner: Pruner::default(), base: TrainConfig::default(), max_trials: Some(20), time_budget_secs: None, parallel: 1 }
+        Self {
+            space: SearchSpace::default(),
+            sampler: SamplerKind::Tpe,
+            seed: 0,
+            startup_trials: 5,
+            max_epochs: 9,
+            pruner: Pruner::default(),
+            base: TrainConfig::default(),
+            max_trials: Some(20),
+            time_budget_secs: None,
+            parallel: 1,
+        }
     }
 }
 
 impl StudyConfig {
     /// The part that must not change when a study is continued (budgets and parallelism may).
     pub fn identity(&self) -> StudyConfig {
-        StudyConfig { max_trials: None, time_budget_secs: None, parallel: 1, base: TrainConfig { device: String::new(), time_budget_secs: None, ..self.base.clone() }, ..self.clone() }
+        StudyConfig {
+            max_trials: None,
+            time_budget_secs: None,
+            parallel: 1,
+            base: TrainConfig {
+                device: String::new(),
+                time_budget_secs: None,
+                ..self.base.clone()
+            },
+            ..self.clone()
+        }
     }
 }
 
@@ -330,9 +424,15 @@ impl Study {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(HpoError::Io { path: p, source: e }),
         };
-        let s: Study = serde_json::from_slice(&bytes).map_err(|e| HpoError::Corrupt { path: p.clone(), problem: e.to_string() })?;
+        let s: Study = serde_json::from_slice(&bytes).map_err(|e| HpoError::Corrupt {
+            path: p.clone(),
+            problem: e.to_string(),
+        })?;
         if s.format != STUDY_FORMAT {
-            return Err(HpoError::Corrupt { path: p, problem: format!("study format {}, this asl reads {STUDY_FORMAT}", s.format) });
+            return Err(HpoError::Corrupt {
+                path: p,
+                problem: format!("study format {}, this asl reads {STUDY_FORMAT}", s.format),
+            });
         }
         Ok(Some(s))
     }
@@ -344,10 +444,20 @@ impl Study {
 
     /// The best complete trial: highest value, ties broken by lower latency.
     pub fn best(&self) -> Option<&Trial> {
-        self.trials.iter().filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite)).max_by(|a, b| {
-            let (va, vb) = (a.value.unwrap_or(f64::NEG_INFINITY), b.value.unwrap_or(f64::NEG_INFINITY));
-            va.total_cmp(&vb).then(b.latency_ms.unwrap_or(f64::INFINITY).total_cmp(&a.latency_ms.unwrap_or(f64::INFINITY)))
-        })
+        self.trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
+            .max_by(|a, b| {
+                let (va, vb) = (
+                    a.value.unwrap_or(f64::NEG_INFINITY),
+                    b.value.unwrap_or(f64::NEG_INFINITY),
+                );
+                va.total_cmp(&vb).then(
+                    b.latency_ms
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&a.latency_ms.unwrap_or(f64::INFINITY)),
+                )
+            })
     }
 
     pub fn count(&self, state: TrialState) -> usize {
@@ -363,15 +473,25 @@ impl Study {
     /// Sample the parameters of trial `number`: random during start-up, then TPE per
     /// parameter, seeded by (study seed, trial number) so a resumed study draws the same.
     fn sample(&self, number: usize) -> Result<(BTreeMap<String, Value>, BTreeMap<String, f64>), HpoError> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(self.config.seed ^ (number as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let scored: Vec<&Trial> = self.trials.iter().filter(|t| t.score().is_some_and(f64::is_finite)).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            self.config.seed ^ (number as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let scored: Vec<&Trial> = self
+            .trials
+            .iter()
+            .filter(|t| t.score().is_some_and(f64::is_finite))
+            .collect();
         let use_tpe = self.config.sampler == SamplerKind::Tpe && scored.len() >= self.config.startup_trials.max(1);
         let (mut params, mut internal) = (BTreeMap::new(), BTreeMap::new());
         for (name, dist) in &self.config.space.0 {
             let (lo, hi) = dist.internal_range();
             let x = if use_tpe {
                 let range = tpe::range(lo, hi).map_err(|e| HpoError::BadSpace(format!("{name}: {e}")))?;
-                let estimator = if matches!(dist, Distribution::Categorical { .. }) { tpe::histogram_estimator() } else { tpe::parzen_estimator() };
+                let estimator = if matches!(dist, Distribution::Categorical { .. }) {
+                    tpe::histogram_estimator()
+                } else {
+                    tpe::parzen_estimator()
+                };
                 let mut opt = tpe::TpeOptimizer::new(estimator, range);
                 for t in &scored {
                     if let (Some(&p), Some(score)) = (t.internal.get(name), t.score()) {
@@ -379,7 +499,8 @@ impl Study {
                         let _ = opt.tell(p, -score);
                     }
                 }
-                opt.ask(&mut rng).map_err(|e| HpoError::BadSpace(format!("{name}: {e}")))?
+                opt.ask(&mut rng)
+                    .map_err(|e| HpoError::BadSpace(format!("{name}: {e}")))?
             } else {
                 use rand::RngExt;
                 rng.random_range(lo..hi)
@@ -413,7 +534,12 @@ pub struct TrialResult {
 
 /// Runs one trial. `report(epoch, val_accuracy)` returns false when the pruner stops it.
 pub trait Objective: Sync {
-    fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, cancel: &Cancel) -> Result<TrialResult, String>;
+    fn run(
+        &self,
+        spec: &TrialSpec,
+        report: &mut dyn FnMut(usize, f64) -> bool,
+        cancel: &Cancel,
+    ) -> Result<TrialResult, String>;
 }
 
 /// Progress lines for a terminal or a notebook.
@@ -428,27 +554,47 @@ impl<F: Fn(&str) + Sync> StudyObserver for F {
 }
 
 fn fmt_params(p: &BTreeMap<String, Value>) -> String {
-    p.iter().map(|(k, v)| match v.as_f64() {
-        Some(x) if v.is_f64() && x != 0.0 && x.abs() < 0.01 => format!("{k}={x:.2e}"),
-        Some(x) if v.is_f64() => format!("{k}={x:.4}"),
-        _ => format!("{k}={v}"),
-    }).collect::<Vec<_>>().join(" ")
+    p.iter()
+        .map(|(k, v)| match v.as_f64() {
+            Some(x) if v.is_f64() && x != 0.0 && x.abs() < 0.01 => format!("{k}={x:.2e}"),
+            Some(x) if v.is_f64() => format!("{k}={x:.4}"),
+            _ => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Run (or continue) the study kept in `dir` until its budget is spent, every trial is done,
 /// or `cancel` fires. Returns the study as saved.
-pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn Objective, observer: &dyn StudyObserver, cancel: &Cancel) -> Result<Study, HpoError> {
+pub fn run_study(
+    dir: &Path,
+    name: &str,
+    config: &StudyConfig,
+    objective: &dyn Objective,
+    observer: &dyn StudyObserver,
+    cancel: &Cancel,
+) -> Result<Study, HpoError> {
     config.space.validate()?;
     config.base.validate().map_err(|e| HpoError::BadSpace(e.to_string()))?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut study = match Study::load(dir)? {
         Some(s) => {
             if s.config.identity() != config.identity() {
-                return Err(HpoError::Incompatible { path: dir.to_path_buf(), what: "search space, sampler, seed or base configuration".into() });
+                return Err(HpoError::Incompatible {
+                    path: dir.to_path_buf(),
+                    what: "search space, sampler, seed or base configuration".into(),
+                });
             }
             s
         }
-        None => Study { format: STUDY_FORMAT, name: name.to_string(), config: config.clone(), trials: Vec::new(), elapsed_secs: 0.0, finished: false },
+        None => Study {
+            format: STUDY_FORMAT,
+            name: name.to_string(),
+            config: config.clone(),
+            trials: Vec::new(),
+            elapsed_secs: 0.0,
+            finished: false,
+        },
     };
     // Budgets and parallelism are this session's.
     study.config.max_trials = config.max_trials;
@@ -457,7 +603,12 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
     study.finished = false;
     let resumed = study.count(TrialState::Running);
     if !study.trials.is_empty() {
-        observer.event(&format!("continuing study {name}: {} trials so far ({} to resume), {:.0}s spent", study.trials.len(), resumed, study.elapsed_secs));
+        observer.event(&format!(
+            "continuing study {name}: {} trials so far ({} to resume), {:.0}s spent",
+            study.trials.len(),
+            resumed,
+            study.elapsed_secs
+        ));
     }
     study.save(dir)?;
 
@@ -482,16 +633,38 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
                 s.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
                 let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
                 // Interrupted trials first (they resume from their checkpoints).
-                let number = match s.trials.iter().find(|t| t.state == TrialState::Running && !claimed.contains(&t.number)) {
+                let number = match s
+                    .trials
+                    .iter()
+                    .find(|t| t.state == TrialState::Running && !claimed.contains(&t.number))
+                {
                     Some(t) => t.number,
                     None if s.budget_left() => {
                         let number = s.trials.len();
                         let (params, internal) = s.sample(number)?;
                         // A draw the configuration refuses is a failed trial, never a Running
                         // one that every later session would try to resume.
-                        let refused = apply(&s.config.base, &params).and_then(|c| c.validate().map_err(|e| HpoError::BadSpace(e.to_string()))).err();
-                        let state = if refused.is_some() { TrialState::Failed } else { TrialState::Running };
-                        s.trials.push(Trial { number, params, internal, state, intermediate: Vec::new(), value: None, latency_ms: None, run_id: None, model_dir: None, seconds: 0.0, error: refused.as_ref().map(|e| e.to_string()) });
+                        let refused = apply(&s.config.base, &params)
+                            .and_then(|c| c.validate().map_err(|e| HpoError::BadSpace(e.to_string())))
+                            .err();
+                        let state = if refused.is_some() {
+                            TrialState::Failed
+                        } else {
+                            TrialState::Running
+                        };
+                        s.trials.push(Trial {
+                            number,
+                            params,
+                            internal,
+                            state,
+                            intermediate: Vec::new(),
+                            value: None,
+                            latency_ms: None,
+                            run_id: None,
+                            model_dir: None,
+                            seconds: 0.0,
+                            error: refused.as_ref().map(|e| e.to_string()),
+                        });
                         if let Some(e) = refused {
                             observer.event(&format!("trial {number}: failed: {e}"));
                             save(&mut s)?;
@@ -511,7 +684,12 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
                     config.time_budget_secs = Some((b - s.elapsed_secs).max(1.0));
                 }
                 observer.event(&format!("trial {number}: start {}", fmt_params(&t.params)));
-                TrialSpec { number, params: t.params.clone(), config, dir: dir.join("trials").join(number.to_string()) }
+                TrialSpec {
+                    number,
+                    params: t.params.clone(),
+                    config,
+                    dir: dir.join("trials").join(number.to_string()),
+                }
             };
             let t0 = Instant::now();
             let mut report = |epoch: usize, value: f64| -> bool {
@@ -522,30 +700,57 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
                 iv.push(value);
                 let rungs = s.config.pruner.rungs(s.config.max_epochs);
                 let keep = if rungs.contains(&epoch) {
-                    let at_rung: Vec<f64> = s.trials.iter().filter_map(|t| t.intermediate.get(epoch - 1).copied()).collect();
+                    let at_rung: Vec<f64> = s
+                        .trials
+                        .iter()
+                        .filter_map(|t| t.intermediate.get(epoch - 1).copied())
+                        .collect();
                     !s.config.pruner.should_prune(value, &at_rung)
                 } else {
                     true
                 };
                 let _ = save(&mut s);
-                observer.event(&format!("trial {n}: epoch {epoch} val accuracy {:.2}%{}", value * 100.0, if keep { "" } else { " → pruned" }));
+                observer.event(&format!(
+                    "trial {n}: epoch {epoch} val accuracy {:.2}%{}",
+                    value * 100.0,
+                    if keep { "" } else { " → pruned" }
+                ));
                 keep
             };
             // A panicking trial is a failed trial; the study goes on.
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective.run(&spec, &mut report, cancel))).unwrap_or_else(|p| {
-                Err(format!("the trial panicked: {}", p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()))
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                objective.run(&spec, &mut report, cancel)
+            }))
+            .unwrap_or_else(|p| {
+                Err(format!(
+                    "the trial panicked: {}",
+                    p.downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default()
+                ))
             });
             let mut s = lock();
             let t = &mut s.trials[spec.number];
             t.seconds += t0.elapsed().as_secs_f64();
             match result {
                 Ok(r) => {
-                    t.state = if r.pruned { TrialState::Pruned } else { TrialState::Complete };
+                    t.state = if r.pruned {
+                        TrialState::Pruned
+                    } else {
+                        TrialState::Complete
+                    };
                     t.value = Some(r.value);
                     t.latency_ms = r.latency_ms;
                     t.run_id = r.run_id;
                     t.model_dir = r.model_dir;
-                    observer.event(&format!("trial {}: {} with validation accuracy {:.2}% in {:.0}s", spec.number, if r.pruned { "pruned" } else { "complete" }, r.value * 100.0, t.seconds));
+                    observer.event(&format!(
+                        "trial {}: {} with validation accuracy {:.2}% in {:.0}s",
+                        spec.number,
+                        if r.pruned { "pruned" } else { "complete" },
+                        r.value * 100.0,
+                        t.seconds
+                    ));
                 }
                 // Interrupted: stays Running, to be resumed by the next session.
                 Err(_) if cancel.is_cancelled() => {}
@@ -562,7 +767,9 @@ pub fn run_study(dir: &Path, name: &str, config: &StudyConfig, objective: &dyn O
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..config.parallel.max(1)).map(|_| scope.spawn(worker)).collect();
         for h in handles {
-            let r = h.join().unwrap_or_else(|_| Err(HpoError::BadSpace("a trial thread panicked".into())));
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(HpoError::BadSpace("a trial thread panicked".into())));
             if let Err(e) = r {
                 let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
                 first.get_or_insert(e);
@@ -593,7 +800,11 @@ pub struct CacheProvider<'a> {
 
 impl<'a> CacheProvider<'a> {
     pub fn new(open: impl Fn(usize) -> Result<Cache, String> + Sync + 'a) -> Self {
-        Self { open: Box::new(open), caches: Mutex::new(HashMap::new()), building: Mutex::new(()) }
+        Self {
+            open: Box::new(open),
+            caches: Mutex::new(HashMap::new()),
+            building: Mutex::new(()),
+        }
     }
 
     pub fn get(&self, size: usize) -> Result<Arc<Cache>, String> {
@@ -605,7 +816,10 @@ impl<'a> CacheProvider<'a> {
             return Ok(c.clone());
         }
         let c = Arc::new((self.open)(size)?);
-        self.caches.lock().unwrap_or_else(|p| p.into_inner()).insert(size, c.clone());
+        self.caches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(size, c.clone());
         Ok(c)
     }
 }
@@ -622,18 +836,40 @@ pub struct TrainObjective<'a> {
 const RUN_ID_FILE: &str = "run_id";
 
 impl Objective for TrainObjective<'_> {
-    fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, cancel: &Cancel) -> Result<TrialResult, String> {
+    fn run(
+        &self,
+        spec: &TrialSpec,
+        report: &mut dyn FnMut(usize, f64) -> bool,
+        cancel: &Cancel,
+    ) -> Result<TrialResult, String> {
         let cache = self.caches.get(spec.config.model.input_size)?;
         let lineage = crate::infer::Lineage::of(&cache);
         fs::create_dir_all(&spec.dir).map_err(|e| format!("{}: {e}", spec.dir.display()))?;
         // A resumed trial keeps logging into the run it started.
         let id_path = spec.dir.join(RUN_ID_FILE);
-        let existing = fs::read_to_string(&id_path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let tags = BTreeMap::from([("asl.kind".to_string(), "hpo-trial".to_string()), ("asl.study".to_string(), self.study.clone()), ("asl.trial".to_string(), spec.number.to_string())]);
+        let existing = fs::read_to_string(&id_path)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let tags = BTreeMap::from([
+            ("asl.kind".to_string(), "hpo-trial".to_string()),
+            ("asl.study".to_string(), self.study.clone()),
+            ("asl.trial".to_string(), spec.number.to_string()),
+        ]);
         let run = match self.store {
             Some(store) => {
-                let r = crate::tracking::run::TrainingRun::start(store, &self.experiment, &format!("{}-trial-{}", self.study, spec.number), &spec.config, &lineage, &tags, existing.as_deref()).map_err(|e| e.to_string())?;
-                fsutil::write_atomic(&id_path, r.run_id.as_bytes()).map_err(|e| format!("{}: {e}", id_path.display()))?;
+                let r = crate::tracking::run::TrainingRun::start(
+                    store,
+                    &self.experiment,
+                    &format!("{}-trial-{}", self.study, spec.number),
+                    &spec.config,
+                    &lineage,
+                    &tags,
+                    existing.as_deref(),
+                )
+                .map_err(|e| e.to_string())?;
+                fsutil::write_atomic(&id_path, r.run_id.as_bytes())
+                    .map_err(|e| format!("{}: {e}", id_path.display()))?;
                 Some(r)
             }
             None => None,
@@ -645,11 +881,24 @@ impl Objective for TrainObjective<'_> {
                     log_error.get_or_insert(e.to_string());
                 }
             }
-            if report(m.epoch, m.val_accuracy) { Control::Continue } else { Control::Stop }
+            if report(m.epoch, m.val_accuracy) {
+                Control::Continue
+            } else {
+                Control::Stop
+            }
         };
         // Named after the trial: the name is what the server and the reports show.
         let model_dir = spec.dir.join(format!("{}-trial-{}", self.study, spec.number));
-        let outcome = train::train(&cache, &spec.config, lineage, &spec.dir.join("run"), &model_dir, &mut on_epoch, &crate::progress::NoProgress, cancel);
+        let outcome = train::train(
+            &cache,
+            &spec.config,
+            lineage,
+            &spec.dir.join("run"),
+            &model_dir,
+            &mut on_epoch,
+            &crate::progress::NoProgress,
+            cancel,
+        );
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -668,9 +917,20 @@ impl Objective for TrainObjective<'_> {
         let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache).map_err(|e| e.to_string())?;
         if let Some(r) = &run {
             let state = if pruned { "pruned" } else { "complete" };
-            r.finish(&outcome, latency, &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())])).map_err(|e| e.to_string())?;
+            r.finish(
+                &outcome,
+                latency,
+                &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())]),
+            )
+            .map_err(|e| e.to_string())?;
         }
-        Ok(TrialResult { value: outcome.report.accuracy, pruned, latency_ms: latency.is_finite().then_some(latency), run_id: run.map(|r| r.run_id), model_dir: Some(model_dir) })
+        Ok(TrialResult {
+            value: outcome.report.accuracy,
+            pruned,
+            latency_ms: latency.is_finite().then_some(latency),
+            run_id: run.map(|r| r.run_id),
+            model_dir: Some(model_dir),
+        })
     }
 }
 
@@ -684,16 +944,28 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<SearchSpace>(&json).unwrap(), s);
         s.validate().unwrap();
-        let bad: SearchSpace = serde_json::from_str(r#"{"learning_rate":{"type":"uniform","low":0,"high":1}}"#).unwrap();
+        let bad: SearchSpace =
+            serde_json::from_str(r#"{"learning_rate":{"type":"uniform","low":0,"high":1}}"#).unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("unknown parameter"));
-        let inverted: SearchSpace = serde_json::from_str(r#"{"lr":{"type":"log_uniform","low":0.1,"high":0.01}}"#).unwrap();
+        let inverted: SearchSpace =
+            serde_json::from_str(r#"{"lr":{"type":"log_uniform","low":0.1,"high":0.01}}"#).unwrap();
         assert!(inverted.validate().is_err());
         assert!(serde_json::from_str::<SearchSpace>(r#"{"lr":{"type":"gaussian","mean":1}}"#).is_err());
     }
 
     #[test]
     fn samples_stay_in_bounds_and_apply() {
-        let study = Study { format: STUDY_FORMAT, name: "t".into(), config: StudyConfig { sampler: SamplerKind::Random, ..Default::default() }, trials: vec![], elapsed_secs: 0.0, finished: false };
+        let study = Study {
+            format: STUDY_FORMAT,
+            name: "t".into(),
+            config: StudyConfig {
+                sampler: SamplerKind::Random,
+                ..Default::default()
+            },
+            trials: vec![],
+            elapsed_secs: 0.0,
+            finished: false,
+        };
         for n in 0..200 {
             let (p, _) = study.sample(n).unwrap();
             let lr = p["lr"].as_f64().unwrap();
@@ -715,7 +987,10 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("whole-number"));
         let bad: SearchSpace = serde_json::from_str(r#"{"width":{"type":"categorical","choices":[8, 12.5]}}"#).unwrap();
         assert!(bad.validate().is_err());
-        let ok: SearchSpace = serde_json::from_str(r#"{"width":{"type":"categorical","choices":[8, 16]},"depth":{"type":"int","low":2,"high":4}}"#).unwrap();
+        let ok: SearchSpace = serde_json::from_str(
+            r#"{"width":{"type":"categorical","choices":[8, 16]},"depth":{"type":"int","low":2,"high":4}}"#,
+        )
+        .unwrap();
         ok.validate().unwrap();
     }
 
@@ -734,22 +1009,53 @@ mod tests {
     /// study mechanics are tested without training.
     struct Bowl;
     impl Objective for Bowl {
-        fn run(&self, spec: &TrialSpec, report: &mut dyn FnMut(usize, f64) -> bool, _: &Cancel) -> Result<TrialResult, String> {
+        fn run(
+            &self,
+            spec: &TrialSpec,
+            report: &mut dyn FnMut(usize, f64) -> bool,
+            _: &Cancel,
+        ) -> Result<TrialResult, String> {
             let lr = spec.params["lr"].as_f64().unwrap_or(0.0);
             let d = spec.params["dropout"].as_f64().unwrap_or(0.0);
             let v = 1.0 - (lr.ln() - 3e-3f64.ln()).powi(2) / 10.0 - (d - 0.1).powi(2);
             for e in 1..=spec.config.epochs {
                 if !report(e, v * e as f64 / spec.config.epochs as f64) {
-                    return Ok(TrialResult { value: v * e as f64 / spec.config.epochs as f64, pruned: true, latency_ms: None, run_id: None, model_dir: None });
+                    return Ok(TrialResult {
+                        value: v * e as f64 / spec.config.epochs as f64,
+                        pruned: true,
+                        latency_ms: None,
+                        run_id: None,
+                        model_dir: None,
+                    });
                 }
             }
-            Ok(TrialResult { value: v, pruned: false, latency_ms: Some(1.0), run_id: None, model_dir: None })
+            Ok(TrialResult {
+                value: v,
+                pruned: false,
+                latency_ms: Some(1.0),
+                run_id: None,
+                model_dir: None,
+            })
         }
     }
 
     fn bowl_config(sampler: SamplerKind, seed: u64, trials: usize) -> StudyConfig {
-        let space = SearchSpace(BTreeMap::from([("lr".into(), Distribution::LogUniform { low: 1e-4, high: 1e-1 }), ("dropout".into(), Distribution::Uniform { low: 0.0, high: 0.5 })]));
-        StudyConfig { space, sampler, seed, max_trials: Some(trials), max_epochs: 3, pruner: Pruner { enabled: false, ..Default::default() }, ..Default::default() }
+        let space = SearchSpace(BTreeMap::from([
+            ("lr".into(), Distribution::LogUniform { low: 1e-4, high: 1e-1 }),
+            ("dropout".into(), Distribution::Uniform { low: 0.0, high: 0.5 }),
+        ]));
+        StudyConfig {
+            space,
+            sampler,
+            seed,
+            max_trials: Some(trials),
+            max_epochs: 3,
+            pruner: Pruner {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -759,33 +1065,80 @@ mod tests {
         for seed in 0..8 {
             for (sampler, sum) in [(SamplerKind::Tpe, &mut tpe_sum), (SamplerKind::Random, &mut rnd_sum)] {
                 let dir = tempfile::tempdir().unwrap();
-                let s = run_study(dir.path(), "bowl", &bowl_config(sampler, seed, 30), &Bowl, &quiet, &Cancel::new()).unwrap();
+                let s = run_study(
+                    dir.path(),
+                    "bowl",
+                    &bowl_config(sampler, seed, 30),
+                    &Bowl,
+                    &quiet,
+                    &Cancel::new(),
+                )
+                .unwrap();
                 *sum += s.best().unwrap().value.unwrap();
             }
         }
-        assert!(tpe_sum > rnd_sum, "TPE mean best {:.4} vs random {:.4}", tpe_sum / 8.0, rnd_sum / 8.0);
+        assert!(
+            tpe_sum > rnd_sum,
+            "TPE mean best {:.4} vs random {:.4}",
+            tpe_sum / 8.0,
+            rnd_sum / 8.0
+        );
     }
 
     #[test]
     fn a_study_continues_where_it_stopped() {
         let quiet = |_: &str| {};
         let dir = tempfile::tempdir().unwrap();
-        let s = run_study(dir.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 6), &Bowl, &quiet, &Cancel::new()).unwrap();
+        let s = run_study(
+            dir.path(),
+            "bowl",
+            &bowl_config(SamplerKind::Tpe, 1, 6),
+            &Bowl,
+            &quiet,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(s.trials.len(), 6);
         assert!(s.finished);
         // A bigger budget continues with the same first six trials.
-        let more = run_study(dir.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 10), &Bowl, &quiet, &Cancel::new()).unwrap();
+        let more = run_study(
+            dir.path(),
+            "bowl",
+            &bowl_config(SamplerKind::Tpe, 1, 10),
+            &Bowl,
+            &quiet,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(more.trials.len(), 10);
         // (JSON keeps floats to within an ulp.)
-        let close = |a: &[Trial], b: &[Trial]| a.iter().zip(b).all(|(x, y)| x.params.iter().all(|(k, v)| (v.as_f64().unwrap() - y.params[k].as_f64().unwrap()).abs() <= 1e-12 * v.as_f64().unwrap().abs().max(1.0)));
+        let close = |a: &[Trial], b: &[Trial]| {
+            a.iter().zip(b).all(|(x, y)| {
+                x.params.iter().all(|(k, v)| {
+                    (v.as_f64().unwrap() - y.params[k].as_f64().unwrap()).abs()
+                        <= 1e-12 * v.as_f64().unwrap().abs().max(1.0)
+                })
+            })
+        };
         assert!(close(&more.trials[..6], &s.trials));
         // A different space is refused.
         let mut other = bowl_config(SamplerKind::Tpe, 1, 10);
         other.seed = 2;
-        assert!(matches!(run_study(dir.path(), "bowl", &other, &Bowl, &quiet, &Cancel::new()), Err(HpoError::Incompatible { .. })));
+        assert!(matches!(
+            run_study(dir.path(), "bowl", &other, &Bowl, &quiet, &Cancel::new()),
+            Err(HpoError::Incompatible { .. })
+        ));
         // A fresh run with the same seed from scratch draws the same trials (determinism).
         let dir2 = tempfile::tempdir().unwrap();
-        let again = run_study(dir2.path(), "bowl", &bowl_config(SamplerKind::Tpe, 1, 10), &Bowl, &quiet, &Cancel::new()).unwrap();
+        let again = run_study(
+            dir2.path(),
+            "bowl",
+            &bowl_config(SamplerKind::Tpe, 1, 10),
+            &Bowl,
+            &quiet,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert!(close(&again.trials, &more.trials));
     }
 
@@ -800,7 +1153,12 @@ mod tests {
         assert!(s.count(TrialState::Pruned) > 0, "no trial was pruned");
         assert!(s.count(TrialState::Complete) > 0);
         let best = s.best().unwrap().value.unwrap();
-        assert!(s.trials.iter().filter(|t| t.state == TrialState::Pruned).all(|t| t.intermediate.len() < 9));
+        assert!(
+            s.trials
+                .iter()
+                .filter(|t| t.state == TrialState::Pruned)
+                .all(|t| t.intermediate.len() < 9)
+        );
         assert!(best > 0.5);
     }
 }

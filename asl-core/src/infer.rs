@@ -57,7 +57,12 @@ impl Lineage {
     /// The lineage of a model trained on `cache`.
     pub fn of(cache: &prep::Cache) -> Lineage {
         let h = &cache.header;
-        Lineage { dataset: h.dataset.clone(), dataset_version: h.dataset_version, source_hash: h.source_hash.clone(), cache_hash: h.hash() }
+        Lineage {
+            dataset: h.dataset.clone(),
+            dataset_version: h.dataset_version,
+            source_hash: h.source_hash.clone(),
+            cache_hash: h.hash(),
+        }
     }
 }
 
@@ -94,11 +99,19 @@ impl ModelCard {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(InferError::NotAModel(dir.to_path_buf())),
             Err(e) => return Err(InferError::Io { path, source: e }),
         };
-        let bad = |problem: String| InferError::BadCard { path: path.clone(), problem };
+        let bad = |problem: String| InferError::BadCard {
+            path: path.clone(),
+            problem,
+        };
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let format = v.get("format").and_then(|f| f.as_u64()).ok_or_else(|| bad("no \"format\" field".into()))?;
+        let format = v
+            .get("format")
+            .and_then(|f| f.as_u64())
+            .ok_or_else(|| bad("no \"format\" field".into()))?;
         if format != MODEL_FORMAT as u64 {
-            return Err(bad(format!("model format {format}, this asl reads format {MODEL_FORMAT}; retrain or use a matching asl")));
+            return Err(bad(format!(
+                "model format {format}, this asl reads format {MODEL_FORMAT}; retrain or use a matching asl"
+            )));
         }
         let card: ModelCard = serde_json::from_value(v).map_err(|e| bad(format!("bad model card: {e}")))?;
         if card.classes.len() != card.architecture.num_classes || card.classes.len() != NUM_CLASSES {
@@ -130,25 +143,50 @@ pub struct Prediction {
 
 impl Prediction {
     pub fn from_probs(probs: &[f32]) -> Prediction {
-        let (index, confidence) = probs.iter().copied().enumerate().fold((0, f32::MIN), |a, (i, p)| if p > a.1 { (i, p) } else { a });
-        Prediction { class: CLASSES[index].to_string(), index, confidence, probabilities: probs.to_vec() }
+        let (index, confidence) = probs
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::MIN), |a, (i, p)| if p > a.1 { (i, p) } else { a });
+        Prediction {
+            class: CLASSES[index].to_string(),
+            index,
+            confidence,
+            probabilities: probs.to_vec(),
+        }
     }
     /// The `k` most likely classes with their probabilities.
     pub fn top_k(&self, k: usize) -> Vec<(String, f32)> {
         let mut idx: Vec<usize> = (0..self.probabilities.len()).collect();
         idx.sort_by(|&a, &b| self.probabilities[b].total_cmp(&self.probabilities[a]).then(a.cmp(&b)));
-        idx.into_iter().take(k).map(|i| (CLASSES[i].to_string(), self.probabilities[i])).collect()
+        idx.into_iter()
+            .take(k)
+            .map(|i| (CLASSES[i].to_string(), self.probabilities[i]))
+            .collect()
     }
 }
 
 /// Softmax probabilities of `n` normalised CHW images (`n × 3 × s × s` floats), row-major `n × 29`.
-pub fn forward_probs(model: &Cnn, device: &Device, batch: Vec<f32>, n: usize, s: usize) -> Result<Vec<f32>, InferError> {
+pub fn forward_probs(
+    model: &Cnn,
+    device: &Device,
+    batch: Vec<f32>,
+    n: usize,
+    s: usize,
+) -> Result<Vec<f32>, InferError> {
     let x = Tensor::<4>::from_data(TensorData::new(batch, [n, 3, s, s]), device);
-    softmax(model.forward(x), 1).try_into_vec_as::<f32>().map_err(|e| InferError::Backend(format!("{e:?}")))
+    softmax(model.forward(x), 1)
+        .try_into_vec_as::<f32>()
+        .map_err(|e| InferError::Backend(format!("{e:?}")))
 }
 
 /// Probabilities for many HWC u8 images of side `s`, in chunks of [`MAX_BATCH`].
-pub fn probs_for_pixels<'a>(model: &Cnn, device: &Device, s: usize, images: impl ExactSizeIterator<Item = &'a [u8]>) -> Result<Vec<f32>, InferError> {
+pub fn probs_for_pixels<'a>(
+    model: &Cnn,
+    device: &Device,
+    s: usize,
+    images: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Result<Vec<f32>, InferError> {
     let plane = 3 * s * s;
     let images: Vec<&[u8]> = images.collect();
     let mut out = Vec::with_capacity(images.len() * NUM_CLASSES);
@@ -182,20 +220,36 @@ impl Classifier {
         let device = model::device(device_name)?;
         let weights = dir.join(WEIGHTS_FILE);
         if !weights.is_file() {
-            return Err(InferError::BadWeights { path: weights, problem: "missing".into() });
+            return Err(InferError::BadWeights {
+                path: weights,
+                problem: "missing".into(),
+            });
         }
         let model = card
             .architecture
             .init(&device)
             .try_load_file(&weights)
-            .map_err(|e| InferError::BadWeights { path: weights.clone(), problem: format!("{e:?} (do model.json and the weights belong together?)") })?;
-        Ok(Classifier { card, dir: dir.to_path_buf(), model: model.fold_batch_norm(), device })
+            .map_err(|e| InferError::BadWeights {
+                path: weights.clone(),
+                problem: format!("{e:?} (do model.json and the weights belong together?)"),
+            })?;
+        Ok(Classifier {
+            card,
+            dir: dir.to_path_buf(),
+            model: model.fold_batch_norm(),
+            device,
+        })
     }
 
     /// From an in-memory model (used right after training).
     pub fn from_parts(card: ModelCard, dir: PathBuf, model: Cnn, device: Device) -> Classifier {
         // Inference only from here on: batch norms folded into their convolutions.
-        Classifier { card, dir, model: model.fold_batch_norm(), device }
+        Classifier {
+            card,
+            dir,
+            model: model.fold_batch_norm(),
+            device,
+        }
     }
 
     pub fn input_size(&self) -> usize {
@@ -218,10 +272,18 @@ impl Classifier {
         let s = self.input_size();
         for img in images {
             if img.width() as usize != s || img.height() as usize != s {
-                return Err(InferError::Image { file: String::new(), reason: format!("expected {s}×{s}, got {}×{}", img.width(), img.height()) });
+                return Err(InferError::Image {
+                    file: String::new(),
+                    reason: format!("expected {s}×{s}, got {}×{}", img.width(), img.height()),
+                });
             }
         }
-        let probs = probs_for_pixels(&self.model, &self.device, s, images.iter().map(|i| i.as_raw().as_slice()))?;
+        let probs = probs_for_pixels(
+            &self.model,
+            &self.device,
+            s,
+            images.iter().map(|i| i.as_raw().as_slice()),
+        )?;
         Ok(probs.chunks_exact(NUM_CLASSES).map(Prediction::from_probs).collect())
     }
 
@@ -235,8 +297,16 @@ impl Classifier {
         let s = self.input_size() as u32;
         let mut pre = Vec::with_capacity(paths.len());
         for p in paths {
-            let bytes = std::fs::read(p).map_err(|source| InferError::Io { path: p.clone(), source })?;
-            pre.push(prep::decode_and_preprocess(&bytes, s).map_err(|reason| InferError::Image { file: p.display().to_string(), reason })?);
+            let bytes = std::fs::read(p).map_err(|source| InferError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            pre.push(
+                prep::decode_and_preprocess(&bytes, s).map_err(|reason| InferError::Image {
+                    file: p.display().to_string(),
+                    reason,
+                })?,
+            );
         }
         self.predict_preprocessed(&pre)
     }
@@ -259,7 +329,11 @@ pub fn newest_model(home: &crate::AslHome) -> Option<PathBuf> {
     let rd = std::fs::read_dir(home.models_dir()).ok()?;
     rd.flatten()
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|e| ModelCard::load(&e.path()).ok().map(|c| (c.created_at, e.file_name(), e.path())))
+        .filter_map(|e| {
+            ModelCard::load(&e.path())
+                .ok()
+                .map(|c| (c.created_at, e.file_name(), e.path()))
+        })
         .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
         .map(|(_, _, p)| p)
 }

@@ -56,7 +56,14 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The course project's network, for side-by-side speed comparisons.
     pub fn course() -> Self {
-        Self::new().with_input_size(64).with_depth(3).with_width(16).with_batch_norm(false).with_global_pool(false).with_hidden(128).with_dropout(0.2)
+        Self::new()
+            .with_input_size(64)
+            .with_depth(3)
+            .with_width(16)
+            .with_batch_norm(false)
+            .with_global_pool(false)
+            .with_hidden(128)
+            .with_dropout(0.2)
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
@@ -89,16 +96,29 @@ impl ModelConfig {
             let mut norms = Vec::new();
             for k in 0..self.convs_per_stage {
                 let c = if k == 0 { c_in } else { c_out };
-                convs.push(Conv2dConfig::new([c, c_out], [3, 3]).with_padding(PaddingConfig2d::Same).with_bias(!self.batch_norm).init(device));
+                convs.push(
+                    Conv2dConfig::new([c, c_out], [3, 3])
+                        .with_padding(PaddingConfig2d::Same)
+                        .with_bias(!self.batch_norm)
+                        .init(device),
+                );
                 if self.batch_norm {
                     norms.push(BatchNormConfig::new(c_out).init(device));
                 }
             }
-            stages.push(ConvStage { convs, norms, pool: MaxPool2dConfig::new([2, 2]).init() });
+            stages.push(ConvStage {
+                convs,
+                norms,
+                pool: MaxPool2dConfig::new([2, 2]).init(),
+            });
             c_in = c_out;
         }
         let spatial = self.input_size >> self.depth;
-        let features = if self.global_pool { c_in } else { c_in * spatial * spatial };
+        let features = if self.global_pool {
+            c_in
+        } else {
+            c_in * spatial * spatial
+        };
         let (hidden, head_in) = match self.hidden {
             0 => (None, features),
             h => (Some(LinearConfig::new(features, h).init(device)), h),
@@ -258,7 +278,11 @@ mod tests {
         // The prototype's count for Conv 16/32/64 + Dense 128 on 64×64 input.
         assert_eq!(model.num_params(), 551_741);
         // The issue quotes ~23 MFLOP per image forward for this network.
-        assert!((cfg.flops_per_image() as f64 / 1e6 - 23.5).abs() < 0.5, "{}", cfg.flops_per_image());
+        assert!(
+            (cfg.flops_per_image() as f64 / 1e6 - 23.5).abs() < 0.5,
+            "{}",
+            cfg.flops_per_image()
+        );
     }
 
     /// asl builds burn-flex with its own convolution and 2×2 max-pool kernels
@@ -279,21 +303,41 @@ mod tests {
 
     fn conv_and_pool_match(n: usize, ci: usize, co: usize, s: usize) {
         let dev = device("flex").unwrap().autodiff();
-        let vals = |len: usize, seed: usize| -> Vec<f32> { (0..len).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0).collect() };
-        let (xv, wv, gv) = (vals(n * ci * s * s, 1), vals(co * ci * 9, 2), vals(n * co * (s / 2) * (s / 2), 3));
+        let vals = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0)
+                .collect()
+        };
+        let (xv, wv, gv) = (
+            vals(n * ci * s * s, 1),
+            vals(co * ci * 9, 2),
+            vals(n * co * (s / 2) * (s / 2), 3),
+        );
         let x = Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, ci, s, s]), &dev).require_grad();
         let w = Tensor::<4>::from_data(TensorData::new(wv.clone(), [co, ci, 3, 3]), &dev).require_grad();
-        let y = burn::tensor::module::conv2d(x.clone(), w.clone(), None, burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let y = burn::tensor::module::conv2d(
+            x.clone(),
+            w.clone(),
+            None,
+            burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        );
         let yv: Vec<f32> = y.clone().try_into_vec_as::<f32>().unwrap();
         let pooled = MaxPool2dConfig::new([2, 2]).init().forward(y);
-        let loss = (pooled.clone() * Tensor::<4>::from_data(TensorData::new(gv.clone(), [n, co, s / 2, s / 2]), &dev)).sum();
+        let loss =
+            (pooled.clone() * Tensor::<4>::from_data(TensorData::new(gv.clone(), [n, co, s / 2, s / 2]), &dev)).sum();
         let grads = loss.backward();
         let gx: Vec<f32> = x.grad(&grads).unwrap().try_into_vec_as::<f32>().unwrap();
         let gw: Vec<f32> = w.grad(&grads).unwrap().try_into_vec_as::<f32>().unwrap();
         let pv: Vec<f32> = pooled.try_into_vec_as::<f32>().unwrap();
 
         // Pixel (yy, xx) of input plane `plane` (= sample × ci + channel), zero outside.
-        let x_at = |plane: usize, yy: isize, xx: isize| if (0..s as isize).contains(&yy) && (0..s as isize).contains(&xx) { xv[(plane * s + yy as usize) * s + xx as usize] } else { 0.0 };
+        let x_at = |plane: usize, yy: isize, xx: isize| {
+            if (0..s as isize).contains(&yy) && (0..s as isize).contains(&xx) {
+                xv[(plane * s + yy as usize) * s + xx as usize]
+            } else {
+                0.0
+            }
+        };
         let (mut dy, mut gx_ref, mut gw_ref) = (vec![0f32; yv.len()], vec![0f32; xv.len()], vec![0f32; wv.len()]);
         for b in 0..n {
             for o in 0..co {
@@ -303,19 +347,31 @@ mod tests {
                         for i in 0..ci {
                             for ky in 0..3 {
                                 for kx in 0..3 {
-                                    acc += x_at(b * ci + i, yy as isize + ky as isize - 1, xx as isize + kx as isize - 1) * wv[((o * ci + i) * 3 + ky) * 3 + kx];
+                                    acc +=
+                                        x_at(b * ci + i, yy as isize + ky as isize - 1, xx as isize + kx as isize - 1)
+                                            * wv[((o * ci + i) * 3 + ky) * 3 + kx];
                                 }
                             }
                         }
-                        assert!((acc - yv[((b * co + o) * s + yy) * s + xx]).abs() < 1e-4 * (1.0 + acc.abs()), "conv output");
+                        assert!(
+                            (acc - yv[((b * co + o) * s + yy) * s + xx]).abs() < 1e-4 * (1.0 + acc.abs()),
+                            "conv output"
+                        );
                     }
                 }
                 // Max of each 2×2 window (first maximum wins) receives the window's gradient.
                 for py in 0..s / 2 {
                     for px in 0..s / 2 {
-                        let cells = [(2 * py, 2 * px), (2 * py, 2 * px + 1), (2 * py + 1, 2 * px), (2 * py + 1, 2 * px + 1)];
+                        let cells = [
+                            (2 * py, 2 * px),
+                            (2 * py, 2 * px + 1),
+                            (2 * py + 1, 2 * px),
+                            (2 * py + 1, 2 * px + 1),
+                        ];
                         let val = |&(r, c): &(usize, usize)| yv[((b * co + o) * s + r) * s + c];
-                        let best = cells.iter().fold(cells[0], |m, c| if val(c) > val(&m) { *c } else { m });
+                        let best = cells
+                            .iter()
+                            .fold(cells[0], |m, c| if val(c) > val(&m) { *c } else { m });
                         let out = ((b * co + o) * (s / 2) + py) * (s / 2) + px;
                         assert_eq!(pv[out], val(&best), "pooled value");
                         dy[((b * co + o) * s + best.0) * s + best.1] = gv[out];
@@ -358,7 +414,11 @@ mod tests {
         let cfg = ModelConfig::new().with_input_size(16).with_depth(2).with_width(4);
         let mut model = cfg.init(&dev);
         // Non-trivial statistics and affine parameters (fresh ones fold to the identity).
-        let vals = |len: usize, seed: usize, lo: f32| -> Vec<f32> { (0..len).map(|i| lo + ((i * 7919 + seed * 613) % 997) as f32 / 997.0).collect() };
+        let vals = |len: usize, seed: usize, lo: f32| -> Vec<f32> {
+            (0..len)
+                .map(|i| lo + ((i * 7919 + seed * 613) % 997) as f32 / 997.0)
+                .collect()
+        };
         for (k, stage) in model.stages.iter_mut().enumerate() {
             for (j, bn) in stage.norms.iter_mut().enumerate() {
                 let [c] = bn.gamma.dims();
@@ -373,7 +433,12 @@ mod tests {
         let x = Tensor::<4>::from_data(TensorData::new(vals(3 * 3 * 16 * 16, 7, -0.5), [3, 3, 16, 16]), &dev);
         let want: Vec<f32> = model.forward(x.clone()).try_into_vec_as::<f32>().unwrap();
         let folded = model.fold_batch_norm();
-        assert!(folded.stages.iter().all(|s| s.norms.is_empty() && s.convs.iter().all(|c| c.bias.is_some())));
+        assert!(
+            folded
+                .stages
+                .iter()
+                .all(|s| s.norms.is_empty() && s.convs.iter().all(|c| c.bias.is_some()))
+        );
         let got: Vec<f32> = folded.forward(x).try_into_vec_as::<f32>().unwrap();
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");

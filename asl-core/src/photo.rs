@@ -35,7 +35,12 @@ pub struct DecodeBudget {
 
 impl Default for DecodeBudget {
     fn default() -> Self {
-        DecodeBudget { max_side: 16_384, max_aspect: 20, max_pixels: 24_000_000, max_alloc: 160 << 20 }
+        DecodeBudget {
+            max_side: 16_384,
+            max_aspect: 20,
+            max_pixels: 24_000_000,
+            max_alloc: 160 << 20,
+        }
     }
 }
 
@@ -94,7 +99,9 @@ pub fn plan(bytes: &[u8], budget: &DecodeBudget, needed_side: u32) -> Result<Pla
         Ok(other) => return Err(PhotoError::Unsupported(format!("{other:?}"))),
         Err(_) => return Err(PhotoError::NotAnImage),
     };
-    let decoder = reader(bytes, format, header_limits())?.into_decoder().map_err(describe)?;
+    let decoder = reader(bytes, format, header_limits())?
+        .into_decoder()
+        .map_err(describe)?;
     let (width, height) = decoder.dimensions();
     let bytes_per_pixel = decoder.color_type().bytes_per_pixel() as u64;
     drop(decoder);
@@ -117,7 +124,16 @@ pub fn plan(bytes: &[u8], budget: &DecodeBudget, needed_side: u32) -> Result<Pla
             budget.max_alloc >> 20
         )));
     }
-    Ok(Plan { format, width, height, decoded_width, decoded_height, scale, alloc_bytes, budget: *budget })
+    Ok(Plan {
+        format,
+        width,
+        height,
+        decoded_width,
+        decoded_height,
+        scale,
+        alloc_bytes,
+        budget: *budget,
+    })
 }
 
 impl Plan {
@@ -151,17 +167,24 @@ impl Plan {
             return Ok(None);
         }
         let want = |side: u32| u16::try_from(side.div_ceil(self.scale)).unwrap_or(u16::MAX);
-        let (w, h) = decoder.scale(want(self.width), want(self.height)).map_err(|e| PhotoError::Unreadable(e.to_string()))?;
+        let (w, h) = decoder
+            .scale(want(self.width), want(self.height))
+            .map_err(|e| PhotoError::Unreadable(e.to_string()))?;
         let (w, h) = (u32::from(w), u32::from(h));
         if w as u64 * h as u64 > self.decoded_pixels() {
-            return Err(PhotoError::Unreadable(format!("reduced-scale decode gave {w}×{h}, not the planned {}×{}", self.decoded_width, self.decoded_height)));
+            return Err(PhotoError::Unreadable(format!(
+                "reduced-scale decode gave {w}×{h}, not the planned {}×{}",
+                self.decoded_width, self.decoded_height
+            )));
         }
         let pixels = decoder.decode().map_err(|e| PhotoError::Unreadable(e.to_string()))?;
         let rgb = match format {
             Some(PixelFormat::L8) => pixels.iter().flat_map(|&v| [v, v, v]).collect(),
             _ => pixels,
         };
-        RgbImage::from_raw(w, h, rgb).map(Some).ok_or_else(|| PhotoError::Unreadable("the decoder returned fewer pixels than its header announced".into()))
+        RgbImage::from_raw(w, h, rgb)
+            .map(Some)
+            .ok_or_else(|| PhotoError::Unreadable("the decoder returned fewer pixels than its header announced".into()))
     }
 }
 
@@ -184,7 +207,11 @@ fn header_limits() -> image::Limits {
     limits
 }
 
-fn reader(bytes: &[u8], format: ImageFormatKind, limits: image::Limits) -> Result<image::ImageReader<Cursor<&[u8]>>, PhotoError> {
+fn reader(
+    bytes: &[u8],
+    format: ImageFormatKind,
+    limits: image::Limits,
+) -> Result<image::ImageReader<Cursor<&[u8]>>, PhotoError> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes));
     reader.set_format(match format {
         ImageFormatKind::Jpeg => ImageFormat::Jpeg,
@@ -197,17 +224,28 @@ fn reader(bytes: &[u8], format: ImageFormatKind, limits: image::Limits) -> Resul
 fn check_shape(width: u32, height: u32, budget: &DecodeBudget) -> Result<(), PhotoError> {
     let (long, short) = (width.max(height), width.min(height));
     if short == 0 {
-        return Err(PhotoError::Unreadable(format!("{width}×{height} pixels: an empty image")));
+        return Err(PhotoError::Unreadable(format!(
+            "{width}×{height} pixels: an empty image"
+        )));
     }
     if long > budget.max_side {
-        return Err(PhotoError::TooLarge(format!("{width}×{height} pixels: a side over the {} allowed", budget.max_side)));
+        return Err(PhotoError::TooLarge(format!(
+            "{width}×{height} pixels: a side over the {} allowed",
+            budget.max_side
+        )));
     }
     if long as u64 > short as u64 * budget.max_aspect as u64 {
-        return Err(PhotoError::TooLarge(format!("{width}×{height} pixels: longer than {}:1", budget.max_aspect)));
+        return Err(PhotoError::TooLarge(format!(
+            "{width}×{height} pixels: longer than {}:1",
+            budget.max_aspect
+        )));
     }
     let pixels = width as u64 * height as u64;
     if pixels > budget.max_pixels {
-        return Err(PhotoError::TooLarge(format!("{width}×{height} pixels is more than the {} allowed", budget.max_pixels)));
+        return Err(PhotoError::TooLarge(format!(
+            "{width}×{height} pixels is more than the {} allowed",
+            budget.max_pixels
+        )));
     }
     Ok(())
 }
@@ -224,7 +262,9 @@ fn jpeg_scale(width: u32, height: u32, needed_side: u32) -> u32 {
 /// The image crate's errors, said for a person: a limit is a size problem, the rest unreadable.
 fn describe(e: image::ImageError) -> PhotoError {
     match e {
-        image::ImageError::Limits(l) => PhotoError::TooLarge(format!("the image needs more memory to decode than allowed ({l})")),
+        image::ImageError::Limits(l) => {
+            PhotoError::TooLarge(format!("the image needs more memory to decode than allowed ({l})"))
+        }
         image::ImageError::Unsupported(u) => PhotoError::Unreadable(u.to_string()),
         other => PhotoError::Unreadable(other.to_string()),
     }
@@ -250,11 +290,17 @@ pub fn jpeg_is_complete(b: &[u8]) -> bool {
         let Some(&marker) = b.get(i) else { return false };
         i += 1;
         match marker {
-            0xDA => return b.get(i..).is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9])),
+            0xDA => {
+                return b
+                    .get(i..)
+                    .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]));
+            }
             0xD9 => return true,
             0x01 | 0xD0..=0xD7 => {}
             _ => {
-                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
+                let Some(len) = b.get(i..i + 2).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else {
+                    return false;
+                };
                 i += len;
             }
         }
@@ -268,14 +314,20 @@ mod tests {
     fn png(width: u32, height: u32) -> Vec<u8> {
         let img = image::GrayImage::new(width, height);
         let mut out = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut out).write_image(img.as_raw(), width, height, image::ExtendedColorType::L8).unwrap();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(img.as_raw(), width, height, image::ExtendedColorType::L8)
+            .unwrap();
         out
     }
 
     fn jpeg(width: u32, height: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]));
+        let img = RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+        });
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
         out
     }
 
@@ -317,13 +369,19 @@ mod tests {
         let mut cut = jpeg(64, 64);
         cut.truncate(cut.len() - 40);
         assert_eq!(plan(&cut, &budget, 0), Err(PhotoError::Truncated));
-        assert_eq!(plan(b"GIF89a....", &budget, 0).unwrap_err(), PhotoError::Unsupported("Gif".into()));
+        assert_eq!(
+            plan(b"GIF89a....", &budget, 0).unwrap_err(),
+            PhotoError::Unsupported("Gif".into())
+        );
         assert_eq!(plan(b"hello", &budget, 0).unwrap_err(), PhotoError::NotAnImage);
     }
 
     #[test]
     fn the_allocation_limit_counts_the_rgb_copy() {
-        let budget = DecodeBudget { max_alloc: 1 << 20, ..DecodeBudget::default() };
+        let budget = DecodeBudget {
+            max_alloc: 1 << 20,
+            ..DecodeBudget::default()
+        };
         // 600×600 grey: 360 KB decoded + 1 MB RGB copy > 1 MiB.
         assert!(matches!(plan(&png(600, 600), &budget, 0), Err(PhotoError::TooLarge(_))));
         assert!(plan(&png(300, 300), &budget, 0).is_ok());

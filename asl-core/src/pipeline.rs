@@ -77,7 +77,11 @@ pub fn study_name(dataset: &DatasetRef, version: u32, cache_hash: &str, study: &
     let cfg = serde_json::to_vec(&study.identity()).unwrap_or_default();
     let h = sha2::Sha256::digest(&cfg);
     let short: String = h.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("{}-v{version}-{}-{short}", dataset.slug, &cache_hash[..cache_hash.len().min(8)])
+    format!(
+        "{}-v{version}-{}-{short}",
+        dataset.slug,
+        &cache_hash[..cache_hash.len().min(8)]
+    )
 }
 
 /// Accuracy of a model folder on the held-out (validation) split of the caches, at the
@@ -88,11 +92,19 @@ pub fn heldout_accuracy(caches: &CacheProvider, model_dir: &std::path::Path) -> 
     if cache.is_empty(Split::Val) {
         return Err("the cache has no held-out images (val_fraction 0)".into());
     }
-    Ok(evaluate_cache(&clf, &cache, Split::Val).map_err(|e| e.to_string())?.accuracy)
+    Ok(evaluate_cache(&clf, &cache, Split::Val)
+        .map_err(|e| e.to_string())?
+        .accuracy)
 }
 
 /// Run the pipeline once.
-pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingStore, say: &(dyn Fn(&str) + Sync), cancel: &Cancel) -> Result<PipelineOutcome, PipelineError> {
+pub fn run_pipeline(
+    home: &AslHome,
+    cfg: &PipelineConfig,
+    store: &dyn TrackingStore,
+    say: &(dyn Fn(&str) + Sync),
+    cancel: &Cancel,
+) -> Result<PipelineOutcome, PipelineError> {
     let mut steps = Vec::new();
     let mut report = |r: StepReport| {
         say(&format!("[{}] {} — {} ({:.1}s)", r.step, r.action, r.detail, r.seconds));
@@ -105,9 +117,21 @@ pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingSt
     let (manifest, action, detail) = match &cfg.source {
         DataSource::Zip(zip) => {
             let before = store_ds.manifest(1).ok().flatten();
-            let m = store_ds.import_zip(zip, 1, false, &Default::default(), &NoProgress).map_err(|e| step_err("collect")(e.to_string()))?;
+            let m = store_ds
+                .import_zip(zip, 1, false, &Default::default(), &NoProgress)
+                .map_err(|e| step_err("collect")(e.to_string()))?;
             let same = before.is_some_and(|b| b.archive_md5 == m.archive_md5);
-            (m.clone(), if same { "skipped" } else { "ran" }, format!("{} version {} from {} ({} images)", cfg.dataset, m.version, zip.display(), m.total_images()))
+            (
+                m.clone(),
+                if same { "skipped" } else { "ran" },
+                format!(
+                    "{} version {} from {} ({} images)",
+                    cfg.dataset,
+                    m.version,
+                    zip.display(),
+                    m.total_images()
+                ),
+            )
         }
         DataSource::Kaggle(client) => {
             let opts = CollectOptions::new(cfg.dataset.clone());
@@ -117,27 +141,55 @@ pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingSt
                 match dataset::collect(home, client, &opts, &NoProgress, cancel) {
                     Ok(o) => break o,
                     Err(e) if attempt < cfg.network_attempts.max(1) && !cancel.is_cancelled() && e.is_transient() => {
-                        say(&format!("[collect] attempt {attempt} failed: {e}; retrying in {}s", 5 * attempt));
+                        say(&format!(
+                            "[collect] attempt {attempt} failed: {e}; retrying in {}s",
+                            5 * attempt
+                        ));
                         std::thread::sleep(Duration::from_secs(5 * attempt as u64));
                     }
                     Err(e) => return Err(step_err("collect")(e.to_string())),
                 }
             };
             match outcome {
-                CollectOutcome::UpToDate(m) => (m.clone(), "skipped", format!("{} version {} is current", cfg.dataset, m.version)),
-                CollectOutcome::Downloaded { manifest, download } => (manifest.clone(), "ran", format!("downloaded {} version {} ({} bytes)", cfg.dataset, manifest.version, download.bytes)),
+                CollectOutcome::UpToDate(m) => (
+                    m.clone(),
+                    "skipped",
+                    format!("{} version {} is current", cfg.dataset, m.version),
+                ),
+                CollectOutcome::Downloaded { manifest, download } => (
+                    manifest.clone(),
+                    "ran",
+                    format!(
+                        "downloaded {} version {} ({} bytes)",
+                        cfg.dataset, manifest.version, download.bytes
+                    ),
+                ),
             }
         }
     };
-    report(StepReport { step: "collect", action, detail, seconds: t.elapsed().as_secs_f64() });
+    report(StepReport {
+        step: "collect",
+        action,
+        detail,
+        seconds: t.elapsed().as_secs_f64(),
+    });
 
     // 2. prep (the default size; HPO opens other sizes on demand through the same source)
     let t = Instant::now();
     let layout = dataset::layout::scan(&store_ds.data_dir(&manifest)).map_err(|e| step_err("prep")(e.to_string()))?;
     let source = PrepSource::from_manifest(&layout, &manifest);
-    let prepared = prep::prepare(&home.cache_dir(), &source, &cfg.prep, false, &NoProgress, cancel).map_err(|e| step_err("prep")(e.to_string()))?;
+    let prepared = prep::prepare(&home.cache_dir(), &source, &cfg.prep, false, &NoProgress, cancel)
+        .map_err(|e| step_err("prep")(e.to_string()))?;
     let cache_hash = prepared.cache.header.hash();
-    report(StepReport { step: "prep", action: if prepared.built { "ran" } else { "skipped" }, detail: format!("cache {cache_hash}: {} train + {} held-out images", prepared.cache.header.n_train, prepared.cache.header.n_val), seconds: t.elapsed().as_secs_f64() });
+    report(StepReport {
+        step: "prep",
+        action: if prepared.built { "ran" } else { "skipped" },
+        detail: format!(
+            "cache {cache_hash}: {} train + {} held-out images",
+            prepared.cache.header.n_train, prepared.cache.header.n_val
+        ),
+        seconds: t.elapsed().as_secs_f64(),
+    });
     let default_size = cfg.prep.image_size as usize;
     let default_cache = std::sync::Mutex::new(Some(prepared.cache));
     let caches = CacheProvider::new(|size| {
@@ -146,9 +198,14 @@ pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingSt
                 return Ok(c);
             }
         }
-        let pcfg = PrepConfig { image_size: size as u32, ..cfg.prep.clone() };
+        let pcfg = PrepConfig {
+            image_size: size as u32,
+            ..cfg.prep.clone()
+        };
         let progress: &dyn Progress = &NoProgress;
-        prep::prepare(&home.cache_dir(), &source, &pcfg, false, progress, cancel).map(|o| o.cache).map_err(|e| e.to_string())
+        prep::prepare(&home.cache_dir(), &source, &pcfg, false, progress, cancel)
+            .map(|o| o.cache)
+            .map_err(|e| e.to_string())
     });
 
     // 3. hpo
@@ -156,50 +213,131 @@ pub fn run_pipeline(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingSt
     let name = study_name(&cfg.dataset, manifest.version, &cache_hash, &cfg.study);
     let dir = home.root().join("hpo").join(&name);
     let before = hpo::Study::load(&dir).map_err(|e| step_err("hpo")(e.to_string()))?;
-    let trials_before = before.as_ref().map(|s| s.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count()).unwrap_or(0);
-    let objective = TrainObjective { caches: &caches, store: Some(store), experiment: HPO_EXPERIMENT.into(), study: name.clone() };
+    let trials_before = before
+        .as_ref()
+        .map(|s| s.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count())
+        .unwrap_or(0);
+    let objective = TrainObjective {
+        caches: &caches,
+        store: Some(store),
+        experiment: HPO_EXPERIMENT.into(),
+        study: name.clone(),
+    };
     let trial_say = |line: &str| say(&format!("[hpo] {line}"));
-    let study = hpo::run_study(&dir, &name, &cfg.study, &objective, &trial_say, cancel).map_err(|e| step_err("hpo")(e.to_string()))?;
-    let ran = study.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count() - trials_before;
+    let study = hpo::run_study(&dir, &name, &cfg.study, &objective, &trial_say, cancel)
+        .map_err(|e| step_err("hpo")(e.to_string()))?;
+    let ran = study
+        .trials
+        .iter()
+        .filter(|t| t.state != hpo::TrialState::Running)
+        .count()
+        - trials_before;
     let best = study.best().cloned();
-    let best_line = best.as_ref().map(|b| format!("best trial {} at {:.2}%", b.number, b.value.unwrap_or(0.0) * 100.0)).unwrap_or_else(|| "no complete trial".into());
-    report(StepReport { step: "hpo", action: if ran > 0 { "ran" } else { "skipped" }, detail: format!("study {name}: {ran} new trials, {} in all; {best_line}", study.trials.len()), seconds: t.elapsed().as_secs_f64() });
+    let best_line = best
+        .as_ref()
+        .map(|b| format!("best trial {} at {:.2}%", b.number, b.value.unwrap_or(0.0) * 100.0))
+        .unwrap_or_else(|| "no complete trial".into());
+    report(StepReport {
+        step: "hpo",
+        action: if ran > 0 { "ran" } else { "skipped" },
+        detail: format!(
+            "study {name}: {ran} new trials, {} in all; {best_line}",
+            study.trials.len()
+        ),
+        seconds: t.elapsed().as_secs_f64(),
+    });
 
     // 4. register + promotion guard
     let t = Instant::now();
     let Some(best) = best else {
-        return Err(step_err("register")("the study has no complete trial to register".into()));
+        return Err(step_err("register")(
+            "the study has no complete trial to register".into(),
+        ));
     };
-    let run_id = best.run_id.clone().ok_or_else(|| step_err("register")(format!("trial {} has no tracked run", best.number)))?;
+    let run_id = best
+        .run_id
+        .clone()
+        .ok_or_else(|| step_err("register")(format!("trial {} has no tracked run", best.number)))?;
     let registry = Registry::new(store, home);
-    let run = store.get_run(&run_id).map_err(|e| step_err("register")(e.to_string()))?;
-    let already = registry.versions().map_err(|e| step_err("register")(e.to_string()))?.into_iter().find(|v| v.run_id == run_id);
+    let run = store
+        .get_run(&run_id)
+        .map_err(|e| step_err("register")(e.to_string()))?;
+    let already = registry
+        .versions()
+        .map_err(|e| step_err("register")(e.to_string()))?
+        .into_iter()
+        .find(|v| v.run_id == run_id);
     let version = match &already {
         Some(v) => v.clone(),
-        None => registry.register_run(&run).map_err(|e| step_err("register")(e.to_string()))?,
+        None => registry
+            .register_run(&run)
+            .map_err(|e| step_err("register")(e.to_string()))?,
     };
     // The guard runs once, when the version is new: aliases moved by hand since (a rollback)
     // are the user's decision and stay.
     let decision = match already {
         Some(_) => None,
-        None => Some(registry.promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir)).map_err(|e| step_err("register")(e.to_string()))?),
+        None => Some(
+            registry
+                .promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir))
+                .map_err(|e| step_err("register")(e.to_string()))?,
+        ),
     };
     let detail = match &decision {
-        Some(d) => format!("{} v{} ({}): {}, because {}", registry.model_name(), version.version, store.describe(), if d.promoted { "champion" } else { "challenger" }, d.reason),
-        None => format!("{} v{} already registered from run {run_id} ({}); aliases unchanged", registry.model_name(), version.version, store.describe()),
+        Some(d) => format!(
+            "{} v{} ({}): {}, because {}",
+            registry.model_name(),
+            version.version,
+            store.describe(),
+            if d.promoted { "champion" } else { "challenger" },
+            d.reason
+        ),
+        None => format!(
+            "{} v{} already registered from run {run_id} ({}); aliases unchanged",
+            registry.model_name(),
+            version.version,
+            store.describe()
+        ),
     };
-    report(StepReport { step: "register", action: if decision.is_none() { "skipped" } else { "ran" }, detail, seconds: t.elapsed().as_secs_f64() });
-    Ok(PipelineOutcome { steps, dataset_version: manifest.version, cache_hash, study: name, registered_version: Some(version.version), promotion: decision })
+    report(StepReport {
+        step: "register",
+        action: if decision.is_none() { "skipped" } else { "ran" },
+        detail,
+        seconds: t.elapsed().as_secs_f64(),
+    });
+    Ok(PipelineOutcome {
+        steps,
+        dataset_version: manifest.version,
+        cache_hash,
+        study: name,
+        registered_version: Some(version.version),
+        promotion: decision,
+    })
 }
 
 /// `--watch`: run, sleep `interval`, run again (a new Kaggle version invalidates the later
 /// steps by changing their inputs), until cancelled. A failed round is reported and retried
 /// at the next interval.
-pub fn watch(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingStore, interval: Duration, say: &(dyn Fn(&str) + Sync), cancel: &Cancel) {
+pub fn watch(
+    home: &AslHome,
+    cfg: &PipelineConfig,
+    store: &dyn TrackingStore,
+    interval: Duration,
+    say: &(dyn Fn(&str) + Sync),
+    cancel: &Cancel,
+) {
     while !cancel.is_cancelled() {
         match run_pipeline(home, cfg, store, say, cancel) {
-            Ok(o) => say(&format!("[watch] round done: dataset v{}, registered v{:?}; next check in {}", o.dataset_version, o.registered_version, crate::pipeline::human_duration(interval))),
-            Err(e) => say(&format!("[watch] round failed: {e}; next check in {}", human_duration(interval))),
+            Ok(o) => say(&format!(
+                "[watch] round done: dataset v{}, registered v{:?}; next check in {}",
+                o.dataset_version,
+                o.registered_version,
+                crate::pipeline::human_duration(interval)
+            )),
+            Err(e) => say(&format!(
+                "[watch] round failed: {e}; next check in {}",
+                human_duration(interval)
+            )),
         }
         let until = Instant::now() + interval;
         while Instant::now() < until && !cancel.is_cancelled() {
@@ -212,7 +350,9 @@ pub fn watch(home: &AslHome, cfg: &PipelineConfig, store: &dyn TrackingStore, in
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("{s:?}: expected a number and a unit, like 90s, 15m, 6h or 1d"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, like 90s, 15m, 6h or 1d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60.0,

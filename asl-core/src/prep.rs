@@ -44,7 +44,10 @@ pub enum PrepError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrepError + '_ {
-    move |source| PrepError::Io { path: path.to_path_buf(), source }
+    move |source| PrepError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Resize an image to the model's square input. This one function serves training (through
@@ -74,9 +77,14 @@ pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate:
 
 /// Decodes a planned photo, measures its monitoring features and resizes it to the model's
 /// input. The features see the photo as decoded (a reduced-scale JPEG at that scale).
-pub fn decode_planned_with_features(plan: &photo::Plan, bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), PhotoError> {
+pub fn decode_planned_with_features(
+    plan: &photo::Plan,
+    bytes: &[u8],
+    size: u32,
+) -> Result<(RgbImage, crate::monitor::ImageFeatures), PhotoError> {
     let rgb = plan.decode(bytes)?;
-    let mut features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height()).map_err(|e| PhotoError::Unreadable(e.to_string()))?;
+    let mut features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height())
+        .map_err(|e| PhotoError::Unreadable(e.to_string()))?;
     // The size that drifts is the photo's, not the reduced scale it was decoded at.
     (features.width, features.height) = (plan.width, plan.height);
     Ok((resize_rgb(rgb, size), features))
@@ -101,7 +109,11 @@ pub struct PrepConfig {
 
 impl Default for PrepConfig {
     fn default() -> Self {
-        Self { image_size: 48, val_fraction: 0.2, seed: 42 }
+        Self {
+            image_size: 48,
+            val_fraction: 0.2,
+            seed: 42,
+        }
     }
 }
 
@@ -132,7 +144,11 @@ impl CacheHeader {
     /// Short identity of the cache contents, for run tags and model cards.
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
-        h.update(serde_json::json!([self.source_hash, self.config, self.n_train, self.n_val]).to_string().as_bytes());
+        h.update(
+            serde_json::json!([self.source_hash, self.config, self.n_train, self.n_val])
+                .to_string()
+                .as_bytes(),
+        );
         crate::dataset::download::hex(&h.finalize()[..8])
     }
 }
@@ -148,7 +164,11 @@ pub struct Cache {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache").field("path", &self.path).field("n_train", &self.header.n_train).field("n_val", &self.header.n_val).finish()
+        f.debug_struct("Cache")
+            .field("path", &self.path)
+            .field("n_train", &self.header.n_train)
+            .field("n_val", &self.header.n_val)
+            .finish()
     }
 }
 
@@ -161,7 +181,10 @@ pub enum Split {
 
 impl Cache {
     pub fn open(path: &Path) -> Result<Cache, PrepError> {
-        let bad = |reason: &str| PrepError::BadCache { path: path.to_path_buf(), reason: reason.to_string() };
+        let bad = |reason: &str| PrepError::BadCache {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
         let file = File::open(path).map_err(io_err(path))?;
         // SAFETY: the file is only ever replaced by rename, never modified in place, so the
         // mapping cannot change under us.
@@ -174,8 +197,12 @@ impl Cache {
             return Err(bad(&format!("format {format}, this asl reads {CACHE_FORMAT}")));
         }
         let hlen = u32::from_le_bytes([map[12], map[13], map[14], map[15]]) as usize;
-        let header_end = 16usize.checked_add(hlen).filter(|e| *e <= map.len()).ok_or_else(|| bad("truncated header"))?;
-        let header: CacheHeader = serde_json::from_slice(&map[16..header_end]).map_err(|e| bad(&format!("bad header: {e}")))?;
+        let header_end = 16usize
+            .checked_add(hlen)
+            .filter(|e| *e <= map.len())
+            .ok_or_else(|| bad("truncated header"))?;
+        let header: CacheHeader =
+            serde_json::from_slice(&map[16..header_end]).map_err(|e| bad(&format!("bad header: {e}")))?;
         let labels_at = header_end.div_ceil(64) * 64;
         let n = header.n_train + header.n_val;
         let s = header.config.image_size as usize;
@@ -187,7 +214,13 @@ impl Cache {
         if map[labels_at..pixels_at].iter().any(|&l| l as usize >= NUM_CLASSES) {
             return Err(bad("label out of range"));
         }
-        Ok(Cache { header, path: path.to_path_buf(), map, labels_at, pixels_at })
+        Ok(Cache {
+            header,
+            path: path.to_path_buf(),
+            map,
+            labels_at,
+            pixels_at,
+        })
     }
 
     pub fn image_size(&self) -> usize {
@@ -250,7 +283,12 @@ pub fn split(layout: &Layout, cfg: &PrepConfig) -> (Vec<(u8, PathBuf)>, Vec<(u8,
 
 /// Where the cache for a source and config lives.
 pub fn cache_path(cache_dir: &Path, source_hash: &str, cfg: &PrepConfig) -> PathBuf {
-    cache_dir.join(format!("{source_hash}-{}px-val{:.0}-seed{}.aslcache", cfg.image_size, cfg.val_fraction * 100.0, cfg.seed))
+    cache_dir.join(format!(
+        "{source_hash}-{}px-val{:.0}-seed{}.aslcache",
+        cfg.image_size,
+        cfg.val_fraction * 100.0,
+        cfg.seed
+    ))
 }
 
 /// What `prepare` did.
@@ -271,22 +309,43 @@ pub struct PrepSource<'a> {
 }
 
 /// Reuse the cache when it matches the source and config; otherwise build it.
-pub fn prepare(cache_dir: &Path, src: &PrepSource, cfg: &PrepConfig, force: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<PrepOutcome, PrepError> {
+pub fn prepare(
+    cache_dir: &Path,
+    src: &PrepSource,
+    cfg: &PrepConfig,
+    force: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<PrepOutcome, PrepError> {
     let started = std::time::Instant::now();
     let path = cache_path(cache_dir, &src.source_hash, cfg);
     if !force {
         if let Ok(cache) = Cache::open(&path) {
             if cache.header.source_hash == src.source_hash && cache.header.config == *cfg {
-                return Ok(PrepOutcome { cache, built: false, seconds: started.elapsed().as_secs_f64() });
+                return Ok(PrepOutcome {
+                    cache,
+                    built: false,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
             }
         }
     }
     build(&path, src, cfg, progress, cancel)?;
     let cache = Cache::open(&path)?;
-    Ok(PrepOutcome { cache, built: true, seconds: started.elapsed().as_secs_f64() })
+    Ok(PrepOutcome {
+        cache,
+        built: true,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
-fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progress, cancel: &Cancel) -> Result<(), PrepError> {
+fn build(
+    path: &Path,
+    src: &PrepSource,
+    cfg: &PrepConfig,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(), PrepError> {
     let (train, val) = split(src.layout, cfg);
     let s = cfg.image_size;
     let all: Vec<&(u8, PathBuf)> = train.iter().chain(val.iter()).collect();
@@ -299,7 +358,9 @@ fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progres
             if cancel.is_cancelled() {
                 return Err("cancelled".into());
             }
-            let r = fs::read(p).map_err(|e| e.to_string()).and_then(|b| decode_and_preprocess(&b, s));
+            let r = fs::read(p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| decode_and_preprocess(&b, s));
             let n = done.fetch_add(1, Ordering::Relaxed);
             if n % 256 == 0 {
                 progress.set_position(n as u64);
@@ -311,7 +372,12 @@ fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progres
     if cancel.is_cancelled() {
         return Err(PrepError::Cancelled);
     }
-    let rel = |p: &Path| p.strip_prefix(&src.layout.train_root).unwrap_or(p).to_string_lossy().to_string();
+    let rel = |p: &Path| {
+        p.strip_prefix(&src.layout.train_root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .to_string()
+    };
     let mut skipped = Vec::new();
     let (mut n_train, mut n_val) = (0, 0);
     let mut files = Vec::new();
@@ -347,10 +413,16 @@ fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progres
     };
     let dir = fsutil::parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = tempfile::Builder::new().prefix(".cache-").tempfile_in(dir).map_err(io_err(dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".cache-")
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-        let hjson = serde_json::to_vec(&header).map_err(|e| PrepError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
+        let hjson = serde_json::to_vec(&header).map_err(|e| PrepError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
         let mut head = Vec::with_capacity(16 + hjson.len() + 64);
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
@@ -365,7 +437,10 @@ fn build(path: &Path, src: &PrepSource, cfg: &PrepConfig, progress: &dyn Progres
         w.flush().map_err(io_err(path))?;
     }
     tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| PrepError::Io { path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| PrepError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     fsutil::sync_dir(dir).map_err(io_err(dir))?;
     Ok(())
 }
@@ -385,16 +460,33 @@ pub fn listing_hash(layout: &Layout) -> String {
 impl<'a> PrepSource<'a> {
     /// The images of a collected dataset version.
     pub fn from_manifest(layout: &'a Layout, manifest: &crate::dataset::Manifest) -> Self {
-        PrepSource { layout, source_hash: manifest.content_hash(), dataset: manifest.dataset.clone(), dataset_version: manifest.version }
+        PrepSource {
+            layout,
+            source_hash: manifest.content_hash(),
+            dataset: manifest.dataset.clone(),
+            dataset_version: manifest.version,
+        }
     }
     /// Any folder of class folders (hashed by its listing).
     pub fn from_folder(layout: &'a Layout) -> Self {
-        PrepSource { layout, source_hash: listing_hash(layout), dataset: format!("dir:{}", layout.train_root.display()), dataset_version: 0 }
+        PrepSource {
+            layout,
+            source_hash: listing_hash(layout),
+            dataset: format!("dir:{}", layout.train_root.display()),
+            dataset_version: 0,
+        }
     }
 }
 
 /// Build or reuse the cache of the newest complete local copy of `dataset` under `home`.
-pub fn prepare_collected(home: &crate::AslHome, dataset: &crate::dataset::DatasetRef, cfg: &PrepConfig, force: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<PrepOutcome, PrepFlowError> {
+pub fn prepare_collected(
+    home: &crate::AslHome,
+    dataset: &crate::dataset::DatasetRef,
+    cfg: &PrepConfig,
+    force: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<PrepOutcome, PrepFlowError> {
     let (store, manifest) = crate::dataset::newest_local(home, dataset)?;
     let layout = crate::dataset::layout::scan(&store.data_dir(&manifest))?;
     let src = PrepSource::from_manifest(&layout, &manifest);
@@ -419,7 +511,8 @@ mod tests {
     fn jpeg() -> Vec<u8> {
         let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
         let mut out = Vec::new();
-        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).unwrap();
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90))
+            .unwrap();
         out
     }
 

@@ -35,7 +35,10 @@ pub struct TerminalProgress {
 
 impl Default for TerminalProgress {
     fn default() -> Self {
-        Self { bar: std::sync::Mutex::new(None), tty: std::io::stderr().is_terminal() }
+        Self {
+            bar: std::sync::Mutex::new(None),
+            tty: std::io::stderr().is_terminal(),
+        }
     }
 }
 

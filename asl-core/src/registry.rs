@@ -40,23 +40,48 @@ pub enum RegistryError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
-    move |source| RegistryError::Io { path: path.to_path_buf(), source }
+    move |source| RegistryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The best run: highest [`SELECTION_METRIC`], ties broken by lower [`LATENCY_METRIC`].
-pub fn best_run(store: &dyn TrackingStore, experiment: &str, tags: &BTreeMap<String, String>) -> Result<Option<RunInfo>, TrackingError> {
-    let runs = store.search_runs(experiment, &RunQuery { finished_only: true, tags: tags.clone(), order_by_metric_desc: Some(SELECTION_METRIC.into()), max_results: None })?;
+pub fn best_run(
+    store: &dyn TrackingStore,
+    experiment: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<RunInfo>, TrackingError> {
+    let runs = store.search_runs(
+        experiment,
+        &RunQuery {
+            finished_only: true,
+            tags: tags.clone(),
+            order_by_metric_desc: Some(SELECTION_METRIC.into()),
+            max_results: None,
+        },
+    )?;
     Ok(select_best(runs))
 }
 
 /// Selection rule on already-fetched runs (runs without the metric never win).
 pub fn select_best(runs: Vec<RunInfo>) -> Option<RunInfo> {
-    let key = |r: &RunInfo| (r.metrics.get(SELECTION_METRIC).copied(), r.metrics.get(LATENCY_METRIC).copied().unwrap_or(f64::INFINITY));
-    runs.into_iter().filter(|r| key(r).0.is_some_and(f64::is_finite)).max_by(|a, b| {
-        let (acc_a, lat_a) = key(a);
-        let (acc_b, lat_b) = key(b);
-        acc_a.unwrap_or(f64::NEG_INFINITY).total_cmp(&acc_b.unwrap_or(f64::NEG_INFINITY)).then(lat_b.total_cmp(&lat_a))
-    })
+    let key = |r: &RunInfo| {
+        (
+            r.metrics.get(SELECTION_METRIC).copied(),
+            r.metrics.get(LATENCY_METRIC).copied().unwrap_or(f64::INFINITY),
+        )
+    };
+    runs.into_iter()
+        .filter(|r| key(r).0.is_some_and(f64::is_finite))
+        .max_by(|a, b| {
+            let (acc_a, lat_a) = key(a);
+            let (acc_b, lat_b) = key(b);
+            acc_a
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&acc_b.unwrap_or(f64::NEG_INFINITY))
+                .then(lat_b.total_cmp(&lat_a))
+        })
 }
 
 /// What the promotion guard decided, and why.
@@ -78,7 +103,11 @@ pub struct Registry<'a> {
 
 impl<'a> Registry<'a> {
     pub fn new(store: &'a dyn TrackingStore, home: &'a AslHome) -> Self {
-        Self { store, home, model: MODEL_NAME.to_string() }
+        Self {
+            store,
+            home,
+            model: MODEL_NAME.to_string(),
+        }
     }
 
     pub fn with_model_name(mut self, name: &str) -> Self {
@@ -101,7 +130,12 @@ impl<'a> Registry<'a> {
             return Ok(v);
         }
         let mut tags = BTreeMap::new();
-        for key in ["asl.dataset", "asl.dataset_version", "asl.cache_hash", "asl.code_version"] {
+        for key in [
+            "asl.dataset",
+            "asl.dataset_version",
+            "asl.cache_hash",
+            "asl.code_version",
+        ] {
             if let Some(v) = run.tags.get(key) {
                 tags.insert(key.to_string(), v.clone());
             }
@@ -109,7 +143,9 @@ impl<'a> Registry<'a> {
         if let Some(acc) = run.metrics.get(SELECTION_METRIC) {
             tags.insert("asl.val_accuracy".into(), format!("{acc:.6}"));
         }
-        Ok(self.store.create_model_version(&self.model, &run.run_id, MODEL_ARTIFACT, &tags)?)
+        Ok(self
+            .store
+            .create_model_version(&self.model, &run.run_id, MODEL_ARTIFACT, &tags)?)
     }
 
     pub fn versions(&self) -> Result<Vec<ModelVersion>, RegistryError> {
@@ -121,7 +157,13 @@ impl<'a> Registry<'a> {
     }
 
     fn version(&self, n: u32) -> Result<ModelVersion, RegistryError> {
-        self.versions()?.into_iter().find(|v| v.version == n).ok_or_else(|| RegistryError::NoSuchVersion { model: self.model.clone(), what: n.to_string() })
+        self.versions()?
+            .into_iter()
+            .find(|v| v.version == n)
+            .ok_or_else(|| RegistryError::NoSuchVersion {
+                model: self.model.clone(),
+                what: n.to_string(),
+            })
     }
 
     /// `champion`, `challenger`, `3` or `v3` → the version.
@@ -130,7 +172,11 @@ impl<'a> Registry<'a> {
         if let Ok(n) = digits.parse::<u32>() {
             return self.version(n);
         }
-        self.alias(alias_or_version)?.ok_or_else(|| RegistryError::NoSuchVersion { model: self.model.clone(), what: format!("with alias {alias_or_version:?}") })
+        self.alias(alias_or_version)?
+            .ok_or_else(|| RegistryError::NoSuchVersion {
+                model: self.model.clone(),
+                what: format!("with alias {alias_or_version:?}"),
+            })
     }
 
     /// A local copy of a version's model folder (downloaded once, atomically), ready for
@@ -146,13 +192,21 @@ impl<'a> Registry<'a> {
         // One fetch at a time per model (across processes); under that lock a `.download-*`
         // folder is a killed run's.
         let lock_path = root.join(".lock");
-        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
         lock.lock().map_err(io_err(&lock_path))?;
         if dest.join(crate::infer::CARD_FILE).is_file() {
             return Ok(dest);
         }
         fsutil::sweep_stale(&root, ".download-").map_err(io_err(&root))?;
-        let tmp = tempfile::Builder::new().prefix(".download-").tempdir_in(&root).map_err(io_err(&root))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempdir_in(&root)
+            .map_err(io_err(&root))?;
         self.store.download_version(&self.model, version.version, tmp.path())?;
         let tmp_path = tmp.keep();
         if dest.exists() {
@@ -166,7 +220,12 @@ impl<'a> Registry<'a> {
     /// Make `version` the champion (manual promotion, or rollback to it).
     pub fn promote(&self, version: u32) -> Result<ModelVersion, RegistryError> {
         let v = self.version(version)?;
-        self.store.set_version_tag(&self.model, version, CHAMPION_SINCE_TAG, &crate::tracking::now_ms().to_string())?;
+        self.store.set_version_tag(
+            &self.model,
+            version,
+            CHAMPION_SINCE_TAG,
+            &crate::tracking::now_ms().to_string(),
+        )?;
         self.store.set_alias(&self.model, CHAMPION, version)?;
         if self.alias(CHALLENGER)?.is_some_and(|c| c.version == version) {
             self.store.delete_alias(&self.model, CHALLENGER)?;
@@ -176,7 +235,9 @@ impl<'a> Registry<'a> {
 
     /// Move `champion` back to the version that held it before the current one.
     pub fn rollback(&self) -> Result<ModelVersion, RegistryError> {
-        let current = self.alias(CHAMPION)?.ok_or_else(|| RegistryError::NothingToRollBack(self.model.clone()))?;
+        let current = self
+            .alias(CHAMPION)?
+            .ok_or_else(|| RegistryError::NothingToRollBack(self.model.clone()))?;
         let since = |v: &ModelVersion| v.tags.get(CHAMPION_SINCE_TAG).and_then(|s| s.parse::<i64>().ok());
         let current_since = since(&current).unwrap_or(i64::MAX);
         let previous = self
@@ -189,29 +250,61 @@ impl<'a> Registry<'a> {
             .ok_or_else(|| RegistryError::NothingToRollBack(self.model.clone()))?;
         // Roll back without refreshing the timestamp, so a second rollback goes further back.
         self.store.set_alias(&self.model, CHAMPION, previous.version)?;
-        self.store.set_version_tag(&self.model, current.version, CHAMPION_SINCE_TAG, "rolled-back")?;
+        self.store
+            .set_version_tag(&self.model, current.version, CHAMPION_SINCE_TAG, "rolled-back")?;
         Ok(previous)
     }
 
     /// The promotion guard: `version` becomes champion only if its accuracy on the held-out
     /// split (computed by `heldout_accuracy` on a local copy of each model) beats the current
     /// champion's; otherwise it becomes `challenger`.
-    pub fn promote_if_better(&self, version: u32, heldout_accuracy: &mut dyn FnMut(&Path) -> Result<f64, String>) -> Result<PromotionDecision, RegistryError> {
+    pub fn promote_if_better(
+        &self,
+        version: u32,
+        heldout_accuracy: &mut dyn FnMut(&Path) -> Result<f64, String>,
+    ) -> Result<PromotionDecision, RegistryError> {
         let candidate = self.version(version)?;
-        let eval = |what: String, f: &mut dyn FnMut(&Path) -> Result<f64, String>, dir: &Path| f(dir).map_err(|problem| RegistryError::Evaluation { what, problem });
+        let eval = |what: String, f: &mut dyn FnMut(&Path) -> Result<f64, String>, dir: &Path| {
+            f(dir).map_err(|problem| RegistryError::Evaluation { what, problem })
+        };
         let cand_dir = self.fetch(&candidate)?;
         let cand_acc = eval(format!("version {version}"), heldout_accuracy, &cand_dir)?;
         let champion = self.alias(CHAMPION)?;
         let (champion_version, champion_accuracy, promoted, reason) = match &champion {
             None => (None, None, true, "there is no champion yet".to_string()),
-            Some(c) if c.version == version => (Some(c.version), Some(cand_acc), true, "it already is the champion".to_string()),
+            Some(c) if c.version == version => (
+                Some(c.version),
+                Some(cand_acc),
+                true,
+                "it already is the champion".to_string(),
+            ),
             Some(c) => {
                 let dir = self.fetch(c)?;
                 let acc = eval(format!("champion version {}", c.version), heldout_accuracy, &dir)?;
                 if cand_acc > acc {
-                    (Some(c.version), Some(acc), true, format!("it beats champion v{} on the held-out split: {:.2}% vs {:.2}%", c.version, cand_acc * 100.0, acc * 100.0))
+                    (
+                        Some(c.version),
+                        Some(acc),
+                        true,
+                        format!(
+                            "it beats champion v{} on the held-out split: {:.2}% vs {:.2}%",
+                            c.version,
+                            cand_acc * 100.0,
+                            acc * 100.0
+                        ),
+                    )
                 } else {
-                    (Some(c.version), Some(acc), false, format!("it does not beat champion v{} on the held-out split: {:.2}% vs {:.2}%", c.version, cand_acc * 100.0, acc * 100.0))
+                    (
+                        Some(c.version),
+                        Some(acc),
+                        false,
+                        format!(
+                            "it does not beat champion v{} on the held-out split: {:.2}% vs {:.2}%",
+                            c.version,
+                            cand_acc * 100.0,
+                            acc * 100.0
+                        ),
+                    )
                 }
             }
         };
@@ -222,7 +315,14 @@ impl<'a> Registry<'a> {
         } else {
             self.store.set_alias(&self.model, CHALLENGER, version)?;
         }
-        Ok(PromotionDecision { version, promoted, candidate_accuracy: cand_acc, champion_version, champion_accuracy, reason })
+        Ok(PromotionDecision {
+            version,
+            promoted,
+            candidate_accuracy: cand_acc,
+            champion_version,
+            champion_accuracy,
+            reason,
+        })
     }
 }
 

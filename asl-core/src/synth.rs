@@ -185,11 +185,7 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
     // written in this order, so the bytes do not depend on the thread count.
     enum Entry {
         Dir(String),
-        Image {
-            name: String,
-            seed: u64,
-            class_idx: usize,
-        },
+        Image { name: String, seed: u64, class_idx: usize },
     }
     let mut entries = vec![
         Entry::Dir("asl_alphabet_train/".into()),
@@ -219,15 +215,11 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
         }
     }
 
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 16);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
     let encode = |class_idx: usize, seed: u64| -> Result<Vec<u8>, SynthError> {
         let img = render(class_idx, seed, cfg.image_size);
         let mut jpeg = Vec::new();
-        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg, quality,
-        ))?;
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality))?;
         Ok(jpeg)
     };
 
@@ -237,9 +229,7 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
         let jobs: Vec<(usize, u64)> = batch
             .iter()
             .filter_map(|e| match e {
-                Entry::Image {
-                    seed, class_idx, ..
-                } => Some((*class_idx, *seed)),
+                Entry::Image { seed, class_idx, .. } => Some((*class_idx, *seed)),
                 Entry::Dir(_) => None,
             })
             .collect();
@@ -247,10 +237,7 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
         let encoded: Vec<Result<Vec<u8>, SynthError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
                 .chunks(per_thread)
-                .map(|chunk| {
-                    scope
-                        .spawn(move || chunk.iter().map(|&(c, s)| encode(c, s)).collect::<Vec<_>>())
-                })
+                .map(|chunk| scope.spawn(move || chunk.iter().map(|&(c, s)| encode(c, s)).collect::<Vec<_>>()))
                 .collect();
             handles
                 .into_iter()
@@ -1052,11 +1039,7 @@ fn post_process(rng: &mut Rng, img: &mut [[f32; 3]], m: usize) {
     let s = m as f32;
     let brightness = rng.range(0.7, 1.2);
     let contrast = rng.range(0.75, 1.2);
-    let cast = [
-        rng.range(0.96, 1.04),
-        rng.range(0.96, 1.04),
-        rng.range(0.96, 1.04),
-    ];
+    let cast = [rng.range(0.96, 1.04), rng.range(0.96, 1.04), rng.range(0.96, 1.04)];
     let grad_dir = V2::dir(rng.range(0.0, 360.0));
     let grad = rng.range(0.0, 0.25);
     for y in 0..m {
@@ -1201,16 +1184,10 @@ mod tests {
         for class in CLASSES {
             want.push(format!("{TRAIN_DIR}/{class}/"));
             for n in 1..=3 {
-                want.push(format!(
-                    "asl_alphabet_train/asl_alphabet_train/{class}/{class}{n}.jpg"
-                ));
+                want.push(format!("asl_alphabet_train/asl_alphabet_train/{class}/{class}{n}.jpg"));
             }
-            want.push(format!(
-                "asl_alphabet_test/asl_alphabet_test/{class}_test.jpg"
-            ));
-            want.push(format!(
-                "asl_alphabet_test/asl_alphabet_test/{class}_test2.jpg"
-            ));
+            want.push(format!("asl_alphabet_test/asl_alphabet_test/{class}_test.jpg"));
+            want.push(format!("asl_alphabet_test/asl_alphabet_test/{class}_test2.jpg"));
         }
         want.sort();
         assert_eq!(names, want);
@@ -1271,11 +1248,7 @@ mod tests {
     }
 
     fn dist(a: &[f32], b: &[f32]) -> f32 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum::<f32>()
-            .sqrt()
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
     }
 
     /// A cheap separability check on raw pixels, where backgrounds, skin tones and

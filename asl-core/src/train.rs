@@ -45,7 +45,10 @@ pub enum TrainError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io { path: path.to_path_buf(), source }
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Everything that decides a training run.
@@ -87,7 +90,10 @@ impl Default for TrainConfig {
             weight_decay: 1.08e-3,
             warmup_epochs: 0.5,
             label_smoothing: 0.1,
-            augment: AugmentConfig { strength: 0.143, ..AugmentConfig::default() },
+            augment: AugmentConfig {
+                strength: 0.143,
+                ..AugmentConfig::default()
+            },
             seed: 42,
             patience: 4,
             time_budget_secs: None,
@@ -203,25 +209,46 @@ pub struct TrainOutcome {
 }
 
 /// Fill a batch: normalised CHW pixels (augmented when `aug` is given) and labels.
-pub fn fill_batch(cache: &Cache, split: Split, idx: &[usize], aug: Option<(&AugmentConfig, u64)>, pixels: &mut Vec<f32>, labels: &mut Vec<i64>) {
+pub fn fill_batch(
+    cache: &Cache,
+    split: Split,
+    idx: &[usize],
+    aug: Option<(&AugmentConfig, u64)>,
+    pixels: &mut Vec<f32>,
+    labels: &mut Vec<i64>,
+) {
     let s = cache.image_size();
     let plane = 3 * s * s;
     pixels.resize(idx.len() * plane, 0.0);
     labels.clear();
     labels.extend(idx.iter().map(|&i| cache.labels(split)[i] as i64));
-    pixels.par_chunks_mut(plane).zip(idx.par_iter()).for_each(|(dst, &i)| match aug {
-        // Each image's randomness depends only on (seed, epoch, index): the same on any
-        // number of threads.
-        Some((cfg, seed)) => augment_into(cache.pixels(split, i), s, cfg, &mut SplitMix64::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)), dst),
-        None => crate::augment::normalize_into(cache.pixels(split, i), s, dst),
-    });
+    pixels
+        .par_chunks_mut(plane)
+        .zip(idx.par_iter())
+        .for_each(|(dst, &i)| match aug {
+            // Each image's randomness depends only on (seed, epoch, index): the same on any
+            // number of threads.
+            Some((cfg, seed)) => augment_into(
+                cache.pixels(split, i),
+                s,
+                cfg,
+                &mut SplitMix64::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                dst,
+            ),
+            None => crate::augment::normalize_into(cache.pixels(split, i), s, dst),
+        });
 }
 
 /// The optimiser and loss a configuration trains with (shared by `train` and
 /// `measure_throughput`, so the speed measured is the speed of the real thing).
 fn optimiser_and_loss(cfg: &TrainConfig, ad: &Device) -> (burn::optim::ModuleOptimizer, CrossEntropyLoss) {
-    let optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).with_epsilon(1e-8).init();
-    let loss = CrossEntropyLossConfig::new().with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing)).init(ad);
+    let optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .with_epsilon(1e-8)
+        .init();
+    let loss = CrossEntropyLossConfig::new()
+        .with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing))
+        .init(ad);
     (optim, loss)
 }
 
@@ -235,7 +262,16 @@ pub struct StepResult {
 
 /// One optimisation step on a batch of normalised CHW pixels (`labels.len() × 3 × s × s`).
 #[allow(clippy::too_many_arguments)]
-fn train_step(model: Cnn, optim: &mut burn::optim::ModuleOptimizer, loss_fn: &CrossEntropyLoss, pixels: Vec<f32>, labels: &[i64], s: usize, lr: f64, ad: &Device) -> (Cnn, StepResult) {
+fn train_step(
+    model: Cnn,
+    optim: &mut burn::optim::ModuleOptimizer,
+    loss_fn: &CrossEntropyLoss,
+    pixels: Vec<f32>,
+    labels: &[i64],
+    s: usize,
+    lr: f64,
+    ad: &Device,
+) -> (Cnn, StepResult) {
     let n = labels.len();
     let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, s, s]), ad);
     let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), ad);
@@ -246,7 +282,13 @@ fn train_step(model: Cnn, optim: &mut burn::optim::ModuleOptimizer, loss_fn: &Cr
     let loss_value = loss.clone().into_scalar::<f32>() as f64;
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(lr, model, grads);
-    (model, StepResult { loss: loss_value, correct })
+    (
+        model,
+        StepResult {
+            loss: loss_value,
+            correct,
+        },
+    )
 }
 
 /// Feed the batches of `order` (in `batch_size` chunks, augmented with `seed_of(batch)`) to
@@ -254,7 +296,14 @@ fn train_step(model: Cnn, optim: &mut burn::optim::ModuleOptimizer, loss_fn: &Cr
 /// trains, so augmentation overlaps the optimiser instead of stalling it. The batches are the
 /// same as a sequential fill (each image's randomness depends only on its seed). `step`
 /// returns false to stop early; the result says whether it did.
-fn prefetched_batches(cache: &Cache, augment: &AugmentConfig, order: &[usize], batch_size: usize, seed_of: impl Fn(usize) -> u64 + Sync, mut step: impl FnMut(usize, Vec<f32>, Vec<i64>) -> bool) -> bool {
+fn prefetched_batches(
+    cache: &Cache,
+    augment: &AugmentConfig,
+    order: &[usize],
+    batch_size: usize,
+    seed_of: impl Fn(usize) -> u64 + Sync,
+    mut step: impl FnMut(usize, Vec<f32>, Vec<i64>) -> bool,
+) -> bool {
     std::thread::scope(|scope| {
         // One batch ahead: enough to hide the fill, little memory.
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<f32>, Vec<i64>)>(1);
@@ -262,7 +311,14 @@ fn prefetched_batches(cache: &Cache, augment: &AugmentConfig, order: &[usize], b
         scope.spawn(move || {
             for (b, idx) in order.chunks(batch_size).enumerate() {
                 let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-                fill_batch(cache, Split::Train, idx, Some((augment, seed_of(b))), &mut pixels, &mut labels);
+                fill_batch(
+                    cache,
+                    Split::Train,
+                    idx,
+                    Some((augment, seed_of(b))),
+                    &mut pixels,
+                    &mut labels,
+                );
                 if tx.send((pixels, labels)).is_err() {
                     return; // the consumer stopped
                 }
@@ -308,10 +364,17 @@ fn checked_inputs(cache: &Cache, cfg: &TrainConfig) -> Result<usize, TrainError>
 /// Run `warmup + steps` training steps of `cfg` on the cache's training split (no validation,
 /// no checkpoints) and time them: the speed a training run sees between its epoch ends. The
 /// batch fill is also timed alone.
-pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps: usize) -> Result<Throughput, TrainError> {
+pub fn measure_throughput(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    warmup: usize,
+    steps: usize,
+) -> Result<Throughput, TrainError> {
     let n_train = checked_inputs(cache, cfg)?;
     if n_train < cfg.batch_size {
-        return Err(TrainError::BadConfig("the cache has fewer training images than one batch".into()));
+        return Err(TrainError::BadConfig(
+            "the cache has fewer training images than one batch".into(),
+        ));
     }
     let ad = model::device(&cfg.device)?.autodiff();
     ad.seed(cfg.seed);
@@ -321,7 +384,13 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
     let mut shuffled: Vec<usize> = (0..n_train).collect();
     SplitMix64::new(cfg.seed).shuffle(&mut shuffled);
     let batches = warmup + steps;
-    let order: Vec<usize> = shuffled.chunks_exact(cfg.batch_size).cycle().take(batches).flatten().copied().collect();
+    let order: Vec<usize> = shuffled
+        .chunks_exact(cfg.batch_size)
+        .cycle()
+        .take(batches)
+        .flatten()
+        .copied()
+        .collect();
     let seed_of = |b: usize| cfg.seed ^ b as u64;
 
     // The batch fill alone, as the loop's helper thread runs it. The batches are kept for the
@@ -333,7 +402,14 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
         .enumerate()
         .map(|(b, idx)| {
             let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-            fill_batch(cache, Split::Train, idx, Some((&cfg.augment, seed_of(b))), &mut pixels, &mut labels);
+            fill_batch(
+                cache,
+                Split::Train,
+                idx,
+                Some((&cfg.augment, seed_of(b))),
+                &mut pixels,
+                &mut labels,
+            );
             (pixels, labels)
         })
         .collect();
@@ -357,11 +433,18 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
     // warmed everything up, so all its steps are timed.
     let started = Instant::now();
     let mut slot = Some(model);
-    prefetched_batches(cache, &cfg.augment, &order[warmup * cfg.batch_size..], cfg.batch_size, seed_of, |_, pixels, labels| {
-        let Some(current) = slot.take() else { return false };
-        slot = Some(train_step(current, &mut optim, &loss_fn, pixels, &labels, s, cfg.lr, &ad).0);
-        true
-    });
+    prefetched_batches(
+        cache,
+        &cfg.augment,
+        &order[warmup * cfg.batch_size..],
+        cfg.batch_size,
+        seed_of,
+        |_, pixels, labels| {
+            let Some(current) = slot.take() else { return false };
+            slot = Some(train_step(current, &mut optim, &loss_fn, pixels, &labels, s, cfg.lr, &ad).0);
+            true
+        },
+    );
     let whole = started.elapsed().as_secs_f64();
     let images = (steps * cfg.batch_size) as f64;
     Ok(Throughput {
@@ -374,18 +457,33 @@ pub fn measure_throughput(cache: &Cache, cfg: &TrainConfig, warmup: usize, steps
 }
 
 fn checkpoint_paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (run_dir.join("checkpoint"), run_dir.join("checkpoint.tmp"), run_dir.join("checkpoint.old"))
+    (
+        run_dir.join("checkpoint"),
+        run_dir.join("checkpoint.tmp"),
+        run_dir.join("checkpoint.old"),
+    )
 }
 
 /// Save model + optimizer + state as one unit: write a fresh folder, then swap it in by rename.
-fn save_checkpoint(run_dir: &Path, model: &Cnn, optim: &burn::optim::ModuleOptimizer, state: &RunState) -> Result<(), TrainError> {
+fn save_checkpoint(
+    run_dir: &Path,
+    model: &Cnn,
+    optim: &burn::optim::ModuleOptimizer,
+    state: &RunState,
+) -> Result<(), TrainError> {
     let (cur, tmp, old) = checkpoint_paths(run_dir);
-    let ck = |problem: String| TrainError::Checkpoint { path: tmp.clone(), problem };
+    let ck = |problem: String| TrainError::Checkpoint {
+        path: tmp.clone(),
+        problem,
+    };
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    model.valid().save_file(tmp.join("model.bpk")).map_err(|e| ck(format!("{e:?}")))?;
+    model
+        .valid()
+        .save_file(tmp.join("model.bpk"))
+        .map_err(|e| ck(format!("{e:?}")))?;
     optim.save(tmp.join("optim.bpk")).map_err(|e| ck(format!("{e:?}")))?;
     fsutil::write_json_atomic(&tmp.join("state.json"), state).map_err(io_err(&tmp))?;
     fsutil::sync_dir(&tmp).map_err(io_err(&tmp))?;
@@ -403,7 +501,9 @@ fn save_checkpoint(run_dir: &Path, model: &Cnn, optim: &burn::optim::ModuleOptim
 /// The newest complete checkpoint (a crash between the two renames leaves it in `.old`).
 fn find_checkpoint(run_dir: &Path) -> Option<PathBuf> {
     let (cur, _, old) = checkpoint_paths(run_dir);
-    [cur, old].into_iter().find(|d| d.join("state.json").is_file() && d.join("model.bpk").is_file() && d.join("optim.bpk").is_file())
+    [cur, old]
+        .into_iter()
+        .find(|d| d.join("state.json").is_file() && d.join("model.bpk").is_file() && d.join("optim.bpk").is_file())
 }
 
 /// Validation loss and accuracy of the inference copy of the model.
@@ -421,24 +521,56 @@ fn validate(model: &Cnn, device: &Device, cache: &Cache) -> Result<(f64, f64), T
 /// Train on `cache`, keeping checkpoints in `run_dir` (resumed when it holds one), and write
 /// the best model as a model folder at `model_dir`.
 #[allow(clippy::too_many_arguments)]
-pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path, model_dir: &Path, callback: &mut dyn EpochCallback, progress: &dyn Progress, cancel: &Cancel) -> Result<TrainOutcome, TrainError> {
+pub fn train(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    lineage: Lineage,
+    run_dir: &Path,
+    model_dir: &Path,
+    callback: &mut dyn EpochCallback,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<TrainOutcome, TrainError> {
     let n_train = checked_inputs(cache, cfg)?;
     fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
     let device = model::device(&cfg.device)?;
     let ad = device.clone().autodiff();
     let mut model = cfg.model.init(&ad);
     let (mut optim, loss_fn) = optimiser_and_loss(cfg, &ad);
-    let mut state = RunState { config: cfg.clone(), epochs_done: 0, planned_epochs: cfg.epochs, best_val_loss: f64::INFINITY, best_epoch: 0, history: Vec::new(), stop: None, train_seconds: 0.0 };
+    let mut state = RunState {
+        config: cfg.clone(),
+        epochs_done: 0,
+        planned_epochs: cfg.epochs,
+        best_val_loss: f64::INFINITY,
+        best_epoch: 0,
+        history: Vec::new(),
+        stop: None,
+        train_seconds: 0.0,
+    };
 
     if let Some(ck) = find_checkpoint(run_dir) {
-        let bad = |problem: String| TrainError::Resume { path: ck.clone(), problem };
-        let saved: RunState = serde_json::from_slice(&fs::read(ck.join("state.json")).map_err(io_err(&ck))?).map_err(|e| bad(e.to_string()))?;
+        let bad = |problem: String| TrainError::Resume {
+            path: ck.clone(),
+            problem,
+        };
+        let saved: RunState = serde_json::from_slice(&fs::read(ck.join("state.json")).map_err(io_err(&ck))?)
+            .map_err(|e| bad(e.to_string()))?;
         // The time budget steers this invocation only; everything else must match.
-        let same = TrainConfig { time_budget_secs: None, ..saved.config.clone() } == TrainConfig { time_budget_secs: None, ..cfg.clone() };
+        let same = TrainConfig {
+            time_budget_secs: None,
+            ..saved.config.clone()
+        } == TrainConfig {
+            time_budget_secs: None,
+            ..cfg.clone()
+        };
         if !same {
             return Err(bad("the run folder was started with a different configuration".into()));
         }
-        model = cfg.model.init(&ad).try_load_file(ck.join("model.bpk")).map_err(|e| bad(format!("{e:?}")))?;
+        model = cfg
+            .model
+            .init(&ad)
+            .try_load_file(ck.join("model.bpk"))
+            .map_err(|e| bad(format!("{e:?}")))?;
         optim = optim.load(ck.join("optim.bpk")).map_err(|e| bad(format!("{e:?}")))?;
         state = saved;
         state.config = cfg.clone();
@@ -470,19 +602,30 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         let seed_of = |b: usize| cfg.seed ^ ((epoch * steps_per_epoch + b) as u64).wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
         // The step closure owns the model between batches (train_step consumes it).
         let mut slot = Some(model);
-        let cancelled = prefetched_batches(cache, &cfg.augment, &order, cfg.batch_size, seed_of, |b, pixels, labels| {
-            let Some(current) = slot.take().filter(|_| !cancel.is_cancelled()) else {
-                return false;
-            };
-            lr = cfg.lr_at(epoch * steps_per_epoch + b, state.planned_epochs * steps_per_epoch, steps_per_epoch);
-            let (next, step) = train_step(current, &mut optim, &loss_fn, pixels, &labels, s, lr, &ad);
-            slot = Some(next);
-            correct += step.correct;
-            loss_sum += step.loss * labels.len() as f64;
-            seen += labels.len();
-            progress.advance(labels.len() as u64);
-            true
-        });
+        let cancelled = prefetched_batches(
+            cache,
+            &cfg.augment,
+            &order,
+            cfg.batch_size,
+            seed_of,
+            |b, pixels, labels| {
+                let Some(current) = slot.take().filter(|_| !cancel.is_cancelled()) else {
+                    return false;
+                };
+                lr = cfg.lr_at(
+                    epoch * steps_per_epoch + b,
+                    state.planned_epochs * steps_per_epoch,
+                    steps_per_epoch,
+                );
+                let (next, step) = train_step(current, &mut optim, &loss_fn, pixels, &labels, s, lr, &ad);
+                slot = Some(next);
+                correct += step.correct;
+                loss_sum += step.loss * labels.len() as f64;
+                seen += labels.len();
+                progress.advance(labels.len() as u64);
+                true
+            },
+        );
         model = match slot {
             Some(m) if !cancelled => m,
             _ => {
@@ -510,8 +653,18 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         // Keep the best weights by validation loss (or the latest when there is no validation).
         let improved = val_loss.is_nan() || val_loss < state.best_val_loss;
         if improved {
-            valid.clone().save_file(&best_path).map_err(|e| TrainError::Checkpoint { path: best_path.clone(), problem: format!("{e:?}") })?;
-            state.best_val_loss = if val_loss.is_nan() { state.best_val_loss } else { val_loss };
+            valid
+                .clone()
+                .save_file(&best_path)
+                .map_err(|e| TrainError::Checkpoint {
+                    path: best_path.clone(),
+                    problem: format!("{e:?}"),
+                })?;
+            state.best_val_loss = if val_loss.is_nan() {
+                state.best_val_loss
+            } else {
+                val_loss
+            };
             state.best_epoch = epoch + 1;
         } else if cfg.patience > 0 && state.epochs_done - state.best_epoch >= cfg.patience {
             state.stop = Some(StopReason::EarlyStopped);
@@ -534,14 +687,32 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     let stop = state.stop.unwrap_or(StopReason::Completed);
 
     // The model folder: best weights + card. Written to a temp folder and renamed into place.
-    let best = cfg.model.init(&device).try_load_file(&best_path).map_err(|e| TrainError::Checkpoint { path: best_path.clone(), problem: format!("{e:?}") })?;
+    let best = cfg
+        .model
+        .init(&device)
+        .try_load_file(&best_path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: best_path.clone(),
+            problem: format!("{e:?}"),
+        })?;
     let parent = fsutil::parent_dir(model_dir);
     fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let tmp = tempfile::Builder::new().prefix(".model-").tempdir_in(parent).map_err(io_err(parent))?;
-    best.clone().save_file(tmp.path().join(WEIGHTS_FILE)).map_err(|e| TrainError::Checkpoint { path: model_dir.to_path_buf(), problem: format!("{e:?}") })?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".model-")
+        .tempdir_in(parent)
+        .map_err(io_err(parent))?;
+    best.clone()
+        .save_file(tmp.path().join(WEIGHTS_FILE))
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_dir.to_path_buf(),
+            problem: format!("{e:?}"),
+        })?;
     let mut card = ModelCard {
         format: infer::MODEL_FORMAT,
-        name: model_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        name: model_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
         created_at: crate::clock::now_unix(),
         asl_version: env!("CARGO_PKG_VERSION").to_string(),
         classes: CLASSES.iter().map(|c| c.to_string()).collect(),
@@ -557,13 +728,20 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
         extra: Default::default(),
     };
     let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone());
-    let report = if cache.is_empty(Split::Val) { EvalReport::from_probs(&[], &[]) } else { evaluate_cache(&clf, cache, Split::Val)? };
+    let report = if cache.is_empty(Split::Val) {
+        EvalReport::from_probs(&[], &[])
+    } else {
+        evaluate_cache(&clf, cache, Split::Val)?
+    };
     card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
     // The monitoring reference travels with the model; a model without one still serves
     // (drift is then not reported), so a failure here is a warning, not an error.
     match monitoring_reference(cache, &clf) {
         Ok(r) => {
-            card.extra.insert(crate::monitor::REFERENCE_CARD_KEY.into(), serde_json::to_value(&r).unwrap_or_default());
+            card.extra.insert(
+                crate::monitor::REFERENCE_CARD_KEY.into(),
+                serde_json::to_value(&r).unwrap_or_default(),
+            );
         }
         Err(e) => eprintln!("warning: no monitoring reference for {}: {e}", model_dir.display()),
     }
@@ -575,7 +753,8 @@ pub fn train(cache: &Cache, cfg: &TrainConfig, lineage: Lineage, run_dir: &Path,
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, model_dir).map_err(io_err(model_dir))?;
     fsutil::sync_dir(parent).map_err(io_err(parent))?;
-    let images_per_sec = state.history.iter().map(|m| m.images_per_sec).sum::<f64>() / state.history.len().max(1) as f64;
+    let images_per_sec =
+        state.history.iter().map(|m| m.images_per_sec).sum::<f64>() / state.history.len().max(1) as f64;
     Ok(TrainOutcome {
         run_dir: run_dir.to_path_buf(),
         model_dir: model_dir.to_path_buf(),
@@ -596,7 +775,11 @@ pub const REFERENCE_SAMPLE: usize = 2000;
 /// (the originals when they are still on disk, as the server sees uploads; else the cached
 /// pixels), and the model's predicted classes and confidences on the same photos.
 pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::monitor::Reference, String> {
-    let split = if cache.is_empty(Split::Val) { Split::Train } else { Split::Val };
+    let split = if cache.is_empty(Split::Val) {
+        Split::Train
+    } else {
+        Split::Val
+    };
     let n = cache.len(split);
     let take = n.min(REFERENCE_SAMPLE);
     if take == 0 {
@@ -608,10 +791,15 @@ pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::mo
     let features: Vec<(crate::monitor::ImageFeatures, bool)> = idx
         .par_iter()
         .map(|&i| {
-            let original = root.and_then(|r| fs::read(r.join(cache.file(split, i))).ok()).and_then(|b| crate::prep::decode_with_features(&b, s).ok()).map(|(_, f)| f);
+            let original = root
+                .and_then(|r| fs::read(r.join(cache.file(split, i))).ok())
+                .and_then(|b| crate::prep::decode_with_features(&b, s).ok())
+                .map(|(_, f)| f);
             match original {
                 Some(f) => Ok((f, true)),
-                None => crate::monitor::ImageFeatures::from_rgb8(cache.pixels(split, i), s, s).map(|f| (f, false)).map_err(|e| e.to_string()),
+                None => crate::monitor::ImageFeatures::from_rgb8(cache.pixels(split, i), s, s)
+                    .map(|f| (f, false))
+                    .map_err(|e| e.to_string()),
             }
         })
         .collect::<Result<_, String>>()?;
@@ -621,11 +809,15 @@ pub fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::mo
     let probs = clf.probabilities(&pixels).map_err(|e| e.to_string())?;
     let (mut predicted, mut confidence) = (Vec::with_capacity(take), Vec::with_capacity(take));
     for row in probs.chunks_exact(crate::classes::NUM_CLASSES) {
-        let (k, p) = row.iter().enumerate().fold((0, f32::MIN), |best, (k, &p)| if p > best.1 { (k, p) } else { best });
+        let (k, p) = row
+            .iter()
+            .enumerate()
+            .fold((0, f32::MIN), |best, (k, &p)| if p > best.1 { (k, p) } else { best });
         predicted.push(k);
         confidence.push(p);
     }
-    let mut reference = crate::monitor::Reference::from_samples(&features, &predicted, &confidence, &CLASSES).map_err(|e| e.to_string())?;
+    let mut reference = crate::monitor::Reference::from_samples(&features, &predicted, &confidence, &CLASSES)
+        .map_err(|e| e.to_string())?;
     if !all_original {
         // Cached pixels are resized: their size and sharpness say nothing about uploads, so
         // those features are left out (the server then does not score them) rather than

@@ -40,7 +40,12 @@ pub struct UploadLimits {
 
 impl Default for UploadLimits {
     fn default() -> Self {
-        Self { max_files: 256, max_file_bytes: 32 << 20, max_total_bytes: 256 << 20, max_ratio: 100 }
+        Self {
+            max_files: 256,
+            max_file_bytes: 32 << 20,
+            max_total_bytes: 256 << 20,
+            max_ratio: 100,
+        }
     }
 }
 
@@ -65,10 +70,16 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
     if zip.len() > limits.max_files * 4 + 64 {
         return Err(WordError::TooLarge(format!("{} entries in the zip", zip.len())));
     }
-    let names: Vec<String> = (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.name().to_string())).collect();
+    let names: Vec<String> = (0..zip.len())
+        .filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.name().to_string()))
+        .collect();
     let (ordered, mut skipped) = decode::order_entries(names);
     if ordered.len() > limits.max_files {
-        return Err(WordError::TooLarge(format!("{} photos, the limit is {}", ordered.len(), limits.max_files)));
+        return Err(WordError::TooLarge(format!(
+            "{} photos, the limit is {}",
+            ordered.len(),
+            limits.max_files
+        )));
     }
     let mut total = 0u64;
     let mut photos = Vec::with_capacity(ordered.len());
@@ -78,20 +89,29 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
         let mut entry = match zip.by_name(&name) {
             Ok(entry) => entry,
             Err(e) => {
-                skipped.push(Skipped { file: name, reason: unreadable_entry(&e) });
+                skipped.push(Skipped {
+                    file: name,
+                    reason: unreadable_entry(&e),
+                });
                 continue;
             }
         };
         let (size, packed) = (entry.size(), entry.compressed_size().max(1));
         if size > limits.max_file_bytes || size / packed > limits.max_ratio {
-            return Err(WordError::TooLarge(format!("{name}: {size} bytes ({}× compression) exceeds the limits", size / packed)));
+            return Err(WordError::TooLarge(format!(
+                "{name}: {size} bytes ({}× compression) exceeds the limits",
+                size / packed
+            )));
         }
         // Never trust the declared size: read at most one byte past it.
         let mut buf = Vec::with_capacity(size as usize);
         let read = match (&mut entry).take(size + 1).read_to_end(&mut buf) {
             Ok(n) => n,
             Err(e) => {
-                skipped.push(Skipped { file: name, reason: format!("corrupt zip entry: {e}") });
+                skipped.push(Skipped {
+                    file: name,
+                    reason: format!("corrupt zip entry: {e}"),
+                });
                 continue;
             }
         };
@@ -100,7 +120,10 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
         }
         total += read as u64;
         if total > limits.max_total_bytes {
-            return Err(WordError::TooLarge(format!("more than {} bytes uncompressed", limits.max_total_bytes)));
+            return Err(WordError::TooLarge(format!(
+                "more than {} bytes uncompressed",
+                limits.max_total_bytes
+            )));
         }
         photos.push(Photo { name, bytes: buf });
     }
@@ -111,14 +134,19 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<PhotoBatch, WordE
 fn unreadable_entry(e: &zip::result::ZipError) -> String {
     use zip::result::ZipError;
     match e {
-        ZipError::UnsupportedArchive(m) if *m == ZipError::PASSWORD_REQUIRED => "encrypted zip entry (no password is taken)".into(),
+        ZipError::UnsupportedArchive(m) if *m == ZipError::PASSWORD_REQUIRED => {
+            "encrypted zip entry (no password is taken)".into()
+        }
         ZipError::UnsupportedArchive(m) => format!("unsupported zip entry ({m}); store or deflate photos"),
         other => format!("unreadable zip entry: {other}"),
     }
 }
 
 pub fn read_zip_file(path: &Path, limits: &UploadLimits) -> Result<PhotoBatch, WordError> {
-    let bytes = std::fs::read(path).map_err(|source| WordError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| WordError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_zip(&bytes, limits)
 }
 
@@ -126,11 +154,20 @@ pub fn read_zip_file(path: &Path, limits: &UploadLimits) -> Result<PhotoBatch, W
 pub fn read_files(paths: &[PathBuf]) -> Result<PhotoBatch, WordError> {
     let mut photos = Vec::with_capacity(paths.len());
     for p in paths {
-        let bytes = std::fs::read(p).map_err(|source| WordError::Io { path: p.clone(), source })?;
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| p.display().to_string());
+        let bytes = std::fs::read(p).map_err(|source| WordError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| p.display().to_string());
         photos.push(Photo { name, bytes });
     }
-    Ok(PhotoBatch { photos, skipped: Vec::new() })
+    Ok(PhotoBatch {
+        photos,
+        skipped: Vec::new(),
+    })
 }
 
 /// Every letter and the word.
@@ -147,30 +184,65 @@ pub struct WordAnswer {
 /// Decode and resize photos in parallel; unreadable ones go to `skipped`.
 pub fn preprocess_batch(clf: &Classifier, batch: &PhotoBatch) -> (Vec<(String, image::RgbImage)>, Vec<Skipped>) {
     let s = clf.input_size() as u32;
-    let decoded: Vec<Result<image::RgbImage, String>> = batch.photos.par_iter().map(|p| prep::decode_and_preprocess(&p.bytes, s)).collect();
+    let decoded: Vec<Result<image::RgbImage, String>> = batch
+        .photos
+        .par_iter()
+        .map(|p| prep::decode_and_preprocess(&p.bytes, s))
+        .collect();
     let mut ok = Vec::new();
     let mut skipped = batch.skipped.clone();
     for (p, r) in batch.photos.iter().zip(decoded) {
         match r {
             Ok(img) => ok.push((p.name.clone(), img)),
-            Err(reason) => skipped.push(Skipped { file: p.name.clone(), reason }),
+            Err(reason) => skipped.push(Skipped {
+                file: p.name.clone(),
+                reason,
+            }),
         }
     }
     (ok, skipped)
 }
 
 /// Estimate the word from per-photo predictions.
-pub fn estimate(names: &[String], preds: &[Prediction], skipped: Vec<Skipped>, raw: bool, lexicon: &Lexicon, cfg: &DecodeConfig) -> Result<WordAnswer, WordError> {
-    let inputs: Vec<LetterProbs> = names.iter().zip(preds).map(|(n, p)| LetterProbs { file: n, probs: &p.probabilities }).collect();
-    let mut estimate = if raw { decode::raw(&inputs, &cfg.into())? } else { lexicon.decode(&inputs, cfg)? };
+pub fn estimate(
+    names: &[String],
+    preds: &[Prediction],
+    skipped: Vec<Skipped>,
+    raw: bool,
+    lexicon: &Lexicon,
+    cfg: &DecodeConfig,
+) -> Result<WordAnswer, WordError> {
+    let inputs: Vec<LetterProbs> = names
+        .iter()
+        .zip(preds)
+        .map(|(n, p)| LetterProbs {
+            file: n,
+            probs: &p.probabilities,
+        })
+        .collect();
+    let mut estimate = if raw {
+        decode::raw(&inputs, &cfg.into())?
+    } else {
+        lexicon.decode(&inputs, cfg)?
+    };
     let complete = skipped.is_empty();
     estimate.skipped = skipped;
     let top3 = preds.iter().map(|p| p.top_k(3)).collect();
-    Ok(WordAnswer { estimate, top3, complete })
+    Ok(WordAnswer {
+        estimate,
+        top3,
+        complete,
+    })
 }
 
 /// The whole path from encoded photos to the word.
-pub fn predict_word(clf: &Classifier, batch: &PhotoBatch, raw: bool, lexicon: &Lexicon, cfg: &DecodeConfig) -> Result<WordAnswer, WordError> {
+pub fn predict_word(
+    clf: &Classifier,
+    batch: &PhotoBatch,
+    raw: bool,
+    lexicon: &Lexicon,
+    cfg: &DecodeConfig,
+) -> Result<WordAnswer, WordError> {
     let (ok, skipped) = preprocess_batch(clf, batch);
     if ok.is_empty() {
         return Err(WordError::NoPhotos(skipped));
@@ -184,7 +256,12 @@ pub fn predict_word(clf: &Classifier, batch: &PhotoBatch, raw: bool, lexicon: &L
 /// A zip of held-out photos spelling `text` (letters A–Z and spaces), taken from one split of a
 /// cache and named `01_H.jpg`, `02_E.jpg`, … — what a person would upload. For demos and
 /// word-level evaluation on real images.
-pub fn word_zip_from_cache(cache: &prep::Cache, split: prep::Split, text: &str, seed: u64) -> Result<Vec<u8>, WordError> {
+pub fn word_zip_from_cache(
+    cache: &prep::Cache,
+    split: prep::Split,
+    text: &str,
+    seed: u64,
+) -> Result<Vec<u8>, WordError> {
     use std::io::Write;
     let s = cache.image_size() as u32;
     let labels = cache.labels(split);
@@ -192,17 +269,32 @@ pub fn word_zip_from_cache(cache: &prep::Cache, split: prep::Split, text: &str, 
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let zerr = |e: zip::result::ZipError| WordError::NotZip(e.to_string());
     for (k, ch) in text.chars().enumerate() {
-        let class = if ch == ' ' { crate::classes::SPACE } else { crate::classes::class_index(&ch.to_string()).ok_or_else(|| WordError::NotZip(format!("cannot spell {ch:?}")))? };
+        let class = if ch == ' ' {
+            crate::classes::SPACE
+        } else {
+            crate::classes::class_index(&ch.to_string())
+                .ok_or_else(|| WordError::NotZip(format!("cannot spell {ch:?}")))?
+        };
         let candidates: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == class).collect();
         if candidates.is_empty() {
-            return Err(WordError::NoPhotos(vec![Skipped { file: ch.to_string(), reason: "no image of that class in the split".into() }]));
+            return Err(WordError::NoPhotos(vec![Skipped {
+                file: ch.to_string(),
+                reason: "no image of that class in the split".into(),
+            }]));
         }
         let i = candidates[rng.below(candidates.len())];
-        let img = image::RgbImage::from_raw(s, s, cache.pixels(split, i).to_vec()).ok_or_else(|| WordError::NotZip("bad cache image".into()))?;
+        let img = image::RgbImage::from_raw(s, s, cache.pixels(split, i).to_vec())
+            .ok_or_else(|| WordError::NotZip("bad cache image".into()))?;
         let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(&img).map_err(|e| WordError::NotZip(e.to_string()))?;
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&img)
+            .map_err(|e| WordError::NotZip(e.to_string()))?;
         let label = if ch == ' ' { "space".to_string() } else { ch.to_string() };
-        w.start_file(format!("{:02}_{label}.jpg", k + 1), zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)).map_err(zerr)?;
+        w.start_file(
+            format!("{:02}_{label}.jpg", k + 1),
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+        )
+        .map_err(zerr)?;
         w.write_all(&jpeg).map_err(|e| WordError::NotZip(e.to_string()))?;
     }
     Ok(w.finish().map_err(zerr)?.into_inner())

@@ -52,7 +52,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -111,20 +115,32 @@ fn decoding_allocates_within_the_budget() {
     assert!(bytes.len() < MIB, "{} bytes", bytes.len());
     let (result, peak) = peak_during(|| photo::decode(&bytes, &budget, 0));
     assert_eq!(result.map(|img| img.dimensions()), Ok((1, 1)));
-    assert!(peak <= 2 * HEADER_ALLOC as usize + MIB, "the profile inflated: {} MiB allocated", peak / MIB);
+    assert!(
+        peak <= 2 * HEADER_ALLOC as usize + MIB,
+        "the profile inflated: {} MiB allocated",
+        peak / MIB
+    );
 
     // 3. A 24 Mpx grey PNG (as a phone might send): the decoded grey plus its RGB copy, and
     //    no more (about 96 MiB).
     let bytes = grey_png(6_000, 4_000, &[]);
     let (result, peak) = peak_during(|| photo::decode(&bytes, &budget, 0));
     assert_eq!(result.map(|img| img.dimensions()), Ok((6_000, 4_000)));
-    assert!(peak < 24_000_000 * 4 + 20 * MIB, "{} MiB for a 24 Mpx grey PNG", peak / MIB);
+    assert!(
+        peak < 24_000_000 * 4 + 20 * MIB,
+        "{} MiB for a 24 Mpx grey PNG",
+        peak / MIB
+    );
 
     // 4. A 6000×4000 JPEG read for a 48 px model: decoded at 1/8 scale (750×500), a few MiB
     //    instead of the 72 MiB of a full decode.
-    let img = image::RgbImage::from_fn(6_000, 4_000, |x, y| image::Rgb([(x / 20) as u8, (y / 20) as u8, ((x + y) / 40) as u8]));
+    let img = image::RgbImage::from_fn(6_000, 4_000, |x, y| {
+        image::Rgb([(x / 20) as u8, (y / 20) as u8, ((x + y) / 40) as u8])
+    });
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&img).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .unwrap();
     drop(img);
     let (result, peak) = peak_during(|| photo::decode(&jpeg, &budget, photo::needed_side(48)));
     assert_eq!(result.map(|img| img.dimensions()), Ok((750, 500)));

@@ -30,37 +30,97 @@ const BOUNDARY: &str = "asl-bench-boundary-7d1f";
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported (all cases run).
-    let secs: f64 = std::env::var("ASL_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5.0);
+    let secs: f64 = std::env::var("ASL_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5.0);
     let (base, mut child) = match std::env::var("ASL_BENCH_URL") {
         Ok(url) => (url.trim_end_matches('/').to_string(), None),
         Err(_) => {
-            let model = std::env::var("ASL_BENCH_MODEL").map(PathBuf::from).unwrap_or_else(|_| bench_model());
+            let model = std::env::var("ASL_BENCH_MODEL")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| bench_model());
             let (base, child) = start_server(&model);
             (base, Some(child))
         }
     };
     let single = multipart(&[("image", "photo.jpg", &photo(7, 1))]);
-    let word: Vec<Vec<u8>> = "HELLOWORLD".chars().enumerate().map(|(i, c)| photo(c as usize - 'A' as usize, 100 + i as u64)).collect();
+    let word: Vec<Vec<u8>> = "HELLOWORLD"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| photo(c as usize - 'A' as usize, 100 + i as u64))
+        .collect();
     let zip = zip10(&word);
     let zipped = multipart(&[("zipfile", "hello.zip", &zip)]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-    let model = runtime.block_on(async { client.get(format!("{base}/v1/model")).send().await.ok()?.json::<serde_json::Value>().await.ok() });
-    let model_desc = model.map(|m| format!("{} ({} px, {} params, {:.1} MFLOP/image)", m["name"], m["input_size"], m["params"], m["flops_per_image"].as_f64().unwrap_or(0.0) / 1e6)).unwrap_or_else(|| "?".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client");
+    let model = runtime.block_on(async {
+        client
+            .get(format!("{base}/v1/model"))
+            .send()
+            .await
+            .ok()?
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+    });
+    let model_desc = model
+        .map(|m| {
+            format!(
+                "{} ({} px, {} params, {:.1} MFLOP/image)",
+                m["name"],
+                m["input_size"],
+                m["params"],
+                m["flops_per_image"].as_f64().unwrap_or(0.0) / 1e6
+            )
+        })
+        .unwrap_or_else(|| "?".into());
     println!("asl-http load benchmark against {base}: model {model_desc}; {secs} s per case after 1 s warm-up");
-    println!("machine: {} CPUs (shared by the server and this load generator)\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
-    println!("| case                    | clients |  req/s | p50 ms | p95 ms | p99 ms | errors | server mean ms | images/pass |");
-    println!("|-------------------------|--------:|-------:|-------:|-------:|-------:|-------:|---------------:|------------:|");
-    let cases: [(&str, &Arc<Vec<u8>>, usize); 5] = [("one image", &single, 1), ("one image", &single, 8), ("one image", &single, 32), ("10-photo zip", &zipped, 1), ("10-photo zip", &zipped, 8)];
+    println!(
+        "machine: {} CPUs (shared by the server and this load generator)\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!(
+        "| case                    | clients |  req/s | p50 ms | p95 ms | p99 ms | errors | server mean ms | images/pass |"
+    );
+    println!(
+        "|-------------------------|--------:|-------:|-------:|-------:|-------:|-------:|---------------:|------------:|"
+    );
+    let cases: [(&str, &Arc<Vec<u8>>, usize); 5] = [
+        ("one image", &single, 1),
+        ("one image", &single, 8),
+        ("one image", &single, 32),
+        ("10-photo zip", &zipped, 1),
+        ("10-photo zip", &zipped, 8),
+    ];
     for (name, body, clients) in cases {
         let before = runtime.block_on(server_stats(&client, &base));
-        let r = runtime.block_on(run_case(&client, &base, body.clone(), clients, Duration::from_secs_f64(secs)));
+        let r = runtime.block_on(run_case(
+            &client,
+            &base,
+            body.clone(),
+            clients,
+            Duration::from_secs_f64(secs),
+        ));
         let after = runtime.block_on(server_stats(&client, &base));
         // Time spent inside the server per request, and images per forward pass (warm-up included).
         let server_ms = (after[1] - before[1]) / (after[0] - before[0]).max(1.0) * 1e3;
         let per_pass = (after[3] - before[3]) / (after[2] - before[2]).max(1.0);
-        println!("| {name:<23} | {clients:>7} | {:>6.0} | {:>6.2} | {:>6.2} | {:>6.2} | {:>6} | {server_ms:>14.2} | {per_pass:>11.1} |", r.rps, r.p(0.50), r.p(0.95), r.p(0.99), r.errors);
+        println!(
+            "| {name:<23} | {clients:>7} | {:>6.0} | {:>6.2} | {:>6.2} | {:>6.2} | {:>6} | {server_ms:>14.2} | {per_pass:>11.1} |",
+            r.rps,
+            r.p(0.50),
+            r.p(0.95),
+            r.p(0.99),
+            r.errors
+        );
         let _ = std::io::stdout().flush();
     }
     println!("\ntargets (2 cores): 10-photo zip p50 ≤ 10 ms at 1 client; ≥ 600 single-image req/s at 8 clients");
@@ -75,7 +135,13 @@ async fn server_stats(client: &reqwest::Client, base: &str) -> [f64; 4] {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };
-    let value = |series: &str| text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let value = |series: &str| {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
     [
         value("asl_http_request_duration_seconds_count{route=\"/predict\"}"),
         value("asl_http_request_duration_seconds_sum{route=\"/predict\"}"),
@@ -100,7 +166,13 @@ impl CaseResult {
     }
 }
 
-async fn run_case(client: &reqwest::Client, base: &str, body: Arc<Vec<u8>>, clients: usize, measure: Duration) -> CaseResult {
+async fn run_case(
+    client: &reqwest::Client,
+    base: &str,
+    body: Arc<Vec<u8>>,
+    clients: usize,
+    measure: Duration,
+) -> CaseResult {
     let url = format!("{base}/predict");
     let body = bytes_of(&body);
     let warmup = Duration::from_secs(1);
@@ -117,7 +189,12 @@ async fn run_case(client: &reqwest::Client, base: &str, body: Arc<Vec<u8>>, clie
                 if t0 >= measure_to {
                     break;
                 }
-                let res = client.post(&url).header("content-type", format!("multipart/form-data; boundary={BOUNDARY}")).body(body.clone()).send().await;
+                let res = client
+                    .post(&url)
+                    .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+                    .body(body.clone())
+                    .send()
+                    .await;
                 let ok = match res {
                     Ok(r) => r.status().is_success() & r.bytes().await.is_ok(),
                     Err(_) => false,
@@ -142,7 +219,11 @@ async fn run_case(client: &reqwest::Client, base: &str, body: Arc<Vec<u8>>, clie
         errors += e;
     }
     latencies_ms.sort_by(f64::total_cmp);
-    CaseResult { rps: latencies_ms.len() as f64 / measure.as_secs_f64(), latencies_ms, errors }
+    CaseResult {
+        rps: latencies_ms.len() as f64 / measure.as_secs_f64(),
+        latencies_ms,
+        errors,
+    }
 }
 
 /// `Bytes` are cheap to clone per request (a reference count, no copy).
@@ -154,7 +235,11 @@ fn bytes_of(v: &Arc<Vec<u8>>) -> bytes::Bytes {
 fn multipart(parts: &[(&str, &str, &[u8])]) -> Arc<Vec<u8>> {
     let mut out = Vec::new();
     for (field, file, bytes) in parts {
-        let mime = if field == &"zipfile" { "application/zip" } else { "image/jpeg" };
+        let mime = if field == &"zipfile" {
+            "application/zip"
+        } else {
+            "image/jpeg"
+        };
         write!(out, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: {mime}\r\n\r\n").unwrap();
         out.extend_from_slice(bytes);
         out.extend_from_slice(b"\r\n");
@@ -168,7 +253,8 @@ fn multipart(parts: &[(&str, &str, &[u8])]) -> Arc<Vec<u8>> {
 fn photo(class: usize, seed: u64) -> Vec<u8> {
     let img = synth::render(class, seed, 200);
     let mut out = Vec::new();
-    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).expect("jpeg");
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90))
+        .expect("jpeg");
     out
 }
 
@@ -196,16 +282,54 @@ fn bench_model() -> PathBuf {
     let home = AslHome::new(work.path());
     let zip = work.path().join("synth.zip");
     let size = arch.input_size as u32;
-    synth::write_zip(&synth::SynthConfig { per_class: 8, image_size: size.max(64), ..Default::default() }, &zip).expect("synth");
+    synth::write_zip(
+        &synth::SynthConfig {
+            per_class: 8,
+            image_size: size.max(64),
+            ..Default::default()
+        },
+        &zip,
+    )
+    .expect("synth");
     let (dataset, _) = DatasetRef::parse("asl/synthetic").expect("ref");
     let store = DatasetStore::new(&home, &dataset);
-    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
+    let manifest = store
+        .import_zip(&zip, 1, false, &Default::default(), &NoProgress)
+        .expect("import");
     let layout = layout::scan(&store.data_dir(&manifest)).expect("layout");
-    let pcfg = PrepConfig { image_size: size, val_fraction: 0.2, seed: 0 };
-    let cache = prep::prepare(&home.cache_dir(), &PrepSource::from_manifest(&layout, &manifest), &pcfg, false, &NoProgress, &Cancel::new()).expect("prep").cache;
-    let tcfg = TrainConfig { model: arch, epochs: 1, augment: AugmentConfig::none(), ..Default::default() };
+    let pcfg = PrepConfig {
+        image_size: size,
+        val_fraction: 0.2,
+        seed: 0,
+    };
+    let cache = prep::prepare(
+        &home.cache_dir(),
+        &PrepSource::from_manifest(&layout, &manifest),
+        &pcfg,
+        false,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("prep")
+    .cache;
+    let tcfg = TrainConfig {
+        model: arch,
+        epochs: 1,
+        augment: AugmentConfig::none(),
+        ..Default::default()
+    };
     let model_dir = work.path().join("model");
-    train::train(&cache, &tcfg, Lineage::default(), &work.path().join("run"), &model_dir, &mut NoCallback, &NoProgress, &Cancel::new()).expect("train");
+    train::train(
+        &cache,
+        &tcfg,
+        Lineage::default(),
+        &work.path().join("run"),
+        &model_dir,
+        &mut NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("train");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&model_dir, &dir).expect("keep the model");
     dir
@@ -213,7 +337,15 @@ fn bench_model() -> PathBuf {
 
 fn start_server(model: &std::path::Path) -> (String, Child) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl-http"))
-        .args(["--port", "0", "--reload-poll-ms", "0", "--max-concurrency", "256", "--model"])
+        .args([
+            "--port",
+            "0",
+            "--reload-poll-ms",
+            "0",
+            "--max-concurrency",
+            "256",
+            "--model",
+        ])
         .arg(model)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -221,7 +353,10 @@ fn start_server(model: &std::path::Path) -> (String, Child) {
         .expect("cannot start the asl-http binary");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let base = loop {
-        let line = lines.next().expect("the server exited before listening").expect("stderr");
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .expect("stderr");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().expect("address").to_string();
         }

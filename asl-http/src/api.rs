@@ -13,7 +13,10 @@ pub struct ClassScore {
 }
 
 fn top3(p: &Prediction) -> Vec<ClassScore> {
-    p.top_k(3).into_iter().map(|(class, probability)| ClassScore { class, probability }).collect()
+    p.top_k(3)
+        .into_iter()
+        .map(|(class, probability)| ClassScore { class, probability })
+        .collect()
 }
 
 /// The answer for one photo (a request with a single `image` field).
@@ -31,7 +34,13 @@ pub struct LetterResponse {
 
 impl LetterResponse {
     pub fn new(file: String, p: &Prediction, model: &str) -> Self {
-        LetterResponse { file, class: p.class.clone(), confidence: p.confidence, top3: top3(p), model: model.to_string() }
+        LetterResponse {
+            file,
+            class: p.class.clone(),
+            confidence: p.confidence,
+            top3: top3(p),
+            model: model.to_string(),
+        }
     }
 }
 
@@ -84,9 +93,33 @@ impl WordResponse {
         WordResponse {
             text: est.text,
             confidence: est.confidence,
-            alternatives: est.alternatives.into_iter().map(|a| AlternativeOut { text: a.text, score: a.score }).collect(),
-            letters: est.letters.into_iter().zip(preds).map(|(l, p)| LetterOut { file: l.file, class: l.class, confidence: l.confidence, top3: top3(p) }).collect(),
-            skipped: est.skipped.into_iter().map(|s| SkippedOut { file: s.file, reason: s.reason }).collect(),
+            alternatives: est
+                .alternatives
+                .into_iter()
+                .map(|a| AlternativeOut {
+                    text: a.text,
+                    score: a.score,
+                })
+                .collect(),
+            letters: est
+                .letters
+                .into_iter()
+                .zip(preds)
+                .map(|(l, p)| LetterOut {
+                    file: l.file,
+                    class: l.class,
+                    confidence: l.confidence,
+                    top3: top3(p),
+                })
+                .collect(),
+            skipped: est
+                .skipped
+                .into_iter()
+                .map(|s| SkippedOut {
+                    file: s.file,
+                    reason: s.reason,
+                })
+                .collect(),
             complete,
             model: model.to_string(),
         }

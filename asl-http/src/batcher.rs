@@ -74,7 +74,8 @@ impl Ticket {
         if sent.is_err() {
             return Err(ApiError::internal("the inference worker has stopped"));
         }
-        rx.await.unwrap_or_else(|_| Err(ApiError::internal("the inference worker dropped the request")))
+        rx.await
+            .unwrap_or_else(|_| Err(ApiError::internal("the inference worker dropped the request")))
     }
 }
 
@@ -84,7 +85,13 @@ impl Drop for Ticket {
     }
 }
 
-fn worker(rx: mpsc::Receiver<Job>, incoming: Arc<AtomicUsize>, max_batch: usize, max_wait: Duration, on_batch: impl Fn(usize)) {
+fn worker(
+    rx: mpsc::Receiver<Job>,
+    incoming: Arc<AtomicUsize>,
+    max_batch: usize,
+    max_wait: Duration,
+    on_batch: impl Fn(usize),
+) {
     // Re-check "anyone on the way?" at least this often while waiting.
     const POLL: Duration = Duration::from_micros(200);
     while let Ok(first) = rx.recv() {

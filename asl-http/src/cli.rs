@@ -114,7 +114,11 @@ impl ServeArgs {
     pub fn config_in(&self, home: &AslHome) -> ServerConfig {
         let mut c = self.config();
         if !self.no_prediction_log {
-            c.monitor.log_path = Some(self.prediction_log.clone().unwrap_or_else(|| default_prediction_log(home)));
+            c.monitor.log_path = Some(
+                self.prediction_log
+                    .clone()
+                    .unwrap_or_else(|| default_prediction_log(home)),
+            );
         }
         c
     }
@@ -130,7 +134,12 @@ impl ServeArgs {
             max_batch: self.max_batch,
             max_wait_ms: self.max_wait_ms,
             max_body_bytes: usize::try_from(self.max_body_mib << 20).unwrap_or(usize::MAX),
-            upload: asl_core::word::UploadLimits { max_files: self.max_zip_files, max_total_bytes: self.max_zip_mib << 20, max_ratio: self.max_zip_ratio, ..d.upload.clone() },
+            upload: asl_core::word::UploadLimits {
+                max_files: self.max_zip_files,
+                max_total_bytes: self.max_zip_mib << 20,
+                max_ratio: self.max_zip_ratio,
+                ..d.upload.clone()
+            },
             max_images: self.max_images,
             max_pixels: self.max_pixels,
             max_request_pixels: self.max_request_pixels,
@@ -145,7 +154,12 @@ impl ServeArgs {
             max_concurrency: self.max_concurrency,
             reload_poll_ms: self.reload_poll_ms,
             wait_for_model: self.wait_for_model,
-            monitor: crate::monitor::MonitorConfig { window_images: self.drift_window_images, window_secs: self.drift_window_minutes.max(1) * 60, log_path: self.prediction_log.clone(), ..d.monitor.clone() },
+            monitor: crate::monitor::MonitorConfig {
+                window_images: self.drift_window_images,
+                window_secs: self.drift_window_minutes.max(1) * 60,
+                log_path: self.prediction_log.clone(),
+                ..d.monitor.clone()
+            },
             ..d
         }
         .with_env()
@@ -157,11 +171,19 @@ impl ServeArgs {
             return Ok(ModelSource::Path(p.clone()));
         }
         if let Some(alias) = &self.model_alias {
-            return Ok(ModelSource::Registry { home: home.clone(), alias: alias.clone() });
+            return Ok(ModelSource::Registry {
+                home: home.clone(),
+                alias: alias.clone(),
+            });
         }
         asl_core::infer::newest_model(home)
             .map(ModelSource::Path)
-            .ok_or_else(|| format!("no model under {}; train one with `asl train` or pass --model DIR", home.models_dir().display()))
+            .ok_or_else(|| {
+                format!(
+                    "no model under {}; train one with `asl train` or pass --model DIR",
+                    home.models_dir().display()
+                )
+            })
     }
 }
 
@@ -169,7 +191,10 @@ impl ServeArgs {
 pub fn run(home: &AslHome, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let source = args.source(home)?;
     let config = args.config_in(home);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("asl-http").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("asl-http")
+        .build()?;
     runtime.block_on(crate::serve(config, source, crate::shutdown_signal()))?;
     Ok(())
 }

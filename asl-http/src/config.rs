@@ -84,7 +84,12 @@ impl Default for ServerConfig {
             max_batch: 32,
             max_wait_ms: 2,
             max_body_bytes: 32 << 20,
-            upload: UploadLimits { max_files: 256, max_file_bytes: 16 << 20, max_total_bytes: 128 << 20, max_ratio: 100 },
+            upload: UploadLimits {
+                max_files: 256,
+                max_file_bytes: 16 << 20,
+                max_total_bytes: 128 << 20,
+                max_ratio: 100,
+            },
             max_images: 256,
             max_pixels: asl_core::photo::DecodeBudget::default().max_pixels,
             max_request_pixels: 64_000_000,
@@ -134,7 +139,12 @@ impl ServerConfig {
 
     /// What one photo may cost to decode.
     pub fn decode_budget(&self) -> asl_core::photo::DecodeBudget {
-        asl_core::photo::DecodeBudget { max_side: self.max_side, max_aspect: self.max_aspect, max_pixels: self.max_pixels, max_alloc: self.max_decode_bytes }
+        asl_core::photo::DecodeBudget {
+            max_side: self.max_side,
+            max_aspect: self.max_aspect,
+            max_pixels: self.max_pixels,
+            max_alloc: self.max_decode_bytes,
+        }
     }
 
     pub fn header_timeout(&self) -> Duration {
@@ -166,14 +176,22 @@ mod tests {
         let d = ServerConfig::default();
         assert_eq!(d.port, DEFAULT_PORT);
         assert_eq!(d.host, "127.0.0.1", "listen on loopback unless told otherwise");
-        assert!(d.max_body_bytes <= 64 << 20 && d.upload.max_ratio <= 200 && d.max_pixels <= 24_000_000 && d.header_timeout_ms <= 30_000);
+        assert!(
+            d.max_body_bytes <= 64 << 20
+                && d.upload.max_ratio <= 200
+                && d.max_pixels <= 24_000_000
+                && d.header_timeout_ms <= 30_000
+        );
         assert!(d.admin_token.is_none());
         let c: ServerConfig = serde_json::from_str(r#"{"port": 8080, "max_batch": 0}"#).unwrap();
         assert_eq!(c.port, 8080);
         assert_eq!(c.max_wait_ms, d.max_wait_ms);
         assert_eq!(c.sanitized().max_batch, 1);
         // The token never leaks into a serialised config.
-        let with_token = ServerConfig { admin_token: Some("secret".into()), ..d };
+        let with_token = ServerConfig {
+            admin_token: Some("secret".into()),
+            ..d
+        };
         assert!(!serde_json::to_string(&with_token).unwrap().contains("secret"));
     }
 }

@@ -22,13 +22,21 @@ pub struct ConnLimits {
 
 impl ConnLimits {
     pub fn of(config: &crate::ServerConfig) -> ConnLimits {
-        ConnLimits { max_connections: config.max_connections.max(1), header_timeout: config.header_timeout() }
+        ConnLimits {
+            max_connections: config.max_connections.max(1),
+            header_timeout: config.header_timeout(),
+        }
     }
 }
 
 /// Serves `app` over HTTP/1.1 on `listener` until `shutdown` completes, then waits for the
 /// open connections to finish their requests.
-pub async fn serve_connections(listener: TcpListener, app: Router, limits: ConnLimits, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+pub async fn serve_connections(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (close_tx, close_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
@@ -60,7 +68,10 @@ pub async fn serve_connections(listener: TcpListener, app: Router, limits: ConnL
         tokio::spawn(async move {
             let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true);
             let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
             tokio::select! {
                 _ = conn.as_mut() => {}

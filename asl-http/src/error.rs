@@ -40,7 +40,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), file: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            file: None,
+        }
     }
     pub fn with_file(mut self, file: impl Into<String>) -> Self {
         self.file = Some(file.into());
@@ -59,13 +64,21 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_image", message)
     }
     pub fn no_model() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", "no model is loaded yet; train one with `asl train` or check the server's --model")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_model",
+            "no model is loaded yet; train one with `asl train` or check the server's --model",
+        )
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.code.to_string(), message: self.message.clone(), file: self.file.clone() }
+        ErrorBody {
+            error: self.code.to_string(),
+            message: self.message.clone(),
+            file: self.file.clone(),
+        }
     }
 }
 
@@ -82,7 +95,8 @@ impl IntoResponse for ApiError {
         let mut res = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // Overload, timeouts and a missing model are all worth retrying a bit later.
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res.extensions_mut().insert(ErrorKind(self.code));
         res
@@ -93,7 +107,10 @@ impl From<MultipartError> for ApiError {
     fn from(e: MultipartError) -> Self {
         // axum reports a body over the limit as 413; everything else is a malformed upload.
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("the upload is larger than the server accepts: {}", e.body_text()))
+            ApiError::too_large(format!(
+                "the upload is larger than the server accepts: {}",
+                e.body_text()
+            ))
         } else {
             ApiError::bad_request("bad_multipart", format!("malformed multipart body: {}", e.body_text()))
         }
@@ -123,12 +140,22 @@ impl From<InferError> for ApiError {
 impl From<WordError> for ApiError {
     fn from(e: WordError) -> Self {
         match e {
-            WordError::NotZip(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_zip", format!("not a readable zip archive: {m}")),
+            WordError::NotZip(m) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_zip",
+                format!("not a readable zip archive: {m}"),
+            ),
             WordError::TooLarge(m) => ApiError::too_large(format!("upload too large: {m}")),
             WordError::NoPhotos(skipped) => {
                 let first = skipped.first().cloned();
-                let detail = first.as_ref().map(|s| format!(": {} ({})", s.file, s.reason)).unwrap_or_default();
-                let err = ApiError::unreadable(format!("no readable photos in the upload ({} skipped){detail}", skipped.len()));
+                let detail = first
+                    .as_ref()
+                    .map(|s| format!(": {} ({})", s.file, s.reason))
+                    .unwrap_or_default();
+                let err = ApiError::unreadable(format!(
+                    "no readable photos in the upload ({} skipped){detail}",
+                    skipped.len()
+                ));
                 match first {
                     Some(s) => err.with_file(s.file),
                     None => err,

@@ -49,17 +49,30 @@ pub enum ServeError {
 
 /// Binds `config.host:config.port`, loads the model and serves until `shutdown` completes;
 /// requests in flight are answered before it returns.
-pub async fn serve(config: ServerConfig, source: ModelSource, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    config: ServerConfig,
+    source: ModelSource,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let addr = format!("{}:{}", config.host, config.port);
-    let listener = TcpListener::bind(&addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let state = AppState::start(config, source).await?;
     serve_with_listener(listener, state, shutdown).await
 }
 
 /// Serves `state` on a bound listener (port 0 picks a free one).
-pub async fn serve_with_listener(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve_with_listener(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     if let Ok(addr) = listener.local_addr() {
-        let model = state.current_model().map(|m| format!("model {} from {}", m.card.name, m.dir.display())).unwrap_or_else(|| "no model yet".into());
+        let model = state
+            .current_model()
+            .map(|m| format!("model {} from {}", m.card.name, m.dir.display()))
+            .unwrap_or_else(|| "no model yet".into());
         eprintln!("asl-http: listening on http://{addr} ({model})");
     }
     let limits = conn::ConnLimits::of(&state.config);

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "asl-http", version, about = "Serve an asl model over HTTP: photos in, letters and the word out")]
+#[command(
+    name = "asl-http",
+    version,
+    about = "Serve an asl model over HTTP: photos in, letters and the word out"
+)]
 struct Cli {
     /// State root (where the newest model is looked for). Default: $ASL_HOME, else ~/.local/share/asl.
     #[arg(long, value_name = "DIR")]

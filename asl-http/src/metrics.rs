@@ -2,7 +2,10 @@
 use std::time::Duration;
 
 use asl_core::infer::ModelCard;
-use prometheus::{Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -30,36 +33,119 @@ pub struct Metrics {
 }
 
 fn powers_of_two(max: f64) -> Vec<f64> {
-    std::iter::successors(Some(1.0), |x| Some(x * 2.0)).take_while(|x| *x <= max).collect()
+    std::iter::successors(Some(1.0), |x| Some(x * 2.0))
+        .take_while(|x| *x <= max)
+        .collect()
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("asl_http_requests_total", "HTTP requests by route and status"), &["route", "method", "status"]).expect("valid metric");
+        let requests = IntCounterVec::new(
+            Opts::new("asl_http_requests_total", "HTTP requests by route and status"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("asl_http_request_duration_seconds", "Time from request to response, by route")
-                .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "asl_http_request_duration_seconds",
+                "Time from request to response, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+            ]),
             &["route"],
         )
         .expect("valid metric");
-        let images_per_request = Histogram::with_opts(HistogramOpts::new("asl_http_images_per_request", "Photos in one prediction request").buckets(powers_of_two(512.0))).expect("valid metric");
-        let batch_size = Histogram::with_opts(HistogramOpts::new("asl_http_batch_size", "Images in one forward pass of the model").buckets(powers_of_two(1024.0))).expect("valid metric");
-        let errors = IntCounterVec::new(Opts::new("asl_http_errors_total", "Error responses by kind (the `error` code of the JSON body)"), &["kind"]).expect("valid metric");
-        let in_flight = IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
-        let reloads = IntCounterVec::new(Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"), &["result"]).expect("valid metric");
-        let model_info = IntGaugeVec::new(Opts::new("asl_model_info", "The model being served (value 1)"), &["name", "created_at", "asl_version", "format", "input_size"]).expect("valid metric");
-        let predictions = IntCounterVec::new(Opts::new("asl_predictions_total", "Predicted letters by class"), &["class"]).expect("valid metric");
+        let images_per_request = Histogram::with_opts(
+            HistogramOpts::new("asl_http_images_per_request", "Photos in one prediction request")
+                .buckets(powers_of_two(512.0)),
+        )
+        .expect("valid metric");
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("asl_http_batch_size", "Images in one forward pass of the model")
+                .buckets(powers_of_two(1024.0)),
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "asl_http_errors_total",
+                "Error responses by kind (the `error` code of the JSON body)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let in_flight =
+            IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
+        let reloads = IntCounterVec::new(
+            Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"),
+            &["result"],
+        )
+        .expect("valid metric");
+        let model_info = IntGaugeVec::new(
+            Opts::new("asl_model_info", "The model being served (value 1)"),
+            &["name", "created_at", "asl_version", "format", "input_size"],
+        )
+        .expect("valid metric");
+        let predictions = IntCounterVec::new(
+            Opts::new("asl_predictions_total", "Predicted letters by class"),
+            &["class"],
+        )
+        .expect("valid metric");
         let drift_psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
-        let drift_ks = GaugeVec::new(Opts::new("asl_drift_ks", "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)"), &["feature"]).expect("valid metric");
+        let drift_ks = GaugeVec::new(
+            Opts::new(
+                "asl_drift_ks",
+                "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)",
+            ),
+            &["feature"],
+        )
+        .expect("valid metric");
         // Label-less vectors: absent (not stale) while no reference is loaded.
-        let drift_class_js = GaugeVec::new(Opts::new("asl_drift_class_js", "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference"), &[]).expect("valid metric");
-        let drift_class_chi2_pvalue = GaugeVec::new(Opts::new("asl_drift_class_chi2_pvalue", "Chi-square test p-value of the predicted-class counts vs the reference mix"), &[]).expect("valid metric");
-        let drift_low_confidence = GaugeVec::new(Opts::new("asl_drift_low_confidence_share", "Share of low-confidence predictions in the live window"), &[]).expect("valid metric");
-        let drift_nothing = GaugeVec::new(Opts::new("asl_drift_nothing_share", "Share of `nothing` predictions in the live window"), &[]).expect("valid metric");
-        let drift_window = IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
-        let drift_enough = IntGauge::new("asl_drift_enough_data", "1 when the window holds enough photos for the drift scores to mean something").expect("valid metric");
-        let log_dropped = IntGauge::new("asl_monitor_log_dropped", "Prediction-log rows dropped since start (writer could not keep up)").expect("valid metric");
+        let drift_class_js = GaugeVec::new(
+            Opts::new(
+                "asl_drift_class_js",
+                "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let drift_class_chi2_pvalue = GaugeVec::new(
+            Opts::new(
+                "asl_drift_class_chi2_pvalue",
+                "Chi-square test p-value of the predicted-class counts vs the reference mix",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let drift_low_confidence = GaugeVec::new(
+            Opts::new(
+                "asl_drift_low_confidence_share",
+                "Share of low-confidence predictions in the live window",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let drift_nothing = GaugeVec::new(
+            Opts::new(
+                "asl_drift_nothing_share",
+                "Share of `nothing` predictions in the live window",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let drift_window =
+            IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
+        let drift_enough = IntGauge::new(
+            "asl_drift_enough_data",
+            "1 when the window holds enough photos for the drift scores to mean something",
+        )
+        .expect("valid metric");
+        let log_dropped = IntGauge::new(
+            "asl_monitor_log_dropped",
+            "Prediction-log rows dropped since start (writer could not keep up)",
+        )
+        .expect("valid metric");
         for m in [
             Box::new(predictions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(drift_psi.clone()),
@@ -82,7 +168,27 @@ impl Metrics {
         ] {
             registry.register(m).expect("metric names are unique");
         }
-        Metrics { registry, requests, latency, images_per_request, batch_size, errors, in_flight, reloads, model_info, predictions, drift_psi, drift_ks, drift_class_js, drift_class_chi2_pvalue, drift_low_confidence, drift_nothing, drift_window, drift_enough, log_dropped }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            images_per_request,
+            batch_size,
+            errors,
+            in_flight,
+            reloads,
+            model_info,
+            predictions,
+            drift_psi,
+            drift_ks,
+            drift_class_js,
+            drift_class_chi2_pvalue,
+            drift_low_confidence,
+            drift_nothing,
+            drift_window,
+            drift_enough,
+            log_dropped,
+        }
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
@@ -95,8 +201,16 @@ impl Metrics {
     pub fn set_model(&self, card: Option<&ModelCard>) {
         self.model_info.reset();
         if let Some(c) = card {
-            let labels = [c.name.clone(), c.created_at.to_string(), c.asl_version.clone(), c.format.to_string(), c.input_size.to_string()];
-            self.model_info.with_label_values(&labels.each_ref().map(String::as_str)).set(1);
+            let labels = [
+                c.name.clone(),
+                c.created_at.to_string(),
+                c.asl_version.clone(),
+                c.format.to_string(),
+                c.input_size.to_string(),
+            ];
+            self.model_info
+                .with_label_values(&labels.each_ref().map(String::as_str))
+                .set(1);
         }
     }
 
@@ -110,9 +224,15 @@ impl Metrics {
             self.drift_ks.with_label_values(&[f.feature.as_str()]).set(f.ks);
         }
         self.drift_class_js.with_label_values(&[] as &[&str]).set(s.class_js);
-        self.drift_class_chi2_pvalue.with_label_values(&[] as &[&str]).set(s.class_chi2_pvalue);
-        self.drift_low_confidence.with_label_values(&[] as &[&str]).set(s.low_confidence_share);
-        self.drift_nothing.with_label_values(&[] as &[&str]).set(s.nothing_share);
+        self.drift_class_chi2_pvalue
+            .with_label_values(&[] as &[&str])
+            .set(s.class_chi2_pvalue);
+        self.drift_low_confidence
+            .with_label_values(&[] as &[&str])
+            .set(s.low_confidence_share);
+        self.drift_nothing
+            .with_label_values(&[] as &[&str])
+            .set(s.nothing_share);
         self.drift_window.set(s.window_images as i64);
         self.drift_enough.set(i64::from(s.enough_data));
     }

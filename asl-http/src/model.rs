@@ -33,8 +33,12 @@ impl ModelSource {
             ModelSource::Registry { home, alias } => {
                 let store = asl_core::tracking::open_store(home).map_err(|e| ModelError::Registry(e.to_string()))?;
                 let registry = asl_core::registry::Registry::new(&*store, home);
-                let version = registry.resolve(alias).map_err(|e| ModelError::Registry(e.to_string()))?;
-                registry.fetch(&version).map_err(|e| ModelError::Registry(e.to_string()))
+                let version = registry
+                    .resolve(alias)
+                    .map_err(|e| ModelError::Registry(e.to_string()))?;
+                registry
+                    .fetch(&version)
+                    .map_err(|e| ModelError::Registry(e.to_string()))
             }
         }
     }
@@ -61,10 +65,14 @@ pub fn stamp(dir: &Path) -> Option<Stamp> {
 /// Loads a model folder (blocking), with the stamp it had before loading.
 pub fn load(dir: &Path, device: &str) -> Result<(Classifier, Option<Stamp>), ModelError> {
     let before = stamp(dir);
-    let clf = std::panic::catch_unwind(|| Classifier::load_on(dir, device)).map_err(|p| ModelError::Panicked(panic_message(&*p)))??;
+    let clf = std::panic::catch_unwind(|| Classifier::load_on(dir, device))
+        .map_err(|p| ModelError::Panicked(panic_message(&*p)))??;
     Ok((clf, before))
 }
 
 pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into())
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }

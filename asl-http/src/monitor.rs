@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
 use asl_core::infer::{ModelCard, Prediction};
-use asl_core::monitor::{ImageFeatures, LiveWindow, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig};
+use asl_core::monitor::{
+    ImageFeatures, LiveWindow, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
@@ -27,7 +29,12 @@ pub struct MonitorConfig {
 impl Default for MonitorConfig {
     fn default() -> Self {
         let w = WindowConfig::default();
-        MonitorConfig { window_images: w.max_images, window_secs: w.max_age_secs, low_confidence: w.low_confidence, log_path: None }
+        MonitorConfig {
+            window_images: w.max_images,
+            window_secs: w.max_age_secs,
+            low_confidence: w.low_confidence,
+            log_path: None,
+        }
     }
 }
 
@@ -44,7 +51,12 @@ pub struct Monitor {
 
 impl Monitor {
     pub fn new(config: &MonitorConfig) -> Monitor {
-        let window = LiveWindow::new(WindowConfig { max_images: config.window_images.clamp(1, MAX_WINDOW_IMAGES), max_age_secs: config.window_secs.max(1), low_confidence: config.low_confidence, ..WindowConfig::default() });
+        let window = LiveWindow::new(WindowConfig {
+            max_images: config.window_images.clamp(1, MAX_WINDOW_IMAGES),
+            max_age_secs: config.window_secs.max(1),
+            low_confidence: config.low_confidence,
+            ..WindowConfig::default()
+        });
         // Serving matters more than logging: a log that cannot be opened is reported, not fatal.
         let log = config.log_path.as_ref().and_then(|p| match PredictionLog::open(p) {
             Ok(l) => Some(l),
@@ -53,7 +65,12 @@ impl Monitor {
                 None
             }
         });
-        Monitor { window: Mutex::new(window), log, reference: ArcSwapOption::empty(), requests: AtomicU64::new(0) }
+        Monitor {
+            window: Mutex::new(window),
+            log,
+            reference: ArcSwapOption::empty(),
+            requests: AtomicU64::new(0),
+        }
     }
 
     /// A new model: its reference replaces the old one, and the window starts over (the class
@@ -62,11 +79,17 @@ impl Monitor {
         let reference = match Reference::from_card_extra(&card.extra) {
             Some(Ok(r)) => Some(std::sync::Arc::new(r)),
             Some(Err(e)) => {
-                eprintln!("asl-http: model {} has an unreadable monitoring reference ({e}); drift is not reported", card.name);
+                eprintln!(
+                    "asl-http: model {} has an unreadable monitoring reference ({e}); drift is not reported",
+                    card.name
+                );
                 None
             }
             None => {
-                eprintln!("asl-http: model {} has no monitoring reference (retrain it with this asl); drift is not reported", card.name);
+                eprintln!(
+                    "asl-http: model {} has no monitoring reference (retrain it with this asl); drift is not reported",
+                    card.name
+                );
                 None
             }
         };
@@ -81,13 +104,26 @@ impl Monitor {
         {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
             for (f, p) in items {
-                w.push(Observation { ts, features: *f, class: p.index, confidence: p.confidence });
+                w.push(Observation {
+                    ts,
+                    features: *f,
+                    class: p.index,
+                    confidence: p.confidence,
+                });
             }
         }
         for (f, p) in items {
             metrics.predictions.with_label_values(&[p.class.as_str()]).inc();
             if let Some(log) = &self.log {
-                log.record(LoggedPrediction { ts, model: model.to_string(), request_id: request_id.clone(), class_index: p.index, class: p.class.clone(), confidence: p.confidence, features: *f });
+                log.record(LoggedPrediction {
+                    ts,
+                    model: model.to_string(),
+                    request_id: request_id.clone(),
+                    class_index: p.index,
+                    class: p.class.clone(),
+                    confidence: p.confidence,
+                    features: *f,
+                });
             }
         }
     }

@@ -39,7 +39,12 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/model", get(model_card))
         .route("/openapi.json", get(openapi_json))
-        .route("/predict", post(predict).layer(DefaultBodyLimit::max(body_limit)).layer(middleware::from_fn_with_state(state.clone(), linger)))
+        .route(
+            "/predict",
+            post(predict)
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(middleware::from_fn_with_state(state.clone(), linger)),
+        )
         .route("/admin/reload", post(admin_reload))
         .merge(extra)
         .fallback(not_found)
@@ -57,7 +62,11 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
 
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // The route pattern, not the path: label cardinality stays bounded.
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     // Methods are client-controlled: the ones the API knows, else one `other` value.
     let method = match *req.method() {
         Method::GET => "GET",
@@ -81,7 +90,9 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let guard = InFlight(state.metrics.in_flight.clone());
     let res = next.run(req).await;
     drop(guard);
-    state.metrics.observe_request(&route, method, res.status().as_u16(), started.elapsed());
+    state
+        .metrics
+        .observe_request(&route, method, res.status().as_u16(), started.elapsed());
     if let Some(ErrorKind(kind)) = res.extensions().get::<ErrorKind>() {
         state.metrics.errors.with_label_values(&[kind]).inc();
     }
@@ -124,7 +135,9 @@ async fn linger(State(state): State<AppState>, req: Request, next: Next) -> Resp
             }
         }
     });
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }));
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
     next.run(Request::from_parts(parts, body)).await
 }
 
@@ -132,7 +145,12 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
     let limit = state.config.request_timeout();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", format!("no answer within {} ms", limit.as_millis())).into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("no answer within {} ms", limit.as_millis()),
+        )
+        .into_response(),
     }
 }
 
@@ -152,8 +170,15 @@ async fn json_errors(req: Request, next: Next) -> Response {
     }
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            ("method_not_allowed", format!("this route takes {allow}; see /openapi.json"))
+            let allow = res
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            (
+                "method_not_allowed",
+                format!("this route takes {allow}; see /openapi.json"),
+            )
         }
         StatusCode::NOT_FOUND => ("not_found", "no such route; see /openapi.json".to_string()),
         StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request is larger than the server accepts".to_string()),
@@ -185,7 +210,10 @@ pub async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/ready", responses((status = 200, body = Ready), (status = 503, description = "no model loaded", body = crate::error::ErrorBody)))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Ready>> {
     let model = state.model()?;
-    Ok(Json(Ready { ready: true, model: model.card.name.clone() }))
+    Ok(Json(Ready {
+        ready: true,
+        model: model.card.name.clone(),
+    }))
 }
 
 /// Prometheus metrics (text exposition format).
@@ -194,7 +222,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Drift is computed per scrape (a few ms for a full window), off the async threads.
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || st.monitor.export(&st.metrics)).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
 }
 
 /// The model card (`model.json`) of the model being served.
@@ -229,26 +260,55 @@ pub async fn openapi_json() -> impl IntoResponse {
         (status = 503, description = "no model loaded, overloaded, or timed out", body = crate::error::ErrorBody),
     )
 )]
-pub async fn predict(State(state): State<AppState>, headers: HeaderMap, request: Request) -> ApiResult<Json<PredictResponse>> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+pub async fn predict(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Json<PredictResponse>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
-        return Err(ApiError::unsupported("send multipart/form-data with an `image` or `zipfile` field"));
+        return Err(ApiError::unsupported(
+            "send multipart/form-data with an `image` or `zipfile` field",
+        ));
     }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return Err(ApiError::too_large(format!("the upload is larger than the {} bytes the server accepts", state.config.max_body_bytes)));
+        return Err(ApiError::too_large(format!(
+            "the upload is larger than the {} bytes the server accepts",
+            state.config.max_body_bytes
+        )));
     }
     // The body first, within its own timeout: a slow client holds no request permit.
     let (parts, body) = request.into_parts();
     let (body, body_share) = read_body(&state, body).await?;
-    let permit = state.requests.clone().try_acquire_owned().map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry shortly"))?;
+    let permit = state.requests.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in flight; retry shortly",
+        )
+    })?;
     // Held by the handler and by each blocking job it starts, so the permit is released when
     // the work ends, not when an impatient client leaves.
-    let guard = Arc::new(RequestGuard { _permit: permit, _body_share: body_share });
+    let guard = Arc::new(RequestGuard {
+        _permit: permit,
+        _body_share: body_share,
+    });
     // This request runs to the end on this model, whatever reloads happen meanwhile.
     let model = state.model()?;
-    let raw = parts.uri.query().is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
-    let form = Multipart::from_request(Request::from_parts(parts, Body::from(body)), &state).await.map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+    let raw = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
+    let form = Multipart::from_request(Request::from_parts(parts, Body::from(body)), &state)
+        .await
+        .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
     let upload = upload::read_multipart(form, &state.config).await?;
     let answer = match upload {
         Upload::Images(mut photos) if photos.len() == 1 => {
@@ -258,7 +318,19 @@ pub async fn predict(State(state): State<AppState>, headers: HeaderMap, request:
         }
         Upload::Images(photos) => {
             state.metrics.images_per_request.observe(photos.len() as f64);
-            PredictResponse::Word(word(&state, &guard, model, Batch::Photos(PhotoBatch { photos, skipped: Vec::new() }), raw).await?)
+            PredictResponse::Word(
+                word(
+                    &state,
+                    &guard,
+                    model,
+                    Batch::Photos(PhotoBatch {
+                        photos,
+                        skipped: Vec::new(),
+                    }),
+                    raw,
+                )
+                .await?,
+            )
         }
         Upload::Zip { name, bytes } => {
             if !upload::looks_like_zip(&bytes) {
@@ -281,19 +353,38 @@ struct RequestGuard {
 /// from the server-wide body buffer as they arrive (none left: 503 `overloaded`).
 async fn read_body(state: &AppState, body: Body) -> ApiResult<(Bytes, OwnedSemaphorePermit)> {
     let limit = state.config.max_body_bytes;
-    let overloaded = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many uploads are being received; retry shortly");
-    let mut share = state.body_buffer.clone().try_acquire_many_owned(0).map_err(|_| overloaded())?;
+    let overloaded = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many uploads are being received; retry shortly",
+        )
+    };
+    let mut share = state
+        .body_buffer
+        .clone()
+        .try_acquire_many_owned(0)
+        .map_err(|_| overloaded())?;
     // Grown as bytes arrive (never sized from a declared length a client may not send).
     let mut buf = Vec::new();
     let read = async {
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", format!("reading the upload failed: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ApiError::bad_request("bad_body", format!("reading the upload failed: {e}")))?;
             if buf.len() + chunk.len() > limit {
-                return Err(ApiError::too_large(format!("the upload is larger than the {limit} bytes the server accepts")));
+                return Err(ApiError::too_large(format!(
+                    "the upload is larger than the {limit} bytes the server accepts"
+                )));
             }
             let n = u32::try_from(chunk.len()).map_err(|_| overloaded())?;
-            share.merge(state.body_buffer.clone().try_acquire_many_owned(n).map_err(|_| overloaded())?);
+            share.merge(
+                state
+                    .body_buffer
+                    .clone()
+                    .try_acquire_many_owned(n)
+                    .map_err(|_| overloaded())?,
+            );
             buf.extend_from_slice(&chunk);
         }
         Ok(())
@@ -301,14 +392,29 @@ async fn read_body(state: &AppState, body: Body) -> ApiResult<(Bytes, OwnedSemap
     let limit_ms = state.config.body_timeout_ms;
     tokio::time::timeout(state.config.body_timeout(), read)
         .await
-        .map_err(|_| ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", format!("the upload did not arrive within {limit_ms} ms")))??;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the upload did not arrive within {limit_ms} ms"),
+            )
+        })??;
     Ok((Bytes::from(buf), share))
 }
 
 /// Runs blocking work (decoding) off the async runtime, a bounded number at a time. The job
 /// holds the request's guard: its permits are released when the job ends.
-async fn blocking<T: Send + 'static>(state: &AppState, guard: &Arc<RequestGuard>, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    let decoder = state.decoders.clone().acquire_owned().await.map_err(|_| ApiError::internal("shutting down"))?;
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    guard: &Arc<RequestGuard>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    let decoder = state
+        .decoders
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("shutting down"))?;
     let guard = guard.clone();
     tokio::task::spawn_blocking(move || {
         let _held = (decoder, guard);
@@ -321,15 +427,27 @@ async fn blocking<T: Send + 'static>(state: &AppState, guard: &Arc<RequestGuard>
     })
 }
 
-async fn one_photo(state: &AppState, guard: &Arc<RequestGuard>, model: Arc<Classifier>, photo: asl_core::word::Photo) -> ApiResult<LetterResponse> {
+async fn one_photo(
+    state: &AppState,
+    guard: &Arc<RequestGuard>,
+    model: Arc<Classifier>,
+    photo: asl_core::word::Photo,
+) -> ApiResult<LetterResponse> {
     // Tell the batcher a photo is on its way, so it may hold a forward pass for it.
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
     let st = state.clone();
-    let (name, img, features) = blocking(state, guard, move || upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))).await??;
+    let (name, img, features) = blocking(state, guard, move || {
+        upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))
+    })
+    .await??;
     let preds = ticket.predict(model.clone(), vec![img]).await?;
-    let p = preds.first().ok_or_else(|| ApiError::internal("the model returned no prediction"))?;
-    state.monitor.observe(&model.card.name, &[(features, p)], &state.metrics);
+    let p = preds
+        .first()
+        .ok_or_else(|| ApiError::internal("the model returned no prediction"))?;
+    state
+        .monitor
+        .observe(&model.card.name, &[(features, p)], &state.metrics);
     Ok(LetterResponse::new(name, p, &model.card.name))
 }
 
@@ -347,7 +465,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-async fn word(state: &AppState, guard: &Arc<RequestGuard>, model: Arc<Classifier>, batch: Batch, raw: bool) -> ApiResult<WordResponse> {
+async fn word(
+    state: &AppState,
+    guard: &Arc<RequestGuard>,
+    model: Arc<Classifier>,
+    batch: Batch,
+    raw: bool,
+) -> ApiResult<WordResponse> {
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
     let st = state.clone();
@@ -412,17 +536,41 @@ async fn word(state: &AppState, guard: &Arc<RequestGuard>, model: Arc<Classifier
 )]
 pub async fn admin_reload(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Reloaded>, Response> {
     let Some(expected) = state.config.admin_token.as_deref() else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "reloading is disabled: start the server with ASL_ADMIN_TOKEN set").into_response());
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "reloading is disabled: start the server with ASL_ADMIN_TOKEN set",
+        )
+        .into_response());
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
     if !constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
-        let mut res = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid `Authorization: Bearer <token>` header is required").into_response();
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let mut res = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer <token>` header is required",
+        )
+        .into_response();
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return Err(res);
     }
     match state.reload().await {
-        Ok(m) => Ok(Json(Reloaded { reloaded: true, model: m.card.name.clone(), created_at: m.card.created_at })),
-        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "reload_failed", format!("{e}; the current model stays")).into_response()),
+        Ok(m) => Ok(Json(Reloaded {
+            reloaded: true,
+            model: m.card.name.clone(),
+            created_at: m.card.created_at,
+        })),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reload_failed",
+            format!("{e}; the current model stays"),
+        )
+        .into_response()),
     }
 }
 

@@ -52,12 +52,16 @@ impl AppState {
         let config = config.sanitized();
         let metrics = Metrics::new();
         let batch_hist = metrics.batch_size.clone();
-        let batcher = Batcher::start(config.max_batch, config.max_wait(), move |n| batch_hist.observe(n as f64));
+        let batcher = Batcher::start(config.max_batch, config.max_wait(), move |n| {
+            batch_hist.observe(n as f64)
+        });
         let monitor = crate::monitor::Monitor::new(&config.monitor);
         let state = AppState(Arc::new(Inner {
             requests: Arc::new(Semaphore::new(config.max_concurrency)),
             decoders: Arc::new(Semaphore::new(config.decode_permits())),
-            body_buffer: Arc::new(Semaphore::new(config.max_buffered_body_bytes.min(Semaphore::MAX_PERMITS))),
+            body_buffer: Arc::new(Semaphore::new(
+                config.max_buffered_body_bytes.min(Semaphore::MAX_PERMITS),
+            )),
             config,
             source,
             model: ArcSwapOption::empty(),
@@ -67,11 +71,15 @@ impl AppState {
             monitor,
             metrics,
             // Built once here (it parses the word list), not in the first request.
-            lexicon: tokio::task::spawn_blocking(Lexicon::bundled).await.unwrap_or_else(|_| Lexicon::bundled()),
+            lexicon: tokio::task::spawn_blocking(Lexicon::bundled)
+                .await
+                .unwrap_or_else(|_| Lexicon::bundled()),
         }));
         match state.reload().await {
             Ok(_) => {}
-            Err(e) if state.config.wait_for_model => eprintln!("asl-http: no model yet ({e}); waiting for {}", state.source),
+            Err(e) if state.config.wait_for_model => {
+                eprintln!("asl-http: no model yet ({e}); waiting for {}", state.source)
+            }
             Err(e) => return Err(e),
         }
         if let Some(poll) = state.config.reload_poll() {
@@ -111,7 +119,10 @@ impl AppState {
         .map_err(|e| ModelError::Panicked(e.to_string()))?;
         let failed_stamp = if loaded.is_err() {
             let source = self.source.clone();
-            tokio::task::spawn_blocking(move || source.resolve().ok().and_then(|d| model::stamp(&d))).await.ok().flatten()
+            tokio::task::spawn_blocking(move || source.resolve().ok().and_then(|d| model::stamp(&d)))
+                .await
+                .ok()
+                .flatten()
         } else {
             None
         };
@@ -151,11 +162,15 @@ impl AppState {
                 let state = AppState(inner);
                 // Checking is a few stat calls; keep it off the runtime's threads all the same.
                 let probe = state.clone();
-                let changed = tokio::task::spawn_blocking(move || probe.source_changed()).await.unwrap_or(false);
+                let changed = tokio::task::spawn_blocking(move || probe.source_changed())
+                    .await
+                    .unwrap_or(false);
                 if changed {
                     match state.reload().await {
                         Ok(m) => eprintln!("asl-http: reloaded model {} from {}", m.card.name, m.dir.display()),
-                        Err(e) => eprintln!("asl-http: model changed but cannot be loaded, keeping the current one: {e}"),
+                        Err(e) => {
+                            eprintln!("asl-http: model changed but cannot be loaded, keeping the current one: {e}")
+                        }
                     }
                 }
             }

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use asl_core::decode::Skipped;
 use asl_core::monitor::ImageFeatures;
+use asl_core::photo;
 use asl_core::word::Photo;
 use axum::extract::Multipart;
-use asl_core::photo;
 use axum::http::StatusCode;
 use image::RgbImage;
 use rayon::prelude::*;
@@ -31,9 +31,16 @@ pub async fn read_multipart(mut form: Multipart, config: &ServerConfig) -> ApiRe
         match kind.as_str() {
             "image" => {
                 if images.len() >= config.max_images {
-                    return Err(ApiError::too_large(format!("more than {} image fields in one request", config.max_images)));
+                    return Err(ApiError::too_large(format!(
+                        "more than {} image fields in one request",
+                        config.max_images
+                    )));
                 }
-                let name = field.file_name().filter(|n| !n.is_empty()).map(str::to_string).unwrap_or_else(|| format!("image{}", images.len() + 1));
+                let name = field
+                    .file_name()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("image{}", images.len() + 1));
                 let bytes = field.bytes().await?.to_vec();
                 images.push(Photo { name, bytes });
             }
@@ -41,15 +48,25 @@ pub async fn read_multipart(mut form: Multipart, config: &ServerConfig) -> ApiRe
                 if zip.is_some() {
                     return Err(ApiError::bad_request("bad_multipart", "send one zipfile per request"));
                 }
-                let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload.zip").to_string();
+                let name = field
+                    .file_name()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("upload.zip")
+                    .to_string();
                 zip = Some((name, field.bytes().await?.to_vec()));
             }
             _ => {}
         }
     }
     match (images.is_empty(), zip) {
-        (true, None) => Err(ApiError::bad_request("missing_field", "send a photo in an `image` field (repeat it for several photos) or a zip of photos in a `zipfile` field")),
-        (false, Some(_)) => Err(ApiError::bad_request("bad_multipart", "send either `image` fields or one `zipfile`, not both")),
+        (true, None) => Err(ApiError::bad_request(
+            "missing_field",
+            "send a photo in an `image` field (repeat it for several photos) or a zip of photos in a `zipfile` field",
+        )),
+        (false, Some(_)) => Err(ApiError::bad_request(
+            "bad_multipart",
+            "send either `image` fields or one `zipfile`, not both",
+        )),
         (true, Some((name, bytes))) => Ok(Upload::Zip { name, bytes }),
         (false, None) => Ok(Upload::Images(images)),
     }
@@ -64,7 +81,8 @@ pub fn looks_like_zip(bytes: &[u8]) -> bool {
 /// will cost, before anything is allocated. The type comes from the bytes, not the declared
 /// content type.
 pub fn plan_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<photo::Plan> {
-    photo::plan(&photo.bytes, &config.decode_budget(), photo::needed_side(size)).map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
+    photo::plan(&photo.bytes, &config.decode_budget(), photo::needed_side(size))
+        .map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
 }
 
 /// Checks one photo and decodes it to the model's input size.
@@ -74,7 +92,8 @@ pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResul
 }
 
 fn decode_planned(photo: &Photo, plan: &photo::Plan, size: u32) -> ApiResult<(RgbImage, ImageFeatures)> {
-    asl_core::prep::decode_planned_with_features(plan, &photo.bytes, size).map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
+    asl_core::prep::decode_planned_with_features(plan, &photo.bytes, size)
+        .map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
 }
 
 /// Decodes many photos in parallel. Every header is checked first, and the photos are
@@ -83,7 +102,12 @@ fn decode_planned(photo: &Photo, plan: &photo::Plan, size: u32) -> ApiResult<(Rg
 /// reason, never dropped silently.
 /// Stops early (the remaining photos are skipped) once `cancelled` is set: the request was
 /// abandoned (timeout, client gone) and nobody will read the answer.
-pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancelled: &AtomicBool) -> (Vec<(String, RgbImage, ImageFeatures)>, Vec<Skipped>) {
+pub fn decode_photos(
+    photos: &[Photo],
+    size: u32,
+    config: &ServerConfig,
+    cancelled: &AtomicBool,
+) -> (Vec<(String, RgbImage, ImageFeatures)>, Vec<Skipped>) {
     let plans: Vec<ApiResult<photo::Plan>> = photos.par_iter().map(|p| plan_photo(p, size, config)).collect();
     let mut left = config.max_request_pixels;
     let admitted: Vec<ApiResult<photo::Plan>> = plans
@@ -91,7 +115,14 @@ pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancell
         .map(|plan| {
             let plan = plan?;
             left = left.checked_sub(plan.decoded_pixels()).ok_or_else(|| {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels", format!("over the request's budget of {} decoded pixels", config.max_request_pixels))
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_many_pixels",
+                    format!(
+                        "over the request's budget of {} decoded pixels",
+                        config.max_request_pixels
+                    ),
+                )
             })?;
             Ok(plan)
         })
@@ -111,7 +142,10 @@ pub fn decode_photos(photos: &[Photo], size: u32, config: &ServerConfig, cancell
     for (p, r) in photos.iter().zip(decoded) {
         match r {
             Ok((img, features)) => ok.push((p.name.clone(), img, features)),
-            Err(e) => skipped.push(Skipped { file: p.name.clone(), reason: e.message }),
+            Err(e) => skipped.push(Skipped {
+                file: p.name.clone(),
+                reason: e.message,
+            }),
         }
     }
     (ok, skipped)

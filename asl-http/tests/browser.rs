@@ -17,7 +17,11 @@ use axum::routing::get;
 use support::*;
 
 fn chromium() -> Option<PathBuf> {
-    let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+    let candidates = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ];
     candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
@@ -75,7 +79,12 @@ fn element_text<'a>(dom: &'a str, id: &str) -> Option<&'a str> {
 }
 
 fn count(metrics: &str, series: &str) -> f64 {
-    metrics.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,21 +98,30 @@ async fn the_page_uploads_a_zip_and_shows_the_word() {
         return;
     };
 
-    let named: Vec<(String, Vec<u8>)> = (0..5).map(|i| (format!("{}.jpg", i + 1), jpeg([7, 4, 11, 11, 14][i], 40 + i as u64, 96))).collect();
+    let named: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("{}.jpg", i + 1), jpeg([7, 4, 11, 11, 14][i], 40 + i as u64, 96)))
+        .collect();
     let entries: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let zip = zip_of(&entries, true);
     let served = zip.clone();
-    let extra = Router::new().route("/test/word.zip", get(move || {
-        let body = served.clone();
-        async move { ([(header::CONTENT_TYPE, "application/zip")], body) }
-    }));
+    let extra = Router::new().route(
+        "/test/word.zip",
+        get(move || {
+            let body = served.clone();
+            async move { ([(header::CONTENT_TYPE, "application/zip")], body) }
+        }),
+    );
     let server = TestServer::start_with(config(), ModelSource::Path(tiny_model()), extra).await;
 
     // What the API answers for this zip; the page must show the same word.
     let (status, answer) = predict(&reqwest::Client::new(), &server, zip_form(zip)).await;
     assert_eq!(status, 200, "{answer}");
     let word = answer["text"].as_str().unwrap().to_string();
-    let shown = if word.is_empty() { "(nothing read)".to_string() } else { word.clone() };
+    let shown = if word.is_empty() {
+        "(nothing read)".to_string()
+    } else {
+        word.clone()
+    };
 
     let url = server.url("/?zip=/test/word.zip");
     let before = server.state.metrics.render();
@@ -116,26 +134,63 @@ async fn the_page_uploads_a_zip_and_shows_the_word() {
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("{e}"));
-        let state = dom.split("id=\"status\" data-state=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("?").to_string();
+        let state = dom
+            .split("id=\"status\" data-state=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("?")
+            .to_string();
         if state == "done" {
             assert_eq!(element_text(&dom, "word"), Some(shown.as_str()), "{dom}");
             assert_eq!(element_text(&dom, "error"), Some(""), "{dom}");
             // Every photo is listed, in order, with its letter.
             for ((name, _), letter) in named.iter().zip(answer["letters"].as_array().unwrap()) {
-                assert!(dom.contains(&format!("<div class=\"file\">{name}</div>")), "{name} not shown");
-                assert!(dom.contains(&format!("<div class=\"cls\">{}</div>", letter["class"].as_str().unwrap())));
+                assert!(
+                    dom.contains(&format!("<div class=\"file\">{name}</div>")),
+                    "{name} not shown"
+                );
+                assert!(dom.contains(&format!(
+                    "<div class=\"cls\">{}</div>",
+                    letter["class"].as_str().unwrap()
+                )));
             }
             // The page really posted the zip to /predict.
-            let posts = |text: &str| count(text, "asl_http_requests_total{method=\"POST\",route=\"/predict\",status=\"200\"}");
+            let posts = |text: &str| {
+                count(
+                    text,
+                    "asl_http_requests_total{method=\"POST\",route=\"/predict\",status=\"200\"}",
+                )
+            };
             let after = server.state.metrics.render();
-            assert!(posts(&after) > posts(&before), "the page did not post to /predict:\n{after}");
-            assert!(count(&after, "asl_http_requests_total{method=\"GET\",route=\"/test/word.zip\",status=\"200\"}") >= 1.0, "{after}");
+            assert!(
+                posts(&after) > posts(&before),
+                "the page did not post to /predict:\n{after}"
+            );
+            assert!(
+                count(
+                    &after,
+                    "asl_http_requests_total{method=\"GET\",route=\"/test/word.zip\",status=\"200\"}"
+                ) >= 1.0,
+                "{after}"
+            );
             eprintln!("the page showed {shown:?}");
             if let Ok(png) = std::env::var("ASL_HTTP_SCREENSHOT") {
                 // For a person to look at: ASL_HTTP_SCREENSHOT=/tmp/page.png cargo test …
                 let profile = tempfile::tempdir().unwrap();
                 let status = Command::new(&browser)
-                    .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--window-size=1000,900", "--virtual-time-budget=10000"])
+                    .args([
+                        "--headless",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-quic",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        "--hide-scrollbars",
+                        "--window-size=1000,900",
+                        "--virtual-time-budget=10000",
+                    ])
                     .arg(format!("--user-data-dir={}", profile.path().display()))
                     .arg(format!("--screenshot={png}"))
                     .arg(&url)
@@ -148,5 +203,8 @@ async fn the_page_uploads_a_zip_and_shows_the_word() {
         }
         last = dom;
     }
-    panic!("the page never finished (status {:?}):\n{last}", last.split("id=\"status\"").nth(1).map(|s| &s[..s.len().min(200)]));
+    panic!(
+        "the page never finished (status {:?}):\n{last}",
+        last.split("id=\"status\"").nth(1).map(|s| &s[..s.len().min(200)])
+    );
 }

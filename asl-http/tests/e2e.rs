@@ -24,18 +24,39 @@ fn source() -> ModelSource {
 
 /// `n` photos of assorted classes, JPEG, sized `size`.
 fn photos(n: usize, size: u32, seed: u64) -> Vec<Vec<u8>> {
-    (0..n).map(|i| jpeg((i * 7 + seed as usize) % 26, seed * 100 + i as u64, size)).collect()
+    (0..n)
+        .map(|i| jpeg((i * 7 + seed as usize) % 26, seed * 100 + i as u64, size))
+        .collect()
 }
 
 /// What the model says of these photos when asked directly through asl-core.
 fn expected(photos: &[(String, Vec<u8>)], raw: bool) -> asl_core::word::WordAnswer {
     let clf = Classifier::load(&tiny_model()).unwrap();
-    let batch = PhotoBatch { photos: photos.iter().map(|(n, b)| Photo { name: n.clone(), bytes: b.clone() }).collect(), skipped: Vec::new() };
+    let batch = PhotoBatch {
+        photos: photos
+            .iter()
+            .map(|(n, b)| Photo {
+                name: n.clone(),
+                bytes: b.clone(),
+            })
+            .collect(),
+        skipped: Vec::new(),
+    };
     asl_core::word::predict_word(&clf, &batch, raw, Lexicon::bundled(), &Default::default()).unwrap()
 }
 
 fn letters(body: &Value) -> Vec<(String, String)> {
-    body["letters"].as_array().unwrap().iter().map(|l| (l["file"].as_str().unwrap().to_string(), l["class"].as_str().unwrap().to_string())).collect()
+    body["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["file"].as_str().unwrap().to_string(),
+                l["class"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -54,21 +75,55 @@ async fn health_ready_model_metrics_openapi_and_page() {
     let ready: Value = res.json().await.unwrap();
     assert_eq!(ready["ready"], true);
 
-    let card: Value = c.get(server.url("/v1/model")).send().await.unwrap().json().await.unwrap();
+    let card: Value = c
+        .get(server.url("/v1/model"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(card["classes"].as_array().unwrap().len(), 29);
     assert_eq!(card["input_size"], 32);
     assert_eq!(ready["model"], card["name"]);
 
-    let doc: Value = c.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = c
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/predict", "/health", "/ready", "/metrics", "/v1/model", "/openapi.json", "/admin/reload"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    for path in [
+        "/predict",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/v1/model",
+        "/openapi.json",
+        "/admin/reload",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
     }
-    assert!(doc["paths"]["/predict"]["post"]["requestBody"]["content"].get("multipart/form-data").is_some());
+    assert!(
+        doc["paths"]["/predict"]["post"]["requestBody"]["content"]
+            .get("multipart/form-data")
+            .is_some()
+    );
     assert!(doc["components"]["schemas"].get("WordResponse").is_some());
 
     let page = c.get(server.url("/")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("id=\"word\"") && html.contains("/predict"));
 
@@ -79,7 +134,12 @@ async fn health_ready_model_metrics_openapi_and_page() {
     assert_eq!(status, 415);
 
     let res = c.get(server.url("/metrics")).send().await.unwrap();
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = res.text().await.unwrap();
     for needle in [
         "asl_http_requests_total{method=\"POST\",route=\"/predict\",status=\"200\"} 1",
@@ -88,7 +148,10 @@ async fn health_ready_model_metrics_openapi_and_page() {
         "asl_http_images_per_request_count 2",
         "asl_http_batch_size_count 1",
         "asl_http_errors_total{kind=\"unsupported_type\"} 1",
-        &format!("asl_model_info{{asl_version=\"{}\"", card["asl_version"].as_str().unwrap()),
+        &format!(
+            "asl_model_info{{asl_version=\"{}\"",
+            card["asl_version"].as_str().unwrap()
+        ),
     ] {
         assert!(text.contains(needle), "metrics lack {needle:?}:\n{text}");
     }
@@ -109,7 +172,12 @@ async fn one_image_field_answers_its_letter() {
     let c = reqwest::Client::new();
     let clf = Classifier::load(&tiny_model()).unwrap();
     // JPEG and PNG, small and large (resized as in training), the type sniffed from the bytes.
-    for (name, bytes) in [("h.jpg", jpeg(7, 3, 64)), ("l.png", png(11, 4, 48)), ("big.jpg", jpeg(2, 5, 900)), ("noext", jpeg(4, 6, 200))] {
+    for (name, bytes) in [
+        ("h.jpg", jpeg(7, 3, 64)),
+        ("l.png", png(11, 4, 48)),
+        ("big.jpg", jpeg(2, 5, 900)),
+        ("noext", jpeg(4, 6, 200)),
+    ] {
         let pixels = asl_core::prep::decode_and_preprocess(&bytes, clf.input_size() as u32).unwrap();
         let want = clf.predict_preprocessed(&[pixels]);
         let (status, body) = predict(&c, &server, image_form(name, bytes)).await;
@@ -132,20 +200,38 @@ async fn a_zip_answers_every_letter_in_natural_order_and_the_word() {
     let server = TestServer::start(config(), source()).await;
     let c = reqwest::Client::new();
     // Named 1..10: natural order puts 10 last (a plain sort would put it second).
-    let named: Vec<(String, Vec<u8>)> = photos(10, 120, 1).into_iter().enumerate().map(|(i, b)| (format!("{}.jpg", i + 1), b)).collect();
+    let named: Vec<(String, Vec<u8>)> = photos(10, 120, 1)
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{}.jpg", i + 1), b))
+        .collect();
     let entries: Vec<(&str, &[u8])> = named.iter().rev().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let zip = zip_of(&entries, true);
 
     for raw in [false, true] {
         let want = expected(&named, raw);
-        let url = if raw { server.url("/predict?raw=true") } else { server.url("/predict") };
+        let url = if raw {
+            server.url("/predict?raw=true")
+        } else {
+            server.url("/predict")
+        };
         let res = c.post(url).multipart(zip_form(zip.clone())).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         let got = letters(&body);
-        let want_letters: Vec<(String, String)> = want.estimate.letters.iter().map(|l| (l.file.clone(), l.class.clone())).collect();
+        let want_letters: Vec<(String, String)> = want
+            .estimate
+            .letters
+            .iter()
+            .map(|l| (l.file.clone(), l.class.clone()))
+            .collect();
         assert_eq!(got, want_letters, "{body}");
-        assert_eq!(got.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg", "6.jpg", "7.jpg", "8.jpg", "9.jpg", "10.jpg"]);
+        assert_eq!(
+            got.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+            [
+                "1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg", "6.jpg", "7.jpg", "8.jpg", "9.jpg", "10.jpg"
+            ]
+        );
         assert_eq!(body["text"], want.estimate.text.as_str(), "{body}");
         assert!((body["confidence"].as_f64().unwrap() - want.estimate.confidence as f64).abs() < 1e-3);
         assert_eq!(body["complete"], true);
@@ -157,12 +243,23 @@ async fn a_zip_answers_every_letter_in_natural_order_and_the_word() {
 
     // A photo's answer does not depend on the photos it shared a forward pass with.
     let clf = Classifier::load(&tiny_model()).unwrap();
-    let res = c.post(server.url("/predict")).multipart(zip_form(zip)).send().await.unwrap();
+    let res = c
+        .post(server.url("/predict"))
+        .multipart(zip_form(zip))
+        .send()
+        .await
+        .unwrap();
     let body: Value = res.json().await.unwrap();
     for ((_, bytes), letter) in named.iter().zip(body["letters"].as_array().unwrap()) {
-        let alone = clf.predict_preprocessed(&[asl_core::prep::decode_and_preprocess(bytes, 32).unwrap()]).unwrap();
+        let alone = clf
+            .predict_preprocessed(&[asl_core::prep::decode_and_preprocess(bytes, 32).unwrap()])
+            .unwrap();
         assert_eq!(letter["class"], alone[0].class.as_str());
-        assert!((letter["confidence"].as_f64().unwrap() - alone[0].confidence as f64).abs() < 1e-4, "{letter} vs {:?}", alone[0].confidence);
+        assert!(
+            (letter["confidence"].as_f64().unwrap() - alone[0].confidence as f64).abs() < 1e-4,
+            "{letter} vs {:?}",
+            alone[0].confidence
+        );
     }
 }
 
@@ -171,7 +268,20 @@ async fn several_image_fields_are_a_batch_in_the_order_sent() {
     let server = TestServer::start(config(), source()).await;
     let c = reqwest::Client::new();
     // Names deliberately out of order: the order sent wins.
-    let named: Vec<(String, Vec<u8>)> = ["c.jpg", "a.png", "b.jpg"].iter().zip(0..).map(|(n, i)| (n.to_string(), if n.ends_with("png") { png(i + 3, i as u64, 64) } else { jpeg(i + 3, i as u64, 64) })).collect();
+    let named: Vec<(String, Vec<u8>)> = ["c.jpg", "a.png", "b.jpg"]
+        .iter()
+        .zip(0..)
+        .map(|(n, i)| {
+            (
+                n.to_string(),
+                if n.ends_with("png") {
+                    png(i + 3, i as u64, 64)
+                } else {
+                    jpeg(i + 3, i as u64, 64)
+                },
+            )
+        })
+        .collect();
     let mut form = reqwest::multipart::Form::new();
     for (n, b) in &named {
         form = form.part("image", image_part(n, b.clone()));
@@ -179,8 +289,18 @@ async fn several_image_fields_are_a_batch_in_the_order_sent() {
     let (status, body) = predict(&c, &server, form).await;
     assert_eq!(status, 200, "{body}");
     let want = expected(&named, false);
-    assert_eq!(letters(&body), want.estimate.letters.iter().map(|l| (l.file.clone(), l.class.clone())).collect::<Vec<_>>());
-    assert_eq!(letters(&body).iter().map(|l| l.0.clone()).collect::<Vec<_>>(), ["c.jpg", "a.png", "b.jpg"]);
+    assert_eq!(
+        letters(&body),
+        want.estimate
+            .letters
+            .iter()
+            .map(|l| (l.file.clone(), l.class.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        letters(&body).iter().map(|l| l.0.clone()).collect::<Vec<_>>(),
+        ["c.jpg", "a.png", "b.jpg"]
+    );
     assert_eq!(body["text"], want.estimate.text.as_str());
     assert_eq!(body["complete"], true);
 }
@@ -190,12 +310,20 @@ async fn several_image_fields_are_a_batch_in_the_order_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_have_the_right_status_and_shape() {
-    let cfg = ServerConfig { max_body_bytes: 256 << 10, ..config() };
+    let cfg = ServerConfig {
+        max_body_bytes: 256 << 10,
+        ..config()
+    };
     let server = TestServer::start(cfg, source()).await;
     let c = reqwest::Client::new();
 
     // 415: not multipart at all.
-    let res = c.post(server.url("/predict")).json(&serde_json::json!({"image": "x"})).send().await.unwrap();
+    let res = c
+        .post(server.url("/predict"))
+        .json(&serde_json::json!({"image": "x"}))
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 415, "unsupported_type");
 
@@ -205,12 +333,21 @@ async fn errors_have_the_right_status_and_shape() {
     assert_error(status, &body, 400, "missing_field");
 
     // 400: a multipart body that is not one (no closing boundary, garbage).
-    let res = c.post(server.url("/predict")).header("content-type", "multipart/form-data; boundary=XYZ").body("--XYZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc").send().await.unwrap();
+    let res = c
+        .post(server.url("/predict"))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc")
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 400, "bad_multipart");
 
     // 400: both kinds of field.
-    let form = image_form("a.jpg", jpeg(0, 1, 32)).part("zipfile", reqwest::multipart::Part::bytes(zip_of(&[("a.jpg", &jpeg(0, 1, 32))], false)));
+    let form = image_form("a.jpg", jpeg(0, 1, 32)).part(
+        "zipfile",
+        reqwest::multipart::Part::bytes(zip_of(&[("a.jpg", &jpeg(0, 1, 32))], false)),
+    );
     let (status, body) = predict(&c, &server, form).await;
     assert_error(status, &body, 400, "bad_multipart");
 
@@ -219,7 +356,12 @@ async fn errors_have_the_right_status_and_shape() {
     assert_error(status, &body, 413, "too_large");
 
     // 415: an image field that is not a JPEG or PNG; and a zipfile that is not a zip.
-    let (status, body) = predict(&c, &server, image_form("notes.jpg", b"just some text, not a photo".to_vec())).await;
+    let (status, body) = predict(
+        &c,
+        &server,
+        image_form("notes.jpg", b"just some text, not a photo".to_vec()),
+    )
+    .await;
     assert_error(status, &body, 415, "unsupported_type");
     assert_eq!(body["file"], "notes.jpg");
     let (status, body) = predict(&c, &server, zip_form(b"not a zip".to_vec())).await;
@@ -232,7 +374,12 @@ async fn errors_have_the_right_status_and_shape() {
     assert_eq!(body["file"], "cut.jpg");
 
     // 422: a zip whose only photo is unreadable.
-    let (status, body) = predict(&c, &server, zip_form(zip_of(&[("1.jpg", &photo[..photo.len() / 3])], false))).await;
+    let (status, body) = predict(
+        &c,
+        &server,
+        zip_form(zip_of(&[("1.jpg", &photo[..photo.len() / 3])], false)),
+    )
+    .await;
     assert_error(status, &body, 422, "unreadable_image");
 
     // 422: a zip that is broken past its first header.
@@ -255,7 +402,11 @@ async fn a_huge_png_header_is_refused_before_decoding() {
     let (status, body) = predict(&c, &server, image_form("bomb.png", header.clone())).await;
     assert_error(status, &body, 413, "too_many_pixels");
     assert!(body["message"].as_str().unwrap().contains("20000×20000"), "{body}");
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}: it decoded", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}: it decoded",
+        started.elapsed()
+    );
 
     // Inside a zip it is skipped, and the rest is answered.
     let zip = zip_of(&[("1.jpg", &jpeg(0, 1, 64)), ("2.png", &header)], false);
@@ -263,10 +414,20 @@ async fn a_huge_png_header_is_refused_before_decoding() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["complete"], false);
     assert_eq!(body["skipped"][0]["file"], "2.png");
-    assert!(body["skipped"][0]["reason"].as_str().unwrap().contains("pixels"), "{body}");
+    assert!(
+        body["skipped"][0]["reason"].as_str().unwrap().contains("pixels"),
+        "{body}"
+    );
 
     // A configured cap below the core's is honoured too.
-    let small = TestServer::start(ServerConfig { max_pixels: 100 * 100, ..config() }, source()).await;
+    let small = TestServer::start(
+        ServerConfig {
+            max_pixels: 100 * 100,
+            ..config()
+        },
+        source(),
+    )
+    .await;
     let (status, body) = predict(&c, &small, image_form("a.jpg", jpeg(0, 1, 101))).await;
     assert_error(status, &body, 413, "too_many_pixels");
     let (status, _) = predict(&c, &small, image_form("a.jpg", jpeg(0, 1, 100))).await;
@@ -277,7 +438,11 @@ async fn a_huge_png_header_is_refused_before_decoding() {
 async fn a_zip_with_a_truncated_jpeg_answers_the_rest() {
     let server = TestServer::start(config(), source()).await;
     let c = reqwest::Client::new();
-    let good: Vec<(String, Vec<u8>)> = photos(3, 64, 2).into_iter().enumerate().map(|(i, b)| (format!("{:02}.jpg", i * 2 + 1), b)).collect();
+    let good: Vec<(String, Vec<u8>)> = photos(3, 64, 2)
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{:02}.jpg", i * 2 + 1), b))
+        .collect();
     let cut = jpeg(5, 9, 200);
     let cut = &cut[..cut.len() / 3];
     let mut entries: Vec<(&str, &[u8])> = good.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
@@ -286,9 +451,19 @@ async fn a_zip_with_a_truncated_jpeg_answers_the_rest() {
     let (status, body) = predict(&c, &server, zip_form(zip_of(&entries, true))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["complete"], false);
-    let files: Vec<&str> = body["letters"].as_array().unwrap().iter().map(|l| l["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = body["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["file"].as_str().unwrap())
+        .collect();
     assert_eq!(files, ["01.jpg", "03.jpg", "05.jpg"]);
-    let skipped: Vec<&str> = body["skipped"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> = body["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["file"].as_str().unwrap())
+        .collect();
     assert!(skipped.contains(&"02.jpg") && skipped.contains(&"notes.txt"), "{body}");
     assert_eq!(body["text"], expected(&good, false).estimate.text.as_str());
 }
@@ -305,7 +480,17 @@ async fn a_zip_bomb_is_refused() {
     assert_error(status, &body, 413, "too_large");
 
     // Too many photos in one zip.
-    let tight = TestServer::start(ServerConfig { upload: asl_core::word::UploadLimits { max_files: 3, ..config().upload }, ..config() }, source()).await;
+    let tight = TestServer::start(
+        ServerConfig {
+            upload: asl_core::word::UploadLimits {
+                max_files: 3,
+                ..config().upload
+            },
+            ..config()
+        },
+        source(),
+    )
+    .await;
     let photo = jpeg(0, 1, 32);
     let names = ["1.jpg", "2.jpg", "3.jpg", "4.jpg"];
     let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, photo.as_slice())).collect();
@@ -313,8 +498,17 @@ async fn a_zip_bomb_is_refused() {
     assert_error(status, &body, 413, "too_large");
 
     // Too many image fields.
-    let few = TestServer::start(ServerConfig { max_images: 2, ..config() }, source()).await;
-    let form = (0..3).fold(reqwest::multipart::Form::new(), |f, i| f.part("image", image_part(&format!("{i}.jpg"), photo.clone())));
+    let few = TestServer::start(
+        ServerConfig {
+            max_images: 2,
+            ..config()
+        },
+        source(),
+    )
+    .await;
+    let form = (0..3).fold(reqwest::multipart::Form::new(), |f, i| {
+        f.part("image", image_part(&format!("{i}.jpg"), photo.clone()))
+    });
     let (status, body) = predict(&c, &few, form).await;
     assert_error(status, &body, 413, "too_large");
 }
@@ -324,21 +518,42 @@ async fn a_zip_slip_name_is_just_a_name() {
     let server = TestServer::start(config(), source()).await;
     let c = reqwest::Client::new();
     let marker = format!("asl-http-zip-slip-{}", std::process::id());
-    let evil = [format!("../../../../../../tmp/{marker}.jpg"), format!("/tmp/{marker}-abs.jpg"), format!("..\\..\\{marker}-win.jpg")];
+    let evil = [
+        format!("../../../../../../tmp/{marker}.jpg"),
+        format!("/tmp/{marker}-abs.jpg"),
+        format!("..\\..\\{marker}-win.jpg"),
+    ];
     let photo = jpeg(0, 1, 64);
     let entries: Vec<(&str, &[u8])> = evil.iter().map(|n| (n.as_str(), photo.as_slice())).collect();
     let (status, body) = predict(&c, &server, zip_form(zip_of(&entries, false))).await;
     assert_eq!(status, 200, "{body}");
     // Each name comes back as a plain name: classified, or skipped with a reason (asl-core
     // treats `..` like a hidden name). Never as a path.
-    let mut names: Vec<String> = body["letters"].as_array().unwrap().iter().map(|l| l["file"].as_str().unwrap().to_string()).collect();
-    names.extend(body["skipped"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap().to_string()));
+    let mut names: Vec<String> = body["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["file"].as_str().unwrap().to_string())
+        .collect();
+    names.extend(
+        body["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["file"].as_str().unwrap().to_string()),
+    );
     for name in &evil {
         assert!(names.contains(name), "{name} missing from the answer: {body}");
     }
     assert!(!body["letters"].as_array().unwrap().is_empty(), "{body}");
     // Nothing was written anywhere.
-    for path in [PathBuf::from(format!("/tmp/{marker}.jpg")), PathBuf::from(format!("/tmp/{marker}-abs.jpg")), std::env::current_dir().unwrap().join(format!("..\\..\\{marker}-win.jpg"))] {
+    for path in [
+        PathBuf::from(format!("/tmp/{marker}.jpg")),
+        PathBuf::from(format!("/tmp/{marker}-abs.jpg")),
+        std::env::current_dir()
+            .unwrap()
+            .join(format!("..\\..\\{marker}-win.jpg")),
+    ] {
         assert!(!path.exists(), "{} was written", path.display());
     }
 }
@@ -346,7 +561,11 @@ async fn a_zip_slip_name_is_just_a_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_model_answers_503_until_one_appears() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ServerConfig { wait_for_model: true, reload_poll_ms: 100, ..config() };
+    let cfg = ServerConfig {
+        wait_for_model: true,
+        reload_poll_ms: 100,
+        ..config()
+    };
     let server = TestServer::start(cfg, ModelSource::Path(dir.path().to_path_buf())).await;
     let c = reqwest::Client::new();
 
@@ -372,14 +591,25 @@ async fn no_model_answers_503_until_one_appears() {
 
     // Without wait_for_model, a missing model is an error at start.
     let empty = tempfile::tempdir().unwrap();
-    assert!(asl_http::AppState::start(config(), ModelSource::Path(empty.path().to_path_buf())).await.is_err());
+    assert!(
+        asl_http::AppState::start(config(), ModelSource::Path(empty.path().to_path_buf()))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_request_times_out_with_503() {
     // A small upload (read well within the limit, so the answer never races the client's
     // writing) that is slow to decode: big flat PNGs compress to almost nothing.
-    let server = TestServer::start(ServerConfig { request_timeout_ms: 200, ..config() }, source()).await;
+    let server = TestServer::start(
+        ServerConfig {
+            request_timeout_ms: 200,
+            ..config()
+        },
+        source(),
+    )
+    .await;
     let c = reqwest::Client::new();
     let png = flat_png(4000);
     assert!(png.len() < 200 << 10, "{} bytes", png.len());
@@ -414,8 +644,18 @@ async fn a_panic_is_contained() {
     assert_error(status, &res.json().await.unwrap(), 500, "internal");
     let (status, _) = predict(&c, &server, image_form("a.jpg", jpeg(0, 1, 64))).await;
     assert_eq!(status, 200);
-    let metrics = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("asl_http_requests_total{method=\"GET\",route=\"/test/panic\",status=\"500\"} 1"), "{metrics}");
+    let metrics = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("asl_http_requests_total{method=\"GET\",route=\"/test/panic\",status=\"500\"} 1"),
+        "{metrics}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,18 +665,43 @@ async fn a_panic_is_contained() {
 async fn admin_reload_needs_the_token() {
     let c = reqwest::Client::new();
     let off = TestServer::start(config(), source()).await;
-    let res = c.post(off.url("/admin/reload")).bearer_auth("anything").send().await.unwrap();
+    let res = c
+        .post(off.url("/admin/reload"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 403, "forbidden");
 
-    let on = TestServer::start(ServerConfig { admin_token: Some("s3cret".into()), ..config() }, source()).await;
+    let on = TestServer::start(
+        ServerConfig {
+            admin_token: Some("s3cret".into()),
+            ..config()
+        },
+        source(),
+    )
+    .await;
     let res = c.post(on.url("/admin/reload")).send().await.unwrap();
-    assert_eq!(res.headers().get("www-authenticate").map(|v| v.to_str().unwrap()), Some("Bearer"));
+    assert_eq!(
+        res.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
+        Some("Bearer")
+    );
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 401, "unauthorized");
-    let res = c.post(on.url("/admin/reload")).bearer_auth("s3cre").send().await.unwrap();
+    let res = c
+        .post(on.url("/admin/reload"))
+        .bearer_auth("s3cre")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    let res = c.post(on.url("/admin/reload")).bearer_auth("s3cret").send().await.unwrap();
+    let res = c
+        .post(on.url("/admin/reload"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["reloaded"], true);
@@ -445,22 +710,45 @@ async fn admin_reload_needs_the_token() {
 /// Sends requests from `clients` tasks until `stop`; every answer must be a 200. Returns the
 /// number of requests and the model names seen.
 async fn hammer(base: String, clients: usize, stop: Arc<std::sync::atomic::AtomicBool>) -> (usize, Vec<String>) {
-    let c = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
     let single = jpeg(3, 3, 96);
-    let named: Vec<(String, Vec<u8>)> = photos(5, 96, 4).into_iter().enumerate().map(|(i, b)| (format!("{i}.jpg"), b)).collect();
+    let named: Vec<(String, Vec<u8>)> = photos(5, 96, 4)
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{i}.jpg"), b))
+        .collect();
     let entries: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let zip = zip_of(&entries, false);
     let count = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for k in 0..clients {
-        let (c, base, single, zip, stop, count) = (c.clone(), base.clone(), single.clone(), zip.clone(), stop.clone(), count.clone());
+        let (c, base, single, zip, stop, count) = (
+            c.clone(),
+            base.clone(),
+            single.clone(),
+            zip.clone(),
+            stop.clone(),
+            count.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut models = Vec::new();
             let mut i = 0usize;
             while !stop.load(Ordering::SeqCst) {
                 // Mostly single photos, every fifth request a zip.
-                let form = if (i + k).is_multiple_of(5) { zip_form(zip.clone()) } else { image_form("one.jpg", single.clone()) };
-                let res = c.post(format!("{base}/predict")).multipart(form).send().await.expect("request failed");
+                let form = if (i + k).is_multiple_of(5) {
+                    zip_form(zip.clone())
+                } else {
+                    image_form("one.jpg", single.clone())
+                };
+                let res = c
+                    .post(format!("{base}/predict"))
+                    .multipart(form)
+                    .send()
+                    .await
+                    .expect("request failed");
                 let status = res.status();
                 let body: Value = res.json().await.expect("not JSON");
                 assert_eq!(status, 200, "client {k} request {i}: {body}");
@@ -486,7 +774,11 @@ async fn hammer(base: String, clients: usize, stop: Arc<std::sync::atomic::Atomi
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {name} in metrics"))
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in metrics"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,28 +790,49 @@ async fn fifty_concurrent_clients_without_a_failure() {
     stop.store(true, Ordering::SeqCst);
     let (n, _) = load.await.unwrap();
     assert!(n >= 50, "only {n} requests in 3 s");
-    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
-    let ok = metric(&text, "asl_http_requests_total{method=\"POST\",route=\"/predict\",status=\"200\"}");
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ok = metric(
+        &text,
+        "asl_http_requests_total{method=\"POST\",route=\"/predict\",status=\"200\"}",
+    );
     assert_eq!(ok as usize, n);
     assert!(!text.contains("asl_http_errors_total{"), "errors under load:\n{text}");
     // Concurrent requests shared forward passes.
     let passes = metric(&text, "asl_http_batch_size_count");
     let images = metric(&text, "asl_http_batch_size_sum");
     eprintln!("{n} requests, {images} images in {passes} forward passes");
-    assert!(passes < n as f64, "no dynamic batching: {passes} passes for {n} requests");
+    assert!(
+        passes < n as f64,
+        "no dynamic batching: {passes} passes for {n} requests"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_reloads_under_load_without_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let model = model_copy(&dir.path().join("m"));
-    let cfg = ServerConfig { reload_poll_ms: 100, admin_token: Some("tok".into()), ..config() };
+    let cfg = ServerConfig {
+        reload_poll_ms: 100,
+        admin_token: Some("tok".into()),
+        ..config()
+    };
     let server = TestServer::start(cfg, ModelSource::Path(model.clone())).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = tokio::spawn(hammer(server.base.clone(), 50, stop.clone()));
     let c = reqwest::Client::new();
     // ASL_SOAK_SECS stretches the load on each side of the reloads (a soak run).
-    let soak = Duration::from_secs_f64(std::env::var("ASL_SOAK_SECS").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0) / 2.0);
+    let soak = Duration::from_secs_f64(
+        std::env::var("ASL_SOAK_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(1.0)
+            / 2.0,
+    );
 
     tokio::time::sleep(soak.max(Duration::from_millis(500))).await;
     rename_model(&model, "second");
@@ -529,18 +842,31 @@ async fn the_model_reloads_under_load_without_a_failure() {
         if ready["model"] == "second" {
             break;
         }
-        assert!(Instant::now() < deadline, "model.json changed but the model was not reloaded");
+        assert!(
+            Instant::now() < deadline,
+            "model.json changed but the model was not reloaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     rename_model(&model, "third");
-    let res = c.post(server.url("/admin/reload")).bearer_auth("tok").send().await.unwrap();
+    let res = c
+        .post(server.url("/admin/reload"))
+        .bearer_auth("tok")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["model"], "third");
     // A broken model.json is refused and the current model stays.
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::fs::write(model.join("model.json"), b"{ broken").unwrap();
-    let res = c.post(server.url("/admin/reload")).bearer_auth("tok").send().await.unwrap();
+    let res = c
+        .post(server.url("/admin/reload"))
+        .bearer_auth("tok")
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     assert_error(status, &res.json().await.unwrap(), 500, "reload_failed");
     tokio::time::sleep(soak.max(Duration::from_millis(500))).await;
@@ -548,11 +874,24 @@ async fn the_model_reloads_under_load_without_a_failure() {
 
     let (n, models) = load.await.unwrap();
     assert!(n > 20, "only {n} requests");
-    assert!(models.contains(&"second".to_string()) && models.contains(&"third".to_string()), "{models:?}");
+    assert!(
+        models.contains(&"second".to_string()) && models.contains(&"third".to_string()),
+        "{models:?}"
+    );
     let ready: Value = c.get(server.url("/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["model"], "third");
-    let text = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("asl_model_info{") && text.contains("name=\"third\""), "{text}");
+    let text = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("asl_model_info{") && text.contains("name=\"third\""),
+        "{text}"
+    );
     assert!(text.contains("asl_http_model_reloads_total{result=\"failed\"}"));
 }
 
@@ -583,17 +922,28 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     assert_eq!(c.get(format!("{base}/health")).send().unwrap().status(), 200);
 
     // A zip in flight when SIGTERM arrives is still answered.
-    let named: Vec<(String, Vec<u8>)> = photos(30, 400, 5).into_iter().enumerate().map(|(i, b)| (format!("{i}.jpg"), b)).collect();
+    let named: Vec<(String, Vec<u8>)> = photos(30, 400, 5)
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{i}.jpg"), b))
+        .collect();
     let entries: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let zip = zip_of(&entries, false);
     let url = format!("{base}/predict");
     let inflight = std::thread::spawn(move || {
         let part = reqwest::blocking::multipart::Part::bytes(zip).file_name("w.zip");
-        let res = reqwest::blocking::Client::new().post(url).multipart(reqwest::blocking::multipart::Form::new().part("zipfile", part)).send().unwrap();
+        let res = reqwest::blocking::Client::new()
+            .post(url)
+            .multipart(reqwest::blocking::multipart::Form::new().part("zipfile", part))
+            .send()
+            .unwrap();
         res.status().as_u16()
     });
     std::thread::sleep(Duration::from_millis(30));
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     assert_eq!(inflight.join().unwrap(), 200);
 

@@ -35,7 +35,9 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, 
 }
 
 fn multipart_head(body_len: usize) -> String {
-    format!("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {body_len}\r\n\r\n")
+    format!(
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {body_len}\r\n\r\n"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,16 +49,32 @@ async fn extreme_shapes_are_refused_from_the_header() {
         let started = Instant::now();
         let (status, body) = predict(&c, &server, image_form("wide.png", png_header(w, h))).await;
         assert_error(status, &body, 413, "too_many_pixels");
-        assert!(started.elapsed() < Duration::from_secs(2), "{w}×{h} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{w}×{h} took {:?}",
+            started.elapsed()
+        );
     }
-    let health = c.get(server.url("/health")).timeout(Duration::from_secs(1)).send().await.unwrap();
+    let health = c
+        .get(server.url("/health"))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_pixel_budget_skips_the_rest() {
     // Room for three 64×64 photos.
-    let server = TestServer::start(ServerConfig { max_request_pixels: 3 * 64 * 64, ..config() }, source()).await;
+    let server = TestServer::start(
+        ServerConfig {
+            max_request_pixels: 3 * 64 * 64,
+            ..config()
+        },
+        source(),
+    )
+    .await;
     let c = reqwest::Client::new();
     let photos: Vec<(String, Vec<u8>)> = (0..5).map(|i| (format!("{i}.jpg"), jpeg(i, i as u64, 64))).collect();
     let entries: Vec<(&str, &[u8])> = photos.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
@@ -65,7 +83,10 @@ async fn a_request_past_its_pixel_budget_skips_the_rest() {
     assert_eq!(body["letters"].as_array().unwrap().len(), 3, "{body}");
     let skipped = body["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{body}");
-    assert!(skipped.iter().all(|s| s["reason"].as_str().unwrap().contains("budget")), "{body}");
+    assert!(
+        skipped.iter().all(|s| s["reason"].as_str().unwrap().contains("budget")),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,15 +102,37 @@ async fn a_zip_with_encrypted_and_unsupported_entries_answers_the_rest() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["letters"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["complete"], false);
-    let reasons: Vec<(String, String)> = body["skipped"].as_array().unwrap().iter().map(|s| (s["file"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string())).collect();
-    assert!(reasons.iter().any(|(f, r)| f == "2.jpg" && r.contains("encrypted")), "{reasons:?}");
-    assert!(reasons.iter().any(|(f, r)| f == "3.jpg" && r.contains("unsupported")), "{reasons:?}");
+    let reasons: Vec<(String, String)> = body["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["file"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|(f, r)| f == "2.jpg" && r.contains("encrypted")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|(f, r)| f == "3.jpg" && r.contains("unsupported")),
+        "{reasons:?}"
+    );
 }
 
 /// Rewrites the general-purpose flags and compression method of the `index`-th entry of a
 /// zip in its local header and its central directory record.
 fn patch_zip_entry(zip: &mut [u8], index: usize, edit: impl Fn(&mut u16, &mut u16)) {
-    let find = |sig: &[u8; 4]| -> Vec<usize> { zip.windows(4).enumerate().filter(|(_, w)| w == sig).map(|(i, _)| i).collect() };
+    let find = |sig: &[u8; 4]| -> Vec<usize> {
+        zip.windows(4)
+            .enumerate()
+            .filter(|(_, w)| w == sig)
+            .map(|(i, _)| i)
+            .collect()
+    };
     let local = find(b"PK\x03\x04")[index];
     let central = find(b"PK\x01\x02")[index];
     for (flags_at, method_at) in [(local + 6, local + 8), (central + 8, central + 10)] {
@@ -103,11 +146,19 @@ fn patch_zip_entry(zip: &mut [u8], index: usize, edit: impl Fn(&mut u16, &mut u1
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trickled_headers_and_idle_connections_are_cut() {
-    let server = TestServer::start(ServerConfig { header_timeout_ms: 500, ..config() }, source()).await;
+    let server = TestServer::start(
+        ServerConfig {
+            header_timeout_ms: 500,
+            ..config()
+        },
+        source(),
+    )
+    .await;
     // Headers one byte every 100 ms: cut when the header timeout runs out.
     let mut slow = TcpStream::connect(addr(&server)).await.unwrap();
     let started = Instant::now();
-    let head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let head =
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
     for b in head {
         if slow.write_all(&[*b]).await.is_err() {
             break;
@@ -119,28 +170,43 @@ async fn trickled_headers_and_idle_connections_are_cut() {
     }
     let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(2)).await;
     assert!(closed, "a connection trickling its headers was not cut");
-    assert!(started.elapsed() < Duration::from_secs(4), "cut after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cut after {:?}",
+        started.elapsed()
+    );
 
     // A keep-alive connection answered once and then left idle is closed too.
     let mut idle = TcpStream::connect(addr(&server)).await.unwrap();
-    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     let (answer, closed) = read_until_closed(&mut idle, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(closed, "an idle keep-alive connection stayed open");
-    assert!(started.elapsed() >= Duration::from_millis(400), "closed before the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "closed before the timeout"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_bodies_hold_no_request_permit_and_time_out() {
     // Two request permits; five clients send headers and a little body, then stall.
-    let cfg = ServerConfig { max_concurrency: 2, body_timeout_ms: 1_500, ..config() };
+    let cfg = ServerConfig {
+        max_concurrency: 2,
+        body_timeout_ms: 1_500,
+        ..config()
+    };
     let server = TestServer::start(cfg, source()).await;
     let mut stalled = Vec::new();
     for _ in 0..5 {
         let mut s = TcpStream::connect(addr(&server)).await.unwrap();
         s.write_all(multipart_head(100_000).as_bytes()).await.unwrap();
-        s.write_all(b"--XYZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n").await.unwrap();
+        s.write_all(b"--XYZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n")
+            .await
+            .unwrap();
         stalled.push(s);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -158,18 +224,32 @@ async fn slow_bodies_hold_no_request_permit_and_time_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_for_a_free_slot() {
-    let cfg = ServerConfig { max_connections: 2, header_timeout_ms: 30_000, ..config() };
+    let cfg = ServerConfig {
+        max_connections: 2,
+        header_timeout_ms: 30_000,
+        ..config()
+    };
     let server = TestServer::start(cfg, source()).await;
-    let mut held = vec![TcpStream::connect(addr(&server)).await.unwrap(), TcpStream::connect(addr(&server)).await.unwrap()];
+    let mut held = vec![
+        TcpStream::connect(addr(&server)).await.unwrap(),
+        TcpStream::connect(addr(&server)).await.unwrap(),
+    ];
     tokio::time::sleep(Duration::from_millis(200)).await;
     let c = reqwest::Client::new();
     let url = server.url("/health");
     let waiting = tokio::spawn(async move { c.get(url).send().await.map(|r| r.status().as_u16()) });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!waiting.is_finished(), "a third connection was served past the cap of two");
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served past the cap of two"
+    );
     // One held connection goes away: its slot serves the waiting client.
     drop(held.pop());
-    let status = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("never served").unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("never served")
+        .unwrap()
+        .unwrap();
     assert_eq!(status, 200);
 }
 
@@ -179,7 +259,10 @@ async fn every_error_is_json_and_methods_cannot_grow_the_metrics() {
     let c = reqwest::Client::new();
     // A wrong method on a known route: 405 with the JSON body and the Allow header.
     let res = c.get(server.url("/predict")).send().await.unwrap();
-    assert_eq!(res.headers().get("allow").map(|v| v.to_str().unwrap().to_string()), Some("POST".into()));
+    assert_eq!(
+        res.headers().get("allow").map(|v| v.to_str().unwrap().to_string()),
+        Some("POST".into())
+    );
     let status = res.status().as_u16();
     assert_error(status, &res.json::<Value>().await.unwrap(), 405, "method_not_allowed");
     let res = c.delete(server.url("/health")).send().await.unwrap();
@@ -188,13 +271,27 @@ async fn every_error_is_json_and_methods_cannot_grow_the_metrics() {
     // Invented methods, on known and unknown routes.
     for i in 0..20 {
         let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
-        let res = c.request(method, server.url(if i % 2 == 0 { "/predict" } else { "/nowhere" })).send().await.unwrap();
+        let res = c
+            .request(method, server.url(if i % 2 == 0 { "/predict" } else { "/nowhere" }))
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         assert!(status == 404 || status == 405, "{status}");
         assert!(res.json::<Value>().await.unwrap()["error"].is_string());
     }
-    let text = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(!text.contains("INVENTED"), "a client-chosen method became a label value");
+    let text = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("INVENTED"),
+        "a client-chosen method became a label value"
+    );
     assert!(text.contains("method=\"other\""), "{text}");
 }
 
@@ -202,7 +299,14 @@ async fn every_error_is_json_and_methods_cannot_grow_the_metrics() {
 async fn abandoned_work_keeps_its_permit_until_it_ends() {
     // One request permit, a 200 ms timeout, and a zip whose photos each take longer than
     // that to decode (36 Mpx: limits raised for the test).
-    let cfg = ServerConfig { max_concurrency: 1, request_timeout_ms: 200, max_pixels: 40_000_000, max_decode_bytes: 256 << 20, max_request_pixels: 100_000_000, ..config() };
+    let cfg = ServerConfig {
+        max_concurrency: 1,
+        request_timeout_ms: 200,
+        max_pixels: 40_000_000,
+        max_decode_bytes: 256 << 20,
+        max_request_pixels: 100_000_000,
+        ..config()
+    };
     let server = TestServer::start(cfg, source()).await;
     let c = reqwest::Client::new();
     let png = flat_png(6_000);

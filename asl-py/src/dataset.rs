@@ -87,11 +87,21 @@ fn py_collect<'py>(
     opts.keep_archive = keep_archive;
     let (action, manifest, download) = progress::run_interruptible(py, |cancel| {
         Ok(if let Some(zip) = &from_zip {
-            ("imported", store.import_zip(zip, version.unwrap_or(1), force, &opts.limits, &*sink)?, serde_json::Value::Null)
+            (
+                "imported",
+                store.import_zip(zip, version.unwrap_or(1), force, &opts.limits, &*sink)?,
+                serde_json::Value::Null,
+            )
         } else if let Some(dir) = &from_dir {
-            ("registered", store.import_dir(dir, version.unwrap_or(1))?, serde_json::Value::Null)
+            (
+                "registered",
+                store.import_dir(dir, version.unwrap_or(1))?,
+                serde_json::Value::Null,
+            )
         } else {
-            let client = client.as_ref().ok_or_else(|| crate::error::Error::value_error("no Kaggle client"))?;
+            let client = client
+                .as_ref()
+                .ok_or_else(|| crate::error::Error::value_error("no Kaggle client"))?;
             match dataset::collect(&home, client, &opts, &*sink, cancel)? {
                 CollectOutcome::UpToDate(m) => ("up to date", m, serde_json::Value::Null),
                 CollectOutcome::Downloaded { manifest, download } => {
@@ -121,10 +131,21 @@ fn py_collect<'py>(
 #[pyfunction]
 #[pyo3(signature = (dataset = "grassknoted/asl-alphabet", *, version = None, offline = false, kaggle_url = None, home = None))]
 #[pyo3(name = "status")]
-fn py_status<'py>(py: Python<'py>, dataset: &str, version: Option<u32>, offline: bool, kaggle_url: Option<&str>, home: Option<PathBuf>) -> Result<Bound<'py, PyAny>> {
+fn py_status<'py>(
+    py: Python<'py>,
+    dataset: &str,
+    version: Option<u32>,
+    offline: bool,
+    kaggle_url: Option<&str>,
+    home: Option<PathBuf>,
+) -> Result<Bound<'py, PyAny>> {
     let home = crate::home(home);
     let (dataset, version) = parse_ref(dataset, version)?;
-    let client = if offline { None } else { Some(kaggle_client(py, kaggle_url)?) };
+    let client = if offline {
+        None
+    } else {
+        Some(kaggle_client(py, kaggle_url)?)
+    };
     let st = progress::run_interruptible(py, |_| Ok(dataset::status(&home, client.as_ref(), &dataset, version)?))?;
     crate::to_py(py, &st)
 }
@@ -145,9 +166,17 @@ fn py_status<'py>(py: Python<'py>, dataset: &str, version: Option<u32>, offline:
 #[pyo3(signature = (out, per_class = 60, size = 64, seed = 0))]
 #[pyo3(name = "synth")]
 fn py_synth(py: Python<'_>, out: PathBuf, per_class: usize, size: u32, seed: u64) -> Result<Bound<'_, PyAny>> {
-    let cfg = synth::SynthConfig { per_class, image_size: size, seed, ..Default::default() };
+    let cfg = synth::SynthConfig {
+        per_class,
+        image_size: size,
+        seed,
+        ..Default::default()
+    };
     let s = progress::run_interruptible(py, |_| Ok(synth::write_zip(&cfg, &out)?))?;
-    crate::to_py(py, &serde_json::json!({"path": out, "images": s.images, "classes": s.classes, "bytes": s.bytes}))
+    crate::to_py(
+        py,
+        &serde_json::json!({"path": out, "images": s.images, "classes": s.classes, "bytes": s.bytes}),
+    )
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -21,14 +21,49 @@ use asl_core::tracking::TrackingError as CoreTrackingError;
 use asl_core::train::TrainError as CoreTrainError;
 use asl_core::word::WordError as CoreWordError;
 
-pyo3::create_exception!(asl, AslError, PyException, "Base class of every error asl raises (its message is asl-core's).");
-pyo3::create_exception!(asl, DatasetError, AslError, "Collecting or reading a dataset failed (Kaggle, archive, folder layout, synthetic data).");
-pyo3::create_exception!(asl, PrepError, AslError, "Building or opening the prepared image cache failed.");
-pyo3::create_exception!(asl, ModelError, AslError, "Loading a model folder or running the model failed.");
-pyo3::create_exception!(asl, TrainError, AslError, "Training failed (bad configuration, checkpoint, resume).");
+pyo3::create_exception!(
+    asl,
+    AslError,
+    PyException,
+    "Base class of every error asl raises (its message is asl-core's)."
+);
+pyo3::create_exception!(
+    asl,
+    DatasetError,
+    AslError,
+    "Collecting or reading a dataset failed (Kaggle, archive, folder layout, synthetic data)."
+);
+pyo3::create_exception!(
+    asl,
+    PrepError,
+    AslError,
+    "Building or opening the prepared image cache failed."
+);
+pyo3::create_exception!(
+    asl,
+    ModelError,
+    AslError,
+    "Loading a model folder or running the model failed."
+);
+pyo3::create_exception!(
+    asl,
+    TrainError,
+    AslError,
+    "Training failed (bad configuration, checkpoint, resume)."
+);
 pyo3::create_exception!(asl, HpoError, AslError, "The hyper-parameter search failed.");
-pyo3::create_exception!(asl, TrackingError, AslError, "The tracking store or the model registry failed.");
-pyo3::create_exception!(asl, WordError, AslError, "Reading a word from photos or probabilities failed.");
+pyo3::create_exception!(
+    asl,
+    TrackingError,
+    AslError,
+    "The tracking store or the model registry failed."
+);
+pyo3::create_exception!(
+    asl,
+    WordError,
+    AslError,
+    "Reading a word from photos or probabilities failed."
+);
 
 /// Which exception class an error becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

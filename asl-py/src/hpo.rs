@@ -31,14 +31,33 @@ struct SearchArgs {
 
 impl SearchArgs {
     #[allow(clippy::too_many_arguments)]
-    fn new(trials: usize, time_budget: Option<f64>, parallel: usize, sampler: &str, space: Option<&Bound<'_, PyAny>>, epochs: usize, startup_trials: usize, prune: bool, eta: usize, seed: u64, base: Option<&Bound<'_, PyAny>>) -> Result<Self> {
+    fn new(
+        trials: usize,
+        time_budget: Option<f64>,
+        parallel: usize,
+        sampler: &str,
+        space: Option<&Bound<'_, PyAny>>,
+        epochs: usize,
+        startup_trials: usize,
+        prune: bool,
+        eta: usize,
+        seed: u64,
+        base: Option<&Bound<'_, PyAny>>,
+    ) -> Result<Self> {
         let space = match space {
             None => None,
             Some(s) if s.is_none() => None,
-            Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => Some(crate::from_py::<SearchSpace>(s, "search space")?),
+            Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => {
+                Some(crate::from_py::<SearchSpace>(s, "search space")?)
+            }
             Some(s) => match s.extract::<PathBuf>() {
                 Ok(p) => Some(SearchSpace::load(&p)?),
-                Err(_) => return Err(Error::type_error(format!("space must be a dict, a path to a JSON file, or None; got {}", s.get_type().name()?))),
+                Err(_) => {
+                    return Err(Error::type_error(format!(
+                        "space must be a dict, a path to a JSON file, or None; got {}",
+                        s.get_type().name()?
+                    )));
+                }
             },
         };
         let base = match base {
@@ -46,19 +65,41 @@ impl SearchArgs {
             _ => TrainConfig::default(),
         };
         if !matches!(sampler, "tpe" | "random") {
-            return Err(Error::value_error(format!("sampler must be \"tpe\" or \"random\", got {sampler:?}")));
+            return Err(Error::value_error(format!(
+                "sampler must be \"tpe\" or \"random\", got {sampler:?}"
+            )));
         }
-        Ok(Self { trials, time_budget, parallel, sampler: sampler.to_string(), space, epochs, startup_trials, prune, eta, seed, base })
+        Ok(Self {
+            trials,
+            time_budget,
+            parallel,
+            sampler: sampler.to_string(),
+            space,
+            epochs,
+            startup_trials,
+            prune,
+            eta,
+            seed,
+            base,
+        })
     }
 
     fn study_config(&self) -> StudyConfig {
         StudyConfig {
             space: self.space.clone().unwrap_or_default(),
-            sampler: if self.sampler == "random" { SamplerKind::Random } else { SamplerKind::Tpe },
+            sampler: if self.sampler == "random" {
+                SamplerKind::Random
+            } else {
+                SamplerKind::Tpe
+            },
             seed: self.seed,
             startup_trials: self.startup_trials,
             max_epochs: self.epochs,
-            pruner: Pruner { enabled: self.prune, eta: self.eta, ..Default::default() },
+            pruner: Pruner {
+                enabled: self.prune,
+                eta: self.eta,
+                ..Default::default()
+            },
             base: self.base.clone(),
             max_trials: Some(self.trials),
             time_budget_secs: self.time_budget,
@@ -73,7 +114,9 @@ fn observer(on_event: Option<Py<PyAny>>) -> impl Fn(&str) + Sync {
         Python::attach(|py| {
             let r = match &on_event {
                 Some(cb) => cb.call1(py, (line,)).map(|_| ()),
-                None => py.import("builtins").and_then(|b| b.getattr("print")?.call1((line,)).map(|_| ())),
+                None => py
+                    .import("builtins")
+                    .and_then(|b| b.getattr("print")?.call1((line,)).map(|_| ())),
             };
             if let Err(e) = r {
                 e.write_unraisable(py, None);
@@ -149,25 +192,64 @@ fn py_hpo<'py>(
     home: Option<PathBuf>,
     on_event: Option<Py<PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let config = SearchArgs::new(trials, time_budget, parallel, sampler, space, epochs, startup_trials, prune, eta, seed, base)?.study_config();
+    let config = SearchArgs::new(
+        trials,
+        time_budget,
+        parallel,
+        sampler,
+        space,
+        epochs,
+        startup_trials,
+        prune,
+        eta,
+        seed,
+        base,
+    )?
+    .study_config();
     callable(py, &on_event, "on_event")?;
     let home = crate::home(home);
-    let args = DataArgs { dataset: dataset.to_string(), data, size, val_fraction, split_seed };
+    let args = DataArgs {
+        dataset: dataset.to_string(),
+        data,
+        size,
+        val_fraction,
+        split_seed,
+    };
     let base_prep = args.config()?;
     let say = observer(on_event);
     let out = progress::run_interruptible(py, |cancel| {
         let source = args.source(&home)?;
         let prep_source = source.prep_source();
         let caches = CacheProvider::new(|size| open_cache(&home, &prep_source, &base_prep, size, cancel));
-        let default_cache = caches.get(base_prep.image_size as usize).map_err(|e| Error::stage(crate::error::Stage::Prep, e))?;
+        let default_cache = caches
+            .get(base_prep.image_size as usize)
+            .map_err(|e| Error::stage(crate::error::Stage::Prep, e))?;
         let (dref, _) = parse_ref(&args.dataset, None)?;
-        let name = study.clone().unwrap_or_else(|| pipeline::study_name(&dref, default_cache.header.dataset_version, &default_cache.header.hash(), &config));
+        let name = study.clone().unwrap_or_else(|| {
+            pipeline::study_name(
+                &dref,
+                default_cache.header.dataset_version,
+                &default_cache.header.hash(),
+                &config,
+            )
+        });
         let store = asl_core::tracking::open_store(&home)?;
-        let objective = TrainObjective { caches: &caches, store: Some(&*store), experiment: pipeline::HPO_EXPERIMENT.into(), study: name.clone() };
+        let objective = TrainObjective {
+            caches: &caches,
+            store: Some(&*store),
+            experiment: pipeline::HPO_EXPERIMENT.into(),
+            study: name.clone(),
+        };
         let dir = home.root().join("hpo").join(&name);
-        say(&format!("study {name} in {} (tracking: {})", dir.display(), store.describe()));
+        say(&format!(
+            "study {name} in {} (tracking: {})",
+            dir.display(),
+            store.describe()
+        ));
         let s = hpo::run_study(&dir, &name, &config, &objective, &say, cancel)?;
-        Ok(serde_json::json!({"study": name, "dir": dir, "trials": s.trials, "best": s.best(), "elapsed_secs": s.elapsed_secs}))
+        Ok(
+            serde_json::json!({"study": name, "dir": dir, "trials": s.trials, "best": s.best(), "elapsed_secs": s.elapsed_secs}),
+        )
     })?;
     crate::to_py(py, &out)
 }
@@ -191,9 +273,24 @@ fn py_hpo<'py>(
 #[pyo3(signature = (run_id, *, dataset = "grassknoted/asl-alphabet", data = None, size = 32, val_fraction = 0.2, split_seed = 42, home = None))]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(name = "register")]
-fn py_register<'py>(py: Python<'py>, run_id: String, dataset: &str, data: Option<PathBuf>, size: u32, val_fraction: f32, split_seed: u64, home: Option<PathBuf>) -> Result<Bound<'py, PyAny>> {
+fn py_register<'py>(
+    py: Python<'py>,
+    run_id: String,
+    dataset: &str,
+    data: Option<PathBuf>,
+    size: u32,
+    val_fraction: f32,
+    split_seed: u64,
+    home: Option<PathBuf>,
+) -> Result<Bound<'py, PyAny>> {
     let home = crate::home(home);
-    let args = DataArgs { dataset: dataset.to_string(), data, size, val_fraction, split_seed };
+    let args = DataArgs {
+        dataset: dataset.to_string(),
+        data,
+        size,
+        val_fraction,
+        split_seed,
+    };
     let base_prep: PrepConfig = args.config()?;
     let decision = progress::run_interruptible(py, |cancel| {
         let store = asl_core::tracking::open_store(&home)?;
@@ -279,18 +376,42 @@ fn py_pipeline<'py>(
     home: Option<PathBuf>,
     on_event: Option<Py<PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let study = SearchArgs::new(trials, time_budget, parallel, sampler, space, epochs, startup_trials, prune, eta, seed, base)?.study_config();
+    let study = SearchArgs::new(
+        trials,
+        time_budget,
+        parallel,
+        sampler,
+        space,
+        epochs,
+        startup_trials,
+        prune,
+        eta,
+        seed,
+        base,
+    )?
+    .study_config();
     callable(py, &on_event, "on_event")?;
     let home = crate::home(home);
     let (dataset, _) = parse_ref(dataset, None)?;
     let source = match from_zip {
         Some(z) => DataSource::Zip(z),
-        None => DataSource::Kaggle(asl_core::dataset::KaggleClient::from_env(kaggle_url, &asl_core::dataset::Env::from_process())?.0),
+        None => DataSource::Kaggle(
+            asl_core::dataset::KaggleClient::from_env(kaggle_url, &asl_core::dataset::Env::from_process())?.0,
+        ),
     };
     if size == 0 {
         return Err(Error::value_error("size must be at least 1 pixel"));
     }
-    let cfg = PipelineConfig { dataset, source, prep: PrepConfig { image_size: size, ..Default::default() }, study, network_attempts };
+    let cfg = PipelineConfig {
+        dataset,
+        source,
+        prep: PrepConfig {
+            image_size: size,
+            ..Default::default()
+        },
+        study,
+        network_attempts,
+    };
     let say = observer(on_event);
     let out = progress::run_interruptible(py, |cancel| {
         let store = asl_core::tracking::open_store(&home)?;

@@ -13,7 +13,10 @@ use asl_core::classes::{CLASSES, NUM_CLASSES};
 use asl_core::infer::{Classifier as CoreClassifier, InferError, Prediction};
 use asl_core::prep;
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods, PyArrayDescrMethods, PyArrayMethods};
+use numpy::{
+    IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use rayon::prelude::*;
@@ -24,7 +27,13 @@ use crate::word::{DecodeArgs, WordEstimate};
 /// One image to classify, as the caller gave it.
 enum Item {
     /// Rows `first..first + count` of the array at `array` (each `h × w × 3`).
-    Array { array: usize, first: usize, count: usize, h: usize, w: usize },
+    Array {
+        array: usize,
+        first: usize,
+        count: usize,
+        h: usize,
+        w: usize,
+    },
     File(PathBuf),
     /// Encoded image bytes (JPEG, PNG, …).
     Encoded(usize),
@@ -46,11 +55,18 @@ enum Input<'a> {
 
 impl<'py> Gathered<'py> {
     pub(crate) fn new() -> Self {
-        Self { arrays: Vec::new(), encoded: Vec::new(), items: Vec::new() }
+        Self {
+            arrays: Vec::new(),
+            encoded: Vec::new(),
+            items: Vec::new(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.items.iter().map(|i| if let Item::Array { count, .. } = i { *count } else { 1 }).sum()
+        self.items
+            .iter()
+            .map(|i| if let Item::Array { count, .. } = i { *count } else { 1 })
+            .sum()
     }
 
     /// Add `x`: an image, a batch, or a list of those (one level).
@@ -78,7 +94,9 @@ impl<'py> Gathered<'py> {
             for item in x.try_iter()? {
                 let item = item?;
                 if item.is_instance_of::<PyList>() || item.is_instance_of::<PyTuple>() {
-                    return Err(Error::type_error("nested lists are not images: pass numpy arrays (np.asarray(...)), PIL images, paths or bytes"));
+                    return Err(Error::type_error(
+                        "nested lists are not images: pass numpy arrays (np.asarray(...)), PIL images, paths or bytes",
+                    ));
                 }
                 self.add(&item, false)?;
             }
@@ -94,8 +112,15 @@ impl<'py> Gathered<'py> {
         let shape = arr.shape().to_vec();
         let dtype = arr.dtype();
         if !dtype.is_equiv_to(&numpy::dtype::<u8>(arr.py())) {
-            let hint = if dtype.kind() == b'f' { "; images in [0, 1] can be converted with (x * 255).round().astype(np.uint8)" } else { "; convert with x.astype(np.uint8)" };
-            return Err(Error::type_error(format!("images must be uint8 (0–255) arrays, got dtype {}{hint}", dtype.str()?)));
+            let hint = if dtype.kind() == b'f' {
+                "; images in [0, 1] can be converted with (x * 255).round().astype(np.uint8)"
+            } else {
+                "; convert with x.astype(np.uint8)"
+            };
+            return Err(Error::type_error(format!(
+                "images must be uint8 (0–255) arrays, got dtype {}{hint}",
+                dtype.str()?
+            )));
         }
         let (count, h, w, c) = match shape.as_slice() {
             [h, w, c] => (1, *h, *w, *c),
@@ -103,22 +128,42 @@ impl<'py> Gathered<'py> {
             _ => {
                 return Err(Error::value_error(format!(
                     "images must have shape (H, W, 3) or (N, H, W, 3), got {shape:?}{}",
-                    if shape.len() == 2 { "; a grayscale image can be stacked to RGB with np.stack([x] * 3, axis=-1)" } else { "" }
+                    if shape.len() == 2 {
+                        "; a grayscale image can be stacked to RGB with np.stack([x] * 3, axis=-1)"
+                    } else {
+                        ""
+                    }
                 )));
             }
         };
         if c != 3 {
-            let hint = if c == 4 { "; drop the alpha channel with x[..., :3]" } else { "" };
-            return Err(Error::value_error(format!("images must have 3 channels (RGB) in the last axis, got shape {shape:?}{hint}")));
+            let hint = if c == 4 {
+                "; drop the alpha channel with x[..., :3]"
+            } else {
+                ""
+            };
+            return Err(Error::value_error(format!(
+                "images must have 3 channels (RGB) in the last axis, got shape {shape:?}{hint}"
+            )));
         }
         if count > 0 && (h == 0 || w == 0) {
-            return Err(Error::value_error(format!("images must be at least 1×1 pixels, got shape {shape:?}")));
+            return Err(Error::value_error(format!(
+                "images must be at least 1×1 pixels, got shape {shape:?}"
+            )));
         }
         let typed = arr.cast::<PyArrayDyn<u8>>().map_err(PyErr::from)?;
-        let ro = typed.try_readonly().map_err(|e| Error::value_error(format!("cannot read the array: {e}")))?;
+        let ro = typed
+            .try_readonly()
+            .map_err(|e| Error::value_error(format!("cannot read the array: {e}")))?;
         self.arrays.push(ro);
         if count > 0 {
-            self.items.push(Item::Array { array: self.arrays.len() - 1, first: 0, count, h, w });
+            self.items.push(Item::Array {
+                array: self.arrays.len() - 1,
+                first: 0,
+                count,
+                h,
+                w,
+            });
         }
         Ok(())
     }
@@ -128,7 +173,13 @@ impl<'py> Gathered<'py> {
         let mut out = Vec::with_capacity(self.len());
         for item in &self.items {
             match item {
-                Item::Array { array, first, count, h, w } => {
+                Item::Array {
+                    array,
+                    first,
+                    count,
+                    h,
+                    w,
+                } => {
                     let ro = &self.arrays[*array];
                     let plane = h * w * 3;
                     let all: Cow<'_, [u8]> = match ro.as_slice() {
@@ -161,7 +212,11 @@ impl<'py> Gathered<'py> {
                         names.push(format!("[{}]", names.len()));
                     }
                 }
-                Item::File(p) => names.push(p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| p.display().to_string())),
+                Item::File(p) => names.push(
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_else(|| p.display().to_string()),
+                ),
                 Item::Encoded(_) => names.push(format!("[{}]", names.len())),
             }
         }
@@ -170,14 +225,24 @@ impl<'py> Gathered<'py> {
 
     /// True when every input is a file path.
     pub(crate) fn only_files(&self) -> Option<Vec<PathBuf>> {
-        self.items.iter().map(|i| if let Item::File(p) = i { Some(p.clone()) } else { None }).collect()
+        self.items
+            .iter()
+            .map(|i| if let Item::File(p) = i { Some(p.clone()) } else { None })
+            .collect()
     }
 }
 
 fn is_pil_image(x: &Bound<'_, PyAny>) -> PyResult<bool> {
     // Only look when PIL is already imported: a caller with a PIL image has imported it.
     let sys = x.py().import("sys")?;
-    let Some(module) = sys.getattr("modules")?.call_method1("get", ("PIL.Image",)).ok().filter(|m| !m.is_none()) else { return Ok(false) };
+    let Some(module) = sys
+        .getattr("modules")?
+        .call_method1("get", ("PIL.Image",))
+        .ok()
+        .filter(|m| !m.is_none())
+    else {
+        return Ok(false);
+    };
     x.is_instance(&module.getattr("Image")?)
 }
 
@@ -187,16 +252,31 @@ fn preprocess<'a>(input: &'a Input<'a>, s: usize) -> std::result::Result<Cow<'a,
     match input {
         Input::Pixels { data, h, w } if *h == s && *w == s => Ok(Cow::Borrowed(data.as_ref())),
         Input::Pixels { data, h, w } => {
-            let img = image::RgbImage::from_raw(*w as u32, *h as u32, data.to_vec()).ok_or_else(|| InferError::Image { file: String::new(), reason: "bad pixel buffer".into() })?;
-            Ok(Cow::Owned(prep::preprocess(&image::DynamicImage::ImageRgb8(img), s as u32).into_raw()))
+            let img =
+                image::RgbImage::from_raw(*w as u32, *h as u32, data.to_vec()).ok_or_else(|| InferError::Image {
+                    file: String::new(),
+                    reason: "bad pixel buffer".into(),
+                })?;
+            Ok(Cow::Owned(
+                prep::preprocess(&image::DynamicImage::ImageRgb8(img), s as u32).into_raw(),
+            ))
         }
         Input::File(p) => {
-            let bytes = std::fs::read(p).map_err(|source| InferError::Io { path: p.to_path_buf(), source })?;
-            let img = prep::decode_and_preprocess(&bytes, s as u32).map_err(|reason| InferError::Image { file: p.display().to_string(), reason })?;
+            let bytes = std::fs::read(p).map_err(|source| InferError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            let img = prep::decode_and_preprocess(&bytes, s as u32).map_err(|reason| InferError::Image {
+                file: p.display().to_string(),
+                reason,
+            })?;
             Ok(Cow::Owned(img.into_raw()))
         }
         Input::Encoded(bytes) => {
-            let img = prep::decode_and_preprocess(bytes, s as u32).map_err(|reason| InferError::Image { file: "<bytes>".into(), reason })?;
+            let img = prep::decode_and_preprocess(bytes, s as u32).map_err(|reason| InferError::Image {
+                file: "<bytes>".into(),
+                reason,
+            })?;
             Ok(Cow::Owned(img.into_raw()))
         }
     }
@@ -229,7 +309,10 @@ impl Classifier {
         let clf = &*self.inner;
         py.detach(|| -> Result<Vec<f32>> {
             let s = clf.input_size();
-            let pre: Vec<Cow<'_, [u8]>> = inputs.par_iter().map(|i| preprocess(i, s)).collect::<std::result::Result<_, _>>()?;
+            let pre: Vec<Cow<'_, [u8]>> = inputs
+                .par_iter()
+                .map(|i| preprocess(i, s))
+                .collect::<std::result::Result<_, _>>()?;
             let slices: Vec<&[u8]> = pre.iter().map(|c| c.as_ref()).collect();
             Ok(clf.probabilities(&slices)?)
         })
@@ -253,10 +336,20 @@ impl Classifier {
     ///     TrackingError: the registry has no such version or alias.
     #[staticmethod]
     #[pyo3(signature = (path_or_alias, *, home = None, device = None))]
-    fn load(py: Python<'_>, path_or_alias: &Bound<'_, PyAny>, home: Option<PathBuf>, device: Option<&str>) -> Result<Self> {
-        let given: PathBuf = path_or_alias.extract().map_err(|_| Error::type_error("path_or_alias must be a str or os.PathLike"))?;
+    fn load(
+        py: Python<'_>,
+        path_or_alias: &Bound<'_, PyAny>,
+        home: Option<PathBuf>,
+        device: Option<&str>,
+    ) -> Result<Self> {
+        let given: PathBuf = path_or_alias
+            .extract()
+            .map_err(|_| Error::type_error("path_or_alias must be a str or os.PathLike"))?;
         let text = given.to_string_lossy().to_string();
-        let looks_like_alias = !given.exists() && !text.contains(std::path::MAIN_SEPARATOR) && !text.starts_with('.') && !text.starts_with('~');
+        let looks_like_alias = !given.exists()
+            && !text.contains(std::path::MAIN_SEPARATOR)
+            && !text.starts_with('.')
+            && !text.starts_with('~');
         let home = crate::home(home);
         py.detach(|| {
             if !looks_like_alias {
@@ -264,7 +357,12 @@ impl Classifier {
             }
             let store = asl_core::tracking::open_store(&home)?;
             let registry = asl_core::registry::Registry::new(&*store, &home);
-            let version = registry.resolve(&text).map_err(|e| Error::stage(Stage::Tracking, format!("{text:?} is not a model folder, and the registry cannot resolve it: {e}")))?;
+            let version = registry.resolve(&text).map_err(|e| {
+                Error::stage(
+                    Stage::Tracking,
+                    format!("{text:?} is not a model folder, and the registry cannot resolve it: {e}"),
+                )
+            })?;
             let dir = registry.fetch(&version)?;
             Self::from_dir(&dir, device)
         })
@@ -291,9 +389,13 @@ impl Classifier {
         images.add(x, true)?;
         let probs = self.probabilities(py, &images)?;
         drop(images);
-        let labels: Vec<String> = probs.chunks_exact(NUM_CLASSES).map(|row| Prediction::from_probs(row).class).collect();
+        let labels: Vec<String> = probs
+            .chunks_exact(NUM_CLASSES)
+            .map(|row| Prediction::from_probs(row).class)
+            .collect();
         let n = labels.len();
-        let arr = Array2::from_shape_vec((n, NUM_CLASSES), probs).map_err(|e| Error::stage(Stage::Model, e.to_string()))?;
+        let arr =
+            Array2::from_shape_vec((n, NUM_CLASSES), probs).map_err(|e| Error::stage(Stage::Model, e.to_string()))?;
         Ok((arr.into_pyarray(py).into_any(), labels))
     }
 
@@ -328,7 +430,16 @@ impl Classifier {
         top_k: Option<usize>,
         collapse_repeats: Option<bool>,
     ) -> Result<WordEstimate> {
-        let decode = DecodeArgs { raw, lexicon, prior_weight, beam_width, oov_min_confidence, oov_log_prior, top_k, collapse_repeats };
+        let decode = DecodeArgs {
+            raw,
+            lexicon,
+            prior_weight,
+            beam_width,
+            oov_min_confidence,
+            oov_log_prior,
+            top_k,
+            collapse_repeats,
+        };
         let cfg = decode.config()?;
         // A zip or a folder: the core's upload reader (natural order, skipped entries).
         let is_pathlike = images.is_instance_of::<pyo3::types::PyString>() || images.hasattr("__fspath__")?;
@@ -336,7 +447,13 @@ impl Classifier {
             let path: PathBuf = images.extract()?;
             let clf = &*self.inner;
             let answer = py.detach(|| -> Result<_> {
-                let batch = if path.is_dir() { crate::word::read_folder(&path)? } else if is_zip(&path) { asl_core::word::read_zip_file(&path, &Default::default())? } else { asl_core::word::read_files(std::slice::from_ref(&path))? };
+                let batch = if path.is_dir() {
+                    crate::word::read_folder(&path)?
+                } else if is_zip(&path) {
+                    asl_core::word::read_zip_file(&path, &Default::default())?
+                } else {
+                    asl_core::word::read_files(std::slice::from_ref(&path))?
+                };
                 let lexicon = decode.lexicon()?;
                 Ok(asl_core::word::predict_word(clf, &batch, decode.raw, &lexicon, &cfg)?)
             })?;
@@ -386,8 +503,20 @@ impl Classifier {
     }
 
     fn __repr__(&self) -> String {
-        let acc = self.inner.card.metrics.pointer("/validation/accuracy").and_then(|v| v.as_f64()).map(|a| format!(", validation accuracy {:.2}%", a * 100.0)).unwrap_or_default();
-        format!("Classifier(name={:?}, input_size={}{acc}, path={:?})", self.inner.card.name, self.inner.input_size(), self.inner.dir.display().to_string())
+        let acc = self
+            .inner
+            .card
+            .metrics
+            .pointer("/validation/accuracy")
+            .and_then(|v| v.as_f64())
+            .map(|a| format!(", validation accuracy {:.2}%", a * 100.0))
+            .unwrap_or_default();
+        format!(
+            "Classifier(name={:?}, input_size={}{acc}, path={:?})",
+            self.inner.card.name,
+            self.inner.input_size(),
+            self.inner.dir.display().to_string()
+        )
     }
 }
 
@@ -395,7 +524,10 @@ impl Classifier {
 fn is_zip(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PK\x03\x04"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"PK\x03\x04"
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -36,7 +36,8 @@ pub(crate) fn home(home: Option<PathBuf>) -> AslHome {
 /// A core value as plain Python data (dicts, lists, str, float, …), through its JSON form: the
 /// same shape as the CLI's `--json` output.
 pub(crate) fn to_py<'py>(py: Python<'py>, value: &impl Serialize) -> Result<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(value).map_err(|e| Error::stage(error::Stage::Other, format!("cannot convert a result to Python: {e}")))?;
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::stage(error::Stage::Other, format!("cannot convert a result to Python: {e}")))?;
     Ok(py.import("json")?.call_method1("loads", (text,))?)
 }
 
@@ -49,23 +50,38 @@ pub(crate) fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -
 /// A configuration given as a (partial) dict: its keys are laid over `T::default()`, nested
 /// dicts key by key, so `{"epochs": 3, "model": {"width": 8}}` keeps every other default. A key
 /// the configuration does not have is a `ValueError` naming it (no typo is silently ignored).
-pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(obj: &Bound<'_, PyAny>, what: &str) -> Result<T> {
+pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+) -> Result<T> {
     if !obj.is_instance_of::<pyo3::types::PyDict>() {
-        return Err(Error::type_error(format!("the {what} must be a dict (or None), got {}", obj.get_type().name()?)));
+        return Err(Error::type_error(format!(
+            "the {what} must be a dict (or None), got {}",
+            obj.get_type().name()?
+        )));
     }
     let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
-    let given: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    let mut merged = serde_json::to_value(T::default()).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    let given: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    let mut merged =
+        serde_json::to_value(T::default()).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
     fn lay_over(base: &mut serde_json::Value, given: serde_json::Value, path: &str) -> Result<()> {
         match (base, given) {
             (serde_json::Value::Object(b), serde_json::Value::Object(g)) => {
                 for (k, v) in g {
-                    let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let here = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     match b.get_mut(&k) {
                         Some(slot) => lay_over(slot, v, &here)?,
                         None => {
                             let known: Vec<&str> = b.keys().map(|k| k.as_str()).collect();
-                            return Err(Error::value_error(format!("unknown key {here:?}; the keys here are: {}", known.join(", "))));
+                            return Err(Error::value_error(format!(
+                                "unknown key {here:?}; the keys here are: {}",
+                                known.join(", ")
+                            )));
                         }
                     }
                 }

@@ -24,21 +24,41 @@ pub struct DataArgs {
 impl DataArgs {
     pub fn config(&self) -> Result<PrepConfig> {
         if !(0.0..1.0).contains(&self.val_fraction) {
-            return Err(Error::value_error(format!("val_fraction must be in [0, 1), got {}", self.val_fraction)));
+            return Err(Error::value_error(format!(
+                "val_fraction must be in [0, 1), got {}",
+                self.val_fraction
+            )));
         }
         if self.size == 0 {
             return Err(Error::value_error("size must be at least 1 pixel"));
         }
-        Ok(PrepConfig { image_size: self.size, val_fraction: self.val_fraction, seed: self.split_seed })
+        Ok(PrepConfig {
+            image_size: self.size,
+            val_fraction: self.val_fraction,
+            seed: self.split_seed,
+        })
     }
 
     /// Build or reuse the cache these arguments describe (as `asl prep`).
-    pub fn prepare(&self, home: &AslHome, force: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<PrepOutcome> {
+    pub fn prepare(
+        &self,
+        home: &AslHome,
+        force: bool,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<PrepOutcome> {
         let cfg = self.config()?;
         Ok(match &self.data {
             Some(dir) => {
                 let layout = dataset::layout::scan(dir)?;
-                prep::prepare(&home.cache_dir(), &PrepSource::from_folder(&layout), &cfg, force, progress, cancel)?
+                prep::prepare(
+                    &home.cache_dir(),
+                    &PrepSource::from_folder(&layout),
+                    &cfg,
+                    force,
+                    progress,
+                    cancel,
+                )?
             }
             None => {
                 let (r, _) = parse_ref(&self.dataset, None)?;
@@ -51,11 +71,17 @@ impl DataArgs {
     /// caches of several sizes from it (search, promotion guard).
     pub fn source(&self, home: &AslHome) -> Result<Source> {
         Ok(match &self.data {
-            Some(dir) => Source { layout: dataset::layout::scan(dir)?, manifest: None },
+            Some(dir) => Source {
+                layout: dataset::layout::scan(dir)?,
+                manifest: None,
+            },
             None => {
                 let (r, _) = parse_ref(&self.dataset, None)?;
                 let (store, m) = dataset::newest_local(home, &r)?;
-                Source { layout: dataset::layout::scan(&store.data_dir(&m))?, manifest: Some(m) }
+                Source {
+                    layout: dataset::layout::scan(&store.data_dir(&m))?,
+                    manifest: Some(m),
+                }
             }
         })
     }
@@ -77,8 +103,26 @@ impl Source {
 }
 
 /// A cache provider over `source` (as `asl hpo` / `asl models register` build it).
-pub fn open_cache(home: &AslHome, source: &PrepSource, base: &PrepConfig, size: usize, cancel: &Cancel) -> std::result::Result<prep::Cache, String> {
-    prep::prepare(&home.cache_dir(), source, &PrepConfig { image_size: size as u32, ..base.clone() }, false, &asl_core::progress::NoProgress, cancel).map(|o| o.cache).map_err(|e| e.to_string())
+pub fn open_cache(
+    home: &AslHome,
+    source: &PrepSource,
+    base: &PrepConfig,
+    size: usize,
+    cancel: &Cancel,
+) -> std::result::Result<prep::Cache, String> {
+    prep::prepare(
+        &home.cache_dir(),
+        source,
+        &PrepConfig {
+            image_size: size as u32,
+            ..base.clone()
+        },
+        false,
+        &asl_core::progress::NoProgress,
+        cancel,
+    )
+    .map(|o| o.cache)
+    .map_err(|e| e.to_string())
 }
 
 /// What `asl prep --json` prints about a cache.
@@ -111,9 +155,25 @@ pub fn summary(out: &PrepOutcome) -> serde_json::Value {
 #[pyo3(signature = (dataset = "grassknoted/asl-alphabet", *, data = None, size = 32, val_fraction = 0.2, split_seed = 42, force = false, home = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(name = "prep")]
-fn py_prep<'py>(py: Python<'py>, dataset: &str, data: Option<PathBuf>, size: u32, val_fraction: f32, split_seed: u64, force: bool, home: Option<PathBuf>, progress: Option<&Bound<'py, PyAny>>) -> Result<Bound<'py, PyAny>> {
+fn py_prep<'py>(
+    py: Python<'py>,
+    dataset: &str,
+    data: Option<PathBuf>,
+    size: u32,
+    val_fraction: f32,
+    split_seed: u64,
+    force: bool,
+    home: Option<PathBuf>,
+    progress: Option<&Bound<'py, PyAny>>,
+) -> Result<Bound<'py, PyAny>> {
     let home = crate::home(home);
-    let args = DataArgs { dataset: dataset.to_string(), data, size, val_fraction, split_seed };
+    let args = DataArgs {
+        dataset: dataset.to_string(),
+        data,
+        size,
+        val_fraction,
+        split_seed,
+    };
     args.config()?;
     let sink = progress::sink(progress::resolve(py, progress)?);
     let out = progress::run_interruptible(py, |cancel| args.prepare(&home, force, &*sink, cancel))?;

@@ -38,7 +38,10 @@ pub fn resolve(py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<
             Ok(m) => Ok(Some(m.getattr("tqdm")?.unbind())),
             Err(_) => {
                 let warnings = py.import("warnings")?;
-                warnings.call_method1("warn", ("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",))?;
+                warnings.call_method1(
+                    "warn",
+                    ("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",),
+                )?;
                 Ok(None)
             }
         };
@@ -69,7 +72,10 @@ pub struct TqdmProgress {
 
 impl TqdmProgress {
     pub fn new(factory: Py<PyAny>) -> Self {
-        Self { factory, bar: Mutex::new(None) }
+        Self {
+            factory,
+            bar: Mutex::new(None),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Bar>> {
@@ -122,7 +128,14 @@ impl Progress for TqdmProgress {
                 self.factory.call(py, (), Some(&kwargs))
             })();
             match made {
-                Ok(obj) => *slot = Some(Bar { obj, shown: 0, pos: 0, last_flush: Instant::now() }),
+                Ok(obj) => {
+                    *slot = Some(Bar {
+                        obj,
+                        shown: 0,
+                        pos: 0,
+                        last_flush: Instant::now(),
+                    })
+                }
                 Err(e) => e.write_unraisable(py, Some(self.factory.bind(py))),
             }
         });
@@ -150,7 +163,10 @@ impl Progress for TqdmProgress {
                 Err(_) => false,
             };
             if !shown {
-                let _ = py.import("builtins").and_then(|b| b.getattr("print")).and_then(|p| p.call1((msg,)));
+                let _ = py
+                    .import("builtins")
+                    .and_then(|b| b.getattr("print"))
+                    .and_then(|p| p.call1((msg,)));
             }
         });
     }
@@ -201,7 +217,10 @@ where
         loop {
             let finished = py.detach(|| {
                 let guard = done.0.lock().unwrap_or_else(|p| p.into_inner());
-                let (guard, _) = done.1.wait_timeout_while(guard, POLL, |d| !*d).unwrap_or_else(|p| p.into_inner());
+                let (guard, _) = done
+                    .1
+                    .wait_timeout_while(guard, POLL, |d| !*d)
+                    .unwrap_or_else(|p| p.into_inner());
                 *guard
             });
             if finished {
@@ -224,8 +243,15 @@ where
             (Some(e), _) => Err(Error::Py(e)),
             (None, Ok(r)) => r,
             (None, Err(panic)) => {
-                let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
-                Err(Error::stage(Stage::Other, format!("internal error in asl (a worker thread panicked): {what}")))
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(Error::stage(
+                    Stage::Other,
+                    format!("internal error in asl (a worker thread panicked): {what}"),
+                ))
             }
         }
     })

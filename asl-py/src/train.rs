@@ -88,8 +88,17 @@ impl Run {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let acc = self.accuracy(py).map(|a| format!("{:.2}%", a * 100.0)).unwrap_or_else(|_| "?".into());
-        format!("Run(name={:?}, validation accuracy {acc}, best_epoch={}, stop={:?}, model_dir={:?})", self.name, self.best_epoch, self.stop, self.model_dir.display().to_string())
+        let acc = self
+            .accuracy(py)
+            .map(|a| format!("{:.2}%", a * 100.0))
+            .unwrap_or_else(|_| "?".into());
+        format!(
+            "Run(name={:?}, validation accuracy {acc}, best_epoch={}, stop={:?}, model_dir={:?})",
+            self.name,
+            self.best_epoch,
+            self.stop,
+            self.model_dir.display().to_string()
+        )
     }
 }
 
@@ -150,7 +159,13 @@ fn py_train<'py>(
     }
     let home = crate::home(home);
     let size = u32::try_from(cfg.model.input_size).map_err(|_| Error::value_error("model.input_size is too large"))?;
-    let args = DataArgs { dataset: dataset.to_string(), data, size, val_fraction, split_seed };
+    let args = DataArgs {
+        dataset: dataset.to_string(),
+        data,
+        size,
+        val_fraction,
+        split_seed,
+    };
     args.config()?;
     let sink = progress::sink(progress::resolve(py, progress)?);
     let callback_error: Mutex<Option<PyErr>> = Mutex::new(None);
@@ -159,7 +174,9 @@ fn py_train<'py>(
         let prepared = args.prepare(&home, false, &*sink, cancel)?;
         let cache = &prepared.cache;
         let stamp = asl_core::clock::compact_utc(asl_core::clock::now_unix());
-        let name = name.clone().unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
+        let name = name
+            .clone()
+            .unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
         let run_dir = run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
         let model_dir = home.models_dir().join(&name);
         // Tracked like `asl train` (the core's train_tracked): a resumed run folder keeps
@@ -168,7 +185,9 @@ fn py_train<'py>(
         let mut epoch_done = |m: &EpochMetrics| {
             let Some(cb) = &on_epoch else { return Control::Continue };
             Python::attach(|py| {
-                let answer = crate::to_py(py, m).map_err(PyErr::from).and_then(|metrics| cb.call1(py, (metrics,)));
+                let answer = crate::to_py(py, m)
+                    .map_err(PyErr::from)
+                    .and_then(|metrics| cb.call1(py, (metrics,)));
                 match answer {
                     Ok(v) if v.bind(py).cast::<pyo3::types::PyBool>().is_ok_and(|b| !b.is_true()) => Control::Stop,
                     Ok(_) => Control::Continue,
@@ -179,7 +198,17 @@ fn py_train<'py>(
                 }
             })
         };
-        let done = asl_core::tracking::run::train_tracked(&*store, &name, cache, &cfg, &run_dir, &model_dir, &mut epoch_done, &*sink, cancel)?;
+        let done = asl_core::tracking::run::train_tracked(
+            &*store,
+            &name,
+            cache,
+            &cfg,
+            &run_dir,
+            &model_dir,
+            &mut epoch_done,
+            &*sink,
+            cancel,
+        )?;
         let (out, run, latency): (TrainOutcome, _, f64) = (done.outcome, done.run, done.latency_ms);
         Ok((out, run.run_id, latency, name))
     })?;
@@ -190,7 +219,10 @@ fn py_train<'py>(
     Ok(Run {
         validation: crate::to_py(py, &out.report.summary())?.unbind(),
         history: crate::to_py(py, &out.history)?.unbind(),
-        stop: serde_json::to_value(out.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        stop: serde_json::to_value(out.stop)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
         model_dir: out.model_dir,
         run_dir: out.run_dir,
         name,

@@ -63,8 +63,13 @@ impl DecodeArgs {
 /// The photos of a folder in the natural order of their names (as a zip upload is read);
 /// dot files and non-images are skipped.
 pub(crate) fn read_folder(dir: &Path) -> Result<PhotoBatch> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::stage(crate::error::Stage::Word, format!("{}: {e}", dir.display())))?;
-    let names: Vec<String> = rd.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Error::stage(crate::error::Stage::Word, format!("{}: {e}", dir.display())))?;
+    let names: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
     let (ordered, skipped) = asl_core::decode::order_entries(names);
     let paths: Vec<PathBuf> = ordered.iter().map(|n| dir.join(n)).collect();
     let mut batch = asl_core::word::read_files(&paths)?;
@@ -86,7 +91,10 @@ pub struct Letter {
 #[pymethods]
 impl Letter {
     fn __repr__(&self) -> String {
-        format!("Letter(file={:?}, label={:?}, confidence={:.3})", self.file, self.label, self.confidence)
+        format!(
+            "Letter(file={:?}, label={:?}, confidence={:.3})",
+            self.file, self.label, self.confidence
+        )
     }
 }
 
@@ -140,8 +148,23 @@ impl WordEstimate {
         Ok(WordEstimate {
             text: e.text,
             confidence: e.confidence,
-            alternatives: e.alternatives.into_iter().map(|x| Alternative { text: x.text, score: x.score }).collect(),
-            letters: e.letters.into_iter().map(|l| Letter { file: l.file, label: l.class, confidence: l.confidence }).collect(),
+            alternatives: e
+                .alternatives
+                .into_iter()
+                .map(|x| Alternative {
+                    text: x.text,
+                    score: x.score,
+                })
+                .collect(),
+            letters: e
+                .letters
+                .into_iter()
+                .map(|l| Letter {
+                    file: l.file,
+                    label: l.class,
+                    confidence: l.confidence,
+                })
+                .collect(),
             skipped: e.skipped.into_iter().map(|s| (s.file, s.reason)).collect(),
             top3: a.top3,
             complete: a.complete,
@@ -163,17 +186,42 @@ impl WordEstimate {
     }
 
     fn __repr__(&self) -> String {
-        let alts: Vec<&str> = self.alternatives.iter().skip(1).take(3).map(|a| a.text.as_str()).collect();
-        format!("WordEstimate(text={:?}, confidence={:.3}, letters={}, alternatives={:?})", self.text, self.confidence, self.letters.len(), alts)
+        let alts: Vec<&str> = self
+            .alternatives
+            .iter()
+            .skip(1)
+            .take(3)
+            .map(|a| a.text.as_str())
+            .collect();
+        format!(
+            "WordEstimate(text={:?}, confidence={:.3}, letters={}, alternatives={:?})",
+            self.text,
+            self.confidence,
+            self.letters.len(),
+            alts
+        )
     }
 }
 
 /// The word from an `n × 29` probability matrix, through asl_core::word::estimate.
-pub(crate) fn estimate_from_probs(py: Python<'_>, names: &[String], probs: &[f32], decode: &DecodeArgs, cfg: &DecodeConfig) -> Result<WordEstimate> {
+pub(crate) fn estimate_from_probs(
+    py: Python<'_>,
+    names: &[String],
+    probs: &[f32],
+    decode: &DecodeArgs,
+    cfg: &DecodeConfig,
+) -> Result<WordEstimate> {
     let answer = py.detach(|| -> Result<WordAnswer> {
         let preds: Vec<Prediction> = probs.chunks_exact(NUM_CLASSES).map(Prediction::from_probs).collect();
         let lexicon = decode.lexicon()?;
-        Ok(asl_core::word::estimate(names, &preds, Vec::new(), decode.raw, &lexicon, cfg)?)
+        Ok(asl_core::word::estimate(
+            names,
+            &preds,
+            Vec::new(),
+            decode.raw,
+            &lexicon,
+            cfg,
+        )?)
     })?;
     WordEstimate::from_answer(py, answer)
 }
@@ -222,36 +270,69 @@ fn py_decode_word(
     top_k: Option<usize>,
     collapse_repeats: Option<bool>,
 ) -> Result<WordEstimate> {
-    let decode = DecodeArgs { raw, lexicon, prior_weight, beam_width, oov_min_confidence, oov_log_prior, top_k, collapse_repeats };
+    let decode = DecodeArgs {
+        raw,
+        lexicon,
+        prior_weight,
+        beam_width,
+        oov_min_confidence,
+        oov_log_prior,
+        top_k,
+        collapse_repeats,
+    };
     let cfg = decode.config()?;
     // Lists and other array-likes go through numpy; arrays are used as they are.
     let arr = match probs.cast::<PyUntypedArray>() {
         Ok(a) => a.clone(),
-        Err(_) => py.import("numpy")?.call_method1("asarray", (probs,))?.cast_into::<PyUntypedArray>().map_err(PyErr::from)?,
+        Err(_) => py
+            .import("numpy")?
+            .call_method1("asarray", (probs,))?
+            .cast_into::<PyUntypedArray>()
+            .map_err(PyErr::from)?,
     };
     let shape = arr.shape().to_vec();
     let rows = match shape.as_slice() {
         [c] if *c == NUM_CLASSES => 1,
         [n, c] if *c == NUM_CLASSES => *n,
-        _ => return Err(Error::value_error(format!("probs must have shape (N, {NUM_CLASSES}) or ({NUM_CLASSES},), got {shape:?}"))),
+        _ => {
+            return Err(Error::value_error(format!(
+                "probs must have shape (N, {NUM_CLASSES}) or ({NUM_CLASSES},), got {shape:?}"
+            )));
+        }
     };
     let dtype = arr.dtype();
     let values: Cow<'_, [f32]>;
     let f32_guard;
     if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
-        f32_guard = arr.cast::<PyArrayDyn<f32>>().map_err(PyErr::from)?.try_readonly().map_err(|e| Error::value_error(format!("cannot read probs: {e}")))?;
+        f32_guard = arr
+            .cast::<PyArrayDyn<f32>>()
+            .map_err(PyErr::from)?
+            .try_readonly()
+            .map_err(|e| Error::value_error(format!("cannot read probs: {e}")))?;
         values = match f32_guard.as_slice() {
             Ok(s) if f32_guard.is_c_contiguous() => Cow::Borrowed(s),
             _ => Cow::Owned(f32_guard.as_array().iter().copied().collect()),
         };
     } else if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
-        let a = arr.cast::<PyArrayDyn<f64>>().map_err(PyErr::from)?.try_readonly().map_err(|e| Error::value_error(format!("cannot read probs: {e}")))?;
+        let a = arr
+            .cast::<PyArrayDyn<f64>>()
+            .map_err(PyErr::from)?
+            .try_readonly()
+            .map_err(|e| Error::value_error(format!("cannot read probs: {e}")))?;
         values = Cow::Owned(a.as_array().iter().map(|&v| v as f32).collect());
     } else {
-        return Err(Error::type_error(format!("probs must be a float32 or float64 array, got dtype {}", dtype.str()?)));
+        return Err(Error::type_error(format!(
+            "probs must be a float32 or float64 array, got dtype {}",
+            dtype.str()?
+        )));
     }
     let names: Vec<String> = match names {
-        Some(n) if n.len() != rows => return Err(Error::value_error(format!("{} names for {rows} rows of probabilities", n.len()))),
+        Some(n) if n.len() != rows => {
+            return Err(Error::value_error(format!(
+                "{} names for {rows} rows of probabilities",
+                n.len()
+            )));
+        }
         Some(n) => n,
         None => (0..rows).map(|i| format!("[{i}]")).collect(),
     };

@@ -13,10 +13,22 @@ pub fn collect_benchmark_data(home: &asl::AslHome, synth_per_class: usize) -> (D
         (shared, "shared real 64px archive")
     } else {
         let z = home.root().join("synth.zip");
-        asl::synth::write_zip(&asl::synth::SynthConfig { per_class: synth_per_class, ..Default::default() }, &z).expect("synth");
-        (z, "SYNTHETIC data (shared archive absent; accuracy says nothing about real photos)")
+        asl::synth::write_zip(
+            &asl::synth::SynthConfig {
+                per_class: synth_per_class,
+                ..Default::default()
+            },
+            &z,
+        )
+        .expect("synth");
+        (
+            z,
+            "SYNTHETIC data (shared archive absent; accuracy says nothing about real photos)",
+        )
     };
     let dataset = DatasetRef::parse("grassknoted/asl-alphabet").expect("ref").0;
-    DatasetStore::new(home, &dataset).import_zip(&zip, 1, false, &Default::default(), &NoProgress).expect("import");
+    DatasetStore::new(home, &dataset)
+        .import_zip(&zip, 1, false, &Default::default(), &NoProgress)
+        .expect("import");
     (dataset, label)
 }

@@ -166,7 +166,13 @@ impl FakeKaggle {
             // Dropping the runtime cancels the connection tasks, which closes their sockets.
             runtime.shutdown_timeout(Duration::from_secs(2));
         })?;
-        Ok(FakeKaggle { addr, base_url, shared, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(FakeKaggle {
+            addr,
+            base_url,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash; the client appends `/api/v1/...`.
@@ -196,7 +202,9 @@ impl FakeKaggle {
         let mut inner = lock(&self.shared);
         match fault {
             Fault::RpcStatus(_) | Fault::RpcErrorIn200 | Fault::RateLimited { .. } => inner.rpc_faults.push_back(fault),
-            Fault::StorageStatus(_) | Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5 => inner.storage_faults.push_back(fault),
+            Fault::StorageStatus(_) | Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5 => {
+                inner.storage_faults.push_back(fault)
+            }
             Fault::ExpiredUrl => match inner.last_signature {
                 Some(signature) => {
                     inner.expired.insert(signature);
@@ -308,7 +316,12 @@ impl Archive {
         let md5: [u8; 16] = Md5::digest(&bytes).into();
         let crc32c = crc32c(&bytes);
         let unix = VERSION_1_UNIX + u64::from(version - 1) * VERSION_STEP_SECS;
-        Archive { bytes: Bytes::from(bytes), md5, crc32c, unix }
+        Archive {
+            bytes: Bytes::from(bytes),
+            md5,
+            crc32c,
+            unix,
+        }
     }
 
     fn etag(&self) -> String {
@@ -331,10 +344,18 @@ fn router(shared: Shared) -> Router {
 
 async fn log_request(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let line = format!("{} {}", request.method(), request.uri());
-    let range = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| format!(" [Range: {r}]"));
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|r| format!(" [Range: {r}]"));
     let response = next.run(request).await;
     if lock(&shared).log {
-        eprintln!("fake Kaggle: {line}{} -> {}", range.unwrap_or_default(), response.status().as_u16());
+        eprintln!(
+            "fake Kaggle: {line}{} -> {}",
+            range.unwrap_or_default(),
+            response.status().as_u16()
+        );
     }
     response
 }
@@ -342,7 +363,12 @@ async fn log_request(State(shared): State<Shared>, request: Request, next: Next)
 /// Kaggle's stubs answer unknown routes like this (note the code as a string).
 async fn not_found() -> Response {
     let body = r#"{"code":"404","message":"Not found"}"#;
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,9 +437,10 @@ fn rpc_fault(fault: Fault) -> Response {
     match fault {
         Fault::RpcStatus(code) => rpc_error(code, &format!("Injected error (HTTP {code})")),
         // §2: clients must look at "code" even when the HTTP status is 200.
-        Fault::RpcErrorIn200 => {
-            json_response(StatusCode::OK, &json!({"code": 404, "message": "Injected: Dataset not found (in a 200)"}))
-        }
+        Fault::RpcErrorIn200 => json_response(
+            StatusCode::OK,
+            &json!({"code": 404, "message": "Injected: Dataset not found (in a 200)"}),
+        ),
         Fault::RateLimited { retry_after_secs } => {
             let mut response = rpc_error(429, "Too many requests");
             put(response.headers_mut(), header::RETRY_AFTER, retry_after_secs);
@@ -426,7 +453,10 @@ fn rpc_fault(fault: Fault) -> Response {
 
 /// POST GetDataset {"ownerSlug","datasetSlug"} → ApiDataset (§4.1).
 fn get_dataset(inner: &Inner, request: &Value) -> Result<Response, RpcError> {
-    let (owner, slug) = (string_field(request, "ownerSlug")?, string_field(request, "datasetSlug")?);
+    let (owner, slug) = (
+        string_field(request, "ownerSlug")?,
+        string_field(request, "datasetSlug")?,
+    );
     let dataset = inner.dataset(owner, slug).ok_or_else(dataset_not_found)?;
     let (current, archive) = dataset.current().ok_or_else(dataset_not_found)?;
     let versions: Vec<Value> = dataset
@@ -481,7 +511,10 @@ fn get_dataset(inner: &Inner, request: &Value) -> Result<Response, RpcError> {
 /// POST DownloadDataset {"ownerSlug","datasetSlug","datasetVersionNumber"?} → 302 to a signed
 /// storage URL (§4.6, §5). Each call hands out a fresh signature.
 fn download_dataset(inner: &mut Inner, request: &Value) -> Result<Response, RpcError> {
-    let (owner, slug) = (string_field(request, "ownerSlug")?, string_field(request, "datasetSlug")?);
+    let (owner, slug) = (
+        string_field(request, "ownerSlug")?,
+        string_field(request, "datasetSlug")?,
+    );
     let version = version_field(request)?;
     let dataset = inner.dataset(owner, slug).ok_or_else(dataset_not_found)?;
     let version = match version {
@@ -510,11 +543,17 @@ fn download_dataset(inner: &mut Inner, request: &Value) -> Result<Response, RpcE
 
 /// POST ListDatasetFiles → one page of a few fake files (§4.2).
 fn list_dataset_files(inner: &Inner, request: &Value) -> Result<Response, RpcError> {
-    let (owner, slug) = (string_field(request, "ownerSlug")?, string_field(request, "datasetSlug")?);
+    let (owner, slug) = (
+        string_field(request, "ownerSlug")?,
+        string_field(request, "datasetSlug")?,
+    );
     let version = version_field(request)?;
     let dataset = inner.dataset(owner, slug).ok_or_else(dataset_not_found)?;
     let archive = match version {
-        Some(v) => dataset.versions.get(&v).ok_or_else(|| fail(404, format!("Dataset version {v} not found")))?,
+        Some(v) => dataset
+            .versions
+            .get(&v)
+            .ok_or_else(|| fail(404, format!("Dataset version {v} not found")))?,
         None => dataset.current().ok_or_else(dataset_not_found)?.1,
     };
     let names = [
@@ -540,7 +579,10 @@ fn list_dataset_files(inner: &Inner, request: &Value) -> Result<Response, RpcErr
             })
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({"datasetFiles": files, "nextPageToken": ""})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"datasetFiles": files, "nextPageToken": ""}),
+    ))
 }
 
 /// The body is a JSON object; an empty body counts as `{}`.
@@ -603,8 +645,20 @@ async fn storage(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let object = ObjectPath { owner, slug, version, file };
-    handle_storage(&mut lock(&shared), method == Method::HEAD, &object, &query, &headers, &connection)
+    let object = ObjectPath {
+        owner,
+        slug,
+        version,
+        file,
+    };
+    handle_storage(
+        &mut lock(&shared),
+        method == Method::HEAD,
+        &object,
+        &query,
+        &headers,
+        &connection,
+    )
 }
 
 struct ObjectPath {
@@ -643,7 +697,10 @@ fn handle_storage(
     }
 
     // The signed URL must carry a signature that this server issued for this object.
-    let path = format!("/storage/{}/{}/{}/{}", object.owner, object.slug, object.version, object.file);
+    let path = format!(
+        "/storage/{}/{}/{}/{}",
+        object.owner, object.slug, object.version, object.file
+    );
     let Some(signature_param) = query.get("X-Goog-Signature") else {
         return gcs_error(
             StatusCode::FORBIDDEN,
@@ -669,13 +726,26 @@ fn handle_storage(
         );
     }
 
-    let archive = object.version.parse::<u32>().ok().filter(|_| object.file == "archive.zip").and_then(|version| {
-        // (a field borrow, so that the fault queue and stats stay writable below)
-        let key = (object.owner.clone(), object.slug.clone());
-        inner.datasets.get(&key).and_then(|dataset| dataset.versions.get(&version))
-    });
+    let archive = object
+        .version
+        .parse::<u32>()
+        .ok()
+        .filter(|_| object.file == "archive.zip")
+        .and_then(|version| {
+            // (a field borrow, so that the fault queue and stats stay writable below)
+            let key = (object.owner.clone(), object.slug.clone());
+            inner
+                .datasets
+                .get(&key)
+                .and_then(|dataset| dataset.versions.get(&version))
+        });
     let Some(archive) = archive else {
-        return gcs_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.", None);
+        return gcs_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+            None,
+        );
     };
     let len = archive.bytes.len() as u64;
     let etag = archive.etag();
@@ -709,7 +779,9 @@ fn handle_storage(
 
     // Faults that change a successful answer.
     let fault = match inner.storage_faults.front() {
-        Some(Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5) if !is_head => inner.storage_faults.pop_front(),
+        Some(Fault::CutAfter(_) | Fault::StallAfter(_) | Fault::WrongMd5) if !is_head => {
+            inner.storage_faults.pop_front()
+        }
         _ => None,
     };
     let mut md5 = archive.md5;
@@ -735,10 +807,16 @@ fn handle_storage(
     }
 
     let mut response = match fault {
-        Some(Fault::StallAfter(n)) if !is_head && (n as u64) < content_length => Response::new(stalled_body(body.slice(..n))),
+        Some(Fault::StallAfter(n)) if !is_head && (n as u64) < content_length => {
+            Response::new(stalled_body(body.slice(..n)))
+        }
         _ => Response::new(Body::from(body)),
     };
-    *response.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    *response.status_mut() = if partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     let h = response.headers_mut();
     put(h, header::CONTENT_LENGTH, content_length);
     put(h, header::CONTENT_TYPE, "application/zip");
@@ -746,12 +824,20 @@ fn handle_storage(
     put(h, header::ETAG, etag);
     put(h, header::LAST_MODIFIED, last_modified);
     // GCS sends the whole object's hashes, also on a 206.
-    let hashes = format!("crc32c={},md5={}", BASE64.encode(archive.crc32c.to_be_bytes()), BASE64.encode(md5));
+    let hashes = format!(
+        "crc32c={},md5={}",
+        BASE64.encode(archive.crc32c.to_be_bytes()),
+        BASE64.encode(md5)
+    );
     put(h, "x-goog-hash", hashes);
     put(h, "x-goog-stored-content-length", len);
     put(h, "x-goog-storage-class", "STANDARD");
     if partial {
-        put(h, header::CONTENT_RANGE, format!("bytes {}-{}/{len}", span.start, span.end - 1));
+        put(
+            h,
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{len}", span.start, span.end - 1),
+        );
     }
     response
 }
@@ -782,7 +868,9 @@ fn signature_text(n: u64) -> String {
 }
 
 fn parse_signature(text: &str) -> Option<u64> {
-    (text.len() == 64).then(|| u64::from_str_radix(text.trim_start_matches('0'), 16).ok()).flatten()
+    (text.len() == 64)
+        .then(|| u64::from_str_radix(text.trim_start_matches('0'), 16).ok())
+        .flatten()
 }
 
 enum RangeSpec {
@@ -795,8 +883,12 @@ enum RangeSpec {
 
 /// `bytes=N-`, `bytes=N-M` or `bytes=-SUFFIX`.
 fn parse_range(header: &str, len: u64) -> RangeSpec {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else { return RangeSpec::Ignore };
-    let Some((first, last)) = spec.split_once('-') else { return RangeSpec::Ignore };
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Ignore;
+    };
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeSpec::Ignore;
+    };
     if spec.contains(',') {
         return RangeSpec::Ignore;
     }
@@ -809,7 +901,9 @@ fn parse_range(header: &str, len: u64) -> RangeSpec {
             Err(_) => RangeSpec::Ignore,
         };
     }
-    let Ok(start) = first.parse::<u64>() else { return RangeSpec::Ignore };
+    let Ok(start) = first.parse::<u64>() else {
+        return RangeSpec::Ignore;
+    };
     let end = match last {
         "" => len,
         _ => match last.parse::<u64>() {
@@ -817,12 +911,18 @@ fn parse_range(header: &str, len: u64) -> RangeSpec {
             _ => return RangeSpec::Ignore,
         },
     };
-    if start >= len { RangeSpec::Unsatisfiable } else { RangeSpec::Satisfiable(start, end) }
+    if start >= len {
+        RangeSpec::Unsatisfiable
+    } else {
+        RangeSpec::Satisfiable(start, end)
+    }
 }
 
 /// A GCS-style XML error.
 fn gcs_error(status: StatusCode, code: &str, message: &str, details: Option<&str>) -> Response {
-    let details = details.map(|d| format!("<Details>{}</Details>", xml_escape(d))).unwrap_or_default();
+    let details = details
+        .map(|d| format!("<Details>{}</Details>", xml_escape(d)))
+        .unwrap_or_default();
     let body = format!(
         "<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message>{details}</Error>"
     );
@@ -850,7 +950,13 @@ impl Listener for CutListener {
                 Ok((tcp, _)) => {
                     let _ = tcp.set_nodelay(true);
                     let switch = CutSwitch::default();
-                    return (CutStream { tcp, switch: switch.clone() }, switch);
+                    return (
+                        CutStream {
+                            tcp,
+                            switch: switch.clone(),
+                        },
+                        switch,
+                    );
                 }
                 // E.g. out of file descriptors: wait a little and retry, as axum does.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -877,7 +983,11 @@ impl std::fmt::Debug for CutSwitch {
 impl CutSwitch {
     /// Lets the next response head and `n` bytes of its body out, then fails every write.
     fn cut_after_body_bytes(&self, n: usize) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(CutPlan { body_left: n, in_body: false, last4: 0 });
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(CutPlan {
+            body_left: n,
+            in_body: false,
+            last4: 0,
+        });
     }
 }
 
@@ -944,7 +1054,10 @@ impl AsyncWrite for CutStream {
         };
         let allowed = plan.allowed(buf);
         if allowed == 0 {
-            let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "fake Kaggle: connection cut (Fault::CutAfter)");
+            let cut = io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "fake Kaggle: connection cut (Fault::CutAfter)",
+            );
             return Poll::Ready(Err(cut));
         }
         let result = Pin::new(&mut this.tcp).poll_write(cx, &buf[..allowed]);
@@ -967,7 +1080,9 @@ impl AsyncWrite for CutStream {
 // Small helpers
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Sets a header from a value we formatted ourselves (always valid).
@@ -994,7 +1109,9 @@ fn crc32c(data: &[u8]) -> u32 {
         }
         table
     };
-    !data.iter().fold(!0u32, |crc, &b| TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8))
+    !data.iter().fold(!0u32, |crc, &b| {
+        TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8)
+    })
 }
 
 /// `2018-04-22T18:15:06.5270000Z`: 7 fractional digits, as .NET-backed services send (§2).

@@ -57,7 +57,10 @@ enum Attempt {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KaggleError + '_ {
-    move |source| KaggleError::Io { path: path.to_path_buf(), source }
+    move |source| KaggleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Download version `version` of `dataset` into `dest` (the final archive path).
@@ -87,11 +90,23 @@ pub fn download_archive(
             break Err(KaggleError::Cancelled);
         }
         attempts += 1;
-        match fetch_once(client, &url.0, version, &part, &state_path, &mut state, progress, cancel)? {
+        match fetch_once(
+            client,
+            &url.0,
+            version,
+            &part,
+            &state_path,
+            &mut state,
+            progress,
+            cancel,
+        )? {
             Attempt::Done { size, md5 } => break Ok((size, md5)),
             Attempt::Retry(r) => {
                 if attempts >= client.retry.max_attempts {
-                    break Err(KaggleError::DownloadGaveUp { attempts, last: r.reason });
+                    break Err(KaggleError::DownloadGaveUp {
+                        attempts,
+                        last: r.reason,
+                    });
                 }
                 progress.message(&format!("download interrupted ({}); retrying", r.reason));
                 std::thread::sleep(client.retry.delay(attempts - 1, r.retry_after));
@@ -108,7 +123,10 @@ pub fn download_archive(
     let (have, md5_bytes) = hash_file(&part)?;
     let md5_hex = hex(&md5_bytes);
     if have != size {
-        return Err(KaggleError::DownloadGaveUp { attempts, last: format!("got {have} bytes of {size}") });
+        return Err(KaggleError::DownloadGaveUp {
+            attempts,
+            last: format!("got {have} bytes of {size}"),
+        });
     }
     let mut md5_verified = false;
     if let Some(expected) = expected_md5 {
@@ -116,14 +134,23 @@ pub fn download_archive(
         if got != expected {
             let _ = fs::remove_file(&part);
             let _ = fs::remove_file(&state_path);
-            return Err(KaggleError::Checksum(format!("MD5 {got} does not match the storage's {expected}")));
+            return Err(KaggleError::Checksum(format!(
+                "MD5 {got} does not match the storage's {expected}"
+            )));
         }
         md5_verified = true;
     }
     fs::rename(&part, dest).map_err(io_err(dest))?;
     let _ = fs::remove_file(&state_path);
     fsutil::sync_dir(fsutil::parent_dir(dest)).map_err(io_err(dest))?;
-    Ok(Downloaded { path: dest.to_path_buf(), bytes: size, md5_hex, md5_verified, resumed_from, attempts })
+    Ok(Downloaded {
+        path: dest.to_path_buf(),
+        bytes: size,
+        md5_hex,
+        md5_verified,
+        resumed_from,
+        attempts,
+    })
 }
 
 fn load_state(path: &Path, version: u32) -> Option<PartState> {
@@ -156,32 +183,65 @@ fn fetch_once(
     }
     let resp = match req.send() {
         Ok(r) => r,
-        Err(e) => return Ok(Attempt::Retry(Retry { reason: format!("connection error: {e}"), retry_after: None, refresh_url: false })),
+        Err(e) => {
+            return Ok(Attempt::Retry(Retry {
+                reason: format!("connection error: {e}"),
+                retry_after: None,
+                refresh_url: false,
+            }));
+        }
     };
     let status = resp.status().as_u16();
-    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     match status {
         200 | 206 => {}
         416 => {
             // Our part is not a prefix of what the storage has: start over.
             let _ = fs::remove_file(part);
             *state = None;
-            return Ok(Attempt::Retry(Retry { reason: "range not satisfiable; restarting".into(), retry_after: None, refresh_url: false }));
+            return Ok(Attempt::Retry(Retry {
+                reason: "range not satisfiable; restarting".into(),
+                retry_after: None,
+                refresh_url: false,
+            }));
         }
         // An expired or revoked signed URL: storage answers 403 (or 400/401); get a new one.
         400 | 401 | 403 => {
-            return Ok(Attempt::Retry(Retry { reason: format!("storage answered {status} (signed URL expired?)"), retry_after: None, refresh_url: true }));
+            return Ok(Attempt::Retry(Retry {
+                reason: format!("storage answered {status} (signed URL expired?)"),
+                retry_after: None,
+                refresh_url: true,
+            }));
         }
-        404 => return Err(KaggleError::NotFound { message: "the archive is gone from storage".into() }),
+        404 => {
+            return Err(KaggleError::NotFound {
+                message: "the archive is gone from storage".into(),
+            });
+        }
         429 | 500..=599 => {
             let ra = header("retry-after").and_then(|v| parse_retry_after(&v));
-            return Ok(Attempt::Retry(Retry { reason: format!("storage answered {status}"), retry_after: ra, refresh_url: false }));
+            return Ok(Attempt::Retry(Retry {
+                reason: format!("storage answered {status}"),
+                retry_after: ra,
+                refresh_url: false,
+            }));
         }
-        _ => return Err(KaggleError::Api { status, message: format!("unexpected storage reply for {}", redact(url)) }),
+        _ => {
+            return Err(KaggleError::Api {
+                status,
+                message: format!("unexpected storage reply for {}", redact(url)),
+            });
+        }
     }
 
     let md5 = header("x-goog-hash").and_then(|h| {
-        h.split(',').find_map(|kv| kv.trim().strip_prefix("md5=").map(|s| s.trim().to_string()))
+        h.split(',')
+            .find_map(|kv| kv.trim().strip_prefix("md5=").map(|s| s.trim().to_string()))
     });
     let validator = header("etag").or_else(|| header("last-modified"));
     let content_length = resp.content_length();
@@ -189,28 +249,46 @@ fn fetch_once(
     let total = if append {
         // Content-Range: bytes START-END/TOTAL — the tail must start where our part ends.
         let range = header("content-range").unwrap_or_default();
-        let (start, total) = parse_content_range(&range)
-            .ok_or_else(|| KaggleError::Protocol { url: redact(url), problem: format!("bad Content-Range {range:?}") })?;
+        let (start, total) = parse_content_range(&range).ok_or_else(|| KaggleError::Protocol {
+            url: redact(url),
+            problem: format!("bad Content-Range {range:?}"),
+        })?;
         if start != have {
             let _ = fs::remove_file(part);
             *state = None;
-            return Ok(Attempt::Retry(Retry { reason: format!("storage resumed at {start}, not {have}"), retry_after: None, refresh_url: false }));
+            return Ok(Attempt::Retry(Retry {
+                reason: format!("storage resumed at {start}, not {have}"),
+                retry_after: None,
+                refresh_url: false,
+            }));
         }
         total
     } else {
-        content_length.ok_or_else(|| KaggleError::Protocol { url: redact(url), problem: "no Content-Length".into() })?
+        content_length.ok_or_else(|| KaggleError::Protocol {
+            url: redact(url),
+            problem: "no Content-Length".into(),
+        })?
     };
     if append {
         if let Some(s) = state.as_ref() {
             if s.size != total {
                 let _ = fs::remove_file(part);
                 *state = None;
-                return Ok(Attempt::Retry(Retry { reason: "the archive changed on the server".into(), retry_after: None, refresh_url: false }));
+                return Ok(Attempt::Retry(Retry {
+                    reason: "the archive changed on the server".into(),
+                    retry_after: None,
+                    refresh_url: false,
+                }));
             }
         }
     }
     // Record what the part file holds before writing a byte of it.
-    let new_state = PartState { version, validator, size: total, md5: md5.clone().or_else(|| state.as_ref().and_then(|s| s.md5.clone())) };
+    let new_state = PartState {
+        version,
+        validator,
+        size: total,
+        md5: md5.clone().or_else(|| state.as_ref().and_then(|s| s.md5.clone())),
+    };
     fsutil::write_json_atomic(state_path, &new_state).map_err(io_err(state_path))?;
     *state = Some(new_state.clone());
 
@@ -233,7 +311,11 @@ fn fetch_once(
             Ok(Ok(chunk)) => chunk,
             Ok(Err(e)) => {
                 file.sync_all().map_err(io_err(part))?;
-                return Ok(Attempt::Retry(Retry { reason: format!("connection cut at {written} of {total} bytes: {e}"), retry_after: None, refresh_url: false }));
+                return Ok(Attempt::Retry(Retry {
+                    reason: format!("connection cut at {written} of {total} bytes: {e}"),
+                    retry_after: None,
+                    refresh_url: false,
+                }));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -244,14 +326,25 @@ fn fetch_once(
     }
     file.sync_all().map_err(io_err(part))?;
     if written < total {
-        return Ok(Attempt::Retry(Retry { reason: format!("connection cut at {written} of {total} bytes"), retry_after: None, refresh_url: false }));
+        return Ok(Attempt::Retry(Retry {
+            reason: format!("connection cut at {written} of {total} bytes"),
+            retry_after: None,
+            refresh_url: false,
+        }));
     }
     if written > total {
         let _ = fs::remove_file(part);
         *state = None;
-        return Ok(Attempt::Retry(Retry { reason: format!("received {written} bytes, more than the announced {total}"), retry_after: None, refresh_url: false }));
+        return Ok(Attempt::Retry(Retry {
+            reason: format!("received {written} bytes, more than the announced {total}"),
+            retry_after: None,
+            refresh_url: false,
+        }));
     }
-    Ok(Attempt::Done { size: total, md5: new_state.md5 })
+    Ok(Attempt::Done {
+        size: total,
+        md5: new_state.md5,
+    })
 }
 
 /// How often a download waiting for data checks for cancellation (Ctrl-C).

@@ -25,7 +25,10 @@ pub enum ExtractError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExtractError + '_ {
-    move |source| ExtractError::Io { path: path.to_path_buf(), source }
+    move |source| ExtractError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Caps against zip bombs. The real dataset is 87,000 files, ~1.1 GB.
@@ -39,7 +42,11 @@ pub struct ExtractLimits {
 
 impl Default for ExtractLimits {
     fn default() -> Self {
-        Self { max_entries: 250_000, max_total_bytes: 16 << 30, max_ratio: 200 }
+        Self {
+            max_entries: 250_000,
+            max_total_bytes: 16 << 30,
+            max_ratio: 200,
+        }
     }
 }
 
@@ -81,41 +88,75 @@ fn is_skipped(rel: &Path) -> bool {
 
 /// Extract `archive` to `dest` (which must not exist yet) through a temporary directory and a
 /// rename. On any error nothing is left at `dest`.
-pub fn extract_zip(archive: &Path, dest: &Path, limits: &ExtractLimits, progress: &dyn crate::progress::Progress) -> Result<ExtractSummary, ExtractError> {
+pub fn extract_zip(
+    archive: &Path,
+    dest: &Path,
+    limits: &ExtractLimits,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ExtractSummary, ExtractError> {
     let file = File::open(archive).map_err(io_err(archive))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| ExtractError::NotZip { archive: archive.to_path_buf(), reason: e.to_string() })?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| ExtractError::NotZip {
+        archive: archive.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     if zip.len() > limits.max_entries {
-        return Err(ExtractError::TooBig(format!("{} entries, the limit is {}", zip.len(), limits.max_entries)));
+        return Err(ExtractError::TooBig(format!(
+            "{} entries, the limit is {}",
+            zip.len(),
+            limits.max_entries
+        )));
     }
 
     // Pass 1: validate every entry from the central directory before writing anything.
     let mut declared_total = 0u64;
     for i in 0..zip.len() {
-        let entry = zip.by_index_raw(i).map_err(|e| ExtractError::NotZip { archive: archive.to_path_buf(), reason: e.to_string() })?;
+        let entry = zip.by_index_raw(i).map_err(|e| ExtractError::NotZip {
+            archive: archive.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let name = entry.name().to_string();
-        check_name(&name).map_err(|reason| ExtractError::Unsafe { entry: name.clone(), reason })?;
+        check_name(&name).map_err(|reason| ExtractError::Unsafe {
+            entry: name.clone(),
+            reason,
+        })?;
         if let Some(mode) = entry.unix_mode() {
             let kind = mode & 0o170000;
             if kind == 0o120000 {
-                return Err(ExtractError::Unsafe { entry: name, reason: "symbolic link".into() });
+                return Err(ExtractError::Unsafe {
+                    entry: name,
+                    reason: "symbolic link".into(),
+                });
             }
             if kind != 0 && kind != 0o100000 && kind != 0o040000 {
-                return Err(ExtractError::Unsafe { entry: name, reason: "device, FIFO or socket".into() });
+                return Err(ExtractError::Unsafe {
+                    entry: name,
+                    reason: "device, FIFO or socket".into(),
+                });
             }
         }
         let (size, packed) = (entry.size(), entry.compressed_size().max(1));
         if size / packed > limits.max_ratio {
-            return Err(ExtractError::TooBig(format!("{name:?} inflates {}× (limit {}×)", size / packed, limits.max_ratio)));
+            return Err(ExtractError::TooBig(format!(
+                "{name:?} inflates {}× (limit {}×)",
+                size / packed,
+                limits.max_ratio
+            )));
         }
         declared_total = declared_total.saturating_add(size);
         if declared_total > limits.max_total_bytes {
-            return Err(ExtractError::TooBig(format!("more than {} bytes uncompressed", limits.max_total_bytes)));
+            return Err(ExtractError::TooBig(format!(
+                "more than {} bytes uncompressed",
+                limits.max_total_bytes
+            )));
         }
     }
 
     let parent = fsutil::parent_dir(dest);
     fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let tmp = tempfile::Builder::new().prefix(".extract-").tempdir_in(parent).map_err(io_err(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".extract-")
+        .tempdir_in(parent)
+        .map_err(io_err(parent))?;
     let mut summary = ExtractSummary::default();
     progress.begin("extract", Some(zip.len() as u64));
     // Pass 2: extract. Sizes are enforced on the bytes actually inflated, not on the headers,
@@ -124,9 +165,15 @@ pub fn extract_zip(archive: &Path, dest: &Path, limits: &ExtractLimits, progress
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..zip.len() {
         progress.advance(1);
-        let mut entry = zip.by_index(i).map_err(|e| ExtractError::NotZip { archive: archive.to_path_buf(), reason: e.to_string() })?;
+        let mut entry = zip.by_index(i).map_err(|e| ExtractError::NotZip {
+            archive: archive.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let name = entry.name().to_string();
-        let rel = check_name(&name).map_err(|reason| ExtractError::Unsafe { entry: name.clone(), reason })?;
+        let rel = check_name(&name).map_err(|reason| ExtractError::Unsafe {
+            entry: name.clone(),
+            reason,
+        })?;
         if rel.as_os_str().is_empty() {
             continue;
         }
@@ -146,14 +193,19 @@ pub fn extract_zip(archive: &Path, dest: &Path, limits: &ExtractLimits, progress
         let mut f = File::create(&out).map_err(io_err(&out))?;
         let mut n_entry = 0u64;
         loop {
-            let n = entry.read(&mut buf).map_err(|e| ExtractError::Corrupt { entry: name.clone(), reason: e.to_string() })?;
+            let n = entry.read(&mut buf).map_err(|e| ExtractError::Corrupt {
+                entry: name.clone(),
+                reason: e.to_string(),
+            })?;
             if n == 0 {
                 break;
             }
             n_entry += n as u64;
             written_total += n as u64;
             if n_entry > declared || written_total > limits.max_total_bytes {
-                return Err(ExtractError::TooBig(format!("{name:?} inflates past its declared size")));
+                return Err(ExtractError::TooBig(format!(
+                    "{name:?} inflates past its declared size"
+                )));
             }
             f.write_all(&buf[..n]).map_err(io_err(&out))?;
         }
@@ -165,7 +217,10 @@ pub fn extract_zip(archive: &Path, dest: &Path, limits: &ExtractLimits, progress
     let tmp_path = tmp.keep();
     if let Err(e) = fs::rename(&tmp_path, dest) {
         let _ = fs::remove_dir_all(&tmp_path);
-        return Err(ExtractError::Io { path: dest.to_path_buf(), source: e });
+        return Err(ExtractError::Io {
+            path: dest.to_path_buf(),
+            source: e,
+        });
     }
     fsutil::sync_dir(parent).map_err(io_err(parent))?;
     Ok(summary)
@@ -197,7 +252,11 @@ mod tests {
 
     #[test]
     fn extracts_and_skips_hidden() {
-        let z = zip_with(&[("x/A/A1.jpg", b"abc"), ("__MACOSX/x/._A1.jpg", b"junk"), ("x/.DS_Store", b"j")]);
+        let z = zip_with(&[
+            ("x/A/A1.jpg", b"abc"),
+            ("__MACOSX/x/._A1.jpg", b"junk"),
+            ("x/.DS_Store", b"j"),
+        ]);
         let (r, dir) = try_extract(&z, &ExtractLimits::default());
         let s = r.unwrap();
         assert_eq!(s.files, 1);
@@ -219,7 +278,8 @@ mod tests {
     #[test]
     fn refuses_symlinks() {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default()).unwrap();
+        w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default())
+            .unwrap();
         let z = w.finish().unwrap().into_inner();
         let (r, _d) = try_extract(&z, &ExtractLimits::default());
         assert!(matches!(r, Err(ExtractError::Unsafe { .. })), "{r:?}");
@@ -229,16 +289,26 @@ mod tests {
     fn refuses_bombs() {
         let zeros = vec![0u8; 4 << 20];
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        w.start_file("zeros.bin", SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)).unwrap();
+        w.start_file(
+            "zeros.bin",
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
         w.write_all(&zeros).unwrap();
         let z = w.finish().unwrap().into_inner();
         let (r, dir) = try_extract(&z, &ExtractLimits::default());
         assert!(matches!(r, Err(ExtractError::TooBig(_))), "{r:?}");
         assert!(!dir.path().join("out").exists());
-        let small = ExtractLimits { max_entries: 1, ..Default::default() };
+        let small = ExtractLimits {
+            max_entries: 1,
+            ..Default::default()
+        };
         let (r, _d) = try_extract(&zip_with(&[("a", b"1"), ("b", b"2")]), &small);
         assert!(matches!(r, Err(ExtractError::TooBig(_))));
-        let small = ExtractLimits { max_total_bytes: 3, ..Default::default() };
+        let small = ExtractLimits {
+            max_total_bytes: 3,
+            ..Default::default()
+        };
         let (r, _d) = try_extract(&zip_with(&[("a", b"12"), ("b", b"34")]), &small);
         assert!(matches!(r, Err(ExtractError::TooBig(_))));
     }

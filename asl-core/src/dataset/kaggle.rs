@@ -58,7 +58,10 @@ pub enum KaggleError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KaggleError + '_ {
-    move |source| KaggleError::Io { path: path.to_path_buf(), source }
+    move |source| KaggleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// `owner/slug`, as in `grassknoted/asl-alphabet`.
@@ -76,7 +79,8 @@ impl DatasetRef {
         let parts: Vec<&str> = s.trim().trim_matches('/').split('/').collect();
         let valid = |p: &str| {
             !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
                 && p != "."
                 && p != ".."
         };
@@ -93,7 +97,13 @@ impl DatasetRef {
             Some(n) => Some(n.parse::<u32>().map_err(|_| bad())?),
             None => None,
         };
-        Ok((DatasetRef { owner: owner.to_string(), slug: slug.to_string() }, version))
+        Ok((
+            DatasetRef {
+                owner: owner.to_string(),
+                slug: slug.to_string(),
+            },
+            version,
+        ))
     }
 }
 
@@ -114,7 +124,9 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Self {
-        let vars = std::env::vars().filter(|(k, _)| k.starts_with("KAGGLE_") || k == BASE_URL_ENV || k == "XDG_CONFIG_HOME").collect();
+        let vars = std::env::vars()
+            .filter(|(k, _)| k.starts_with("KAGGLE_") || k == BASE_URL_ENV || k == "XDG_CONFIG_HOME")
+            .collect();
         let home = std::env::var_os("HOME").map(PathBuf::from);
         Self { vars, home }
     }
@@ -160,7 +172,11 @@ fn api_base_from_url(url: &str) -> Result<String, KaggleError> {
     if !ok {
         return Err(KaggleError::BadBaseUrl(url.to_string()));
     }
-    if url.ends_with("/v1") { Ok(url.to_string()) } else { Ok(format!("{url}/api/v1")) }
+    if url.ends_with("/v1") {
+        Ok(url.to_string())
+    } else {
+        Ok(format!("{url}/api/v1"))
+    }
 }
 
 /// Credentials, resolved in the official precedence.
@@ -169,7 +185,10 @@ pub enum Credentials {
     /// API token ("KGAT"), sent as `Authorization: Bearer`.
     Token(String),
     /// Legacy username + key, sent as HTTP Basic.
-    Basic { username: String, key: String },
+    Basic {
+        username: String,
+        key: String,
+    },
     Anonymous,
 }
 
@@ -190,7 +209,10 @@ impl Credentials {
             Credentials::Token(t) => Some(format!("Bearer {t}")),
             Credentials::Basic { username, key } => {
                 let raw = format!("{username}:{key}");
-                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))
             }
             Credentials::Anonymous => None,
         }
@@ -210,17 +232,31 @@ pub struct ResolvedCredentials {
 /// `$KAGGLE_CONFIG_DIR` or `~/.kaggle`, then anonymous.
 pub fn resolve_credentials(env: &Env) -> Result<ResolvedCredentials, KaggleError> {
     let mut warnings = Vec::new();
-    let found = |credentials, source: String, warnings| Ok(ResolvedCredentials { credentials, source, warnings });
+    let found = |credentials, source: String, warnings| {
+        Ok(ResolvedCredentials {
+            credentials,
+            source,
+            warnings,
+        })
+    };
 
     if let Some(v) = env.get("KAGGLE_API_TOKEN") {
         let as_path = Path::new(v);
         if as_path.is_file() {
             let token = fs::read_to_string(as_path).map_err(io_err(as_path))?.trim().to_string();
             if !token.is_empty() {
-                return found(Credentials::Token(token), format!("KAGGLE_API_TOKEN file {}", as_path.display()), warnings);
+                return found(
+                    Credentials::Token(token),
+                    format!("KAGGLE_API_TOKEN file {}", as_path.display()),
+                    warnings,
+                );
             }
         } else {
-            return found(Credentials::Token(v.trim().to_string()), "KAGGLE_API_TOKEN".into(), warnings);
+            return found(
+                Credentials::Token(v.trim().to_string()),
+                "KAGGLE_API_TOKEN".into(),
+                warnings,
+            );
         }
     }
     if let Some(home) = &env.home {
@@ -235,10 +271,16 @@ pub fn resolve_credentials(env: &Env) -> Result<ResolvedCredentials, KaggleError
         }
     }
     if let (Some(u), Some(k)) = (env.get("KAGGLE_USERNAME"), env.get("KAGGLE_KEY")) {
-        let creds = Credentials::Basic { username: u.to_string(), key: k.to_string() };
+        let creds = Credentials::Basic {
+            username: u.to_string(),
+            key: k.to_string(),
+        };
         return found(creds, "KAGGLE_USERNAME/KAGGLE_KEY".into(), warnings);
     }
-    let config_dir = env.get("KAGGLE_CONFIG_DIR").map(PathBuf::from).or_else(|| env.home.as_ref().map(|h| h.join(".kaggle")));
+    let config_dir = env
+        .get("KAGGLE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| env.home.as_ref().map(|h| h.join(".kaggle")));
     if let Some(dir) = config_dir {
         let p = dir.join("kaggle.json");
         if p.is_file() {
@@ -251,8 +293,12 @@ pub fn resolve_credentials(env: &Env) -> Result<ResolvedCredentials, KaggleError
                 username: Option<String>,
                 key: Option<String>,
             }
-            let bad = |problem: &str| KaggleError::Credentials { path: p.display().to_string(), problem: problem.to_string() };
-            let parsed: KaggleJson = serde_json::from_str(&text).map_err(|_| bad("not valid JSON (expected {\"username\":…,\"key\":…})"))?;
+            let bad = |problem: &str| KaggleError::Credentials {
+                path: p.display().to_string(),
+                problem: problem.to_string(),
+            };
+            let parsed: KaggleJson =
+                serde_json::from_str(&text).map_err(|_| bad("not valid JSON (expected {\"username\":…,\"key\":…})"))?;
             let (Some(username), Some(key)) = (parsed.username, parsed.key) else {
                 return Err(bad("missing \"username\" or \"key\""));
             };
@@ -267,7 +313,11 @@ fn permission_warning(p: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(p).ok()?.permissions().mode();
     (mode & 0o077 != 0).then(|| {
-        format!("warning: {} is readable by other users; run `chmod 600 {}`", p.display(), p.display())
+        format!(
+            "warning: {} is readable by other users; run `chmod 600 {}`",
+            p.display(),
+            p.display()
+        )
     })
 }
 
@@ -327,11 +377,24 @@ impl DatasetMetadata {
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -374,7 +437,11 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         // The kaggle CLI's with_retry: 0.5 s × 1.7^attempt (we cap at 60 s), but 6 attempts
         // rather than 10: about 9 s of waiting before a person hears the network is down.
-        Self { max_attempts: 6, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
+        Self {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
     }
 }
 
@@ -399,7 +466,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 pub struct KaggleClient {
@@ -425,7 +495,10 @@ fn http_client(api_base: &str, read_timeout: Duration) -> Result<reqwest::blocki
         // The blocking client applies this to the response head and to every body read.
         .timeout(read_timeout)
         .build()
-        .map_err(|source| KaggleError::Network { url: api_base.to_string(), source })
+        .map_err(|source| KaggleError::Network {
+            url: api_base.to_string(),
+            source,
+        })
 }
 
 /// Where the archive of one version can be fetched right now (signed URLs expire).
@@ -435,7 +508,12 @@ pub struct SignedUrl(pub String);
 impl KaggleClient {
     pub fn new(api_base: String, credentials: Credentials) -> Result<Self, KaggleError> {
         let http = http_client(&api_base, READ_TIMEOUT)?;
-        Ok(Self { api_base, credentials, http, retry: RetryPolicy::default() })
+        Ok(Self {
+            api_base,
+            credentials,
+            http,
+            retry: RetryPolicy::default(),
+        })
     }
 
     /// The same client with another read timeout (see [`READ_TIMEOUT`]).
@@ -479,15 +557,24 @@ impl KaggleClient {
                     if status != 429 && status < 500 {
                         return Err(api_error(status, resp));
                     }
-                    let ra = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+                    let ra = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
                     (status, ra)
                 }
-                Err(e) if attempt + 1 >= self.retry.max_attempts => return Err(KaggleError::Network { url, source: e }),
+                Err(e) if attempt + 1 >= self.retry.max_attempts => {
+                    return Err(KaggleError::Network { url, source: e });
+                }
                 Err(_) => (0, None),
             };
             attempt += 1;
             if attempt >= self.retry.max_attempts {
-                return Err(KaggleError::GaveUp { status, attempts: attempt });
+                return Err(KaggleError::GaveUp {
+                    status,
+                    attempts: attempt,
+                });
             }
             std::thread::sleep(self.retry.delay(attempt - 1, retry_after));
         }
@@ -498,11 +585,19 @@ impl KaggleClient {
         let body = serde_json::json!({ "ownerSlug": dataset.owner, "datasetSlug": dataset.slug });
         let resp = self.rpc("GetDataset", &body)?;
         let url = resp.url().to_string();
-        let text = resp.text().map_err(|source| KaggleError::Network { url: url.clone(), source })?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| KaggleError::Protocol { url: url.clone(), problem: format!("not JSON: {e}") })?;
+        let text = resp.text().map_err(|source| KaggleError::Network {
+            url: url.clone(),
+            source,
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| KaggleError::Protocol {
+            url: url.clone(),
+            problem: format!("not JSON: {e}"),
+        })?;
         check_error_object(&value)?;
-        serde_json::from_value(value).map_err(|e| KaggleError::Protocol { url, problem: format!("bad ApiDataset: {e}") })
+        serde_json::from_value(value).map_err(|e| KaggleError::Protocol {
+            url,
+            problem: format!("bad ApiDataset: {e}"),
+        })
     }
 
     /// `DownloadDataset`: a fresh signed URL for the archive of `version` (None = current).
@@ -518,9 +613,15 @@ impl KaggleClient {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| KaggleError::Protocol { url: url.clone(), problem: "redirect without Location".into() })?;
+                .ok_or_else(|| KaggleError::Protocol {
+                    url: url.clone(),
+                    problem: "redirect without Location".into(),
+                })?;
             // A relative Location resolves against the RPC URL.
-            let target = resp.url().join(location).map_err(|e| KaggleError::Protocol { url, problem: format!("bad Location: {e}") })?;
+            let target = resp.url().join(location).map_err(|e| KaggleError::Protocol {
+                url,
+                problem: format!("bad Location: {e}"),
+            })?;
             return Ok(SignedUrl(target.to_string()));
         }
         // A 200 carrying JSON is an error object or something we do not understand.
@@ -528,7 +629,10 @@ impl KaggleClient {
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
             check_error_object(&value)?;
         }
-        Err(KaggleError::Protocol { url, problem: "DownloadDataset did not redirect to the archive".into() })
+        Err(KaggleError::Protocol {
+            url,
+            problem: "DownloadDataset did not redirect to the archive".into(),
+        })
     }
 }
 
@@ -554,13 +658,18 @@ fn status_error(status: u16, message: String) -> KaggleError {
 /// The SDK treats `{"code": >=400, "message": …}` and a non-empty `errorMessage` as errors even
 /// inside an HTTP 200.
 fn check_error_object(v: &serde_json::Value) -> Result<(), KaggleError> {
-    let code = v.get("code").and_then(|c| c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok())));
+    let code = v
+        .get("code")
+        .and_then(|c| c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok())));
     let message = v.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string();
     if let Some(code) = code.filter(|c| *c >= 400) {
         return Err(status_error(code.clamp(0, u16::MAX as i64) as u16, message));
     }
     if let Some(msg) = v.get("errorMessage").and_then(|m| m.as_str()).filter(|m| !m.is_empty()) {
-        return Err(KaggleError::Api { status: 200, message: msg.to_string() });
+        return Err(KaggleError::Api {
+            status: 200,
+            message: msg.to_string(),
+        });
     }
     Ok(())
 }
@@ -573,7 +682,13 @@ mod tests {
     fn timestamps_with_any_fraction() {
         let base = parse_timestamp("2018-04-22T18:15:06Z").unwrap();
         assert_eq!(base, 1_524_420_906);
-        for s in ["2018-04-22T18:15:06.5Z", "2018-04-22T18:15:06.527Z", "2018-04-22T18:15:06.5270000Z", "2018-04-22T18:15:06.527000000", "2018-04-22T18:15:06"] {
+        for s in [
+            "2018-04-22T18:15:06.5Z",
+            "2018-04-22T18:15:06.527Z",
+            "2018-04-22T18:15:06.5270000Z",
+            "2018-04-22T18:15:06.527000000",
+            "2018-04-22T18:15:06",
+        ] {
             assert_eq!(parse_timestamp(s), Some(base), "{s}");
         }
         assert_eq!(parse_timestamp("2018-04-22T20:15:06+02:00"), Some(base));
@@ -611,8 +726,14 @@ mod tests {
         assert_eq!(resolve_api_base(None, &env).unwrap(), PROD_BASE);
         let env = Env::default().with("KAGGLE_API_ENVIRONMENT", "TEST");
         assert_eq!(resolve_api_base(None, &env).unwrap(), "http://localhost:7777/api/v1");
-        assert_eq!(resolve_api_base(Some("http://127.0.0.1:9/"), &env).unwrap(), "http://127.0.0.1:9/api/v1");
-        assert_eq!(resolve_api_base(Some("https://proxy/kaggle/v1"), &env).unwrap(), "https://proxy/kaggle/v1");
+        assert_eq!(
+            resolve_api_base(Some("http://127.0.0.1:9/"), &env).unwrap(),
+            "http://127.0.0.1:9/api/v1"
+        );
+        assert_eq!(
+            resolve_api_base(Some("https://proxy/kaggle/v1"), &env).unwrap(),
+            "https://proxy/kaggle/v1"
+        );
         assert!(resolve_api_base(None, &Env::default().with("KAGGLE_API_ENVIRONMENT", "MARS")).is_err());
         assert!(resolve_api_base(Some("ftp://x"), &Env::default()).is_err());
     }
@@ -637,28 +758,58 @@ mod tests {
         fs::write(&kj, r#"{"username":"u1","key":"k1"}"#).unwrap();
         let env = Env::default().with_home(home);
         let r = resolve_credentials(&env).unwrap();
-        assert_eq!(r.credentials, Credentials::Basic { username: "u1".into(), key: "k1".into() });
+        assert_eq!(
+            r.credentials,
+            Credentials::Basic {
+                username: "u1".into(),
+                key: "k1".into()
+            }
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&kj, fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(resolve_credentials(&env).unwrap().warnings.iter().any(|w| w.contains("chmod 600")));
+            assert!(
+                resolve_credentials(&env)
+                    .unwrap()
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("chmod 600"))
+            );
             fs::set_permissions(&kj, fs::Permissions::from_mode(0o600)).unwrap();
             assert!(resolve_credentials(&env).unwrap().warnings.is_empty());
         }
         let env2 = env.clone().with("KAGGLE_USERNAME", "u2").with("KAGGLE_KEY", "k2");
-        assert_eq!(resolve_credentials(&env2).unwrap().credentials, Credentials::Basic { username: "u2".into(), key: "k2".into() });
+        assert_eq!(
+            resolve_credentials(&env2).unwrap().credentials,
+            Credentials::Basic {
+                username: "u2".into(),
+                key: "k2".into()
+            }
+        );
         fs::write(home.join(".kaggle/access_token"), "tok-file\n").unwrap();
-        assert_eq!(resolve_credentials(&env2).unwrap().credentials, Credentials::Token("tok-file".into()));
+        assert_eq!(
+            resolve_credentials(&env2).unwrap().credentials,
+            Credentials::Token("tok-file".into())
+        );
         let env3 = env2.with("KAGGLE_API_TOKEN", "tok-env");
         let r = resolve_credentials(&env3).unwrap();
         assert_eq!(r.credentials, Credentials::Token("tok-env".into()));
-        assert!(!format!("{:?}", r.credentials).contains("tok-env"), "secrets never printed");
+        assert!(
+            !format!("{:?}", r.credentials).contains("tok-env"),
+            "secrets never printed"
+        );
         let bad = tempfile::tempdir().unwrap();
         fs::write(bad.path().join("kaggle.json"), "{not json").unwrap();
         let env4 = Env::default().with("KAGGLE_CONFIG_DIR", bad.path().to_str().unwrap());
-        assert!(matches!(resolve_credentials(&env4), Err(KaggleError::Credentials { .. })));
-        assert_eq!(resolve_credentials(&Env::default()).unwrap().credentials, Credentials::Anonymous);
+        assert!(matches!(
+            resolve_credentials(&env4),
+            Err(KaggleError::Credentials { .. })
+        ));
+        assert_eq!(
+            resolve_credentials(&Env::default()).unwrap().credentials,
+            Credentials::Anonymous
+        );
     }
 
     #[test]
@@ -667,7 +818,12 @@ mod tests {
         assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
         let p = RetryPolicy::default();
         let waits: Vec<Duration> = (0..50).map(|_| p.delay(0, Some(Duration::from_secs(2)))).collect();
-        assert!(waits.iter().all(|w| (Duration::from_secs(2)..=Duration::from_millis(2_500)).contains(w)), "{waits:?}");
+        assert!(
+            waits
+                .iter()
+                .all(|w| (Duration::from_secs(2)..=Duration::from_millis(2_500)).contains(w)),
+            "{waits:?}"
+        );
         // Jitter: clients refused together come back spread out, not in lock-step.
         assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
         assert!(p.delay(20, None) <= Duration::from_secs(60));

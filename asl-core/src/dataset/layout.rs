@@ -47,7 +47,14 @@ pub struct ClassCount {
 
 impl Layout {
     pub fn counts(&self) -> Vec<ClassCount> {
-        CLASSES.iter().zip(&self.images).map(|(c, v)| ClassCount { class: c.to_string(), images: v.len() as u64 }).collect()
+        CLASSES
+            .iter()
+            .zip(&self.images)
+            .map(|(c, v)| ClassCount {
+                class: c.to_string(),
+                images: v.len() as u64,
+            })
+            .collect()
     }
     pub fn total_images(&self) -> usize {
         self.images.iter().map(Vec::len).sum()
@@ -97,14 +104,18 @@ pub fn find_train_root(dir: &Path) -> Result<PathBuf, LayoutError> {
                 for e in rd.flatten() {
                     let name = e.file_name();
                     let hidden = name.to_string_lossy().starts_with('.') || name == "__MACOSX";
-                    if !hidden && e.file_type().map(|t| t.is_dir()).unwrap_or(false) && class_index(&name.to_string_lossy()).is_none() {
+                    if !hidden
+                        && e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+                        && class_index(&name.to_string_lossy()).is_none()
+                    {
                         frontier.push((e.path(), depth + 1));
                     }
                 }
             }
         }
     }
-    best.map(|b| b.3).ok_or_else(|| LayoutError::NoClasses(dir.to_path_buf()))
+    best.map(|b| b.3)
+        .ok_or_else(|| LayoutError::NoClasses(dir.to_path_buf()))
 }
 
 /// Scan a dataset folder (the extracted archive, or a folder of class folders).
@@ -113,7 +124,10 @@ pub fn scan(dir: &Path) -> Result<Layout, LayoutError> {
     let (classes, unknown_folders) = class_children(&train_root);
     let mut images = vec![Vec::new(); NUM_CLASSES];
     for (idx, path) in classes {
-        let rd = fs::read_dir(&path).map_err(|source| LayoutError::Io { path: path.clone(), source })?;
+        let rd = fs::read_dir(&path).map_err(|source| LayoutError::Io {
+            path: path.clone(),
+            source,
+        })?;
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if e.file_type().map(|t| t.is_file()).unwrap_or(false) && is_image_name(&name) {
@@ -126,7 +140,11 @@ pub fn scan(dir: &Path) -> Result<Layout, LayoutError> {
     }
     let mut unknown_folders = unknown_folders;
     unknown_folders.sort();
-    Ok(Layout { train_root, images, unknown_folders })
+    Ok(Layout {
+        train_root,
+        images,
+        unknown_folders,
+    })
 }
 
 #[cfg(test)]
@@ -154,7 +172,10 @@ mod tests {
         assert_eq!(l.images[1].len(), 3, "case-insensitive class match");
         assert_eq!(l.images[26].len(), 3);
         assert_eq!(l.unknown_folders, vec!["extra".to_string()]);
-        let names: Vec<_> = l.images[0].iter().map(|p| p.file_name().unwrap().to_string_lossy().to_string()).collect();
+        let names: Vec<_> = l.images[0]
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
         assert_eq!(names, ["A1.jpg", "A2.jpg", "A10.jpg"]);
         assert_eq!(l.total_images(), 15);
     }

@@ -54,13 +54,23 @@ impl DatasetError {
     /// Worth retrying later (network trouble, rate limits, server errors, a cut download),
     /// as opposed to a wrong reference, refused credentials or a bad archive.
     pub fn is_transient(&self) -> bool {
-        matches!(self, DatasetError::Kaggle(KaggleError::GaveUp { .. } | KaggleError::Network { .. } | KaggleError::DownloadGaveUp { .. } | KaggleError::Checksum(_)))
-            || matches!(self, DatasetError::Kaggle(KaggleError::Api { status, .. }) if *status >= 500 || *status == 429)
+        matches!(
+            self,
+            DatasetError::Kaggle(
+                KaggleError::GaveUp { .. }
+                    | KaggleError::Network { .. }
+                    | KaggleError::DownloadGaveUp { .. }
+                    | KaggleError::Checksum(_)
+            )
+        ) || matches!(self, DatasetError::Kaggle(KaggleError::Api { status, .. }) if *status >= 500 || *status == 429)
     }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
-    move |source| DatasetError::Io { path: path.to_path_buf(), source }
+    move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// What we know about one complete local version. Written last: its presence means complete.
@@ -98,7 +108,15 @@ impl Manifest {
     /// A short stable hash of what the data is (for cache keys and run tags).
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();
-        let key = serde_json::json!([self.dataset, self.version, self.source, self.archive_md5, self.files, self.bytes, self.images_per_class]);
+        let key = serde_json::json!([
+            self.dataset,
+            self.version,
+            self.source,
+            self.archive_md5,
+            self.files,
+            self.bytes,
+            self.images_per_class
+        ]);
         h.update(key.to_string().as_bytes());
         download::hex(&h.finalize()[..8])
     }
@@ -113,7 +131,10 @@ pub struct DatasetStore {
 
 impl DatasetStore {
     pub fn new(home: &AslHome, dataset: &DatasetRef) -> Self {
-        Self { dataset: dataset.clone(), dir: home.dataset_dir(&dataset.owner, &dataset.slug) }
+        Self {
+            dataset: dataset.clone(),
+            dir: home.dataset_dir(&dataset.owner, &dataset.slug),
+        }
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -133,7 +154,12 @@ impl DatasetStore {
     pub fn lock(&self) -> Result<fs::File, DatasetError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let p = self.dir.join(".lock");
-        let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
         f.lock().map_err(io_err(&p))?;
         // Under the lock nobody else is extracting: what a killed run left is garbage.
         let versions = self.dir.join("versions");
@@ -149,9 +175,15 @@ impl DatasetStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(DatasetError::Io { path: p, source: e }),
         };
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| DatasetError::BadManifest { path: p.clone(), reason: e.to_string() })?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| DatasetError::BadManifest {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         if m.format != MANIFEST_FORMAT {
-            return Err(DatasetError::BadManifest { path: p, reason: format!("format {} (this asl reads {MANIFEST_FORMAT})", m.format) });
+            return Err(DatasetError::BadManifest {
+                path: p,
+                reason: format!("format {} (this asl reads {MANIFEST_FORMAT})", m.format),
+            });
         }
         // The folder must still be there: a marker without data is not complete.
         Ok((m.complete && self.data_dir(&m).is_dir()).then_some(m))
@@ -160,7 +192,9 @@ impl DatasetStore {
     /// Versions with a manifest, newest first (complete ones only).
     pub fn complete_versions(&self) -> Result<Vec<Manifest>, DatasetError> {
         let mut out = Vec::new();
-        let Ok(rd) = fs::read_dir(&self.dir) else { return Ok(out) };
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Ok(out);
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(v) = name.strip_suffix(".manifest.json").and_then(|v| v.parse::<u32>().ok()) {
@@ -179,7 +213,11 @@ impl DatasetStore {
 
     /// Absolute folder of a manifest's data.
     pub fn data_dir(&self, m: &Manifest) -> PathBuf {
-        if m.data_dir.is_absolute() { m.data_dir.clone() } else { self.dir.join(&m.data_dir) }
+        if m.data_dir.is_absolute() {
+            m.data_dir.clone()
+        } else {
+            self.dir.join(&m.data_dir)
+        }
     }
 
     /// Absolute training root of a manifest.
@@ -189,7 +227,9 @@ impl DatasetStore {
 
     /// Bytes of an interrupted download of version `v`, if any.
     pub fn partial_download(&self, v: u32) -> Option<u64> {
-        fs::metadata(self.archive_path(v).with_extension("zip.part")).ok().map(|m| m.len())
+        fs::metadata(self.archive_path(v).with_extension("zip.part"))
+            .ok()
+            .map(|m| m.len())
     }
 
     /// Forget version `v` (marker first, so a crash leaves it incomplete, never half-complete).
@@ -207,7 +247,14 @@ impl DatasetStore {
     }
 
     /// Extract `archive` as version `v` and write its manifest last.
-    fn install_archive(&self, v: u32, archive: &Path, base: Manifest, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+    fn install_archive(
+        &self,
+        v: u32,
+        archive: &Path,
+        base: Manifest,
+        limits: &ExtractLimits,
+        progress: &dyn Progress,
+    ) -> Result<Manifest, DatasetError> {
         self.invalidate(v)?;
         let dest = self.version_dir(v);
         let summary = extract::extract_zip(archive, &dest, limits, progress)?;
@@ -222,10 +269,17 @@ impl DatasetStore {
     /// Scan the layout and write the completion marker.
     fn finish(&self, mut m: Manifest, data_dir: &Path) -> Result<Manifest, DatasetError> {
         let layout = layout::scan(data_dir)?;
-        m.train_root = layout.train_root.strip_prefix(data_dir).map(Path::to_path_buf).unwrap_or_default();
+        m.train_root = layout
+            .train_root
+            .strip_prefix(data_dir)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         m.images_per_class = layout.counts();
         m.unknown_folders = layout.unknown_folders;
-        m.completed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        m.completed_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         m.complete = true;
         let p = self.manifest_path(m.version);
         fsutil::write_json_atomic(&p, &m).map_err(io_err(&p))?;
@@ -256,7 +310,14 @@ impl DatasetStore {
 
     /// Register an archive downloaded by hand as version `v`. The same archive (by MD5) already
     /// complete as `v` is kept as it is unless `force`.
-    pub fn import_zip(&self, zip_path: &Path, v: u32, force: bool, limits: &ExtractLimits, progress: &dyn Progress) -> Result<Manifest, DatasetError> {
+    pub fn import_zip(
+        &self,
+        zip_path: &Path,
+        v: u32,
+        force: bool,
+        limits: &ExtractLimits,
+        progress: &dyn Progress,
+    ) -> Result<Manifest, DatasetError> {
         let _lock = self.lock()?;
         let (bytes, md5) = download::hash_file(zip_path)?;
         if let (false, Some(m)) = (force, self.manifest(v)?) {
@@ -303,7 +364,13 @@ pub struct CollectOptions {
 
 impl CollectOptions {
     pub fn new(dataset: DatasetRef) -> Self {
-        Self { dataset, version: None, force: false, limits: ExtractLimits::default(), keep_archive: false }
+        Self {
+            dataset,
+            version: None,
+            force: false,
+            limits: ExtractLimits::default(),
+            keep_archive: false,
+        }
     }
 }
 
@@ -311,7 +378,10 @@ impl CollectOptions {
 pub enum CollectOutcome {
     /// A complete copy of the wanted version was already there; nothing was downloaded.
     UpToDate(Manifest),
-    Downloaded { manifest: Manifest, download: Downloaded },
+    Downloaded {
+        manifest: Manifest,
+        download: Downloaded,
+    },
 }
 
 impl CollectOutcome {
@@ -324,7 +394,13 @@ impl CollectOutcome {
 }
 
 /// Bring the wanted version of a dataset from Kaggle onto disk, unless it is already there.
-pub fn collect(home: &AslHome, client: &KaggleClient, opts: &CollectOptions, progress: &dyn Progress, cancel: &Cancel) -> Result<CollectOutcome, DatasetError> {
+pub fn collect(
+    home: &AslHome,
+    client: &KaggleClient,
+    opts: &CollectOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<CollectOutcome, DatasetError> {
     let store = DatasetStore::new(home, &opts.dataset);
     let _lock = store.lock()?;
     // A pinned version that is complete locally never needs the network.
@@ -401,7 +477,12 @@ pub struct RemoteInfo {
 
 /// Outdated = the remote's current version is newer than the newest complete local one.
 /// A pinned version is never outdated once it is complete.
-pub fn status(home: &AslHome, client: Option<&KaggleClient>, dataset: &DatasetRef, pinned: Option<u32>) -> Result<DatasetStatus, DatasetError> {
+pub fn status(
+    home: &AslHome,
+    client: Option<&KaggleClient>,
+    dataset: &DatasetRef,
+    pinned: Option<u32>,
+) -> Result<DatasetStatus, DatasetError> {
     let store = DatasetStore::new(home, dataset);
     let complete = store.complete_versions()?;
     let newest = complete.first().map(|m| m.version);
@@ -438,14 +519,28 @@ pub fn status(home: &AslHome, client: Option<&KaggleClient>, dataset: &DatasetRe
         (None, Some(r)) => r.current_version.map(|cur| newest.is_none_or(|n| (n as i64) < cur)),
         (None, None) => None,
     };
-    let wanted = pinned.or(remote.as_ref().and_then(|r| r.current_version).and_then(|v| u32::try_from(v).ok()));
+    let wanted = pinned.or(remote
+        .as_ref()
+        .and_then(|r| r.current_version)
+        .and_then(|v| u32::try_from(v).ok()));
     let partial_download_bytes = wanted.and_then(|v| store.partial_download(v));
-    Ok(DatasetStatus { dataset: dataset.to_string(), pinned_version: pinned, local_versions, newest_complete: newest, partial_download_bytes, remote, remote_error, outdated })
+    Ok(DatasetStatus {
+        dataset: dataset.to_string(),
+        pinned_version: pinned,
+        local_versions,
+        newest_complete: newest,
+        partial_download_bytes,
+        remote,
+        remote_error,
+        outdated,
+    })
 }
 
 /// The newest complete copy of `dataset` (what prep reads by default).
 pub fn newest_local(home: &AslHome, dataset: &DatasetRef) -> Result<(DatasetStore, Manifest), DatasetError> {
     let store = DatasetStore::new(home, dataset);
-    let m = store.newest_complete()?.ok_or_else(|| DatasetError::NotCollected(dataset.to_string()))?;
+    let m = store
+        .newest_complete()?
+        .ok_or_else(|| DatasetError::NotCollected(dataset.to_string()))?;
     Ok((store, m))
 }

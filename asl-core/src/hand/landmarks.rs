@@ -17,7 +17,11 @@ const NORMALIZE_Z: f32 = 0.4;
 /// 63 values → 21 (x, y, z); `what` names the output in the error.
 pub fn triples(values: &[f32], what: &'static str) -> Result<[[f32; 3]; NUM_LANDMARKS], HandError> {
     if values.len() != 3 * NUM_LANDMARKS {
-        return Err(HandError::OutputSize { what, expected: 3 * NUM_LANDMARKS, got: values.len() });
+        return Err(HandError::OutputSize {
+            what,
+            expected: 3 * NUM_LANDMARKS,
+            got: values.len(),
+        });
     }
     let mut out = [[0.0f32; 3]; NUM_LANDMARKS];
     for (point, chunk) in out.iter_mut().zip(values.chunks_exact(3)) {
@@ -37,7 +41,11 @@ pub fn project(raw: &[[f32; 3]; NUM_LANDMARKS], roi: &Roi) -> [[f32; 3]; NUM_LAN
         let nx = x / size - 0.5;
         let ny = y / size - 0.5;
         let nz = z / size;
-        [(c * nx - s * ny) * side + cx, (s * nx + c * ny) * side + cy, nz / NORMALIZE_Z * side]
+        [
+            (c * nx - s * ny) * side + cx,
+            (s * nx + c * ny) * side + cy,
+            nz / NORMALIZE_Z * side,
+        ]
     })
 }
 
@@ -58,7 +66,12 @@ mod tests {
 
     #[test]
     fn unrotated_roi_of_the_crop_size_only_scales_z() {
-        let roi = Roi { x_center: 112.0, y_center: 112.0, side: 224.0, rotation: 0.0 };
+        let roi = Roi {
+            x_center: 112.0,
+            y_center: 112.0,
+            side: 224.0,
+            rotation: 0.0,
+        };
         let mut raw = [[0.0f32; 3]; NUM_LANDMARKS];
         raw[0] = [10.0, 200.0, -8.0];
         raw[20] = [112.0, 112.0, 4.0];
@@ -85,7 +98,12 @@ mod tests {
         assert!(close(out[1], [300.0, 312.0, 112.0]), "{:?}", out[1]);
         assert!(close(out[2], [412.0, 200.0, 0.0]), "{:?}", out[2]);
         let world = project_world(&[[0.01, 0.0, 0.02]; NUM_LANDMARKS], &roi);
-        assert!(world[0].iter().zip([0.0, 0.01, 0.02]).all(|(a, b)| (a - b).abs() < 1e-7));
+        assert!(
+            world[0]
+                .iter()
+                .zip([0.0, 0.01, 0.02])
+                .all(|(a, b)| (a - b).abs() < 1e-7)
+        );
     }
 
     #[test]
@@ -95,7 +113,11 @@ mod tests {
         assert_eq!(t[20], [60.0, 61.0, 62.0]);
         assert!(matches!(
             triples(&values[..60], "landmarks"),
-            Err(HandError::OutputSize { expected: 63, got: 60, .. })
+            Err(HandError::OutputSize {
+                expected: 63,
+                got: 60,
+                ..
+            })
         ));
     }
 }

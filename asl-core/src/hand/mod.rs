@@ -103,7 +103,11 @@ pub enum HandError {
     Net(String),
     /// A network returned the wrong number of values.
     #[error("{what}: expected {expected} values, got {got}")]
-    OutputSize { what: &'static str, expected: usize, got: usize },
+    OutputSize {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     #[error("empty image ({width}×{height})")]
     EmptyImage { width: u32, height: u32 },
 }
@@ -121,7 +125,10 @@ pub struct DetectConfig {
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        DetectConfig { min_palm_score: 0.5, min_presence: 0.5 }
+        DetectConfig {
+            min_palm_score: 0.5,
+            min_presence: 0.5,
+        }
     }
 }
 
@@ -143,11 +150,7 @@ pub struct Hand {
 
 /// The hand in `img`, or None when no palm scores high enough or the landmark model says
 /// the best palm is no hand (MediaPipe does not try the next palm in static mode).
-pub fn detect(
-    nets: &dyn HandNets,
-    img: &RgbImage,
-    cfg: &DetectConfig,
-) -> Result<Option<Hand>, HandError> {
+pub fn detect(nets: &dyn HandNets, img: &RgbImage, cfg: &DetectConfig) -> Result<Option<Hand>, HandError> {
     let Some(palm) = detect_palm(nets, img, cfg)? else {
         return Ok(None);
     };
@@ -196,7 +199,11 @@ fn check_len(what: &'static str, values: &[f32], expected: usize) -> Result<(), 
     if values.len() == expected {
         Ok(())
     } else {
-        Err(HandError::OutputSize { what, expected, got: values.len() })
+        Err(HandError::OutputSize {
+            what,
+            expected,
+            got: values.len(),
+        })
     }
 }
 
@@ -242,8 +249,13 @@ mod tests {
     #[test]
     fn detect_runs_the_whole_chain() {
         let img = RgbImage::from_pixel(100, 100, image::Rgb([90, 120, 150]));
-        let nets = FakeNets { presence: 0.9, landmark_values: 63 };
-        let hand = detect(&nets, &img, &DetectConfig::default()).expect("runs").expect("a hand");
+        let nets = FakeNets {
+            presence: 0.9,
+            landmark_values: 63,
+        };
+        let hand = detect(&nets, &img, &DetectConfig::default())
+            .expect("runs")
+            .expect("a hand");
         let centre = 100.0 * 12.5 / 24.0;
         // Upright: no rotation, centre moved up by half the 20-px box, side 2.6 × 20.
         assert!(hand.roi.rotation.abs() < 1e-6);
@@ -263,16 +275,25 @@ mod tests {
     fn presence_must_exceed_the_threshold() {
         let img = RgbImage::from_pixel(64, 48, image::Rgb([0, 0, 0]));
         let cfg = DetectConfig::default();
-        let at_threshold = FakeNets { presence: 0.5, landmark_values: 63 };
+        let at_threshold = FakeNets {
+            presence: 0.5,
+            landmark_values: 63,
+        };
         assert!(detect(&at_threshold, &img, &cfg).expect("runs").is_none());
-        let nan = FakeNets { presence: f32::NAN, landmark_values: 63 };
+        let nan = FakeNets {
+            presence: f32::NAN,
+            landmark_values: 63,
+        };
         assert!(detect(&nan, &img, &cfg).expect("runs").is_none());
     }
 
     #[test]
     fn bad_output_sizes_and_empty_images_are_errors() {
         let img = RgbImage::from_pixel(64, 48, image::Rgb([0, 0, 0]));
-        let short = FakeNets { presence: 0.9, landmark_values: 60 };
+        let short = FakeNets {
+            presence: 0.9,
+            landmark_values: 60,
+        };
         let err = detect(&short, &img, &DetectConfig::default());
         assert!(matches!(err, Err(HandError::OutputSize { got: 60, .. })));
         let empty = RgbImage::new(0, 10);

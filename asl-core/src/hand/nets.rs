@@ -30,40 +30,66 @@ pub struct BurnHandNets {
 impl BurnHandNets {
     pub fn load(device: &Device) -> Result<BurnHandNets, HandError> {
         let palm = load_weights(palm_detection_full::Model::new(device), PALM_WEIGHTS, "palm detector")?;
-        let landmarks = load_weights(hand_landmark_full::Model::new(device), LANDMARK_WEIGHTS, "landmark model")?;
-        Ok(BurnHandNets { palm, landmarks, device: device.clone() })
+        let landmarks = load_weights(
+            hand_landmark_full::Model::new(device),
+            LANDMARK_WEIGHTS,
+            "landmark model",
+        )?;
+        Ok(BurnHandNets {
+            palm,
+            landmarks,
+            device: device.clone(),
+        })
     }
 
     fn input(&self, values: &[f32], side: u32) -> Result<Tensor<4>, HandError> {
         let side = side as usize;
         if values.len() != 3 * side * side {
-            return Err(HandError::OutputSize { what: "network input", expected: 3 * side * side, got: values.len() });
+            return Err(HandError::OutputSize {
+                what: "network input",
+                expected: 3 * side * side,
+                got: values.len(),
+            });
         }
-        Ok(Tensor::<4>::from_data(TensorData::new(values.to_vec(), [1, 3, side, side]), &self.device))
+        Ok(Tensor::<4>::from_data(
+            TensorData::new(values.to_vec(), [1, 3, side, side]),
+            &self.device,
+        ))
     }
 }
 
 fn load_weights<M: Module>(model: M, bytes: &'static [u8], what: &str) -> Result<M, HandError> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| HandError::Net(format!("{what} weights: {e:?}")))?;
-    model.try_load_record(record).map_err(|e| HandError::Net(format!("{what} weights: {e:?}")))
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| HandError::Net(format!("{what} weights: {e:?}")))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| HandError::Net(format!("{what} weights: {e:?}")))
 }
 
 fn values<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>, HandError> {
-    t.try_into_vec_as::<f32>().map_err(|e| HandError::Net(format!("{what}: {e:?}")))
+    t.try_into_vec_as::<f32>()
+        .map_err(|e| HandError::Net(format!("{what}: {e:?}")))
 }
 
 fn scalar(t: Tensor<2>, what: &str) -> Result<f32, HandError> {
-    values(t, what)?.first().copied().ok_or_else(|| HandError::Net(format!("{what}: empty output")))
+    values(t, what)?
+        .first()
+        .copied()
+        .ok_or_else(|| HandError::Net(format!("{what}: empty output")))
 }
 
 impl HandNets for BurnHandNets {
     fn palm(&self, input: &[f32]) -> Result<PalmOutput, HandError> {
         let (regressors, scores) = self.palm.forward(self.input(input, PALM_INPUT_SIZE)?);
-        Ok(PalmOutput { regressors: values(regressors, "palm regressors")?, scores: values(scores, "palm scores")? })
+        Ok(PalmOutput {
+            regressors: values(regressors, "palm regressors")?,
+            scores: values(scores, "palm scores")?,
+        })
     }
 
     fn landmarks(&self, input: &[f32]) -> Result<LandmarkOutput, HandError> {
-        let (landmarks, presence, handedness_left, world) = self.landmarks.forward(self.input(input, LANDMARK_INPUT_SIZE)?);
+        let (landmarks, presence, handedness_left, world) =
+            self.landmarks.forward(self.input(input, LANDMARK_INPUT_SIZE)?);
         Ok(LandmarkOutput {
             landmarks: values(landmarks, "landmarks")?,
             presence: scalar(presence, "presence")?,

@@ -50,8 +50,16 @@ pub struct Padding {
 pub fn letterbox(img: &RgbImage) -> (RgbImage, Padding) {
     let (w, h) = (f64::from(img.width()), f64::from(img.height()));
     let side = w.max(h);
-    let padding = Padding { x: (1.0 - w / side) / 2.0, y: (1.0 - h / side) / 2.0 };
-    let square = Roi { x_center: w / 2.0, y_center: h / 2.0, side, rotation: 0.0 };
+    let padding = Padding {
+        x: (1.0 - w / side) / 2.0,
+        y: (1.0 - h / side) / 2.0,
+    };
+    let square = Roi {
+        x_center: w / 2.0,
+        y_center: h / 2.0,
+        side,
+        rotation: 0.0,
+    };
     (roi::warp(img, &square, PALM_INPUT_SIZE, Border::Zero), padding)
 }
 
@@ -63,12 +71,7 @@ pub fn sigmoid_score(logit: f32) -> f32 {
 
 /// Raw outputs (`regressors` NUM_ANCHORS × 18, `logits` NUM_ANCHORS) → the detections whose
 /// score is >= `min_score`, in anchor order, in letterboxed [0, 1] coordinates.
-pub fn decode(
-    regressors: &[f32],
-    logits: &[f32],
-    anchors: &[[f32; 2]],
-    min_score: f32,
-) -> Vec<PalmDetection> {
+pub fn decode(regressors: &[f32], logits: &[f32], anchors: &[[f32; 2]], min_score: f32) -> Vec<PalmDetection> {
     regressors
         .chunks_exact(NUM_COORDS)
         .zip(logits)
@@ -76,7 +79,11 @@ pub fn decode(
         .filter_map(|((raw, &logit), &anchor)| {
             let score = sigmoid_score(logit);
             // min_score_thresh keeps a score equal to the threshold.
-            if score >= min_score { decode_one(raw, anchor, score) } else { None }
+            if score >= min_score {
+                decode_one(raw, anchor, score)
+            } else {
+                None
+            }
         })
         .collect()
 }
@@ -160,7 +167,11 @@ fn merge(seed: &PalmDetection, candidates: &[PalmDetection]) -> PalmDetection {
     }
     let bbox = bbox.map(|v| v / total);
     let keypoints = keypoints.map(|[x, y]| [x / total, y / total]);
-    PalmDetection { score: seed.score, bbox, keypoints }
+    PalmDetection {
+        score: seed.score,
+        bbox,
+        keypoints,
+    }
 }
 
 /// Letterboxed [0, 1] coordinates → the image's [0, 1] coordinates
@@ -172,7 +183,12 @@ pub fn remove_letterbox(det: &PalmDetection, padding: Padding) -> PalmDetection 
     let [xmin, ymin, xmax, ymax] = det.bbox;
     PalmDetection {
         score: det.score,
-        bbox: [(xmin - left) / sx, (ymin - top) / sy, (xmax - left) / sx, (ymax - top) / sy],
+        bbox: [
+            (xmin - left) / sx,
+            (ymin - top) / sy,
+            (xmax - left) / sx,
+            (ymax - top) / sy,
+        ],
         keypoints: det.keypoints.map(|[x, y]| [(x - left) / sx, (y - top) / sy]),
     }
 }
@@ -184,7 +200,11 @@ mod tests {
     use image::Rgb;
 
     fn detection(score: f32, bbox: [f64; 4]) -> PalmDetection {
-        PalmDetection { score, bbox, keypoints: [[bbox[0], bbox[1]]; NUM_KEYPOINTS] }
+        PalmDetection {
+            score,
+            bbox,
+            keypoints: [[bbox[0], bbox[1]]; NUM_KEYPOINTS],
+        }
     }
 
     #[test]

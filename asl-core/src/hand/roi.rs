@@ -74,7 +74,12 @@ pub fn palm_to_roi(palm: &PalmDetection, width: u32, height: u32) -> Roi {
     cx += bw * ROI_SHIFT_X * c - bh * ROI_SHIFT_Y * s;
     cy += bw * ROI_SHIFT_X * s + bh * ROI_SHIFT_Y * c;
     let side = bw.max(bh) * ROI_SCALE;
-    Roi { x_center: cx, y_center: cy, side, rotation }
+    Roi {
+        x_center: cx,
+        y_center: cy,
+        side,
+        rotation,
+    }
 }
 
 /// Samples `roi` of `img` into an `out_size` × `out_size` image, as MediaPipe does.
@@ -185,7 +190,12 @@ mod tests {
     #[test]
     fn centred_square_of_the_output_size_reproduces_the_pixels() {
         let img = pattern(8, 8);
-        let roi = Roi { x_center: 4.0, y_center: 4.0, side: 8.0, rotation: 0.0 };
+        let roi = Roi {
+            x_center: 4.0,
+            y_center: 4.0,
+            side: 8.0,
+            rotation: 0.0,
+        };
         for border in [Border::Zero, Border::Replicate] {
             assert_eq!(warp(&img, &roi, 8, border), img);
         }
@@ -195,7 +205,12 @@ mod tests {
     fn rotation_by_90_degrees_maps_known_pixels() {
         let n = 8u32;
         let img = pattern(n, n);
-        let roi = Roi { x_center: 4.0, y_center: 4.0, side: 8.0, rotation: PI / 2.0 };
+        let roi = Roi {
+            x_center: 4.0,
+            y_center: 4.0,
+            side: 8.0,
+            rotation: PI / 2.0,
+        };
         let rep = warp(&img, &roi, n, Border::Replicate);
         let zero = warp(&img, &roi, n, Border::Zero);
         // e_x = (0, 1), e_y = (−1, 0), top-left corner (8, 0): out(u, v) = src(8 − v, u).
@@ -250,7 +265,11 @@ mod tests {
         let mut keypoints = [[0.0; 2]; 7];
         keypoints[0] = [0.5, 0.6]; // wrist below
         keypoints[2] = [0.5, 0.4]; // middle-finger MCP above
-        let palm = PalmDetection { score: 0.9, bbox: [0.4, 0.4, 0.6, 0.6], keypoints };
+        let palm = PalmDetection {
+            score: 0.9,
+            bbox: [0.4, 0.4, 0.6, 0.6],
+            keypoints,
+        };
         let roi = palm_to_roi(&palm, 100, 200);
         assert!(roi.rotation.abs() < 1e-12);
         assert!((roi.x_center - 50.0).abs() < 1e-9);

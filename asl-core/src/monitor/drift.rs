@@ -78,7 +78,11 @@ pub fn feature_level(psi: f64, ks: f64) -> DriftLevel {
 }
 
 pub fn class_level(chi2_p_value: f64, js: f64) -> DriftLevel {
-    if chi2_p_value < CHI2_P_DRIFT && js >= CLASS_JS_DRIFT { DriftLevel::Drift } else { DriftLevel::Ok }
+    if chi2_p_value < CHI2_P_DRIFT && js >= CLASS_JS_DRIFT {
+        DriftLevel::Drift
+    } else {
+        DriftLevel::Ok
+    }
 }
 
 /// Population stability index of `actual` against `expected`, both bin counts over the same
@@ -150,7 +154,9 @@ pub fn ks_against_sketch(sorted: &[f64], sketch: &FeatureSketch) -> f64 {
             i += 1;
         }
         let at = i as f64 / n;
-        d = d.max((below - sketch.cdf_before(x)).abs()).max((at - sketch.cdf(x)).abs());
+        d = d
+            .max((below - sketch.cdf_before(x)).abs())
+            .max((at - sketch.cdf(x)).abs());
     }
     d
 }
@@ -182,7 +188,11 @@ pub fn chi_square(observed: &[u64], expected_proportions: &[f64]) -> ChiSquare {
     let total: u64 = observed.iter().sum();
     let share_total: f64 = expected_proportions.iter().sum();
     if total == 0 || share_total <= 0.0 {
-        return ChiSquare { statistic: 0.0, dof: 0, p_value: 1.0 };
+        return ChiSquare {
+            statistic: 0.0,
+            dof: 0,
+            p_value: 1.0,
+        };
     }
     let (mut statistic, mut categories) = (0.0, 0usize);
     for (o, p) in observed.iter().zip(expected_proportions) {
@@ -196,7 +206,11 @@ pub fn chi_square(observed: &[u64], expected_proportions: &[f64]) -> ChiSquare {
         }
     }
     let dof = categories.saturating_sub(1);
-    ChiSquare { statistic, dof, p_value: chi_square_sf(statistic, dof) }
+    ChiSquare {
+        statistic,
+        dof,
+        p_value: chi_square_sf(statistic, dof),
+    }
 }
 
 /// Survival function of the chi-square distribution: P(X >= statistic).
@@ -256,7 +270,11 @@ pub fn gamma_q(a: f64, x: f64) -> f64 {
     if x == f64::INFINITY {
         return 0.0;
     }
-    if x < a + 1.0 { 1.0 - gamma_p_series(a, x) } else { gamma_q_continued_fraction(a, x) }
+    if x < a + 1.0 {
+        1.0 - gamma_p_series(a, x)
+    } else {
+        gamma_q_continued_fraction(a, x)
+    }
 }
 
 /// Regularised lower incomplete gamma function `P(a, x) = 1 - Q(a, x)`.
@@ -332,7 +350,10 @@ pub fn ln_gamma(x: f64) -> f64 {
         return (pi / (pi * x).sin().abs()).ln() - ln_gamma(1.0 - x);
     }
     let x = x - 1.0;
-    let series = COEFFICIENTS[1..].iter().enumerate().fold(COEFFICIENTS[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
+    let series = COEFFICIENTS[1..]
+        .iter()
+        .enumerate()
+        .fold(COEFFICIENTS[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
     let t = x + G + 0.5;
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
 }
@@ -347,7 +368,11 @@ mod tests {
     }
 
     fn floats(v: &Value) -> Vec<f64> {
-        v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_f64().expect("number"))
+            .collect()
     }
 
     fn num(v: &Value) -> f64 {
@@ -376,7 +401,11 @@ mod tests {
             let (a, b) = (floats(&case["a"]), floats(&case["b"]));
             let expected = num(&case["statistic"]);
             let got = ks_two_sample(&a, &b);
-            assert!((got - expected).abs() < 1e-12, "{}: {got} vs scipy {expected}", case["name"]);
+            assert!(
+                (got - expected).abs() < 1e-12,
+                "{}: {got} vs scipy {expected}",
+                case["name"]
+            );
             assert_eq!(ks_two_sample(&b, &a), got, "symmetric");
         }
     }
@@ -388,8 +417,18 @@ mod tests {
             let observed: Vec<u64> = floats(&case["observed"]).iter().map(|x| *x as u64).collect();
             let got = chi_square(&observed, &floats(&case["expected_proportions"]));
             let (stat, p) = (num(&case["statistic"]), num(&case["p_value"]));
-            assert!((got.statistic - stat).abs() < 1e-9 * stat.max(1.0), "{}: statistic {} vs {stat}", case["name"], got.statistic);
-            assert!((got.p_value - p).abs() < 1e-6, "{}: p {} vs {p}", case["name"], got.p_value);
+            assert!(
+                (got.statistic - stat).abs() < 1e-9 * stat.max(1.0),
+                "{}: statistic {} vs {stat}",
+                case["name"],
+                got.statistic
+            );
+            assert!(
+                (got.p_value - p).abs() < 1e-6,
+                "{}: p {} vs {p}",
+                case["name"],
+                got.p_value
+            );
             assert_eq!(got.dof, observed.len() - 1);
         }
     }
@@ -400,7 +439,11 @@ mod tests {
         for case in f["jensenshannon_base2"].as_array().expect("cases") {
             let expected = num(&case["distance"]);
             let got = jensen_shannon(&floats(&case["p"]), &floats(&case["q"]));
-            assert!((got - expected).abs() < 1e-6, "{}: {got} vs scipy {expected}", case["name"]);
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "{}: {got} vs scipy {expected}",
+                case["name"]
+            );
         }
     }
 
@@ -413,7 +456,10 @@ mod tests {
             assert!((got - expected).abs() < 1e-10, "Q({a}, {x}) = {got}, scipy {expected}");
             // Tiny tails come from the continued fraction, accurate relative to the value too.
             if expected < 1e-3 && x >= a + 1.0 {
-                assert!(((got - expected) / expected).abs() < 1e-9, "Q({a}, {x}) = {got}, scipy {expected}");
+                assert!(
+                    ((got - expected) / expected).abs() < 1e-9,
+                    "Q({a}, {x}) = {got}, scipy {expected}"
+                );
             }
         }
     }
@@ -461,7 +507,10 @@ mod tests {
     fn brightness_shift_drifts() {
         let reference = normals(21, 2000, 120.0, 25.0);
         let sketch = FeatureSketch::from_values(&reference).expect("finite");
-        let mut brighter: Vec<f64> = normals(22, 300, 120.0, 25.0).iter().map(|b| (b + 40.0).min(255.0)).collect();
+        let mut brighter: Vec<f64> = normals(22, 300, 120.0, 25.0)
+            .iter()
+            .map(|b| (b + 40.0).min(255.0))
+            .collect();
         let (psi, ks) = feature_drift(&sketch, &mut brighter);
         assert!(psi > PSI_DRIFT, "psi {psi}");
         assert!(ks > KS_DRIFT, "ks {ks}");

@@ -14,7 +14,17 @@ pub const MAX_SAMPLE_SIDE: u32 = 256;
 pub const NUM_FEATURES: usize = 9;
 
 /// Stable snake_case names: metric labels, SQLite columns and reference keys use them.
-pub const FEATURE_NAMES: [&str; NUM_FEATURES] = ["mean_r", "mean_g", "mean_b", "brightness", "contrast", "sharpness", "aspect_ratio", "width", "height"];
+pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
+    "mean_r",
+    "mean_g",
+    "mean_b",
+    "brightness",
+    "contrast",
+    "sharpness",
+    "aspect_ratio",
+    "width",
+    "height",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ImageFeatures {
@@ -38,9 +48,17 @@ impl ImageFeatures {
     /// Features of a packed RGB8 buffer (`width * height * 3` bytes, row-major; extra bytes
     /// at the end are ignored).
     pub fn from_rgb8(rgb: &[u8], width: u32, height: u32) -> Result<ImageFeatures, MonitorError> {
-        let needed = (width as usize).checked_mul(height as usize).and_then(|n| n.checked_mul(3)).unwrap_or(usize::MAX);
+        let needed = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(3))
+            .unwrap_or(usize::MAX);
         if width == 0 || height == 0 || rgb.len() < needed {
-            return Err(MonitorError::BadImage { width, height, got: rgb.len(), needed });
+            return Err(MonitorError::BadImage {
+                width,
+                height,
+                got: rgb.len(),
+                needed,
+            });
         }
         // One stride for both axes keeps the sampled grid's geometry (and so the Laplacian) isotropic.
         let stride = width.max(height).div_ceil(MAX_SAMPLE_SIDE) as usize;
@@ -65,10 +83,12 @@ impl ImageFeatures {
 
         // Interior points only: the border has no full neighbourhood.
         let sharpness = if gw >= 3 && gh >= 3 {
-            let laplacian = (1..gh - 1).flat_map(|y| (1..gw - 1).map(move |x| (x, y))).map(|(x, y)| {
-                let c = y * gw + x;
-                luma[c - 1] + luma[c + 1] + luma[c - gw] + luma[c + gw] - 4.0 * luma[c]
-            });
+            let laplacian = (1..gh - 1)
+                .flat_map(|y| (1..gw - 1).map(move |x| (x, y)))
+                .map(|(x, y)| {
+                    let c = y * gw + x;
+                    luma[c - 1] + luma[c + 1] + luma[c - gw] + luma[c + gw] - 4.0 * luma[c]
+                });
             mean_var(laplacian).1
         } else {
             0.0
@@ -89,7 +109,17 @@ impl ImageFeatures {
 
     /// Values in [`FEATURE_NAMES`] order.
     pub fn values(&self) -> [f64; NUM_FEATURES] {
-        [self.mean_r, self.mean_g, self.mean_b, self.brightness, self.contrast, self.sharpness, self.aspect_ratio, self.width as f64, self.height as f64]
+        [
+            self.mean_r,
+            self.mean_g,
+            self.mean_b,
+            self.brightness,
+            self.contrast,
+            self.sharpness,
+            self.aspect_ratio,
+            self.width as f64,
+            self.height as f64,
+        ]
     }
 
     /// The inverse of [`values`](Self::values) (sizes are rounded and clamped to u32).
@@ -149,7 +179,9 @@ mod tests {
     #[test]
     fn checkerboard_is_sharp_and_contrasty() {
         let (w, h) = (32u32, 32u32);
-        let rgb: Vec<u8> = (0..w * h).flat_map(|i| if (i % w + i / w) % 2 == 0 { [255u8; 3] } else { [0u8; 3] }).collect();
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| if (i % w + i / w) % 2 == 0 { [255u8; 3] } else { [0u8; 3] })
+            .collect();
         let f = ImageFeatures::from_rgb8(&rgb, w, h).expect("valid image");
         assert!((f.brightness - 127.5).abs() < 1e-6);
         assert!((f.contrast - 127.5).abs() < 1e-6);
@@ -171,7 +203,10 @@ mod tests {
 
     #[test]
     fn rejects_short_buffers_and_empty_images() {
-        assert!(matches!(ImageFeatures::from_rgb8(&[0; 10], 2, 2), Err(MonitorError::BadImage { needed: 12, .. })));
+        assert!(matches!(
+            ImageFeatures::from_rgb8(&[0; 10], 2, 2),
+            Err(MonitorError::BadImage { needed: 12, .. })
+        ));
         assert!(ImageFeatures::from_rgb8(&[], 0, 5).is_err());
         assert!(ImageFeatures::from_rgb8(&[], u32::MAX, u32::MAX).is_err());
     }

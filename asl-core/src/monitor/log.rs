@@ -126,7 +126,11 @@ fn create_table_sql() -> String {
     let features: String = FEATURE_NAMES
         .iter()
         .map(|name| {
-            let kind = if matches!(*name, "width" | "height") { "INTEGER" } else { "REAL" };
+            let kind = if matches!(*name, "width" | "height") {
+                "INTEGER"
+            } else {
+                "REAL"
+            };
             format!(",\n    {name} {kind} NOT NULL")
         })
         .collect();
@@ -151,26 +155,48 @@ impl PredictionLog {
 
     /// Opens (creating it and its folder if needed) the log at `path` and starts its writer.
     pub fn open_with(path: &Path, config: LogConfig) -> Result<PredictionLog, MonitorError> {
-        let sqlite = |source| MonitorError::Sqlite { path: path.to_path_buf(), source };
+        let sqlite = |source| MonitorError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| MonitorError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| MonitorError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let conn = Connection::open(path).map_err(sqlite)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)).map_err(sqlite)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .map_err(sqlite)?;
         // WAL with NORMAL sync survives process crashes; a power cut may lose the last batches.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
         conn.execute_batch(&create_table_sql()).map_err(sqlite)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sqlite)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite)?;
 
         let (queue, inbox) = mpsc::sync_channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared::default());
-        let writer = Writer { conn, inbox, config, shared: shared.clone(), insert_sql: insert_sql() };
+        let writer = Writer {
+            conn,
+            inbox,
+            config,
+            shared: shared.clone(),
+            insert_sql: insert_sql(),
+        };
         let writer = std::thread::Builder::new()
             .name("asl-prediction-log".into())
             .spawn(move || writer.run())
-            .map_err(|source| MonitorError::Io { path: path.to_path_buf(), source })?;
-        Ok(PredictionLog { path: path.to_path_buf(), queue: Some(queue), shared, writer: Some(writer) })
+            .map_err(|source| MonitorError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(PredictionLog {
+            path: path.to_path_buf(),
+            queue: Some(queue),
+            shared,
+            writer: Some(writer),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -212,7 +238,10 @@ impl PredictionLog {
     pub fn flush(&self) -> Result<(), MonitorError> {
         let (ack, answer) = mpsc::sync_channel(1);
         self.send(Message::Flush(ack))?;
-        answer.recv().map_err(|_| MonitorError::WriterStopped)?.map_err(MonitorError::LogWrite)
+        answer
+            .recv()
+            .map_err(|_| MonitorError::WriterStopped)?
+            .map_err(MonitorError::LogWrite)
     }
 
     /// Enforces the retention limits now rather than at the writer's next round; returns the
@@ -220,7 +249,10 @@ impl PredictionLog {
     pub fn enforce_retention(&self) -> Result<u64, MonitorError> {
         let (ack, answer) = mpsc::sync_channel(1);
         self.send(Message::Retention(ack))?;
-        answer.recv().map_err(|_| MonitorError::WriterStopped)?.map_err(MonitorError::LogWrite)
+        answer
+            .recv()
+            .map_err(|_| MonitorError::WriterStopped)?
+            .map_err(MonitorError::LogWrite)
     }
 
     fn send(&self, message: Message) -> Result<(), MonitorError> {
@@ -261,11 +293,21 @@ pub fn read_range(path: &Path, since: u64, until: u64) -> Result<Vec<LoggedPredi
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let sqlite = |source| MonitorError::Sqlite { path: path.to_path_buf(), source };
+    let sqlite = |source| MonitorError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
     // Read-write without create: a reader of a WAL database may need to create its -shm file.
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(sqlite)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
-    let sql = format!("SELECT {} FROM predictions WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id", columns());
+    let sql = format!(
+        "SELECT {} FROM predictions WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id",
+        columns()
+    );
     let mut stmt = conn.prepare(&sql).map_err(sqlite)?;
     let rows = stmt
         .query_map(params![to_sql_int(since), to_sql_int(until)], |row| {
@@ -320,7 +362,10 @@ impl Writer {
                 next_retention = Instant::now() + self.config.retention_interval;
             }
             // Sleep until a message comes or retention is due.
-            let first = match self.inbox.recv_timeout(next_retention.saturating_duration_since(Instant::now())) {
+            let first = match self
+                .inbox
+                .recv_timeout(next_retention.saturating_duration_since(Instant::now()))
+            {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -346,7 +391,10 @@ impl Writer {
                 if batch.len() >= self.config.batch_size.max(1) {
                     break;
                 }
-                match self.inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                match self
+                    .inbox
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
                     Ok(m) => pending = Some(m),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => closed = true,
@@ -425,8 +473,10 @@ fn delete_expired(conn: &Connection, config: &LogConfig) -> rusqlite::Result<u64
     }
     if let Some(max_rows) = config.max_rows {
         // Ids grow with insertion: everything at or below the (max_rows+1)-th newest id goes.
-        deleted +=
-            conn.execute("DELETE FROM predictions WHERE id <= (SELECT id FROM predictions ORDER BY id DESC LIMIT 1 OFFSET ?1)", [to_sql_int(max_rows)])? as u64;
+        deleted += conn.execute(
+            "DELETE FROM predictions WHERE id <= (SELECT id FROM predictions ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+            [to_sql_int(max_rows)],
+        )? as u64;
     }
     Ok(deleted)
 }
@@ -497,21 +547,34 @@ mod tests {
 
     #[test]
     fn missing_log_reads_as_empty() {
-        assert!(read_since(&temp_dir("missing").join("none.sqlite"), 0).expect("no error").is_empty());
+        assert!(
+            read_since(&temp_dir("missing").join("none.sqlite"), 0)
+                .expect("no error")
+                .is_empty()
+        );
     }
 
     #[test]
     fn full_queue_drops_instead_of_blocking() {
         let dir = temp_dir("log-full");
         let path = dir.join("p.sqlite");
-        let config = LogConfig { queue_capacity: 4, batch_size: 8, batch_delay: Duration::from_millis(10), ..LogConfig::default() };
+        let config = LogConfig {
+            queue_capacity: 4,
+            batch_size: 8,
+            batch_delay: Duration::from_millis(10),
+            ..LogConfig::default()
+        };
         let log = PredictionLog::open_with(&path, config).expect("open");
         // Another connection holds the write lock, so the writer stalls on its first batch.
         let blocker = Connection::open(&path).expect("open");
         blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
         let started = Instant::now();
         let accepted = (0..10_000).filter(|i| log.record(row(1, *i))).count();
-        assert!(started.elapsed() < Duration::from_secs(1), "record blocked: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "record blocked: {:?}",
+            started.elapsed()
+        );
         let counts = log.counts();
         // At most a batch being written, a full queue and one in the writer's hands.
         assert!(accepted <= 8 + 4 + 1, "accepted {accepted}");
@@ -526,7 +589,11 @@ mod tests {
     #[test]
     fn retention_keeps_the_newest_rows_within_age() {
         let dir = temp_dir("log-retention");
-        let config = LogConfig { max_rows: Some(100), max_age_secs: Some(3600), ..LogConfig::default() };
+        let config = LogConfig {
+            max_rows: Some(100),
+            max_age_secs: Some(3600),
+            ..LogConfig::default()
+        };
         let log = PredictionLog::open_with(&dir.join("p.sqlite"), config).expect("open");
         let now = crate::clock::now_unix();
         // 50 rows two hours old, then 200 fresh ones.
@@ -547,7 +614,9 @@ mod tests {
         let path = dir.join("p.sqlite");
         let log = PredictionLog::open(&path).expect("open");
         let conn = Connection::open(&path).expect("open");
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("pragma");
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("pragma");
         assert_eq!(mode, "wal");
         drop(log);
         let _ = std::fs::remove_dir_all(dir);

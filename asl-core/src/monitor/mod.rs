@@ -31,7 +31,12 @@ pub const REFERENCE_CARD_KEY: &str = "monitoring_reference";
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
     #[error("image buffer has {got} bytes, {width}x{height} RGB8 needs {needed}")]
-    BadImage { width: u32, height: u32, got: usize, needed: usize },
+    BadImage {
+        width: u32,
+        height: u32,
+        got: usize,
+        needed: usize,
+    },
     #[error("cannot build a monitoring reference: {0}")]
     Reference(String),
     #[error("monitoring reference is not valid: {0}")]

@@ -56,13 +56,24 @@ fn date(unix: u64) -> String {
 }
 
 fn observation(row: &LoggedPrediction) -> Observation {
-    Observation { ts: row.ts, features: row.features, class: row.class_index, confidence: row.confidence }
+    Observation {
+        ts: row.ts,
+        features: row.features,
+        class: row.class_index,
+        confidence: row.confidence,
+    }
 }
 
 fn report_config(class_names: &[&str]) -> WindowConfig {
     // No `nothing` among the classes: no prediction counts as one.
-    let nothing_class = class_names.iter().position(|c| c.eq_ignore_ascii_case("nothing")).unwrap_or(usize::MAX);
-    WindowConfig { nothing_class, ..WindowConfig::default() }
+    let nothing_class = class_names
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case("nothing"))
+        .unwrap_or(usize::MAX);
+    WindowConfig {
+        nothing_class,
+        ..WindowConfig::default()
+    }
 }
 
 /// Drift per UTC day, oldest first.
@@ -72,12 +83,21 @@ pub fn daily_stats(rows: &[LoggedPrediction], reference: &Reference, class_names
     for row in rows {
         days.entry(row.ts / DAY * DAY).or_default().push(observation(row));
     }
-    days.into_iter().map(|(day_start, obs)| DayStats { day_start, predictions: obs.len(), drift: snapshot_of(&obs, reference, &config, day_start) }).collect()
+    days.into_iter()
+        .map(|(day_start, obs)| DayStats {
+            day_start,
+            predictions: obs.len(),
+            drift: snapshot_of(&obs, reference, &config, day_start),
+        })
+        .collect()
 }
 
 /// Writes a rendered report atomically (a reader never sees half a page).
 pub fn write_report(path: &Path, html: &str) -> Result<(), MonitorError> {
-    crate::fsutil::write_atomic(path, html.as_bytes()).map_err(|source| MonitorError::Io { path: path.to_path_buf(), source })
+    crate::fsutil::write_atomic(path, html.as_bytes()).map_err(|source| MonitorError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The report of `rows` (any order) against `reference`; `class_names` in the model's
@@ -102,13 +122,16 @@ pub fn render_report(rows: &[LoggedPrediction], reference: &Reference, class_nam
 
     let config = report_config(class_names);
     let observations: Vec<Observation> = rows.iter().map(observation).collect();
-    let (first, last) = rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.ts), hi.max(r.ts)));
+    let (first, last) = rows
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.ts), hi.max(r.ts)));
     let overall = snapshot_of(&observations, reference, &config, last);
     let days = daily_stats(rows, reference, class_names);
 
     // Meta line: period, volume, models.
     let mut models: BTreeMap<&str, usize> = BTreeMap::new();
-    rows.iter().for_each(|r| *models.entry(r.model.as_str()).or_default() += 1);
+    rows.iter()
+        .for_each(|r| *models.entry(r.model.as_str()).or_default() += 1);
     let models: Vec<String> = models.iter().map(|(m, n)| format!("{} ({n})", esc(m))).collect();
     let _ = writeln!(
         html,
@@ -148,11 +171,19 @@ fn level_color(level: DriftLevel) -> &'static str {
 }
 
 fn badge(level: DriftLevel) -> String {
-    format!("<span class=\"badge\" style=\"background:{}\">{}</span>", level_color(level), level.as_str())
+    format!(
+        "<span class=\"badge\" style=\"background:{}\">{}</span>",
+        level_color(level),
+        level.as_str()
+    )
 }
 
 fn p_value(p: f64) -> String {
-    if p < 0.001 { "&lt; 0.001".into() } else { format!("{p:.3}") }
+    if p < 0.001 {
+        "&lt; 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
 }
 
 fn percent(share: f64) -> String {
@@ -169,7 +200,11 @@ fn num(v: f64) -> String {
 }
 
 fn median_of(rows: &[LoggedPrediction], feature: &str) -> Option<f64> {
-    let mut values: Vec<f64> = rows.iter().filter_map(|r| r.features.get(feature)).filter(|v| v.is_finite()).collect();
+    let mut values: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.features.get(feature))
+        .filter(|v| v.is_finite())
+        .collect();
     if values.is_empty() {
         return None;
     }
@@ -180,7 +215,12 @@ fn median_of(rows: &[LoggedPrediction], feature: &str) -> Option<f64> {
 /// Reference share of confidences below `threshold` (bins entirely below it).
 fn reference_low_confidence(reference: &Reference, threshold: f32) -> f64 {
     let shares = reference.confidence_histogram.shares();
-    shares.iter().enumerate().filter(|(i, _)| (*i + 1) as f32 / CONFIDENCE_BINS as f32 <= threshold).map(|(_, s)| s).sum()
+    shares
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (*i + 1) as f32 / CONFIDENCE_BINS as f32 <= threshold)
+        .map(|(_, s)| s)
+        .sum()
 }
 
 fn summary(
@@ -192,7 +232,13 @@ fn summary(
     overall: &DriftSnapshot,
     days: &[DayStats],
 ) {
-    let worst = overall.features.iter().map(|f| f.level).chain([overall.class_level]).max().unwrap_or(DriftLevel::Ok);
+    let worst = overall
+        .features
+        .iter()
+        .map(|f| f.level)
+        .chain([overall.class_level])
+        .max()
+        .unwrap_or(DriftLevel::Ok);
     let (class_name, headline) = match (overall.enough_data, worst) {
         (false, _) => ("level-none", "Too few predictions to judge"),
         (true, DriftLevel::Ok) => ("level-ok", "No drift"),
@@ -209,41 +255,86 @@ fn summary(
     }
 
     let describe_feature = |f: &super::window::FeatureDrift| {
-        let medians = match (reference.feature(&f.feature).map(|s| s.median()), median_of(rows, &f.feature)) {
+        let medians = match (
+            reference.feature(&f.feature).map(|s| s.median()),
+            median_of(rows, &f.feature),
+        ) {
             (Some(r), Some(l)) => format!("; median {} → {}", num(r), num(l)),
             _ => String::new(),
         };
         format!("<b>{}</b> (PSI {:.2}, KS {:.2}{medians})", f.feature, f.psi, f.ks)
     };
-    let drifting: Vec<String> = overall.features.iter().filter(|f| f.level == DriftLevel::Drift).map(describe_feature).collect();
-    let warning: Vec<String> = overall.features.iter().filter(|f| f.level == DriftLevel::Warn).map(describe_feature).collect();
+    let drifting: Vec<String> = overall
+        .features
+        .iter()
+        .filter(|f| f.level == DriftLevel::Drift)
+        .map(describe_feature)
+        .collect();
+    let warning: Vec<String> = overall
+        .features
+        .iter()
+        .filter(|f| f.level == DriftLevel::Warn)
+        .map(describe_feature)
+        .collect();
     if drifting.is_empty() && warning.is_empty() {
-        let _ = writeln!(html, "<li>The photos look like the training photos: every feature has PSI below {PSI_WARN} and KS below {KS_DRIFT}.</li>");
+        let _ = writeln!(
+            html,
+            "<li>The photos look like the training photos: every feature has PSI below {PSI_WARN} and KS below {KS_DRIFT}.</li>"
+        );
     }
     if !drifting.is_empty() {
-        let _ = writeln!(html, "<li>The photos differ from the training photos in {}.</li>", join_words(&drifting));
+        let _ = writeln!(
+            html,
+            "<li>The photos differ from the training photos in {}.</li>",
+            join_words(&drifting)
+        );
     }
     if !warning.is_empty() {
-        let _ = writeln!(html, "<li>Smaller changes (warning level) in {}.</li>", join_words(&warning));
+        let _ = writeln!(
+            html,
+            "<li>Smaller changes (warning level) in {}.</li>",
+            join_words(&warning)
+        );
     }
 
     // Class mix: name the classes whose share moved most.
     let live = class_counts(rows, reference.class_distribution.counts.len());
     let live_total = live.iter().sum::<u64>().max(1) as f64;
     let ref_shares = reference.class_distribution.proportions();
-    let mut moves: Vec<(usize, f64)> = ref_shares.iter().enumerate().map(|(i, r)| (i, live[i] as f64 / live_total - r)).collect();
+    let mut moves: Vec<(usize, f64)> = ref_shares
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, live[i] as f64 / live_total - r))
+        .collect();
     moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     let moved: Vec<String> = moves
         .iter()
         .take(3)
         .filter(|(_, d)| d.abs() >= 0.01)
-        .map(|(i, d)| format!("{} {:+.1} pts", esc(class_names.get(*i).copied().unwrap_or("?")), d * 100.0))
+        .map(|(i, d)| {
+            format!(
+                "{} {:+.1} pts",
+                esc(class_names.get(*i).copied().unwrap_or("?")),
+                d * 100.0
+            )
+        })
         .collect();
-    let stats = format!("JS distance {:.2}, chi² p {}", overall.class_js, p_value(overall.class_chi2_pvalue));
+    let stats = format!(
+        "JS distance {:.2}, chi² p {}",
+        overall.class_js,
+        p_value(overall.class_chi2_pvalue)
+    );
     if overall.class_level == DriftLevel::Drift {
-        let _ = writeln!(html, "<li>The mix of predicted classes differs from the reference ({stats}); biggest moves: {}.</li>", moved.join(", "));
+        let _ = writeln!(
+            html,
+            "<li>The mix of predicted classes differs from the reference ({stats}); biggest moves: {}.</li>",
+            moved.join(", ")
+        );
     } else {
-        let _ = writeln!(html, "<li>The mix of predicted classes is in line with the reference ({stats}).</li>");
+        let _ = writeln!(
+            html,
+            "<li>The mix of predicted classes is in line with the reference ({stats}).</li>"
+        );
     }
 
     let _ = writeln!(
@@ -255,8 +346,13 @@ fn summary(
     );
     if let Some(nothing) = class_names.get(config.nothing_class) {
         let reference_share = ref_shares.get(config.nothing_class).copied().unwrap_or(0.0);
-        let _ =
-            writeln!(html, "<li>{} were “{}”, i.e. no hand seen (reference {}).</li>", percent(overall.nothing_share), esc(nothing), percent(reference_share));
+        let _ = writeln!(
+            html,
+            "<li>{} were “{}”, i.e. no hand seen (reference {}).</li>",
+            percent(overall.nothing_share),
+            esc(nothing),
+            percent(reference_share)
+        );
     }
 
     let drift_days: Vec<String> = days
@@ -264,15 +360,28 @@ fn summary(
         .filter(|d| d.drift.level == DriftLevel::Drift)
         .map(|d| {
             let what: Vec<&str> = d.drift.drifting_features();
-            let what = if what.is_empty() { "class mix".to_string() } else { what.join(", ") };
+            let what = if what.is_empty() {
+                "class mix".to_string()
+            } else {
+                what.join(", ")
+            };
             format!("{} ({what})", d.date())
         })
         .collect();
     let judged = days.iter().filter(|d| d.drift.enough_data).count();
     if !drift_days.is_empty() {
-        let _ = writeln!(html, "<li>Drift on {} of {judged} days with enough data: {}.</li>", drift_days.len(), drift_days.join("; "));
+        let _ = writeln!(
+            html,
+            "<li>Drift on {} of {judged} days with enough data: {}.</li>",
+            drift_days.len(),
+            drift_days.join("; ")
+        );
     } else if days.len() > 1 {
-        let _ = writeln!(html, "<li>No single day drifted ({judged} of {} days had at least {MIN_IMAGES_FOR_DRIFT} predictions).</li>", days.len());
+        let _ = writeln!(
+            html,
+            "<li>No single day drifted ({judged} of {} days had at least {MIN_IMAGES_FOR_DRIFT} predictions).</li>",
+            days.len()
+        );
     }
     html.push_str("</ul></section>\n");
 }
@@ -305,7 +414,10 @@ fn volume_section(html: &mut String, days: &[DayStats]) {
 fn features_section(html: &mut String, rows: &[LoggedPrediction], reference: &Reference, overall: &DriftSnapshot) {
     html.push_str("<section><h2>Photo features over the whole period</h2>\n<table><tr><th>feature</th><th>meaning</th><th>reference median</th><th>median here</th><th>PSI</th><th>KS</th><th>status</th></tr>\n");
     for f in &overall.features {
-        let reference_median = reference.feature(&f.feature).map(|s| num(s.median())).unwrap_or_default();
+        let reference_median = reference
+            .feature(&f.feature)
+            .map(|s| num(s.median()))
+            .unwrap_or_default();
         let live_median = median_of(rows, &f.feature).map(num).unwrap_or_default();
         let _ = writeln!(
             html,
@@ -328,11 +440,34 @@ fn daily_drift_section(html: &mut String, days: &[DayStats]) {
     let labels: Vec<String> = days.iter().map(DayStats::date).collect();
     let thin: Vec<bool> = days.iter().map(|d| !d.drift.enough_data).collect();
     for name in FEATURE_NAMES {
-        let psi: Vec<f64> = days.iter().map(|d| d.drift.feature(name).map_or(0.0, |f| f.psi)).collect();
-        let ks: Vec<f64> = days.iter().map(|d| d.drift.feature(name).map_or(0.0, |f| f.ks)).collect();
-        let worst = days.iter().filter(|d| d.drift.enough_data).filter_map(|d| d.drift.feature(name)).map(|f| f.level).max().unwrap_or(DriftLevel::Ok);
+        let psi: Vec<f64> = days
+            .iter()
+            .map(|d| d.drift.feature(name).map_or(0.0, |f| f.psi))
+            .collect();
+        let ks: Vec<f64> = days
+            .iter()
+            .map(|d| d.drift.feature(name).map_or(0.0, |f| f.ks))
+            .collect();
+        let worst = days
+            .iter()
+            .filter(|d| d.drift.enough_data)
+            .filter_map(|d| d.drift.feature(name))
+            .map(|f| f.level)
+            .max()
+            .unwrap_or(DriftLevel::Ok);
         let _ = write!(html, "<div class=\"card\"><h3>{name} {}</h3>", badge(worst));
-        let series = [Series { color: COLOR_LIVE, dashed: false, values: &psi }, Series { color: COLOR_KS, dashed: true, values: &ks }];
+        let series = [
+            Series {
+                color: COLOR_LIVE,
+                dashed: false,
+                values: &psi,
+            },
+            Series {
+                color: COLOR_KS,
+                dashed: true,
+                values: &ks,
+            },
+        ];
         let thresholds = [(PSI_WARN, COLOR_WARN), (PSI_DRIFT, COLOR_DRIFT)];
         html.push_str(&line_chart(330.0, &labels, &series, &thresholds, &thin));
         html.push_str("</div>\n");
@@ -340,12 +475,21 @@ fn daily_drift_section(html: &mut String, days: &[DayStats]) {
     html.push_str("</div></section>\n");
 }
 
-fn classes_section(html: &mut String, rows: &[LoggedPrediction], reference: &Reference, class_names: &[&str], overall: &DriftSnapshot, days: &[DayStats]) {
+fn classes_section(
+    html: &mut String,
+    rows: &[LoggedPrediction],
+    reference: &Reference,
+    class_names: &[&str],
+    overall: &DriftSnapshot,
+    days: &[DayStats],
+) {
     let live = class_counts(rows, reference.class_distribution.counts.len());
     let live_total = live.iter().sum::<u64>().max(1) as f64;
     let live_shares: Vec<f64> = live.iter().map(|c| *c as f64 / live_total).collect();
     let ref_shares = reference.class_distribution.proportions();
-    let labels: Vec<String> = (0..ref_shares.len()).map(|i| class_names.get(i).map_or_else(|| format!("#{i}"), |c| c.to_string())).collect();
+    let labels: Vec<String> = (0..ref_shares.len())
+        .map(|i| class_names.get(i).map_or_else(|| format!("#{i}"), |c| c.to_string()))
+        .collect();
     let _ = write!(
         html,
         "<section><h2>Predicted classes vs reference {}</h2>\n<p>Whole period: JS distance {:.3} (drift at ≥ {} with chi² p &lt; {}), chi² p {}. <span style=\"color:{COLOR_REFERENCE}\">■ reference</span> <span style=\"color:{COLOR_LIVE}\">■ this period</span></p>\n",
@@ -361,18 +505,37 @@ fn classes_section(html: &mut String, rows: &[LoggedPrediction], reference: &Ref
         let js: Vec<f64> = days.iter().map(|d| d.drift.class_js).collect();
         let thin: Vec<bool> = days.iter().map(|d| !d.drift.enough_data).collect();
         html.push_str("<h3>Class-mix JS distance per day</h3>");
-        html.push_str(&line_chart(900.0, &labels, &[Series { color: COLOR_LIVE, dashed: false, values: &js }], &[(drift::CLASS_JS_DRIFT, COLOR_DRIFT)], &thin));
+        html.push_str(&line_chart(
+            900.0,
+            &labels,
+            &[Series {
+                color: COLOR_LIVE,
+                dashed: false,
+                values: &js,
+            }],
+            &[(drift::CLASS_JS_DRIFT, COLOR_DRIFT)],
+            &thin,
+        ));
     }
     html.push_str("</section>\n");
 }
 
-fn confidence_section(html: &mut String, rows: &[LoggedPrediction], reference: &Reference, config: &WindowConfig, days: &[DayStats]) {
+fn confidence_section(
+    html: &mut String,
+    rows: &[LoggedPrediction],
+    reference: &Reference,
+    config: &WindowConfig,
+    days: &[DayStats],
+) {
     let live = ConfidenceHistogram::from_confidences(rows.iter().map(|r| r.confidence));
     let _ = write!(
         html,
         "<section><h2>Confidence of the predictions</h2>\n<p><span style=\"color:{COLOR_REFERENCE}\">■ reference</span> <span style=\"color:{COLOR_LIVE}\">■ this period</span> (share of predictions per 0.05 of confidence)</p>\n"
     );
-    html.push_str(&paired_histogram(&reference.confidence_histogram.shares(), &live.shares()));
+    html.push_str(&paired_histogram(
+        &reference.confidence_histogram.shares(),
+        &live.shares(),
+    ));
     if days.len() > 1 {
         let labels: Vec<String> = days.iter().map(DayStats::date).collect();
         let low: Vec<f64> = days.iter().map(|d| d.drift.low_confidence_share).collect();
@@ -383,7 +546,18 @@ fn confidence_section(html: &mut String, rows: &[LoggedPrediction], reference: &
             "<h3>Per day: <span style=\"color:{COLOR_LIVE}\">━ share below confidence {}</span> &nbsp; <span style=\"color:{COLOR_KS}\">┅ share “nothing”</span></h3>",
             config.low_confidence
         );
-        let series = [Series { color: COLOR_LIVE, dashed: false, values: &low }, Series { color: COLOR_KS, dashed: true, values: &nothing }];
+        let series = [
+            Series {
+                color: COLOR_LIVE,
+                dashed: false,
+                values: &low,
+            },
+            Series {
+                color: COLOR_KS,
+                dashed: true,
+                values: &nothing,
+            },
+        ];
         html.push_str(&line_chart(900.0, &labels, &series, &[], &thin));
     }
     html.push_str("</section>\n");
@@ -396,7 +570,10 @@ fn days_section(html: &mut String, days: &[DayStats]) {
         let (drifting, status) = if d.drift.enough_data {
             (drifting, badge(d.drift.level))
         } else {
-            (format!("<span class=\"muted\">{drifting}</span>"), "<span class=\"muted\">too few to judge</span>".into())
+            (
+                format!("<span class=\"muted\">{drifting}</span>"),
+                "<span class=\"muted\">too few to judge</span>".into(),
+            )
         };
         let _ = writeln!(
             html,
@@ -413,7 +590,12 @@ fn days_section(html: &mut String, days: &[DayStats]) {
 }
 
 fn reference_note(html: &mut String, reference: &Reference) {
-    let _ = writeln!(html, "<p class=\"muted\">Reference: {} photos, built {} (UTC).</p>", reference.n_images, crate::clock::rfc3339(reference.created_at));
+    let _ = writeln!(
+        html,
+        "<p class=\"muted\">Reference: {} photos, built {} (UTC).</p>",
+        reference.n_images,
+        crate::clock::rfc3339(reference.created_at)
+    );
 }
 
 fn footer() -> String {
@@ -463,11 +645,19 @@ fn nice_max(max: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(max.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= max * (1.0 - 1e-12)).unwrap_or(10.0 * magnitude)
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|v| *v >= max * (1.0 - 1e-12))
+        .unwrap_or(10.0 * magnitude)
 }
 
 fn tick_label(v: f64) -> String {
-    if v >= 1000.0 || v == v.round() { format!("{v:.0}") } else { format!("{}", (v * 1000.0).round() / 1000.0) }
+    if v >= 1000.0 || v == v.round() {
+        format!("{v:.0}")
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
 }
 
 /// Which of `n` x labels to print so at most ~`room` show.
@@ -517,7 +707,11 @@ impl Frame {
         for k in 0..=steps {
             let v = self.y_max * k as f64 / steps as f64;
             let y = self.y(v);
-            let label = if percent { format!("{}%", tick_label(v * 100.0)) } else { tick_label(v) };
+            let label = if percent {
+                format!("{}%", tick_label(v * 100.0))
+            } else {
+                tick_label(v)
+            };
             let _ = write!(
                 svg,
                 "<line x1=\"{l}\" x2=\"{r}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>",
@@ -532,17 +726,38 @@ impl Frame {
     /// Dates as x labels; narrow charts drop the year (`MM-DD`).
     fn x_labels(&self, svg: &mut String, labels: &[String]) {
         let narrow = self.width < 500.0;
-        let every = label_every(labels.len(), (self.plot_width() / if narrow { 45.0 } else { 75.0 }) as usize);
+        let every = label_every(
+            labels.len(),
+            (self.plot_width() / if narrow { 45.0 } else { 75.0 }) as usize,
+        );
         for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
-            let label = if narrow && label.len() == 10 { &label[5..] } else { label.as_str() };
-            let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", self.x(i, labels.len()), self.height - 6.0, esc(label));
+            let label = if narrow && label.len() == 10 {
+                &label[5..]
+            } else {
+                label.as_str()
+            };
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                self.x(i, labels.len()),
+                self.height - 6.0,
+                esc(label)
+            );
         }
     }
 }
 
 fn bar_chart(bars: &[(String, f64)], color: &str, what: &str) -> String {
     let max = bars.iter().map(|b| b.1).fold(0.0, f64::max);
-    let frame = Frame { width: 900.0, height: 200.0, left: 50.0, right: 10.0, top: 10.0, bottom: 24.0, y_max: nice_max(max) };
+    let frame = Frame {
+        width: 900.0,
+        height: 200.0,
+        left: 50.0,
+        right: 10.0,
+        top: 10.0,
+        bottom: 24.0,
+        y_max: nice_max(max),
+    };
     let mut svg = String::new();
     frame.open(&mut svg, &format!("{what} per day"));
     frame.y_axis(&mut svg, false);
@@ -573,10 +788,22 @@ struct Series<'a> {
 /// (the axis stops at 2 so thresholds stay readable). `thin[i]`: day `i` had too little data
 /// (hollow dot).
 fn line_chart(width: f64, labels: &[String], series: &[Series], thresholds: &[(f64, &str)], thin: &[bool]) -> String {
-    let max = series.iter().flat_map(|s| s.values.iter().copied()).chain(thresholds.iter().map(|t| t.0 * 1.2)).fold(0.0, f64::max);
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .chain(thresholds.iter().map(|t| t.0 * 1.2))
+        .fold(0.0, f64::max);
     let percent = thresholds.is_empty();
     let left = if percent { 44.0 } else { 36.0 };
-    let frame = Frame { width, height: 150.0, left, right: 12.0, top: 8.0, bottom: 22.0, y_max: nice_max(max.min(2.0)) };
+    let frame = Frame {
+        width,
+        height: 150.0,
+        left,
+        right: 12.0,
+        top: 8.0,
+        bottom: 22.0,
+        y_max: nice_max(max.min(2.0)),
+    };
     let mut svg = String::new();
     frame.open(&mut svg, "scores per day");
     frame.y_axis(&mut svg, percent);
@@ -591,13 +818,27 @@ fn line_chart(width: f64, labels: &[String], series: &[Series], thresholds: &[(f
     }
     let n = labels.len();
     for s in series {
-        let points: Vec<String> = s.values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", frame.x(i, n), frame.y(*v))).collect();
+        let points: Vec<String> = s
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", frame.x(i, n), frame.y(*v)))
+            .collect();
         if points.len() > 1 {
             let dash = if s.dashed { " stroke-dasharray=\"2 3\"" } else { "" };
-            let _ = write!(svg, "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"{dash}/>", points.join(" "), s.color);
+            let _ = write!(
+                svg,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"{dash}/>",
+                points.join(" "),
+                s.color
+            );
         }
         for (i, v) in s.values.iter().enumerate() {
-            let fill = if thin.get(i).copied().unwrap_or(false) { "#fff" } else { s.color };
+            let fill = if thin.get(i).copied().unwrap_or(false) {
+                "#fff"
+            } else {
+                s.color
+            };
             let label = labels.get(i).map(String::as_str).unwrap_or("");
             let _ = write!(
                 svg,
@@ -630,7 +871,10 @@ fn paired_hbars(labels: &[String], reference: &[f64], live: &[f64]) -> String {
     );
     for (i, label) in labels.iter().enumerate() {
         let y = top + row * i as f64;
-        let (r, l) = (reference.get(i).copied().unwrap_or(0.0), live.get(i).copied().unwrap_or(0.0));
+        let (r, l) = (
+            reference.get(i).copied().unwrap_or(0.0),
+            live.get(i).copied().unwrap_or(0.0),
+        );
         let _ = write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{:.1}\" width=\"{:.1}\" height=\"6\" fill=\"{COLOR_REFERENCE}\"><title>reference {}</title></rect><rect x=\"{left}\" y=\"{:.1}\" width=\"{:.1}\" height=\"7\" fill=\"{COLOR_LIVE}\"><title>this period {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
@@ -655,7 +899,15 @@ fn paired_hbars(labels: &[String], reference: &[f64], live: &[f64]) -> String {
 /// Confidence histograms side by side per bin.
 fn paired_histogram(reference: &[f64], live: &[f64]) -> String {
     let max = reference.iter().chain(live).copied().fold(0.0, f64::max);
-    let frame = Frame { width: 900.0, height: 200.0, left: 50.0, right: 10.0, top: 10.0, bottom: 24.0, y_max: nice_max(max) };
+    let frame = Frame {
+        width: 900.0,
+        height: 200.0,
+        left: 50.0,
+        right: 10.0,
+        top: 10.0,
+        bottom: 24.0,
+        y_max: nice_max(max),
+    };
     let mut svg = String::new();
     frame.open(&mut svg, "confidence histogram, reference and this period");
     frame.y_axis(&mut svg, true);
@@ -663,7 +915,10 @@ fn paired_histogram(reference: &[f64], live: &[f64]) -> String {
     let slot = frame.plot_width() / bins.max(1) as f64;
     for i in 0..bins {
         let x = frame.left + slot * i as f64;
-        for (k, (shares, color)) in [(reference, COLOR_REFERENCE), (live, COLOR_LIVE)].into_iter().enumerate() {
+        for (k, (shares, color)) in [(reference, COLOR_REFERENCE), (live, COLOR_LIVE)]
+            .into_iter()
+            .enumerate()
+        {
             let v = shares.get(i).copied().unwrap_or(0.0);
             let y = frame.y(v);
             let _ = write!(
@@ -680,7 +935,12 @@ fn paired_histogram(reference: &[f64], live: &[f64]) -> String {
     }
     for tick in 0..=4 {
         let v = tick as f64 / 4.0;
-        let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>", frame.left + frame.plot_width() * v, frame.height - 6.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
+            frame.left + frame.plot_width() * v,
+            frame.height - 6.0
+        );
     }
     svg.push_str("</svg>\n");
     svg
@@ -694,7 +954,17 @@ mod tests {
     const CLASSES: [&str; 3] = ["A", "B", "nothing"];
 
     fn photo(brightness: f64) -> ImageFeatures {
-        ImageFeatures { mean_r: 100.0, mean_g: 100.0, mean_b: 100.0, brightness, contrast: 30.0, sharpness: 50.0, aspect_ratio: 1.0, width: 200, height: 200 }
+        ImageFeatures {
+            mean_r: 100.0,
+            mean_g: 100.0,
+            mean_b: 100.0,
+            brightness,
+            contrast: 30.0,
+            sharpness: 50.0,
+            aspect_ratio: 1.0,
+            width: 200,
+            height: 200,
+        }
     }
 
     fn brightness(i: usize) -> f64 {
@@ -752,7 +1022,11 @@ mod tests {
     fn calm_period_is_calm() {
         let all = rows(20_000, 400, 0.0, |i| i % 2);
         let html = render_report(&all, &reference(), &CLASSES, "asl drift");
-        assert!(html.contains("class=\"summary level-ok\""), "{}", &html[..html.len().min(4000)]);
+        assert!(
+            html.contains("class=\"summary level-ok\""),
+            "{}",
+            &html[..html.len().min(4000)]
+        );
         assert!(html.contains("The photos look like the training photos"));
     }
 

@@ -40,10 +40,19 @@ impl FeatureSketch {
             return None;
         }
         sorted.sort_by(f64::total_cmp);
-        let mut edges: Vec<f64> = (1..PSI_BINS).map(|k| quantile_sorted(&sorted, k as f64 / PSI_BINS as f64)).collect();
+        let mut edges: Vec<f64> = (1..PSI_BINS)
+            .map(|k| quantile_sorted(&sorted, k as f64 / PSI_BINS as f64))
+            .collect();
         edges.dedup();
-        let quantiles = (0..SKETCH_QUANTILES).map(|i| quantile_sorted(&sorted, i as f64 / (SKETCH_QUANTILES - 1) as f64)).collect();
-        let mut sketch = FeatureSketch { counts: Vec::new(), edges, quantiles, n: sorted.len() as u64 };
+        let quantiles = (0..SKETCH_QUANTILES)
+            .map(|i| quantile_sorted(&sorted, i as f64 / (SKETCH_QUANTILES - 1) as f64))
+            .collect();
+        let mut sketch = FeatureSketch {
+            counts: Vec::new(),
+            edges,
+            quantiles,
+            n: sorted.len() as u64,
+        };
         sketch.counts = sketch.bin_counts(sorted.iter().copied());
         Some(sketch)
     }
@@ -90,11 +99,18 @@ impl FeatureSketch {
         let step = 1.0 / (q.len() - 1) as f64;
         let (lo, hi) = (q[k - 1], q[k]);
         let p_lo = (k - 1) as f64 * step;
-        if hi > lo { p_lo + (x - lo) / (hi - lo) * step } else { p_lo }
+        if hi > lo {
+            p_lo + (x - lo) / (hi - lo) * step
+        } else {
+            p_lo
+        }
     }
 
     pub fn median(&self) -> f64 {
-        self.quantiles.get(self.quantiles.len() / 2).copied().unwrap_or(f64::NAN)
+        self.quantiles
+            .get(self.quantiles.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
     }
 }
 
@@ -117,7 +133,10 @@ pub struct ClassDistribution {
 
 impl ClassDistribution {
     pub fn new(class_names: &[&str]) -> ClassDistribution {
-        ClassDistribution { classes: class_names.iter().map(|c| c.to_string()).collect(), counts: vec![0; class_names.len()] }
+        ClassDistribution {
+            classes: class_names.iter().map(|c| c.to_string()).collect(),
+            counts: vec![0; class_names.len()],
+        }
     }
 
     /// Counts one prediction; an index outside the class list is ignored.
@@ -152,7 +171,9 @@ pub struct ConfidenceHistogram {
 
 impl Default for ConfidenceHistogram {
     fn default() -> Self {
-        ConfidenceHistogram { counts: vec![0; CONFIDENCE_BINS] }
+        ConfidenceHistogram {
+            counts: vec![0; CONFIDENCE_BINS],
+        }
     }
 }
 
@@ -202,7 +223,12 @@ pub struct Reference {
 impl Reference {
     /// The reference of a sample of photos (typically the validation split) with the model's
     /// predicted class index and confidence for each.
-    pub fn from_samples(features: &[ImageFeatures], predicted: &[usize], confidences: &[f32], class_names: &[&str]) -> Result<Reference, MonitorError> {
+    pub fn from_samples(
+        features: &[ImageFeatures],
+        predicted: &[usize],
+        confidences: &[f32],
+        class_names: &[&str],
+    ) -> Result<Reference, MonitorError> {
         if features.is_empty() {
             return Err(MonitorError::Reference("no photos".into()));
         }
@@ -215,13 +241,17 @@ impl Reference {
             )));
         }
         if let Some(bad) = predicted.iter().find(|c| **c >= class_names.len()) {
-            return Err(MonitorError::Reference(format!("class index {bad} with only {} classes", class_names.len())));
+            return Err(MonitorError::Reference(format!(
+                "class index {bad} with only {} classes",
+                class_names.len()
+            )));
         }
         let rows: Vec<[f64; NUM_FEATURES]> = features.iter().map(ImageFeatures::values).collect();
         let mut sketches = BTreeMap::new();
         for (i, name) in FEATURE_NAMES.iter().enumerate() {
             let column: Vec<f64> = rows.iter().map(|r| r[i]).collect();
-            let sketch = FeatureSketch::from_values(&column).ok_or_else(|| MonitorError::Reference(format!("feature {name} has no finite value")))?;
+            let sketch = FeatureSketch::from_values(&column)
+                .ok_or_else(|| MonitorError::Reference(format!("feature {name} has no finite value")))?;
             sketches.insert(name.to_string(), sketch);
         }
         let mut class_distribution = ClassDistribution::new(class_names);
@@ -248,13 +278,18 @@ impl Reference {
     pub fn from_json(value: &serde_json::Value) -> Result<Reference, MonitorError> {
         let reference = Reference::deserialize(value)?;
         if reference.version != REFERENCE_VERSION {
-            return Err(MonitorError::Reference(format!("reference version {} (this build reads {REFERENCE_VERSION})", reference.version)));
+            return Err(MonitorError::Reference(format!(
+                "reference version {} (this build reads {REFERENCE_VERSION})",
+                reference.version
+            )));
         }
         Ok(reference)
     }
 
     /// The reference stored in a model card's `extra` map, if any.
-    pub fn from_card_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Option<Result<Reference, MonitorError>> {
+    pub fn from_card_extra(
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Result<Reference, MonitorError>> {
         extra.get(super::REFERENCE_CARD_KEY).map(Reference::from_json)
     }
 }
@@ -302,8 +337,15 @@ mod tests {
 
     #[test]
     fn reference_round_trips_through_json() {
-        let features: Vec<ImageFeatures> =
-            (0..40).map(|i| ImageFeatures { brightness: i as f64, width: 200, height: 200, aspect_ratio: 1.0, ..Default::default() }).collect();
+        let features: Vec<ImageFeatures> = (0..40)
+            .map(|i| ImageFeatures {
+                brightness: i as f64,
+                width: 200,
+                height: 200,
+                aspect_ratio: 1.0,
+                ..Default::default()
+            })
+            .collect();
         let predicted: Vec<usize> = (0..40).map(|i| i % 3).collect();
         let confidences = vec![0.9f32; 40];
         let r = Reference::from_samples(&features, &predicted, &confidences, &["A", "B", "C"]).expect("valid sample");

@@ -36,7 +36,12 @@ pub struct WindowConfig {
 
 impl Default for WindowConfig {
     fn default() -> Self {
-        WindowConfig { max_images: 1000, max_age_secs: 3600, low_confidence: 0.5, nothing_class: crate::classes::NOTHING }
+        WindowConfig {
+            max_images: 1000,
+            max_age_secs: 3600,
+            low_confidence: 0.5,
+            nothing_class: crate::classes::NOTHING,
+        }
     }
 }
 
@@ -75,7 +80,11 @@ impl DriftSnapshot {
 
     /// Names of the features at [`DriftLevel::Drift`].
     pub fn drifting_features(&self) -> Vec<&str> {
-        self.features.iter().filter(|f| f.level == DriftLevel::Drift).map(|f| f.feature.as_str()).collect()
+        self.features
+            .iter()
+            .filter(|f| f.level == DriftLevel::Drift)
+            .map(|f| f.feature.as_str())
+            .collect()
     }
 }
 
@@ -89,7 +98,10 @@ impl LiveWindow {
     pub fn new(config: WindowConfig) -> LiveWindow {
         // Capacity up front: the window fills within minutes and then stays full.
         let capacity = config.max_images.clamp(1, 100_000);
-        LiveWindow { config, observations: VecDeque::with_capacity(capacity) }
+        LiveWindow {
+            config,
+            observations: VecDeque::with_capacity(capacity),
+        }
     }
 
     pub fn config(&self) -> &WindowConfig {
@@ -138,13 +150,23 @@ impl LiveWindow {
 
     /// Drift of the observations not expired at `now`.
     pub fn snapshot_at(&self, reference: &Reference, now: u64) -> DriftSnapshot {
-        snapshot_of(self.observations.iter().filter(|o| !self.is_expired(o, now)), reference, &self.config, now)
+        snapshot_of(
+            self.observations.iter().filter(|o| !self.is_expired(o, now)),
+            reference,
+            &self.config,
+            now,
+        )
     }
 }
 
 /// Drift of any set of observations (a window, a day of logged predictions) against the
 /// reference; `at` is only recorded. Uses `config`'s thresholds, not its limits.
-pub fn snapshot_of<'a>(observations: impl IntoIterator<Item = &'a Observation>, reference: &Reference, config: &WindowConfig, at: u64) -> DriftSnapshot {
+pub fn snapshot_of<'a>(
+    observations: impl IntoIterator<Item = &'a Observation>,
+    reference: &Reference,
+    config: &WindowConfig,
+    at: u64,
+) -> DriftSnapshot {
     let mut columns: [Vec<f64>; NUM_FEATURES] = Default::default();
     let mut class_counts = vec![0u64; reference.class_distribution.counts.len()];
     let (mut n, mut low_confidence, mut nothing) = (0usize, 0usize, 0usize);
@@ -166,14 +188,24 @@ pub fn snapshot_of<'a>(observations: impl IntoIterator<Item = &'a Observation>, 
         .filter_map(|(name, values)| {
             let sketch = reference.feature(name)?;
             let (psi, ks) = drift::feature_drift(sketch, values);
-            Some(FeatureDrift { feature: name.to_string(), psi, ks, level: drift::feature_level(psi, ks) })
+            Some(FeatureDrift {
+                feature: name.to_string(),
+                psi,
+                ks,
+                level: drift::feature_level(psi, ks),
+            })
         })
         .collect();
     let (chi, class_js) = drift::class_drift(&reference.class_distribution, &class_counts);
     let class_level = drift::class_level(chi.p_value, class_js);
     let share = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
     let enough_data = n >= MIN_IMAGES_FOR_DRIFT;
-    let worst = features.iter().map(|f| f.level).chain([class_level]).max().unwrap_or(DriftLevel::Ok);
+    let worst = features
+        .iter()
+        .map(|f| f.level)
+        .chain([class_level])
+        .max()
+        .unwrap_or(DriftLevel::Ok);
     DriftSnapshot {
         at,
         window_images: n,
@@ -220,18 +252,33 @@ mod tests {
     }
 
     fn config() -> WindowConfig {
-        WindowConfig { max_images: 300, max_age_secs: 60, low_confidence: 0.5, nothing_class: 2 }
+        WindowConfig {
+            max_images: 300,
+            max_age_secs: 60,
+            low_confidence: 0.5,
+            nothing_class: 2,
+        }
     }
 
     #[test]
     fn keeps_the_last_n_within_the_age_limit() {
         let mut w = LiveWindow::new(config());
         for i in 0..500u64 {
-            w.push(Observation { ts: 1000, features: photo(100.0), class: 0, confidence: 0.9 });
+            w.push(Observation {
+                ts: 1000,
+                features: photo(100.0),
+                class: 0,
+                confidence: 0.9,
+            });
             assert_eq!(w.len(), (i as usize + 1).min(300));
         }
         // Everything older than 60 s goes when a newer photo arrives.
-        w.push(Observation { ts: 1061, features: photo(100.0), class: 0, confidence: 0.9 });
+        w.push(Observation {
+            ts: 1061,
+            features: photo(100.0),
+            class: 0,
+            confidence: 0.9,
+        });
         assert_eq!(w.len(), 1);
         // The snapshot also ignores what expired since the last push.
         assert_eq!(w.snapshot_at(&reference(), 1200).window_images, 0);
@@ -244,7 +291,12 @@ mod tests {
         let r = reference();
         let mut w = LiveWindow::new(config());
         for i in 0..300 {
-            w.push(Observation { ts: 5000, features: photo(brightness(i + 7)), class: i % 2, confidence: 0.9 });
+            w.push(Observation {
+                ts: 5000,
+                features: photo(brightness(i + 7)),
+                class: i % 2,
+                confidence: 0.9,
+            });
         }
         let s = w.snapshot_at(&r, 5000);
         assert_eq!((s.window_images, s.enough_data), (300, true));
@@ -262,7 +314,12 @@ mod tests {
         for i in 0..200 {
             let class = if i % 4 == 0 { 2 } else { i % 2 };
             let confidence = if i % 5 == 0 { 0.3 } else { 0.9 };
-            w.push(Observation { ts: 5000, features: photo(brightness(i) + 40.0), class, confidence });
+            w.push(Observation {
+                ts: 5000,
+                features: photo(brightness(i) + 40.0),
+                class,
+                confidence,
+            });
         }
         let s = w.snapshot_at(&r, 5000);
         let b = s.feature("brightness").expect("brightness is monitored");

@@ -27,19 +27,39 @@ pub struct LocalStore {
 static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let seed = nanos ^ (std::process::id() as u64).rotate_left(32) ^ RUN_COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let seed = nanos
+        ^ (std::process::id() as u64).rotate_left(32)
+        ^ RUN_COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut rng = crate::rng::SplitMix64::new(seed);
     format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }
 
 fn valid_id(id: &str) -> Result<(), TrackingError> {
-    if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) { Ok(()) } else { Err(TrackingError::NotFound(format!("run {id:?}"))) }
+    if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(TrackingError::NotFound(format!("run {id:?}")))
+    }
 }
 
 fn valid_model_name(name: &str) -> Result<(), TrackingError> {
-    let ok = !name.is_empty() && name.len() <= 200 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) && !name.starts_with('.');
-    if ok { Ok(()) } else { Err(TrackingError::Invalid(format!("model name {name:?}: use letters, digits, _ - ."))) }
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(TrackingError::Invalid(format!(
+            "model name {name:?}: use letters, digits, _ - ."
+        )))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, Default)]
@@ -47,18 +67,29 @@ struct Aliases(BTreeMap<String, u32>);
 
 impl LocalStore {
     pub fn new(tracking: impl Into<PathBuf>, registry: impl Into<PathBuf>) -> Self {
-        Self { tracking: tracking.into(), registry: registry.into(), write_lock: Mutex::new(()) }
+        Self {
+            tracking: tracking.into(),
+            registry: registry.into(),
+            write_lock: Mutex::new(()),
+        }
     }
 
     fn run_dir(&self, run_id: &str) -> Result<PathBuf, TrackingError> {
         valid_id(run_id)?;
         let d = self.tracking.join("runs").join(run_id);
-        if d.join("run.json").is_file() { Ok(d) } else { Err(TrackingError::NotFound(format!("run {run_id}"))) }
+        if d.join("run.json").is_file() {
+            Ok(d)
+        } else {
+            Err(TrackingError::NotFound(format!("run {run_id}")))
+        }
     }
 
     fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrackingError> {
         let bytes = fs::read(path).map_err(io_err(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| TrackingError::Corrupt { path: path.to_path_buf(), problem: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| TrackingError::Corrupt {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })
     }
 
     fn update_run(&self, run_id: &str, f: impl FnOnce(&mut RunInfo)) -> Result<(), TrackingError> {
@@ -79,7 +110,12 @@ impl LocalStore {
         let d = self.model_dir(model)?;
         fs::create_dir_all(&d).map_err(io_err(&d))?;
         let p = d.join(".lock");
-        let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
         f.lock().map_err(io_err(&p))?;
         Ok(f)
     }
@@ -102,7 +138,13 @@ impl LocalStore {
             return Err(TrackingError::NotFound(format!("version {version} of model {model}")));
         }
         let mut v: ModelVersion = Self::read_json(&p)?;
-        v.aliases = self.aliases(model)?.0.iter().filter(|(_, n)| **n == version).map(|(a, _)| a.clone()).collect();
+        v.aliases = self
+            .aliases(model)?
+            .0
+            .iter()
+            .filter(|(_, n)| **n == version)
+            .map(|(a, _)| a.clone())
+            .collect();
         Ok(v)
     }
 }
@@ -124,14 +166,29 @@ impl TrackingStore for LocalStore {
         format!("local store at {}", self.tracking.display())
     }
 
-    fn create_run(&self, experiment: &str, run_name: &str, tags: &BTreeMap<String, String>) -> Result<RunInfo, TrackingError> {
+    fn create_run(
+        &self,
+        experiment: &str,
+        run_name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<RunInfo, TrackingError> {
         for k in tags.keys() {
             check_key(k)?;
         }
         let run_id = new_run_id();
         let dir = self.tracking.join("runs").join(&run_id);
         fs::create_dir_all(dir.join("artifacts")).map_err(io_err(&dir))?;
-        let info = RunInfo { run_id, experiment: experiment.to_string(), name: run_name.to_string(), status: RunStatus::Running, start_time_ms: now_ms(), end_time_ms: None, params: BTreeMap::new(), metrics: BTreeMap::new(), tags: tags.clone() };
+        let info = RunInfo {
+            run_id,
+            experiment: experiment.to_string(),
+            name: run_name.to_string(),
+            status: RunStatus::Running,
+            start_time_ms: now_ms(),
+            end_time_ms: None,
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            tags: tags.clone(),
+        };
         let p = dir.join("run.json");
         fsutil::write_json_atomic(&p, &info).map_err(io_err(&p))?;
         Ok(info)
@@ -143,7 +200,10 @@ impl TrackingStore for LocalStore {
             check_key(k)?;
             // MLflow refuses to change a logged param; so does the local store.
             if run.params.get(k).is_some_and(|old| old != v) {
-                return Err(TrackingError::Invalid(format!("param {k} of run {run_id} is already {:?}; params cannot change", run.params[k])));
+                return Err(TrackingError::Invalid(format!(
+                    "param {k} of run {run_id} is already {:?}; params cannot change",
+                    run.params[k]
+                )));
             }
         }
         self.update_run(run_id, |r| r.params.extend(params.clone()))
@@ -153,7 +213,10 @@ impl TrackingStore for LocalStore {
         for m in metrics {
             check_key(&m.key)?;
             if !m.value.is_finite() {
-                return Err(TrackingError::Invalid(format!("metric {} = {}: only finite values are logged", m.key, m.value)));
+                return Err(TrackingError::Invalid(format!(
+                    "metric {} = {}: only finite values are logged",
+                    m.key, m.value
+                )));
             }
         }
         let dir = self.run_dir(run_id)?;
@@ -165,14 +228,21 @@ impl TrackingStore for LocalStore {
         }
         {
             let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut f = fs::OpenOptions::new().create(true).append(true).read(true).open(&p).map_err(io_err(&p))?;
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(&p)
+                .map_err(io_err(&p))?;
             // A crash mid-append leaves a torn last line: close it, so the next point is not
             // glued onto it (and lost with it).
             let len = f.metadata().map_err(io_err(&p))?.len();
             if len > 0 {
                 use std::io::{Read, Seek, SeekFrom};
                 let mut last = [0u8; 1];
-                f.seek(SeekFrom::Start(len - 1)).and_then(|_| f.read_exact(&mut last)).map_err(io_err(&p))?;
+                f.seek(SeekFrom::Start(len - 1))
+                    .and_then(|_| f.read_exact(&mut last))
+                    .map_err(io_err(&p))?;
                 if last[0] != b'\n' {
                     lines.insert(0, b'\n');
                 }
@@ -183,7 +253,11 @@ impl TrackingStore for LocalStore {
         let history = self.read_metrics(&dir)?;
         self.update_run(run_id, |r| {
             for m in metrics {
-                if let Some(latest) = history.iter().filter(|h| h.key == m.key).max_by(|a, b| (a.step, a.timestamp_ms).cmp(&(b.step, b.timestamp_ms))) {
+                if let Some(latest) = history
+                    .iter()
+                    .filter(|h| h.key == m.key)
+                    .max_by(|a, b| (a.step, a.timestamp_ms).cmp(&(b.step, b.timestamp_ms)))
+                {
                     r.metrics.insert(m.key.clone(), latest.value);
                 }
             }
@@ -215,7 +289,11 @@ impl TrackingStore for LocalStore {
     }
 
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, TrackingError> {
-        let mut h: Vec<MetricPoint> = self.read_metrics(&self.run_dir(run_id)?)?.into_iter().filter(|m| m.key == key).collect();
+        let mut h: Vec<MetricPoint> = self
+            .read_metrics(&self.run_dir(run_id)?)?
+            .into_iter()
+            .filter(|m| m.key == key)
+            .collect();
         h.sort_by_key(|m| (m.step, m.timestamp_ms));
         Ok(h)
     }
@@ -231,8 +309,12 @@ impl TrackingStore for LocalStore {
         for e in entries {
             let p = e.map_err(io_err(&root))?.path().join("run.json");
             // A run folder whose run.json was never written (crash at creation) is not a run.
-            let Ok(info) = Self::read_json::<RunInfo>(&p) else { continue };
-            let wanted = info.experiment == experiment && (!query.finished_only || info.status == RunStatus::Finished) && query.tags.iter().all(|(k, v)| info.tags.get(k) == Some(v));
+            let Ok(info) = Self::read_json::<RunInfo>(&p) else {
+                continue;
+            };
+            let wanted = info.experiment == experiment
+                && (!query.finished_only || info.status == RunStatus::Finished)
+                && query.tags.iter().all(|(k, v)| info.tags.get(k) == Some(v));
             if wanted {
                 runs.push(info);
             }
@@ -252,10 +334,21 @@ impl TrackingStore for LocalStore {
         Ok(runs)
     }
 
-    fn create_model_version(&self, model: &str, run_id: &str, artifact_path: &str, tags: &BTreeMap<String, String>) -> Result<ModelVersion, TrackingError> {
-        let src = self.run_dir(run_id)?.join("artifacts").join(safe_relative(artifact_path)?);
+    fn create_model_version(
+        &self,
+        model: &str,
+        run_id: &str,
+        artifact_path: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<ModelVersion, TrackingError> {
+        let src = self
+            .run_dir(run_id)?
+            .join("artifacts")
+            .join(safe_relative(artifact_path)?);
         if !src.is_dir() {
-            return Err(TrackingError::NotFound(format!("artifacts {artifact_path:?} of run {run_id}")));
+            return Err(TrackingError::NotFound(format!(
+                "artifacts {artifact_path:?} of run {run_id}"
+            )));
         }
         let _lock = self.lock_model(model)?;
         let next = self.list_versions(model)?.last().map(|v| v.version + 1).unwrap_or(1);
@@ -264,10 +357,21 @@ impl TrackingStore for LocalStore {
         // Under the model's lock: a `.version-*` folder here is a killed run's.
         fsutil::sweep_stale(&versions, ".version-").map_err(io_err(&versions))?;
         // Build the version in a temp folder, then rename: a crash leaves no half version.
-        let tmp = tempfile::Builder::new().prefix(".version-").tempdir_in(&versions).map_err(io_err(&versions))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".version-")
+            .tempdir_in(&versions)
+            .map_err(io_err(&versions))?;
         copy_tree(&src, &tmp.path().join("files"))?;
         let final_dir = versions.join(next.to_string());
-        let v = ModelVersion { name: model.to_string(), version: next, run_id: run_id.to_string(), source: final_dir.join("files").display().to_string(), created_ms: now_ms(), tags: tags.clone(), aliases: Vec::new() };
+        let v = ModelVersion {
+            name: model.to_string(),
+            version: next,
+            run_id: run_id.to_string(),
+            source: final_dir.join("files").display().to_string(),
+            created_ms: now_ms(),
+            tags: tags.clone(),
+            aliases: Vec::new(),
+        };
         let p = tmp.path().join("version.json");
         fsutil::write_json_atomic(&p, &v).map_err(io_err(&p))?;
         let tmp_path = tmp.keep();
@@ -279,7 +383,9 @@ impl TrackingStore for LocalStore {
     fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, TrackingError> {
         let dir = self.model_dir(model)?.join("versions");
         let mut numbers: Vec<u32> = match fs::read_dir(&dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
+            Ok(entries) => entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(TrackingError::Io { path: dir, source: e }),
         };

@@ -23,7 +23,12 @@ pub enum TrackingError {
     #[error("cannot reach the tracking server at {url}: {source}")]
     Network { url: String, source: reqwest::Error },
     #[error("tracking server answered {status} to {url}: {code} {message}")]
-    Api { url: String, status: u16, code: String, message: String },
+    Api {
+        url: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{path}: unreadable tracking record: {problem}")]
@@ -33,7 +38,10 @@ pub enum TrackingError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrackingError + '_ {
-    move |source| TrackingError::Io { path: path.to_path_buf(), source }
+    move |source| TrackingError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +99,12 @@ pub struct MetricPoint {
 
 impl MetricPoint {
     pub fn now(key: &str, value: f64, step: i64) -> MetricPoint {
-        MetricPoint { key: key.to_string(), value, step, timestamp_ms: now_ms() }
+        MetricPoint {
+            key: key.to_string(),
+            value,
+            step,
+            timestamp_ms: now_ms(),
+        }
     }
 }
 
@@ -126,7 +139,12 @@ pub struct ModelVersion {
 pub trait TrackingStore: Send + Sync {
     /// Where this store keeps things, for messages ("local store at …", "MLflow at …").
     fn describe(&self) -> String;
-    fn create_run(&self, experiment: &str, run_name: &str, tags: &BTreeMap<String, String>) -> Result<RunInfo, TrackingError>;
+    fn create_run(
+        &self,
+        experiment: &str,
+        run_name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<RunInfo, TrackingError>;
     fn log_params(&self, run_id: &str, params: &BTreeMap<String, String>) -> Result<(), TrackingError>;
     fn log_metrics(&self, run_id: &str, metrics: &[MetricPoint]) -> Result<(), TrackingError>;
     fn set_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<(), TrackingError>;
@@ -140,7 +158,13 @@ pub trait TrackingStore: Send + Sync {
 
     /// Register the run's artifacts at `artifact_path` as a new version of `model` (created
     /// on first use).
-    fn create_model_version(&self, model: &str, run_id: &str, artifact_path: &str, tags: &BTreeMap<String, String>) -> Result<ModelVersion, TrackingError>;
+    fn create_model_version(
+        &self,
+        model: &str,
+        run_id: &str,
+        artifact_path: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<ModelVersion, TrackingError>;
     /// All versions of `model`, oldest first, with their aliases.
     fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, TrackingError>;
     fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), TrackingError>;
@@ -159,28 +183,54 @@ pub const MLFLOW_URI_ENV: &str = "MLFLOW_TRACKING_URI";
 /// store under `home`.
 pub fn open_store(home: &AslHome) -> Result<Box<dyn TrackingStore>, TrackingError> {
     match std::env::var(MLFLOW_URI_ENV).ok().filter(|v| !v.trim().is_empty()) {
-        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => Ok(Box::new(MlflowStore::from_env(&uri)?)),
-        Some(uri) => Err(TrackingError::Invalid(format!("{MLFLOW_URI_ENV}={uri}: only http(s) MLflow servers are supported; unset it to use the local store"))),
-        None => Ok(Box::new(LocalStore::new(home.root().join("tracking"), home.registry_dir()))),
+        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => {
+            Ok(Box::new(MlflowStore::from_env(&uri)?))
+        }
+        Some(uri) => Err(TrackingError::Invalid(format!(
+            "{MLFLOW_URI_ENV}={uri}: only http(s) MLflow servers are supported; unset it to use the local store"
+        ))),
+        None => Ok(Box::new(LocalStore::new(
+            home.root().join("tracking"),
+            home.registry_dir(),
+        ))),
     }
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// MLflow's key rule (letters, digits, `_ - . space : /`, at most 250), applied to both stores
 /// so a run logged locally could be logged to MLflow unchanged.
 pub fn check_key(key: &str) -> Result<(), TrackingError> {
-    let ok = !key.is_empty() && key.len() <= 250 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. :/".contains(c));
-    if ok { Ok(()) } else { Err(TrackingError::Invalid(format!("key {key:?}: use at most 250 letters, digits and _ - . space : /"))) }
+    let ok =
+        !key.is_empty() && key.len() <= 250 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. :/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(TrackingError::Invalid(format!(
+            "key {key:?}: use at most 250 letters, digits and _ - . space : /"
+        )))
+    }
 }
 
 /// Alias rule shared by both stores (MLflow's: `[A-Za-z0-9_-]`, not `latest` or `v<digits>`).
 pub fn check_alias(alias: &str) -> Result<(), TrackingError> {
-    let chars_ok = !alias.is_empty() && alias.len() <= 255 && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let reserved = alias.eq_ignore_ascii_case("latest") || (alias.len() > 1 && alias.starts_with('v') && alias[1..].chars().all(|c| c.is_ascii_digit()));
-    if chars_ok && !reserved { Ok(()) } else { Err(TrackingError::Invalid(format!("alias {alias:?}: use letters, digits, _ and - (not `latest` or v<N>)"))) }
+    let chars_ok = !alias.is_empty()
+        && alias.len() <= 255
+        && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let reserved = alias.eq_ignore_ascii_case("latest")
+        || (alias.len() > 1 && alias.starts_with('v') && alias[1..].chars().all(|c| c.is_ascii_digit()));
+    if chars_ok && !reserved {
+        Ok(())
+    } else {
+        Err(TrackingError::Invalid(format!(
+            "alias {alias:?}: use letters, digits, _ and - (not `latest` or v<N>)"
+        )))
+    }
 }
 
 /// Relative files under `dir`, sorted (artifact upload order).
@@ -211,6 +261,8 @@ pub(crate) fn safe_relative(path: &str) -> Result<PathBuf, TrackingError> {
     if path.is_empty() || p.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
         Ok(p.to_path_buf())
     } else {
-        Err(TrackingError::Invalid(format!("artifact path {path:?} must be relative without `..`")))
+        Err(TrackingError::Invalid(format!(
+            "artifact path {path:?} must be relative without `..`"
+        )))
     }
 }

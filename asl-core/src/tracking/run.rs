@@ -24,7 +24,15 @@ pub fn flatten_params(value: &serde_json::Value) -> BTreeMap<String, String> {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                    walk(
+                        &if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        },
+                        v,
+                        out,
+                    );
                 }
             }
             serde_json::Value::Null => {}
@@ -55,7 +63,11 @@ pub fn lineage_tags(lineage: &Lineage) -> BTreeMap<String, String> {
 /// Median single-image latency of a model folder, in milliseconds, on validation images.
 pub fn single_image_latency_ms(model_dir: &Path, cache: &Cache) -> Result<f64, crate::infer::InferError> {
     let clf = Classifier::load(model_dir)?;
-    let split = if cache.is_empty(Split::Val) { Split::Train } else { Split::Val };
+    let split = if cache.is_empty(Split::Val) {
+        Split::Train
+    } else {
+        Split::Val
+    };
     let n = cache.len(split).min(25);
     if n == 0 {
         return Ok(f64::NAN);
@@ -79,7 +91,15 @@ pub struct TrainingRun<'a> {
 
 impl<'a> TrainingRun<'a> {
     /// Start a run, or continue `existing` (a resumed training logs into the same run).
-    pub fn start(store: &'a dyn TrackingStore, experiment: &str, run_name: &str, cfg: &TrainConfig, lineage: &Lineage, extra_tags: &BTreeMap<String, String>, existing: Option<&str>) -> Result<Self, TrackingError> {
+    pub fn start(
+        store: &'a dyn TrackingStore,
+        experiment: &str,
+        run_name: &str,
+        cfg: &TrainConfig,
+        lineage: &Lineage,
+        extra_tags: &BTreeMap<String, String>,
+        existing: Option<&str>,
+    ) -> Result<Self, TrackingError> {
         let mut tags = lineage_tags(lineage);
         tags.extend(extra_tags.clone());
         let run_id = match existing {
@@ -100,35 +120,57 @@ impl<'a> TrainingRun<'a> {
 
     pub fn log_epoch(&self, m: &EpochMetrics) -> Result<(), TrackingError> {
         let step = m.epoch as i64;
-        let points: Vec<MetricPoint> = [("train_loss", m.train_loss), ("train_accuracy", m.train_accuracy), ("val_loss", m.val_loss), ("val_accuracy", m.val_accuracy), ("lr", m.lr), ("images_per_sec", m.images_per_sec), ("epoch_seconds", m.seconds)]
-            .into_iter()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(k, v)| MetricPoint::now(k, v, step))
-            .collect();
+        let points: Vec<MetricPoint> = [
+            ("train_loss", m.train_loss),
+            ("train_accuracy", m.train_accuracy),
+            ("val_loss", m.val_loss),
+            ("val_accuracy", m.val_accuracy),
+            ("lr", m.lr),
+            ("images_per_sec", m.images_per_sec),
+            ("epoch_seconds", m.seconds),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| MetricPoint::now(k, v, step))
+        .collect();
         self.store.log_metrics(&self.run_id, &points)
     }
 
     /// Final metrics, the model folder as artifacts, tags, FINISHED.
-    pub fn finish(&self, outcome: &TrainOutcome, latency_ms: f64, tags: &BTreeMap<String, String>) -> Result<RunInfo, TrackingError> {
+    pub fn finish(
+        &self,
+        outcome: &TrainOutcome,
+        latency_ms: f64,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<RunInfo, TrackingError> {
         let step = outcome.history.len() as i64;
         let r = &outcome.report;
-        let points: Vec<MetricPoint> = [(SELECTION_METRIC, r.accuracy), ("final_val_loss", r.loss), ("final_macro_f1", r.macro_f1), (LATENCY_METRIC, latency_ms), ("train_seconds", outcome.train_seconds), ("best_epoch", outcome.best_epoch as f64)]
-            .into_iter()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(k, v)| MetricPoint::now(k, v, step))
-            .collect();
+        let points: Vec<MetricPoint> = [
+            (SELECTION_METRIC, r.accuracy),
+            ("final_val_loss", r.loss),
+            ("final_macro_f1", r.macro_f1),
+            (LATENCY_METRIC, latency_ms),
+            ("train_seconds", outcome.train_seconds),
+            ("best_epoch", outcome.best_epoch as f64),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| MetricPoint::now(k, v, step))
+        .collect();
         self.store.log_metrics(&self.run_id, &points)?;
         let mut tags = tags.clone();
         tags.insert("asl.stop".into(), format!("{:?}", outcome.stop).to_lowercase());
         self.store.set_tags(&self.run_id, &tags)?;
-        self.store.log_artifacts(&self.run_id, &outcome.model_dir, MODEL_ARTIFACT)?;
+        self.store
+            .log_artifacts(&self.run_id, &outcome.model_dir, MODEL_ARTIFACT)?;
         self.store.finish_run(&self.run_id, RunStatus::Finished)?;
         self.store.get_run(&self.run_id)
     }
 
     pub fn fail(&self, status: RunStatus, why: &str) -> Result<(), TrackingError> {
         let why: String = why.chars().take(7000).collect();
-        self.store.set_tags(&self.run_id, &BTreeMap::from([("asl.error".to_string(), why)]))?;
+        self.store
+            .set_tags(&self.run_id, &BTreeMap::from([("asl.error".to_string(), why)]))?;
         self.store.finish_run(&self.run_id, status)
     }
 }
@@ -147,7 +189,10 @@ pub enum TrackedTrainError {
     #[error(transparent)]
     Infer(#[from] crate::infer::InferError),
     #[error("I/O error on {path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A finished tracked training.
@@ -162,14 +207,27 @@ pub struct TrackedTraining {
 /// the model folder. A failed training marks the run FAILED; a cancelled one leaves it open
 /// for the resume.
 #[allow(clippy::too_many_arguments)]
-pub fn train_tracked(store: &dyn TrackingStore, name: &str, cache: &Cache, cfg: &TrainConfig, run_dir: &Path, model_dir: &Path, on_epoch: &mut dyn crate::train::EpochCallback, progress: &dyn crate::progress::Progress, cancel: &crate::progress::Cancel) -> Result<TrackedTraining, TrackedTrainError> {
+pub fn train_tracked(
+    store: &dyn TrackingStore,
+    name: &str,
+    cache: &Cache,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    model_dir: &Path,
+    on_epoch: &mut dyn crate::train::EpochCallback,
+    progress: &dyn crate::progress::Progress,
+    cancel: &crate::progress::Cancel,
+) -> Result<TrackedTraining, TrackedTrainError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TrackedTrainError::Io { path, source }
     };
     std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
     let id_file = run_dir.join(RUN_ID_FILE);
-    let existing = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let existing = std::fs::read_to_string(&id_file)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let lineage = Lineage::of(cache);
     let tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
     let tracked = TrainingRun::start(store, TRAIN_EXPERIMENT, name, cfg, &lineage, &tags, existing.as_deref())?;
@@ -181,7 +239,16 @@ pub fn train_tracked(store: &dyn TrackingStore, name: &str, cache: &Cache, cfg: 
         }
         on_epoch.on_epoch(m)
     };
-    let outcome = match crate::train::train(cache, cfg, lineage, run_dir, model_dir, &mut each_epoch, progress, cancel) {
+    let outcome = match crate::train::train(
+        cache,
+        cfg,
+        lineage,
+        run_dir,
+        model_dir,
+        &mut each_epoch,
+        progress,
+        cancel,
+    ) {
         Ok(o) => o,
         Err(e) => {
             if !cancel.is_cancelled() {
@@ -192,5 +259,9 @@ pub fn train_tracked(store: &dyn TrackingStore, name: &str, cache: &Cache, cfg: 
     };
     let latency_ms = single_image_latency_ms(&outcome.model_dir, cache)?;
     let run = tracked.finish(&outcome, latency_ms, &BTreeMap::new())?;
-    Ok(TrackedTraining { outcome, run, latency_ms })
+    Ok(TrackedTraining {
+        outcome,
+        run,
+        latency_ms,
+    })
 }

@@ -37,13 +37,36 @@ fn train_tiny_model() -> PathBuf {
     let work = tempfile::tempdir_in(&base).unwrap();
     let home = AslHome::new(work.path());
     let zip = work.path().join("synth.zip");
-    synth::write_zip(&synth::SynthConfig { per_class: 20, image_size: 32, ..Default::default() }, &zip).unwrap();
+    synth::write_zip(
+        &synth::SynthConfig {
+            per_class: 20,
+            image_size: 32,
+            ..Default::default()
+        },
+        &zip,
+    )
+    .unwrap();
     let (dataset, _) = DatasetRef::parse("asl/synthetic").unwrap();
     let store = DatasetStore::new(&home, &dataset);
-    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &NoProgress).unwrap();
+    let manifest = store
+        .import_zip(&zip, 1, false, &Default::default(), &NoProgress)
+        .unwrap();
     let layout = layout::scan(&store.data_dir(&manifest)).unwrap();
-    let pcfg = PrepConfig { image_size: 32, val_fraction: 0.2, seed: 0 };
-    let cache = prep::prepare(&home.cache_dir(), &PrepSource::from_manifest(&layout, &manifest), &pcfg, false, &NoProgress, &Cancel::new()).unwrap().cache;
+    let pcfg = PrepConfig {
+        image_size: 32,
+        val_fraction: 0.2,
+        seed: 0,
+    };
+    let cache = prep::prepare(
+        &home.cache_dir(),
+        &PrepSource::from_manifest(&layout, &manifest),
+        &pcfg,
+        false,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap()
+    .cache;
     let tcfg = TrainConfig {
         model: ModelConfig::new().with_input_size(32).with_depth(3).with_width(8),
         epochs: 3,
@@ -53,11 +76,25 @@ fn train_tiny_model() -> PathBuf {
     };
     let lineage = Lineage::of(&cache);
     let model_dir = work.path().join("model");
-    train::train(&cache, &tcfg, lineage, &work.path().join("run"), &model_dir, &mut NoCallback, &NoProgress, &Cancel::new()).unwrap();
+    train::train(
+        &cache,
+        &tcfg,
+        lineage,
+        &work.path().join("run"),
+        &model_dir,
+        &mut NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
     // Another test process may have won the race; either copy is fine.
     let _ = std::fs::remove_dir_all(&dir);
     if std::fs::rename(&model_dir, &dir).is_err() {
-        assert!(Classifier::load(&dir).is_ok(), "no usable tiny model at {}", dir.display());
+        assert!(
+            Classifier::load(&dir).is_ok(),
+            "no usable tiny model at {}",
+            dir.display()
+        );
     }
     dir
 }
@@ -85,7 +122,10 @@ pub fn rename_model(dir: &Path, name: &str) {
 }
 
 pub fn config() -> ServerConfig {
-    ServerConfig { reload_poll_ms: 0, ..Default::default() }
+    ServerConfig {
+        reload_poll_ms: 0,
+        ..Default::default()
+    }
 }
 
 /// The real server (router, middleware, batcher, watcher) on 127.0.0.1 and an ephemeral port.
@@ -116,7 +156,12 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { base, state, stop: Some(stop), task: Some(task) }
+        TestServer {
+            base,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -149,7 +194,8 @@ impl Drop for TestServer {
 pub fn jpeg(class: usize, seed: u64, size: u32) -> Vec<u8> {
     let img = synth::render(class, seed, size);
     let mut out = Vec::new();
-    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)).unwrap();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90))
+        .unwrap();
     out
 }
 
@@ -164,7 +210,11 @@ pub fn png(class: usize, seed: u64, size: u32) -> Vec<u8> {
 pub fn flat_png(side: u32) -> Vec<u8> {
     let flat = image::RgbImage::from_pixel(side, side, image::Rgb([90, 120, 150]));
     let mut png = Vec::new();
-    let encoder = image::codecs::png::PngEncoder::new_with_quality(&mut png, image::codecs::png::CompressionType::Best, image::codecs::png::FilterType::Sub);
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut png,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Sub,
+    );
     flat.write_with_encoder(encoder).unwrap();
     png
 }
@@ -172,7 +222,11 @@ pub fn flat_png(side: u32) -> Vec<u8> {
 /// A zip with these entries, stored or deflated.
 pub fn zip_of(entries: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let method = if deflate { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+    let method = if deflate {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
     let opts = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, bytes) in entries {
         w.start_file(*name, opts).unwrap();
@@ -207,7 +261,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -217,8 +275,15 @@ fn crc32(data: &[u8]) -> u32 {
 // Requests
 
 pub fn image_part(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Part {
-    let mime = if name.ends_with(".png") { "image/png" } else { "image/jpeg" };
-    reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap()
+    let mime = if name.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_string())
+        .mime_str(mime)
+        .unwrap()
 }
 
 pub fn image_form(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
@@ -226,13 +291,25 @@ pub fn image_form(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
 }
 
 pub fn zip_form(bytes: Vec<u8>) -> reqwest::multipart::Form {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("word.zip").mime_str("application/zip").unwrap();
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name("word.zip")
+        .mime_str("application/zip")
+        .unwrap();
     reqwest::multipart::Form::new().part("zipfile", part)
 }
 
 /// POSTs a form to /predict; the status and the JSON body.
-pub async fn predict(client: &reqwest::Client, server: &TestServer, form: reqwest::multipart::Form) -> (u16, serde_json::Value) {
-    let res = client.post(server.url("/predict")).multipart(form).send().await.unwrap();
+pub async fn predict(
+    client: &reqwest::Client,
+    server: &TestServer,
+    form: reqwest::multipart::Form,
+) -> (u16, serde_json::Value) {
+    let res = client
+        .post(server.url("/predict"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     let body = res.json::<serde_json::Value>().await.unwrap();
     (status, body)
@@ -243,5 +320,8 @@ pub fn assert_error(status: u16, body: &serde_json::Value, want_status: u16, wan
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"], want_code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body.get("file").is_some(), "errors always carry `file` (maybe null): {body}");
+    assert!(
+        body.get("file").is_some(),
+        "errors always carry `file` (maybe null): {body}"
+    );
 }
