@@ -46,9 +46,11 @@
 //!   Runtime gets 0.003 %; allow for the Rust inference engine), z likewise; world landmarks
 //!   within 0.1 mm; handedness: label "Right" iff `handedness_right >= 0.5`, its score is
 //!   `handedness_right` (Right) or `1 − handedness_right` (Left), within 1e-3.
+//!
 //! The JSON numbers are rounded to 7 significant digits, so tolerances below ~1e-6 relative
 //! are meaningless.
 pub mod anchors;
+pub mod cascade;
 pub mod landmarks;
 pub mod nets;
 pub mod palm;
@@ -57,6 +59,7 @@ pub mod roi;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+pub use cascade::{CASCADE, CascadeStep, FoundHand, find_hand};
 pub use landmarks::{LANDMARK_INPUT_SIZE, NUM_LANDMARKS};
 pub use nets::BurnHandNets;
 pub use palm::{PALM_INPUT_SIZE, PalmDetection};
@@ -148,19 +151,97 @@ pub struct Hand {
     pub roi: Roi,
 }
 
+/// The photo's longer side is brought into this range before hand detection: small photos
+/// (the 64 px archive) are enlarged so the landmark crop has pixels to sample, large ones
+/// reduced so that a request's photos stay small in memory. Training and serving both go
+/// through [`view`], so landmarks are measured the same way.
+pub const VIEW_MIN_SIDE: u32 = 192;
+pub const VIEW_MAX_SIDE: u32 = 640;
+
+/// The photo as the hand pipeline sees it (bilinear resampling, aspect ratio kept).
+pub fn view(img: &RgbImage) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let longer = w.max(h);
+    if longer == 0 || (VIEW_MIN_SIDE..=VIEW_MAX_SIDE).contains(&longer) {
+        return img.clone();
+    }
+    let target = longer.clamp(VIEW_MIN_SIDE, VIEW_MAX_SIDE);
+    let scale = f64::from(target) / f64::from(longer);
+    let nw = ((f64::from(w) * scale).round() as u32).max(1);
+    let nh = ((f64::from(h) * scale).round() as u32).max(1);
+    image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
 /// The hand in `img`, or None when no palm scores high enough or the landmark model says
 /// the best palm is no hand (MediaPipe does not try the next palm in static mode).
 pub fn detect(nets: &dyn HandNets, img: &RgbImage, cfg: &DetectConfig) -> Result<Option<Hand>, HandError> {
-    let Some(palm) = detect_palm(nets, img, cfg)? else {
-        return Ok(None);
-    };
-    let hand_roi = roi::palm_to_roi(&palm, img.width(), img.height());
+    let palms = run_palm_detector(nets, img)?;
+    match palms.best(cfg.min_palm_score) {
+        Some(palm) => hand_from_palm(nets, img, &palm, cfg.min_presence),
+        None => Ok(None),
+    }
+}
+
+/// The best palm after weighted NMS, box and keypoints normalised to the image (MediaPipe's
+/// `palm_detections` output with max_num_hands = 1), or None.
+pub fn detect_palm(
+    nets: &dyn HandNets,
+    img: &RgbImage,
+    cfg: &DetectConfig,
+) -> Result<Option<PalmDetection>, HandError> {
+    Ok(run_palm_detector(nets, img)?.best(cfg.min_palm_score))
+}
+
+/// The palm detector's raw answer for one image, kept so that several score thresholds can be
+/// tried without running the network again (the detection cascade does).
+pub struct PalmScan {
+    output: PalmOutput,
+    padding: palm::Padding,
+}
+
+impl PalmScan {
+    /// The best palm scoring at least `min_score`, in the image's [0, 1] coordinates.
+    pub fn best(&self, min_score: f32) -> Option<PalmDetection> {
+        let dets = palm::decode(
+            &self.output.regressors,
+            &self.output.scores,
+            anchors::anchors(),
+            min_score,
+        );
+        // ClipDetectionVectorSizeCalculator keeps the first NMS output: the best seed.
+        let best = palm::weighted_nms(dets, palm::NMS_IOU).into_iter().next();
+        best.map(|d| palm::remove_letterbox(&d, self.padding))
+    }
+}
+
+/// Runs the palm detector on the letterboxed image.
+pub fn run_palm_detector(nets: &dyn HandNets, img: &RgbImage) -> Result<PalmScan, HandError> {
+    let (width, height) = img.dimensions();
+    if width == 0 || height == 0 {
+        return Err(HandError::EmptyImage { width, height });
+    }
+    let (input, padding) = palm::letterbox(img);
+    let output = nets.palm(&roi::to_nchw(&input))?;
+    check_len("palm regressors", &output.regressors, NUM_ANCHORS * palm::NUM_COORDS)?;
+    check_len("palm scores", &output.scores, NUM_ANCHORS)?;
+    Ok(PalmScan { output, padding })
+}
+
+/// Landmarks of the hand around `palm`, or None when their presence is not above
+/// `min_presence`.
+pub fn hand_from_palm(
+    nets: &dyn HandNets,
+    img: &RgbImage,
+    palm: &PalmDetection,
+    min_presence: f32,
+) -> Result<Option<Hand>, HandError> {
+    let hand_roi = roi::palm_to_roi(palm, img.width(), img.height());
     let crop = roi::warp(img, &hand_roi, LANDMARK_INPUT_SIZE, Border::Replicate);
     let out = nets.landmarks(&roi::to_nchw(&crop))?;
     let raw = landmarks::triples(&out.landmarks, "landmarks")?;
     let world = landmarks::triples(&out.world_landmarks, "world landmarks")?;
     // ThresholdingCalculator accepts only value > threshold; NaN is no hand.
-    if !(out.presence > cfg.min_presence) {
+    if out.presence.partial_cmp(&min_presence) != Some(std::cmp::Ordering::Greater) {
         return Ok(None);
     }
     Ok(Some(Hand {
@@ -172,27 +253,6 @@ pub fn detect(nets: &dyn HandNets, img: &RgbImage, cfg: &DetectConfig) -> Result
         palm_score: palm.score,
         roi: hand_roi,
     }))
-}
-
-/// The best palm after weighted NMS, box and keypoints normalised to the image (MediaPipe's
-/// `palm_detections` output with max_num_hands = 1), or None.
-pub fn detect_palm(
-    nets: &dyn HandNets,
-    img: &RgbImage,
-    cfg: &DetectConfig,
-) -> Result<Option<PalmDetection>, HandError> {
-    let (width, height) = img.dimensions();
-    if width == 0 || height == 0 {
-        return Err(HandError::EmptyImage { width, height });
-    }
-    let (input, padding) = palm::letterbox(img);
-    let out = nets.palm(&roi::to_nchw(&input))?;
-    check_len("palm regressors", &out.regressors, NUM_ANCHORS * palm::NUM_COORDS)?;
-    check_len("palm scores", &out.scores, NUM_ANCHORS)?;
-    let dets = palm::decode(&out.regressors, &out.scores, anchors::anchors(), cfg.min_palm_score);
-    // ClipDetectionVectorSizeCalculator keeps the first NMS output: the best seed.
-    let best = palm::weighted_nms(dets, palm::NMS_IOU).into_iter().next();
-    Ok(best.map(|d| palm::remove_letterbox(&d, padding)))
 }
 
 fn check_len(what: &'static str, values: &[f32], expected: usize) -> Result<(), HandError> {

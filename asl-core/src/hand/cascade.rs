@@ -1,0 +1,200 @@
+//! The detection cascade: MediaPipe's one-shot detection misses hands that fill the frame (the
+//! palm detector's anchors are fixed-size), hands on busy backgrounds and weak palms. Trying
+//! the photo again with black borders, a lower palm threshold and in greyscale finds most of
+//! them (`docs/hands/classifier.md`, section 1: 87.6 % → 91.6 % of the dev photos, 91.2 % →
+//! 95.1 % of the Kaggle A–Z photos), and never invents a hand on Kaggle's `nothing` photos.
+//!
+//! Steps, stopping at the first that finds a hand (the prototype's order,
+//! `scripts/hand_models/prototype/extract_landmarks.py`):
+//!
+//! | step | image | palm score ≥ |
+//! |---|---|---|
+//! | 1 | as is | 0.5 |
+//! | 2 | 25 % black border on every side | 0.5 |
+//! | 3 | as is | 0.3 |
+//! | 4 | 25 % border | 0.3 |
+//! | 5 | greyscale, 25 % border | 0.3 |
+//! | 6 | 50 % border | 0.3 |
+//! | 7 | 100 % border | 0.3 |
+//!
+//! The hand-presence threshold stays MediaPipe's 0.5 throughout. Each image variant goes
+//! through the palm network once (a lower threshold only decodes its answer again), and a
+//! palm already rejected by the landmark model is not tried again.
+use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use super::{Hand, HandError, HandNets, PalmDetection, PalmScan, hand_from_palm, run_palm_detector};
+
+/// How one step of the cascade looks at the photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CascadeStep {
+    /// Black border on every side, as a fraction of the photo's width (left, right) and
+    /// height (top, bottom).
+    pub border: f64,
+    pub greyscale: bool,
+    pub min_palm_score: f32,
+}
+
+const fn step(border: f64, greyscale: bool, min_palm_score: f32) -> CascadeStep {
+    CascadeStep {
+        border,
+        greyscale,
+        min_palm_score,
+    }
+}
+
+/// The seven steps, in order.
+pub const CASCADE: [CascadeStep; 7] = [
+    step(0.0, false, 0.5),
+    step(0.25, false, 0.5),
+    step(0.0, false, 0.3),
+    step(0.25, false, 0.3),
+    step(0.25, true, 0.3),
+    step(0.5, false, 0.3),
+    step(1.0, false, 0.3),
+];
+
+/// MediaPipe's min_tracking_confidence, the landmark model's presence threshold.
+pub const MIN_PRESENCE: f32 = 0.5;
+
+/// A hand and the cascade step (1-based) that found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundHand {
+    /// Landmarks and ROI in the photo's own pixels (borders removed).
+    pub hand: Hand,
+    pub step: u8,
+}
+
+/// Runs the cascade on `img`; None when no step finds a hand.
+pub fn find_hand(nets: &dyn HandNets, img: &RgbImage) -> Result<Option<FoundHand>, HandError> {
+    let mut views: Vec<View> = Vec::new();
+    let mut rejected: Vec<(usize, PalmDetection)> = Vec::new();
+    for (i, s) in CASCADE.iter().enumerate() {
+        let v = match views
+            .iter()
+            .position(|v| v.border == s.border && v.greyscale == s.greyscale)
+        {
+            Some(v) => v,
+            None => {
+                views.push(View::new(nets, img, s.border, s.greyscale)?);
+                views.len() - 1
+            }
+        };
+        let view = &views[v];
+        let Some(palm) = view.scan.best(s.min_palm_score) else {
+            continue;
+        };
+        if rejected.iter().any(|(rv, p)| *rv == v && *p == palm) {
+            continue; // the same palm on the same image: the landmark model would say no again
+        }
+        match hand_from_palm(nets, &view.image, &palm, MIN_PRESENCE)? {
+            Some(hand) => {
+                return Ok(Some(FoundHand {
+                    hand: view.to_photo(hand),
+                    step: (i + 1) as u8,
+                }));
+            }
+            None => rejected.push((v, palm)),
+        }
+    }
+    Ok(None)
+}
+
+/// One way of presenting the photo to the networks, with the palm detector's answer.
+struct View {
+    border: f64,
+    greyscale: bool,
+    image: RgbImage,
+    /// Where the photo's origin is in `image`.
+    offset: (u32, u32),
+    scan: PalmScan,
+}
+
+impl View {
+    fn new(nets: &dyn HandNets, img: &RgbImage, border: f64, greyscale: bool) -> Result<View, HandError> {
+        let base = if greyscale { grey(img) } else { img.clone() };
+        let (image, offset) = with_border(&base, border);
+        let scan = run_palm_detector(nets, &image)?;
+        Ok(View {
+            border,
+            greyscale,
+            image,
+            offset,
+            scan,
+        })
+    }
+
+    /// A hand found in this view, moved back to the photo's pixels.
+    fn to_photo(&self, mut hand: Hand) -> Hand {
+        let (dx, dy) = (self.offset.0 as f32, self.offset.1 as f32);
+        for p in &mut hand.landmarks {
+            p[0] -= dx;
+            p[1] -= dy;
+        }
+        hand.roi.x_center -= f64::from(self.offset.0);
+        hand.roi.y_center -= f64::from(self.offset.1);
+        hand
+    }
+}
+
+/// The photo inside a black border of `fraction` × its width left and right and × its height
+/// above and below (OpenCV's copyMakeBorder with the prototype's rounding: half to even).
+pub fn with_border(img: &RgbImage, fraction: f64) -> (RgbImage, (u32, u32)) {
+    if fraction <= 0.0 {
+        return (img.clone(), (0, 0));
+    }
+    let (w, h) = img.dimensions();
+    let px = (f64::from(w) * fraction).round_ties_even() as u32;
+    let py = (f64::from(h) * fraction).round_ties_even() as u32;
+    let mut out = RgbImage::new(w + 2 * px, h + 2 * py);
+    image::imageops::replace(&mut out, img, i64::from(px), i64::from(py));
+    (out, (px, py))
+}
+
+/// Greyscale in three channels, with OpenCV's RGB→grey weights (0.299, 0.587, 0.114).
+pub fn grey(img: &RgbImage) -> RgbImage {
+    let mut out = img.clone();
+    for p in out.pixels_mut() {
+        let [r, g, b] = p.0.map(f32::from);
+        let y = (0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8;
+        *p = Rgb([y, y, y]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borders_keep_the_photo_and_round_like_the_prototype() {
+        let img = RgbImage::from_pixel(10, 6, Rgb([200, 100, 50]));
+        let (padded, (px, py)) = with_border(&img, 0.25);
+        // 10 × 0.25 = 2.5 → 2 (half to even), 6 × 0.25 = 1.5 → 2.
+        assert_eq!((px, py), (2, 2));
+        assert_eq!(padded.dimensions(), (14, 10));
+        assert_eq!(padded.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(padded.get_pixel(2, 2).0, [200, 100, 50]);
+        assert_eq!(padded.get_pixel(11, 7).0, [200, 100, 50]);
+        assert_eq!(padded.get_pixel(12, 8).0, [0, 0, 0]);
+        let (same, offset) = with_border(&img, 0.0);
+        assert_eq!((same.dimensions(), offset), ((10, 6), (0, 0)));
+    }
+
+    #[test]
+    fn greyscale_uses_luma_weights() {
+        let img = RgbImage::from_pixel(2, 2, Rgb([255, 0, 0]));
+        assert_eq!(grey(&img).get_pixel(1, 1).0, [76, 76, 76]);
+        let img = RgbImage::from_pixel(1, 1, Rgb([10, 200, 30]));
+        // 0.299·10 + 0.587·200 + 0.114·30 = 123.81
+        assert_eq!(grey(&img).get_pixel(0, 0).0, [124, 124, 124]);
+    }
+
+    #[test]
+    fn steps_are_the_prototypes() {
+        assert_eq!(CASCADE.len(), 7);
+        assert_eq!(CASCADE[0], step(0.0, false, 0.5));
+        assert_eq!(CASCADE[4], step(0.25, true, 0.3));
+        assert!(CASCADE.iter().all(|s| s.min_palm_score >= 0.3));
+    }
+}
