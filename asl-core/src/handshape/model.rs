@@ -1,0 +1,173 @@
+//! The handshape MLP and its files in a model folder: `handshape.json` (the card: layer
+//! sizes, the feature standardisation, training settings and metrics) and `handshape.bpk`
+//! (the burn weights).
+use std::path::{Path, PathBuf};
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, softmax};
+use serde::{Deserialize, Serialize};
+
+use super::HandshapeError;
+use super::features::NUM_FEATURES;
+use crate::classes::NUM_CLASSES;
+
+pub const HANDSHAPE_CARD_FILE: &str = "handshape.json";
+pub const HANDSHAPE_WEIGHTS_FILE: &str = "handshape.bpk";
+/// Card format; bump when the features or the card change meaning.
+pub const HANDSHAPE_FORMAT: u32 = 1;
+
+/// Features → ReLU hidden layers → one logit per class (all 29; classes without hands, such
+/// as `nothing`, are never trained and stay unlikely).
+#[derive(Module, Debug)]
+pub struct LandmarkMlp {
+    hidden: Vec<Linear>,
+    head: Linear,
+}
+
+impl LandmarkMlp {
+    pub fn new(hidden: &[usize], device: &Device) -> LandmarkMlp {
+        let mut layers = Vec::new();
+        let mut width = NUM_FEATURES;
+        for &h in hidden {
+            layers.push(LinearConfig::new(width, h).init(device));
+            width = h;
+        }
+        LandmarkMlp {
+            hidden: layers,
+            head: LinearConfig::new(width, NUM_CLASSES).init(device),
+        }
+    }
+
+    /// `[N, 115]` standardised features → `[N, 29]` logits.
+    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+        for layer in &self.hidden {
+            x = relu(layer.forward(x));
+        }
+        self.head.forward(x)
+    }
+}
+
+/// `handshape.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandshapeModelCard {
+    pub format: u32,
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Per-feature mean and standard deviation of the training set (inputs are standardised).
+    pub feature_mean: Vec<f32>,
+    pub feature_std: Vec<f32>,
+    /// The training configuration, as given.
+    pub training: serde_json::Value,
+    /// Validation metrics (hands of the validation split) and training-set counts.
+    pub metrics: serde_json::Value,
+    /// Weight w of the photo CNN in the fused answer `p ∝ p_hand · p_photo^w` (0 = the hand
+    /// path alone); chosen on other people's photos (README, "Other people's hands").
+    #[serde(default)]
+    pub fusion_photo_weight: f32,
+    /// Softmax temperature of the handshape logits. The MLP is trained to near-certainty on
+    /// one signer's hands; on other people's it is as sure when wrong, and the word decoder
+    /// then believes a misread letter over the lexicon. > 1 softens it (README).
+    #[serde(default = "one")]
+    pub temperature: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// A trained handshape classifier, ready for inference.
+#[derive(Debug, Clone)]
+pub struct HandshapeModel {
+    pub card: HandshapeModelCard,
+    mlp: LandmarkMlp,
+    device: Device,
+}
+
+impl HandshapeModel {
+    pub fn from_parts(card: HandshapeModelCard, mlp: LandmarkMlp, device: Device) -> HandshapeModel {
+        HandshapeModel { card, mlp, device }
+    }
+
+    /// True when `dir` holds a handshape model.
+    pub fn present(dir: &Path) -> bool {
+        dir.join(HANDSHAPE_CARD_FILE).is_file()
+    }
+
+    pub fn load(dir: &Path, device: &Device) -> Result<HandshapeModel, HandshapeError> {
+        let path = dir.join(HANDSHAPE_CARD_FILE);
+        let bad = |problem: String| HandshapeError::BadCard {
+            path: path.clone(),
+            problem,
+        };
+        let bytes = std::fs::read(&path).map_err(|source| HandshapeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let card: HandshapeModelCard = serde_json::from_slice(&bytes).map_err(|e| bad(format!("bad card: {e}")))?;
+        if card.format != HANDSHAPE_FORMAT {
+            return Err(bad(format!(
+                "handshape format {}, this asl reads format {HANDSHAPE_FORMAT}; retrain",
+                card.format
+            )));
+        }
+        if card.feature_mean.len() != NUM_FEATURES || card.feature_std.len() != NUM_FEATURES {
+            return Err(bad(format!("the standardisation must have {NUM_FEATURES} values")));
+        }
+        if !(card.temperature > 0.0 && card.temperature.is_finite()) {
+            return Err(bad(format!("temperature {} is not positive", card.temperature)));
+        }
+        if card.feature_std.iter().any(|s| s.is_nan() || *s <= 0.0) {
+            return Err(bad("a feature standard deviation is not positive".into()));
+        }
+        let weights = dir.join(HANDSHAPE_WEIGHTS_FILE);
+        let mlp = LandmarkMlp::new(&card.hidden, device)
+            .try_load_file(&weights)
+            .map_err(|e| HandshapeError::BadWeights {
+                path: weights.clone(),
+                problem: format!("{e:?}"),
+            })?;
+        Ok(HandshapeModel {
+            card,
+            mlp,
+            device: device.clone(),
+        })
+    }
+
+    /// Writes the card and the weights into `dir` (each atomically).
+    pub fn save(&self, dir: &Path) -> Result<(), HandshapeError> {
+        let io = |path: PathBuf| move |source| HandshapeError::Io { path, source };
+        let card = dir.join(HANDSHAPE_CARD_FILE);
+        crate::fsutil::write_json_atomic(&card, &self.card).map_err(io(card.clone()))?;
+        let weights = dir.join(HANDSHAPE_WEIGHTS_FILE);
+        let tmp = dir.join(format!(".tmp-{HANDSHAPE_WEIGHTS_FILE}"));
+        self.mlp
+            .clone()
+            .save_file(&tmp)
+            .map_err(|e| HandshapeError::Backend(format!("saving {}: {e:?}", tmp.display())))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(tmp.clone()))?;
+        std::fs::rename(&tmp, &weights).map_err(io(weights))
+    }
+
+    /// Softmax probabilities, row-major `n × 29`, for raw (unstandardised) feature vectors.
+    pub fn probabilities(&self, features: &[[f32; NUM_FEATURES]]) -> Result<Vec<f32>, HandshapeError> {
+        if features.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = standardised(features, &self.card.feature_mean, &self.card.feature_std);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [features.len(), NUM_FEATURES]), &self.device);
+        softmax(self.mlp.forward(x).div_scalar(self.card.temperature), 1)
+            .try_into_vec_as::<f32>()
+            .map_err(|e| HandshapeError::Backend(format!("{e:?}")))
+    }
+}
+
+/// `(x − mean) / std`, flattened row-major.
+pub fn standardised(features: &[[f32; NUM_FEATURES]], mean: &[f32], std: &[f32]) -> Vec<f32> {
+    features
+        .iter()
+        .flat_map(|f| f.iter().zip(mean).zip(std).map(|((x, m), s)| (x - m) / s))
+        .collect()
+}

@@ -1,0 +1,234 @@
+//! The hand stage of a training run: decide whether the data shows hands, detect them once
+//! per pixel cache ([`crate::hand_cache`]), train the handshape model once per cache and
+//! configuration (every later run and search trial on the same cache reuses it), and say in
+//! the model card which pipeline the model folder holds.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{HandTrainConfig, HandshapeError, HandshapeModel, train_handshape_model};
+use crate::hand::BurnHandNets;
+use crate::hand_cache::{self, HandCache, HandCacheError, PROBE_PHOTOS};
+use crate::prep::{Cache, Split};
+use crate::progress::{Cancel, Progress};
+
+/// Whether a training run builds the hand path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandsMode {
+    /// When the data shows hands: at least [`AUTO_MIN_DETECTION`] of [`PROBE_PHOTOS`]
+    /// training photos (the synthetic demo data shows none).
+    #[default]
+    Auto,
+    /// Always; an error when there are too few hands.
+    On,
+    /// Never: the photo CNN alone.
+    Off,
+}
+
+/// Auto mode's bar: below this share of probed photos with a hand, the photo CNN alone.
+pub const AUTO_MIN_DETECTION: f64 = 0.25;
+
+/// `pipeline` in `model.json`: what answers a photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineInfo {
+    /// `hand+photo` (hand path where a hand is found, else the photo CNN) or `photo`.
+    pub kind: String,
+    /// The model folder's files, by role.
+    pub files: Vec<String>,
+    /// The networks the hand path runs (embedded in asl).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_networks: Option<String>,
+    /// Share of the training data's photos with a hand found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_rate: Option<f64>,
+    /// Why the pipeline is what it is.
+    pub note: String,
+}
+
+impl Default for PipelineInfo {
+    fn default() -> Self {
+        PipelineInfo {
+            kind: "photo".into(),
+            files: vec![crate::infer::WEIGHTS_FILE.into()],
+            hand_networks: None,
+            detection_rate: None,
+            note: "trained before the hand path existed".into(),
+        }
+    }
+}
+
+pub const HAND_NETWORKS: &str =
+    "MediaPipe Hands 0.10.21 (palm_detection_full + hand_landmark_full, Apache-2.0), converted to burn";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandStageError {
+    #[error(transparent)]
+    Cache(#[from] HandCacheError),
+    #[error(transparent)]
+    Train(#[from] HandshapeError),
+    #[error("the hand networks: {0}")]
+    Nets(String),
+}
+
+/// What the hand stage produced.
+pub struct HandStageOutcome {
+    pub model: Option<HandshapeModel>,
+    pub pipeline: PipelineInfo,
+}
+
+/// Runs the hand stage for a model trained on `cache`.
+pub fn build_hand_stage(
+    cache: &Cache,
+    mode: HandsMode,
+    cfg: &HandTrainConfig,
+    device_name: &str,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<HandStageOutcome, HandStageError> {
+    let photo_only = |note: String, rate: Option<f64>| HandStageOutcome {
+        model: None,
+        pipeline: PipelineInfo {
+            detection_rate: rate,
+            note,
+            ..PipelineInfo::default()
+        },
+    };
+    if mode == HandsMode::Off {
+        return Ok(photo_only("hands off (--hands off)".into(), None));
+    }
+    let device = crate::model::device(device_name).map_err(|e| HandStageError::Nets(e.to_string()))?;
+    let nets = BurnHandNets::load(&device).map_err(|e| HandStageError::Nets(e.to_string()))?;
+    let hands = match HandCache::open(cache) {
+        Some(hc) => hc,
+        None => {
+            if mode == HandsMode::Auto {
+                let (n, rate) = probe(cache, &nets, progress, cancel)?;
+                if rate < AUTO_MIN_DETECTION {
+                    return Ok(photo_only(
+                        format!(
+                            "a hand was found in {:.0} % of {n} probed training photos (< {:.0} %): the photo CNN alone",
+                            rate * 100.0,
+                            AUTO_MIN_DETECTION * 100.0
+                        ),
+                        Some(rate),
+                    ));
+                }
+            }
+            hand_cache::open_or_build(cache, &nets, progress, cancel)?
+        }
+    };
+    let rate = hands.detection_rate();
+    let model = match trained_before(cache, cfg, &device) {
+        Some(m) => m,
+        None => {
+            let train = hands.labelled(cache, Split::Train);
+            let val = hands.labelled(cache, Split::Val);
+            let result = train_handshape_model(&train, &val, cfg, device_name, progress, cancel);
+            let model = match result {
+                Err(HandshapeError::TooFewHands { found, needed }) if mode == HandsMode::Auto => {
+                    return Ok(photo_only(
+                        format!("{found} training hands found, {needed} needed: the photo CNN alone"),
+                        Some(rate),
+                    ));
+                }
+                other => other?,
+            };
+            remember(cache, cfg, &model);
+            model
+        }
+    };
+    let pipeline = PipelineInfo {
+        kind: "hand+photo".into(),
+        files: vec![
+            crate::infer::WEIGHTS_FILE.into(),
+            super::model::HANDSHAPE_CARD_FILE.into(),
+            super::model::HANDSHAPE_WEIGHTS_FILE.into(),
+        ],
+        hand_networks: Some(HAND_NETWORKS.into()),
+        detection_rate: Some(rate),
+        note: "the handshape model reads photos with a hand found; the photo CNN the others".into(),
+    };
+    Ok(HandStageOutcome {
+        model: Some(model),
+        pipeline,
+    })
+}
+
+/// The share of the first [`PROBE_PHOTOS`] training photos with a hand found, remembered
+/// beside the cache (`<cache>.hands-probe.json`) so that later runs and search trials on the
+/// same cache do not probe again.
+fn probe(
+    cache: &Cache,
+    nets: &BurnHandNets,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(usize, f64), HandCacheError> {
+    #[derive(Serialize, Deserialize)]
+    struct Probe {
+        cache_hash: String,
+        photos: usize,
+        detection_rate: f64,
+    }
+    let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
+    name.push(".hands-probe.json");
+    let path = cache.path.with_file_name(name);
+    let hash = cache.header.hash();
+    if let Some(p) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
+        .filter(|p| p.cache_hash == hash)
+    {
+        return Ok((p.photos, p.detection_rate));
+    }
+    let n = cache.len(Split::Train).min(PROBE_PHOTOS);
+    let indices: Vec<usize> = (0..n).collect();
+    let found = hand_cache::detect_photos(cache, &indices, nets, progress, cancel)?;
+    let rate = hand_cache::detection_rate(&found);
+    let record = Probe {
+        cache_hash: hash,
+        photos: n,
+        detection_rate: rate,
+    };
+    // Only a time saver: failing to remember it is not an error.
+    let _ = crate::fsutil::write_json_atomic(&path, &record);
+    Ok((n, rate))
+}
+
+/// Where the handshape model trained on `cache` with `cfg` is kept for reuse.
+fn memo_dir(cache: &Cache, cfg: &HandTrainConfig) -> PathBuf {
+    let key = serde_json::to_string(cfg).unwrap_or_default();
+    let mut h = sha2::Sha256::default();
+    sha2::Digest::update(&mut h, key.as_bytes());
+    let digest = crate::dataset::download::hex(&sha2::Digest::finalize(h)[..6]);
+    let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".handshape-{digest}"));
+    cache.path.with_file_name(name)
+}
+
+fn trained_before(cache: &Cache, cfg: &HandTrainConfig, device: &burn::prelude::Device) -> Option<HandshapeModel> {
+    let dir = memo_dir(cache, cfg);
+    HandshapeModel::load(&dir, device).ok()
+}
+
+/// Keeps a copy for later runs; failing to is not an error (the next run trains again).
+fn remember(cache: &Cache, cfg: &HandTrainConfig, model: &HandshapeModel) {
+    let dir = memo_dir(cache, cfg);
+    let saved = tempfile::Builder::new()
+        .prefix(".handshape-")
+        .tempdir_in(crate::fsutil::parent_dir(&dir))
+        .ok()
+        .and_then(|tmp| model.save(tmp.path()).ok().map(|_| tmp))
+        .and_then(|tmp| {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::rename(tmp.keep(), &dir).ok()
+        });
+    if saved.is_none() {
+        eprintln!("warning: could not keep the handshape model at {}", dir.display());
+    }
+}
+
+/// True when `dir` (a model folder) has a hand path.
+pub fn has_hand_path(dir: &Path) -> bool {
+    HandshapeModel::present(dir)
+}

@@ -1,0 +1,396 @@
+//! Training the handshape MLP (`docs/hands/classifier.md`, section 3): every training hand,
+//! `augmented_copies` landmark-space variants of it, and prior hands for each letter whose
+//! total weight equals `prior_weight` × that letter's real (+ augmented) count; Adam on a
+//! weighted cross-entropy, inputs standardised with the training set's weighted statistics.
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+
+use super::HandshapeError;
+use super::augment::{AugmentConfig, augment};
+use super::features::{NUM_FEATURES, Points, base, base_features, is_right_hand, photo_features};
+use super::model::{HANDSHAPE_FORMAT, HandshapeModel, HandshapeModelCard, LandmarkMlp, standardised};
+use super::prior::Prior;
+use crate::classes::{CLASSES, NUM_CLASSES, NUM_LETTERS};
+use crate::progress::{Cancel, Progress};
+use crate::rng::SplitMix64;
+
+/// One hand of a labelled photo: its landmarks as the detector reports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledHand {
+    /// Class index in [`CLASSES`] order.
+    pub class: usize,
+    /// Image pixels; z in the same pixel scale.
+    pub landmarks: [[f32; 3]; 21],
+    /// MediaPipe's "Right" score (see [`crate::hand::Hand::handedness_right`]).
+    pub handedness_right: f32,
+}
+
+impl LabelledHand {
+    fn points(&self) -> Points {
+        self.landmarks.map(|p| p.map(f64::from))
+    }
+    /// The 115 features of this hand as a photo shows it.
+    pub fn features(&self) -> [f32; NUM_FEATURES] {
+        photo_features(&self.points(), self.handedness_right)
+    }
+}
+
+/// How to train; the defaults are the prototype's best design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HandTrainConfig {
+    pub hidden: Vec<usize>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Augmented variants per training hand.
+    pub augmented_copies: usize,
+    pub augment: AugmentConfig,
+    /// Prior hands drawn per letter.
+    pub prior_samples: usize,
+    /// Total weight of a letter's prior hands relative to its real (+ augmented) ones; 0 = none.
+    pub prior_weight: f64,
+    pub seed: u64,
+    /// Fewer training hands than this and no handshape model is trained.
+    pub min_hands: usize,
+    /// Recorded in the card: see [`HandshapeModelCard::fusion_photo_weight`].
+    pub fusion_photo_weight: f32,
+    /// Recorded in the card: see [`HandshapeModelCard::temperature`].
+    pub temperature: f32,
+}
+
+impl Default for HandTrainConfig {
+    fn default() -> Self {
+        HandTrainConfig {
+            hidden: vec![256, 128],
+            epochs: 80,
+            batch_size: 256,
+            lr: 1e-3,
+            augmented_copies: 4,
+            augment: AugmentConfig::STRONG,
+            prior_samples: 300,
+            prior_weight: 1.0,
+            seed: 0,
+            min_hands: 100,
+            // The product of the two experts at temperature 8: (l_hand + log p_photo) / 8.
+            // The product: on other people's photos as good as the hand path alone (dev mean
+            // over sources 62.5-63.2 % for any photo weight in 0..2), on the Kaggle signer's it
+            // adds the CNN (97.6 → 98.3 % with a 5-minute CNN). The temperature: the MLP is as
+            // sure when it misreads a stranger's hand, and the word decoder then trusts the
+            // letter over the lexicon; dev words read right 5/55 at T = 1, 14-15/55 at 5-8
+            // (README, "Other people's hands").
+            fusion_photo_weight: 0.125,
+            temperature: 8.0,
+        }
+    }
+}
+
+impl HandTrainConfig {
+    fn validate(&self) -> Result<(), HandshapeError> {
+        let bad = |m: &str| Err(HandshapeError::BadConfig(m.into()));
+        if self.epochs == 0 || self.batch_size == 0 {
+            return bad("epochs and batch size must be positive");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("the learning rate must be positive");
+        }
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return bad("the temperature must be positive");
+        }
+        if !(self.prior_weight >= 0.0 && self.prior_weight.is_finite()) {
+            return bad("the prior weight must be >= 0");
+        }
+        if self.hidden.contains(&0) {
+            return bad("hidden layers must have at least one unit");
+        }
+        Ok(())
+    }
+}
+
+/// A weighted training set of feature vectors.
+pub struct TrainingSet {
+    pub features: Vec<[f32; NUM_FEATURES]>,
+    pub labels: Vec<usize>,
+    pub weights: Vec<f32>,
+}
+
+/// Real hands, their augmented variants, and the prior's hands.
+pub fn build_training_set(hands: &[LabelledHand], cfg: &HandTrainConfig) -> TrainingSet {
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x5EED_4A4D);
+    let mut set = TrainingSet {
+        features: Vec::new(),
+        labels: Vec::new(),
+        weights: Vec::new(),
+    };
+    let mut counts = [0usize; NUM_CLASSES];
+    for h in hands {
+        let p = h.points();
+        let q = base(&p, is_right_hand(&p, h.handedness_right));
+        set.push(base_features(&q), h.class, 1.0);
+        for _ in 0..cfg.augmented_copies {
+            set.push(base_features(&augment(&q, &mut rng, &cfg.augment)), h.class, 1.0);
+        }
+        counts[h.class] += 1 + cfg.augmented_copies;
+    }
+    if cfg.prior_weight > 0.0 && cfg.prior_samples > 0 {
+        let prior = Prior::embedded();
+        for (class, name) in CLASSES.iter().enumerate().take(NUM_LETTERS) {
+            if counts[class] == 0 {
+                continue;
+            }
+            let w = (cfg.prior_weight * counts[class] as f64 / cfg.prior_samples as f64) as f32;
+            for _ in 0..cfg.prior_samples {
+                let Some(q) = prior.sample(name, &mut rng) else {
+                    break;
+                };
+                set.push(base_features(&augment(&q, &mut rng, &cfg.augment)), class, w);
+            }
+        }
+    }
+    set
+}
+
+impl TrainingSet {
+    fn push(&mut self, f: [f32; NUM_FEATURES], label: usize, weight: f32) {
+        // A degenerate hand (all landmarks in one point) has no usable features.
+        if f.iter().all(|v| v.is_finite()) {
+            self.features.push(f);
+            self.labels.push(label);
+            self.weights.push(weight);
+        }
+    }
+
+    /// Weighted per-feature mean and standard deviation (a constant feature gets 1).
+    pub fn standardisation(&self) -> (Vec<f32>, Vec<f32>) {
+        let total: f64 = self.weights.iter().map(|&w| f64::from(w)).sum();
+        let mut mean = [0f64; NUM_FEATURES];
+        for (f, &w) in self.features.iter().zip(&self.weights) {
+            for (m, x) in mean.iter_mut().zip(f) {
+                *m += f64::from(w) * f64::from(*x);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= total.max(1e-12));
+        let mut var = [0f64; NUM_FEATURES];
+        for (f, &w) in self.features.iter().zip(&self.weights) {
+            for ((v, x), m) in var.iter_mut().zip(f).zip(&mean) {
+                *v += f64::from(w) * (f64::from(*x) - m).powi(2);
+            }
+        }
+        let std = var.map(|v| {
+            let s = (v / total.max(1e-12)).sqrt();
+            if s > 1e-8 { s as f32 } else { 1.0 }
+        });
+        (mean.map(|m| m as f32).to_vec(), std.to_vec())
+    }
+}
+
+/// Trains on `train`, reports accuracy on `val` (hands of held-out photos), on `device_name`.
+pub fn train_handshape_model(
+    train: &[LabelledHand],
+    val: &[LabelledHand],
+    cfg: &HandTrainConfig,
+    device_name: &str,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<HandshapeModel, HandshapeError> {
+    cfg.validate()?;
+    if train.len() < cfg.min_hands {
+        return Err(HandshapeError::TooFewHands {
+            found: train.len(),
+            needed: cfg.min_hands,
+        });
+    }
+    let device = crate::model::device(device_name).map_err(|e| HandshapeError::BadConfig(e.to_string()))?;
+    let ad = device.clone().autodiff();
+    let set = build_training_set(train, cfg);
+    let (mean, std) = set.standardisation();
+    let x = standardised(&set.features, &mean, &std);
+    let n = set.labels.len();
+
+    let mut mlp = LandmarkMlp::new(&cfg.hidden, &ad);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x0DE0_0DE0);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut history = Vec::new();
+    progress.begin("handshape", Some(cfg.epochs as u64));
+    for _epoch in 0..cfg.epochs {
+        if cancel.is_cancelled() {
+            progress.finish();
+            return Err(HandshapeError::Cancelled);
+        }
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut batches) = (0.0, 0usize);
+        for chunk in order.chunks(cfg.batch_size) {
+            let b = chunk.len();
+            let xs: Vec<f32> = chunk
+                .iter()
+                .flat_map(|&i| x[i * NUM_FEATURES..(i + 1) * NUM_FEATURES].iter().copied())
+                .collect();
+            let ys: Vec<i64> = chunk.iter().map(|&i| set.labels[i] as i64).collect();
+            let ws: Vec<f32> = chunk.iter().map(|&i| set.weights[i]).collect();
+            let xt = Tensor::<2>::from_data(TensorData::new(xs, [b, NUM_FEATURES]), &ad);
+            let yt = Tensor::<2, Int>::from_data(TensorData::new(ys, [b, 1]), &ad);
+            let wt = Tensor::<1>::from_data(TensorData::new(ws, [b]), &ad);
+            let picked: Tensor<1> = log_softmax(mlp.forward(xt), 1).gather(1, yt).reshape([b]);
+            let loss = (picked * wt.clone()).sum().neg() / wt.sum();
+            loss_sum += f64::from(loss.clone().into_scalar::<f32>());
+            batches += 1;
+            let grads = GradientsParams::from_grads(loss.backward(), &mlp);
+            mlp = optim.step(cfg.lr, mlp, grads);
+        }
+        history.push(loss_sum / batches.max(1) as f64);
+        progress.advance(1);
+    }
+    progress.finish();
+
+    let mut model = HandshapeModel::from_parts(
+        HandshapeModelCard {
+            format: HANDSHAPE_FORMAT,
+            hidden: cfg.hidden.clone(),
+            feature_mean: mean,
+            feature_std: std,
+            training: serde_json::to_value(cfg).unwrap_or_default(),
+            metrics: serde_json::Value::Null,
+            fusion_photo_weight: cfg.fusion_photo_weight,
+            temperature: cfg.temperature,
+        },
+        mlp.valid(),
+        device,
+    );
+    let val_accuracy = accuracy(&model, val)?;
+    model.card.metrics = serde_json::json!({
+        "train_hands": train.len(),
+        "training_samples": n,
+        "val_hands": val.len(),
+        "val_accuracy": val_accuracy,
+        "final_loss": history.last(),
+        "loss_history": history,
+    });
+    Ok(model)
+}
+
+/// Share of `hands` whose most likely class is their label (None for no hands).
+pub fn accuracy(model: &HandshapeModel, hands: &[LabelledHand]) -> Result<Option<f64>, HandshapeError> {
+    if hands.is_empty() {
+        return Ok(None);
+    }
+    let feats: Vec<[f32; NUM_FEATURES]> = hands.iter().map(LabelledHand::features).collect();
+    let probs = model.probabilities(&feats)?;
+    let right = probs
+        .chunks_exact(NUM_CLASSES)
+        .zip(hands)
+        .filter(|(p, h)| argmax(p) == h.class)
+        .count();
+    Ok(Some(right as f64 / hands.len() as f64))
+}
+
+pub fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a })
+        .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    /// Prior hands of a few letters, drawn as a photo would show them: palm 60 px, the wrist
+    /// at (200, 300), half of them left hands (mirrored, with MediaPipe's label to match).
+    fn photo_hands(letters: &[&str], per_letter: usize, seed: u64) -> Vec<LabelledHand> {
+        let prior = Prior::embedded();
+        let mut rng = SplitMix64::new(seed);
+        let mut out = Vec::new();
+        for name in letters {
+            let class = crate::classes::class_index(name).expect("a class");
+            for k in 0..per_letter {
+                let q = prior.sample(name, &mut rng).expect("a prior letter");
+                let left = k % 2 == 1;
+                let landmarks = q.map(|[x, y, z]| {
+                    let x = if left { -x } else { x };
+                    [(200.0 + 60.0 * x) as f32, (300.0 + 60.0 * y) as f32, (60.0 * z) as f32]
+                });
+                // MediaPipe assumes a mirrored image: a right hand is labelled "Left".
+                let handedness_right = if left { 0.9 } else { 0.1 };
+                out.push(LabelledHand {
+                    class,
+                    landmarks,
+                    handedness_right,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn learns_handshapes_and_survives_a_save() {
+        let letters = ["A", "B", "L", "V", "Y"];
+        let train = photo_hands(&letters, 40, 1);
+        let val = photo_hands(&letters, 20, 2);
+        let cfg = HandTrainConfig {
+            epochs: 30,
+            augmented_copies: 1,
+            prior_samples: 20,
+            min_hands: 10,
+            // The model's own probabilities (serving softens them).
+            temperature: 1.0,
+            ..HandTrainConfig::default()
+        };
+        let model = train_handshape_model(&train, &val, &cfg, "flex", &NoProgress, &Cancel::new()).expect("trains");
+        let acc = model.card.metrics["val_accuracy"]
+            .as_f64()
+            .expect("a validation accuracy");
+        assert!(acc > 0.9, "validation accuracy {acc}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        model.save(dir.path()).expect("saves");
+        let device = crate::model::device("flex").expect("flex");
+        let loaded = HandshapeModel::load(dir.path(), &device).expect("loads");
+        let feats: Vec<_> = val.iter().take(5).map(LabelledHand::features).collect();
+        let (a, b) = (
+            model.probabilities(&feats).expect("runs"),
+            loaded.probabilities(&feats).expect("runs"),
+        );
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+        // Classes never trained (here `nothing`) stay unlikely.
+        assert!(a.chunks_exact(NUM_CLASSES).all(|p| p[crate::classes::NOTHING] < 0.05));
+    }
+
+    #[test]
+    fn too_few_hands_and_bad_settings_are_refused() {
+        let hands = photo_hands(&["A"], 3, 3);
+        let cfg = HandTrainConfig::default();
+        let err = train_handshape_model(&hands, &[], &cfg, "flex", &NoProgress, &Cancel::new());
+        assert!(matches!(
+            err,
+            Err(HandshapeError::TooFewHands { found: 3, needed: 100 })
+        ));
+        let bad = HandTrainConfig {
+            lr: 0.0,
+            ..HandTrainConfig::default()
+        };
+        let err = train_handshape_model(&hands, &[], &bad, "flex", &NoProgress, &Cancel::new());
+        assert!(matches!(err, Err(HandshapeError::BadConfig(_))));
+    }
+
+    #[test]
+    fn the_training_set_weighs_the_prior_like_the_letters_real_hands() {
+        let hands = photo_hands(&["A", "B"], 10, 4);
+        let cfg = HandTrainConfig {
+            augmented_copies: 2,
+            prior_samples: 7,
+            prior_weight: 0.5,
+            ..HandTrainConfig::default()
+        };
+        let set = build_training_set(&hands, &cfg);
+        // 20 hands × (1 + 2) real and augmented, + 7 prior hands for each of A and B.
+        assert_eq!(set.labels.len(), 20 * 3 + 2 * 7);
+        let prior_weight: f32 = set.weights[60..67].iter().sum();
+        assert!((prior_weight - 0.5 * 30.0).abs() < 1e-3, "{prior_weight}");
+        let (mean, std) = set.standardisation();
+        assert!(mean.iter().chain(&std).all(|v| v.is_finite()));
+        assert!(std.iter().all(|&s| s > 0.0));
+    }
+}
