@@ -18,6 +18,12 @@ pub enum EvalError {
     Infer(#[from] InferError),
     #[error("nothing to evaluate: {0}")]
     Empty(String),
+    #[error(transparent)]
+    Hands(#[from] crate::hand_cache::HandCacheError),
+    #[error(transparent)]
+    Handshape(#[from] crate::handshape::HandshapeError),
+    #[error("cannot extract {path}: {reason}")]
+    Extract { path: PathBuf, reason: String },
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -199,12 +205,22 @@ impl EvalReport {
 
 /// Evaluate on one split of a cache.
 pub fn evaluate_cache(clf: &Classifier, cache: &Cache, split: Split) -> Result<EvalReport, EvalError> {
-    let probs = split_probabilities(clf, cache, split)?;
-    Ok(EvalReport::from_probs(&probs, cache.labels(split)))
+    let answers = split_probabilities(clf, cache, split)?;
+    Ok(EvalReport::from_probs(&answers.probs, cache.labels(split)))
 }
 
-/// The model's probabilities for every image of a cache split (row-major `n × 29`).
-fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<f32>, EvalError> {
+/// The model's answers for every photo of a cache split.
+pub struct SplitAnswers {
+    /// Row-major `n × 29`.
+    pub probs: Vec<f32>,
+    /// Per photo, whether the hand path answered (None: the model has no hand path).
+    pub hand_found: Option<Vec<bool>>,
+}
+
+/// The model's probabilities for every image of a cache split: the photo CNN on the cached
+/// pixels and, for a model with a hand path, the handshape model on the hands of the cache's
+/// hand cache (built from the original photos when missing), fused as in serving.
+pub fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Result<SplitAnswers, EvalError> {
     let n = cache.len(split);
     if n == 0 {
         return Err(EvalError::Empty(format!(
@@ -219,7 +235,45 @@ fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Result<
             clf.input_size()
         )));
     }
-    Ok(clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?)
+    let mut probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    let Some(stage) = clf.hands() else {
+        return Ok(SplitAnswers {
+            probs,
+            hand_found: None,
+        });
+    };
+    let hands = crate::hand_cache::open_or_build(
+        cache,
+        stage.nets(),
+        &crate::progress::NoProgress,
+        &crate::progress::Cancel::new(),
+    )?;
+    let offset = if split == Split::Train { 0 } else { cache.header.n_train };
+    let mut found = vec![false; n];
+    let mut rows = Vec::new();
+    let mut feats = Vec::new();
+    for (i, f) in found.iter_mut().enumerate() {
+        if let Some(h) = hands.entries.get(offset + i).and_then(|e| e.hand.as_ref()) {
+            let points = h.landmarks.map(|p| p.map(f64::from));
+            feats.push(crate::handshape::features::photo_features(&points, h.handedness_right));
+            rows.push(i);
+            *f = true;
+        }
+    }
+    let shape = stage.shape.probabilities(&feats)?;
+    let w = stage.shape.card.fusion_photo_weight;
+    for (k, &i) in rows.iter().enumerate() {
+        let hp = &shape[k * NUM_CLASSES..(k + 1) * NUM_CLASSES];
+        if hp.iter().all(|v| v.is_finite()) {
+            let row = &mut probs[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
+            let fused = crate::infer::fuse(hp, row, w);
+            row.copy_from_slice(&fused);
+        }
+    }
+    Ok(SplitAnswers {
+        probs,
+        hand_found: Some(found),
+    })
 }
 
 /// Accuracy on the photos of one source.
@@ -229,6 +283,9 @@ pub struct SourceMetrics {
     pub images: usize,
     pub accuracy: f64,
     pub top3_accuracy: f64,
+    /// Share of the photos with a hand found (models with a hand path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_rate: Option<f64>,
 }
 
 /// Accuracy per source of photos, and the mean over sources: photos of one source (one
@@ -242,6 +299,9 @@ pub struct SourceReport {
     pub pooled_top3_accuracy: f64,
     pub mean_accuracy_over_sources: f64,
     pub mean_top3_over_sources: f64,
+    /// Share of all photos with a hand found (models with a hand path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_rate: Option<f64>,
 }
 
 /// The source of a photo: its file name's prefix before `__` (`<LETTER>/<source>__<file>`, the
@@ -252,14 +312,19 @@ pub fn source_of(file: &str) -> &str {
 }
 
 impl SourceReport {
-    /// From row-major `n × 29` probabilities, the true labels and each photo's file name.
-    pub fn from_probs(probs: &[f32], labels: &[u8], files: &[&str]) -> SourceReport {
+    /// From row-major `n × 29` probabilities, the true labels, each photo's file name and,
+    /// for a model with a hand path, whether a hand was found in it.
+    pub fn from_probs(probs: &[f32], labels: &[u8], files: &[&str], hand_found: Option<&[bool]>) -> SourceReport {
         let mut tally: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
-        for ((p, &y), file) in probs.chunks_exact(NUM_CLASSES).zip(labels).zip(files) {
+        let mut hands: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (i, ((p, &y), file)) in probs.chunks_exact(NUM_CLASSES).zip(labels).zip(files).enumerate() {
             let y = y as usize;
             let rank = p.iter().filter(|v| **v > p[y]).count();
             let t = tally.entry(source_of(file)).or_default();
             *t = (t.0 + 1, t.1 + usize::from(rank == 0), t.2 + usize::from(rank < 3));
+            if let Some(found) = hand_found {
+                *hands.entry(source_of(file)).or_default() += usize::from(found.get(i).copied().unwrap_or(false));
+            }
         }
         let ratio = |a: usize, n: usize| if n == 0 { 0.0 } else { a as f64 / n as f64 };
         let sources: Vec<SourceMetrics> = tally
@@ -269,6 +334,7 @@ impl SourceReport {
                 images: n,
                 accuracy: ratio(ok, n),
                 top3_accuracy: ratio(top3, n),
+                detection_rate: hand_found.map(|_| ratio(hands.get(s).copied().unwrap_or(0), n)),
             })
             .collect();
         let total: (usize, usize, usize) = tally.values().fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2));
@@ -284,6 +350,7 @@ impl SourceReport {
             pooled_top3_accuracy: ratio(total.2, total.0),
             mean_accuracy_over_sources: mean(|s| s.accuracy),
             mean_top3_over_sources: mean(|s| s.top3_accuracy),
+            detection_rate: hand_found.map(|_| ratio(hands.values().sum(), total.0)),
             sources,
         }
     }
@@ -295,12 +362,42 @@ pub fn evaluate_by_source(
     cache: &Cache,
     split: Split,
 ) -> Result<(EvalReport, SourceReport), EvalError> {
-    let probs = split_probabilities(clf, cache, split)?;
+    let answers = split_probabilities(clf, cache, split)?;
     let files: Vec<&str> = (0..cache.len(split)).map(|i| cache.file(split, i)).collect();
     Ok((
-        EvalReport::from_probs(&probs, cache.labels(split)),
-        SourceReport::from_probs(&probs, cache.labels(split), &files),
+        EvalReport::from_probs(&answers.probs, cache.labels(split)),
+        SourceReport::from_probs(
+            &answers.probs,
+            cache.labels(split),
+            &files,
+            answers.hand_found.as_deref(),
+        ),
     ))
+}
+
+/// The folder to evaluate on: `data` itself, or for a zip its contents, extracted once (safely:
+/// the dataset extractor's limits) under `home`'s `eval-data/<digest of the zip>`.
+pub fn data_folder(home: &crate::AslHome, data: &Path) -> Result<PathBuf, EvalError> {
+    if data.is_dir() {
+        return Ok(data.to_path_buf());
+    }
+    let bad = |reason: String| EvalError::Extract {
+        path: data.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(data).map_err(|e| bad(e.to_string()))?;
+    let digest = {
+        use sha2::Digest;
+        crate::dataset::download::hex(&sha2::Sha256::digest(&bytes)[..8])
+    };
+    let dest = home.root().join("eval-data").join(digest);
+    if !dest.is_dir() {
+        let parent = crate::fsutil::parent_dir(&dest);
+        std::fs::create_dir_all(parent).map_err(|e| bad(e.to_string()))?;
+        crate::dataset::extract::extract_zip(data, &dest, &Default::default(), &crate::progress::NoProgress)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(dest)
 }
 
 /// How hard the stress set pushes the images off the dataset's look.
@@ -393,8 +490,15 @@ mod source_tests {
         .concat();
         let labels = [0u8, 1, 2, 3];
         let files = ["A/a__1.jpg", "B/a__2.jpg", "C/a__3.jpg", "D/b__1.jpg"];
-        let r = SourceReport::from_probs(&probs, &labels, &files);
+        let r = SourceReport::from_probs(&probs, &labels, &files, Some(&[true, false, true, true]));
         assert_eq!(r.sources.len(), 2);
+        assert_eq!(r.sources[0].detection_rate, Some(2.0 / 3.0));
+        assert_eq!(r.sources[1].detection_rate, Some(1.0));
+        assert_eq!(r.detection_rate, Some(0.75));
+        assert_eq!(
+            SourceReport::from_probs(&probs, &labels, &files, None).detection_rate,
+            None
+        );
         assert_eq!((r.sources[0].source.as_str(), r.sources[0].images), ("a", 3));
         assert!((r.sources[0].accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!((r.sources[1].accuracy, r.sources[1].top3_accuracy), (0.0, 1.0));
@@ -406,7 +510,7 @@ mod source_tests {
 /// For each class, the probability vectors the model gives that class's images in a split:
 /// the "bank" word-level evaluation ([`crate::decode_eval`]) draws letters from.
 pub fn probability_bank(clf: &Classifier, cache: &Cache, split: Split) -> Result<Vec<Vec<Vec<f32>>>, EvalError> {
-    let probs = split_probabilities(clf, cache, split)?;
+    let probs = split_probabilities(clf, cache, split)?.probs;
     let mut bank = vec![Vec::new(); NUM_CLASSES];
     for (p, &y) in probs.chunks_exact(NUM_CLASSES).zip(cache.labels(split)) {
         bank[y as usize].push(p.to_vec());

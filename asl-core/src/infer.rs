@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::{MEAN, STD, normalize_into};
 use crate::classes::{CLASSES, NUM_CLASSES};
+use crate::hand;
+use crate::handshape::HandshapeModel;
 use crate::model::{self, Cnn, ModelConfig};
-use crate::prep;
+use crate::prep::{self, PreparedPhoto};
+use rayon::prelude::*;
 
 /// Model folder format; bump when the card or weights change meaning.
 pub const MODEL_FORMAT: u32 = 1;
@@ -86,6 +89,9 @@ pub struct ModelCard {
     pub lineage: Lineage,
     /// Per-epoch history of the run.
     pub history: serde_json::Value,
+    /// What answers a photo (the hand path and/or the photo CNN) and the files behind it.
+    #[serde(default)]
+    pub pipeline: crate::handshape::PipelineInfo,
     /// Extra sections (e.g. the monitoring reference distribution), keyed by name.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -139,6 +145,44 @@ pub struct Prediction {
     pub index: usize,
     pub confidence: f32,
     pub probabilities: Vec<f32>,
+    /// Which part of the model answered, and why.
+    #[serde(default)]
+    pub path: AnswerPath,
+    /// The hand the answer read, when the hand path answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand: Option<HandSummary>,
+}
+
+/// Which part of the model answered a photo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerPath {
+    /// The handshape classifier read the hand's landmarks (fused with the photo CNN).
+    Hand,
+    /// The whole-photo CNN: no hand was found.
+    NoHandFound,
+    /// The whole-photo CNN: this model has no hand stage (or only pixels were given).
+    #[default]
+    Photo,
+}
+
+impl AnswerPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerPath::Hand => "hand",
+            AnswerPath::NoHandFound => "no_hand_found",
+            AnswerPath::Photo => "photo",
+        }
+    }
+}
+
+/// The hand behind a hand-path answer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HandSummary {
+    /// The landmark model's hand presence (0–1).
+    pub presence: f32,
+    /// The detection cascade's step that found it (1 = the photo as is).
+    pub step: u8,
 }
 
 impl Prediction {
@@ -153,6 +197,8 @@ impl Prediction {
             index,
             confidence,
             probabilities: probs.to_vec(),
+            path: AnswerPath::Photo,
+            hand: None,
         }
     }
     /// The `k` most likely classes with their probabilities.
@@ -207,6 +253,33 @@ pub struct Classifier {
     pub dir: PathBuf,
     model: Cnn,
     device: Device,
+    /// The hand path (detector, landmarks, handshape MLP) when the model folder has one.
+    hands: Option<HandStage>,
+}
+
+/// The hand path of a model: MediaPipe's networks and the handshape classifier.
+pub struct HandStage {
+    nets: hand::BurnHandNets,
+    pub shape: HandshapeModel,
+}
+
+impl std::fmt::Debug for HandStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandStage")
+            .field("shape", &self.shape.card.hidden)
+            .finish()
+    }
+}
+
+impl HandStage {
+    pub fn new(shape: HandshapeModel, device: &Device) -> Result<HandStage, InferError> {
+        let nets = hand::BurnHandNets::load(device).map_err(|e| InferError::Backend(e.to_string()))?;
+        Ok(HandStage { nets, shape })
+    }
+
+    pub fn nets(&self) -> &hand::BurnHandNets {
+        &self.nets
+    }
 }
 
 impl Classifier {
@@ -233,11 +306,21 @@ impl Classifier {
                 path: weights.clone(),
                 problem: format!("{e:?} (do model.json and the weights belong together?)"),
             })?;
+        let hands = if HandshapeModel::present(dir) {
+            let shape = HandshapeModel::load(dir, &device).map_err(|e| InferError::BadWeights {
+                path: dir.join(crate::handshape::model::HANDSHAPE_WEIGHTS_FILE),
+                problem: e.to_string(),
+            })?;
+            Some(HandStage::new(shape, &device)?)
+        } else {
+            None
+        };
         Ok(Classifier {
             card,
             dir: dir.to_path_buf(),
             model: model.fold_batch_norm(),
             device,
+            hands,
         })
     }
 
@@ -249,7 +332,102 @@ impl Classifier {
             dir,
             model: model.fold_batch_norm(),
             device,
+            hands: None,
         }
+    }
+
+    /// Adds (or replaces) the hand path.
+    pub fn with_hands(mut self, hands: Option<HandStage>) -> Classifier {
+        self.hands = hands;
+        self
+    }
+
+    /// Removes the hand path (and gives it back).
+    pub fn take_hands(&mut self) -> Option<HandStage> {
+        self.hands.take()
+    }
+
+    /// The hand path, when this model has one.
+    pub fn hands(&self) -> Option<&HandStage> {
+        self.hands.as_ref()
+    }
+
+    /// Whether photos should come with a [`hand::view`] (the model has a hand path).
+    pub fn wants_view(&self) -> bool {
+        self.hands.is_some()
+    }
+
+    /// A decoded photo prepared for [`predict_prepared`](Self::predict_prepared).
+    pub fn prepare_rgb(&self, rgb: image::RgbImage) -> PreparedPhoto {
+        PreparedPhoto::new(rgb, self.input_size() as u32, self.wants_view())
+    }
+
+    /// Classifies prepared photos: each photo with a hand found is read by the hand path
+    /// (landmarks → handshape MLP, fused with the photo CNN); the others by the photo CNN.
+    pub fn predict_prepared(&self, photos: &[PreparedPhoto]) -> Result<Vec<Prediction>, InferError> {
+        let inputs: Vec<&[u8]> = photos.iter().map(|p| p.input.as_raw().as_slice()).collect();
+        let s = self.input_size();
+        if let Some(p) = photos
+            .iter()
+            .find(|p| p.input.width() as usize != s || p.input.height() as usize != s)
+        {
+            return Err(InferError::Image {
+                file: String::new(),
+                reason: format!("expected {s}×{s}, got {}×{}", p.input.width(), p.input.height()),
+            });
+        }
+        let photo_probs = probs_for_pixels(&self.model, &self.device, s, inputs.into_iter())?;
+        let mut preds: Vec<Prediction> = photo_probs
+            .chunks_exact(NUM_CLASSES)
+            .map(Prediction::from_probs)
+            .collect();
+        let Some(stage) = &self.hands else {
+            return Ok(preds);
+        };
+        // The cascade is the expensive part: photos in parallel.
+        let found: Vec<Option<hand::FoundHand>> = photos
+            .par_iter()
+            .map(|p| match &p.view {
+                Some(v) => hand::find_hand(&stage.nets, v).map_err(|e| InferError::Backend(e.to_string())),
+                None => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        let with_hand: Vec<usize> = (0..photos.len()).filter(|&i| found[i].is_some()).collect();
+        let mut feats = Vec::with_capacity(with_hand.len());
+        for &i in &with_hand {
+            if let Some(f) = &found[i] {
+                let points = f.hand.landmarks.map(|p| p.map(f64::from));
+                feats.push(crate::handshape::features::photo_features(
+                    &points,
+                    f.hand.handedness_right,
+                ));
+            }
+        }
+        let shape_probs = stage
+            .shape
+            .probabilities(&feats)
+            .map_err(|e| InferError::Backend(e.to_string()))?;
+        let w = stage.shape.card.fusion_photo_weight;
+        for (k, &i) in with_hand.iter().enumerate() {
+            let hp = &shape_probs[k * NUM_CLASSES..(k + 1) * NUM_CLASSES];
+            if hp.iter().any(|v| !v.is_finite()) {
+                continue; // degenerate landmarks: the photo CNN's answer stands
+            }
+            let fused = fuse(hp, &preds[i].probabilities, w);
+            let mut p = Prediction::from_probs(&fused);
+            p.path = AnswerPath::Hand;
+            p.hand = found[i].as_ref().map(|f| HandSummary {
+                presence: f.hand.presence,
+                step: f.step,
+            });
+            preds[i] = p;
+        }
+        for (i, p) in preds.iter_mut().enumerate() {
+            if p.path == AnswerPath::Photo && photos[i].view.is_some() {
+                p.path = AnswerPath::NoHandFound;
+            }
+        }
+        Ok(preds)
     }
 
     pub fn input_size(&self) -> usize {
@@ -263,11 +441,12 @@ impl Classifier {
 
     /// Classify decoded images, batched.
     pub fn predict(&self, images: &[image::DynamicImage]) -> Result<Vec<Prediction>, InferError> {
-        let pre: Vec<image::RgbImage> = images.iter().map(|i| self.preprocess(i)).collect();
-        self.predict_preprocessed(&pre)
+        let photos: Vec<PreparedPhoto> = images.iter().map(|i| self.prepare_rgb(i.to_rgb8())).collect();
+        self.predict_prepared(&photos)
     }
 
-    /// Classify images already resized to the input size.
+    /// Classify images already resized to the input size, with the photo CNN alone (the
+    /// pixel caches hold no more than this).
     pub fn predict_preprocessed(&self, images: &[image::RgbImage]) -> Result<Vec<Prediction>, InferError> {
         let s = self.input_size();
         for img in images {
@@ -292,23 +471,33 @@ impl Classifier {
         probs_for_pixels(&self.model, &self.device, self.input_size(), pixels.iter().copied())
     }
 
-    /// Decode, preprocess and classify encoded image files (JPEG, PNG, …).
+    /// Decode, prepare and classify encoded image files (JPEG, PNG, …).
     pub fn predict_files(&self, paths: &[PathBuf]) -> Result<Vec<Prediction>, InferError> {
-        let s = self.input_size() as u32;
-        let mut pre = Vec::with_capacity(paths.len());
+        let mut photos = Vec::with_capacity(paths.len());
         for p in paths {
             let bytes = std::fs::read(p).map_err(|source| InferError::Io {
                 path: p.clone(),
                 source,
             })?;
-            pre.push(
-                prep::decode_and_preprocess(&bytes, s).map_err(|reason| InferError::Image {
-                    file: p.display().to_string(),
-                    reason,
-                })?,
+            photos.push(
+                self.decode(&bytes, &crate::photo::DecodeBudget::default())
+                    .map_err(|e| InferError::Image {
+                        file: p.display().to_string(),
+                        reason: e.to_string(),
+                    })?,
             );
         }
-        self.predict_preprocessed(&pre)
+        self.predict_prepared(&photos)
+    }
+
+    /// Decodes one photo under `budget` and prepares it for this model.
+    pub fn decode(
+        &self,
+        bytes: &[u8],
+        budget: &crate::photo::DecodeBudget,
+    ) -> Result<PreparedPhoto, crate::photo::PhotoError> {
+        let rgb = crate::photo::decode(bytes, budget, crate::photo::needed_side(self.input_size() as u32))?;
+        Ok(self.prepare_rgb(rgb))
     }
 
     pub fn model(&self) -> &Cnn {
@@ -316,6 +505,21 @@ impl Classifier {
     }
     pub fn device(&self) -> &Device {
         &self.device
+    }
+}
+
+/// The hand path's fusion: `p ∝ p_hand · p_photo^w` (w = 0: the hand path alone).
+pub fn fuse(hand: &[f32], photo: &[f32], w: f32) -> Vec<f32> {
+    if w == 0.0 {
+        return hand.to_vec();
+    }
+    let mut out: Vec<f32> = hand.iter().zip(photo).map(|(h, p)| h * p.max(1e-12).powf(w)).collect();
+    let total: f32 = out.iter().sum();
+    if total > 0.0 && total.is_finite() {
+        out.iter_mut().for_each(|v| *v /= total);
+        out
+    } else {
+        hand.to_vec()
     }
 }
 

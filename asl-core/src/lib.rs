@@ -13,6 +13,8 @@ pub mod decode_eval;
 pub mod eval;
 pub mod fsutil;
 pub mod hand;
+pub mod hand_cache;
+pub mod handshape;
 pub mod home;
 pub mod hpo;
 pub mod infer;

@@ -90,6 +90,38 @@ pub fn decode_planned_with_features(
     Ok((resize_rgb(rgb, size), features))
 }
 
+/// A decoded photo ready for a model: its CNN input and, for a model with a hand path, the
+/// [`crate::hand::view`] the hand detector reads.
+#[derive(Debug, Clone)]
+pub struct PreparedPhoto {
+    pub input: RgbImage,
+    pub view: Option<RgbImage>,
+}
+
+impl PreparedPhoto {
+    pub fn new(rgb: RgbImage, size: u32, with_view: bool) -> PreparedPhoto {
+        let view = with_view.then(|| crate::hand::view(&rgb));
+        PreparedPhoto {
+            input: resize_rgb(rgb, size),
+            view,
+        }
+    }
+}
+
+/// Like [`decode_planned_with_features`], keeping the hand view when `with_view`.
+pub fn decode_planned_prepared(
+    plan: &photo::Plan,
+    bytes: &[u8],
+    size: u32,
+    with_view: bool,
+) -> Result<(PreparedPhoto, crate::monitor::ImageFeatures), PhotoError> {
+    let rgb = plan.decode(bytes)?;
+    let mut features = crate::monitor::ImageFeatures::from_rgb8(rgb.as_raw(), rgb.width(), rgb.height())
+        .map_err(|e| PhotoError::Unreadable(e.to_string()))?;
+    (features.width, features.height) = (plan.width, plan.height);
+    Ok((PreparedPhoto::new(rgb, size, with_view), features))
+}
+
 fn resize_rgb(rgb: RgbImage, size: u32) -> RgbImage {
     if rgb.width() == size && rgb.height() == size {
         return rgb;
@@ -259,9 +291,12 @@ impl Cache {
     }
 }
 
+/// (class, photo path) pairs.
+pub type Labelled = Vec<(u8, PathBuf)>;
+
 /// Stratified split: for each class, a seeded shuffle, the first `val_fraction` to validation.
 /// Returns (train, val) lists of (class, path).
-pub fn split(layout: &Layout, cfg: &PrepConfig) -> (Vec<(u8, PathBuf)>, Vec<(u8, PathBuf)>) {
+pub fn split(layout: &Layout, cfg: &PrepConfig) -> (Labelled, Labelled) {
     let mut train = Vec::new();
     let mut val = Vec::new();
     for (class, files) in layout.images.iter().enumerate() {
@@ -319,16 +354,16 @@ pub fn prepare(
 ) -> Result<PrepOutcome, PrepError> {
     let started = std::time::Instant::now();
     let path = cache_path(cache_dir, &src.source_hash, cfg);
-    if !force {
-        if let Ok(cache) = Cache::open(&path) {
-            if cache.header.source_hash == src.source_hash && cache.header.config == *cfg {
-                return Ok(PrepOutcome {
-                    cache,
-                    built: false,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
-        }
+    if !force
+        && let Ok(cache) = Cache::open(&path)
+        && cache.header.source_hash == src.source_hash
+        && cache.header.config == *cfg
+    {
+        return Ok(PrepOutcome {
+            cache,
+            built: false,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     build(&path, src, cfg, progress, cancel)?;
     let cache = Cache::open(&path)?;
@@ -362,7 +397,7 @@ fn build(
                 .map_err(|e| e.to_string())
                 .and_then(|b| decode_and_preprocess(&b, s));
             let n = done.fetch_add(1, Ordering::Relaxed);
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 progress.set_position(n as u64);
             }
             r

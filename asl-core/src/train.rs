@@ -32,6 +32,10 @@ pub enum TrainError {
     Eval(#[from] crate::eval::EvalError),
     #[error("invalid training configuration: {0}")]
     BadConfig(String),
+    #[error("the hand stage: {0}")]
+    HandStage(#[from] crate::handshape::stage::HandStageError),
+    #[error("saving the handshape model: {0}")]
+    Handshape(#[from] crate::handshape::HandshapeError),
     #[error("the cache has {0}px images but the model wants {1}px; run `asl prep --size {1}`")]
     SizeMismatch(usize, usize),
     #[error("{path}: cannot resume: {problem}. Delete the run folder to start over")]
@@ -75,6 +79,9 @@ pub struct TrainConfig {
     pub time_budget_secs: Option<f64>,
     /// Backend: `flex`, `wgpu`, `cuda` (among those built in).
     pub device: String,
+    /// Whether the model gets the hand path (landmarks → handshape MLP).
+    pub hands: crate::handshape::HandsMode,
+    pub handshape: crate::handshape::HandTrainConfig,
 }
 
 impl Default for TrainConfig {
@@ -98,6 +105,8 @@ impl Default for TrainConfig {
             patience: 4,
             time_budget_secs: None,
             device: model::default_device_name().to_string(),
+            hands: Default::default(),
+            handshape: Default::default(),
         }
     }
 }
@@ -725,19 +734,62 @@ pub fn train(
         metrics: serde_json::Value::Null,
         lineage,
         history: serde_json::to_value(&state.history).unwrap_or_default(),
+        pipeline: Default::default(),
         extra: Default::default(),
     };
-    let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone());
-    let report = if cache.is_empty(Split::Val) {
+    // The hand path: trained once per cache and reused; its files join the model folder.
+    let stage = crate::handshape::build_hand_stage(cache, cfg.hands, &cfg.handshape, &cfg.device, progress, cancel)?;
+    let hands = match stage.model {
+        Some(shape) => {
+            shape.save(tmp.path())?;
+            Some(infer::HandStage::new(shape, &device)?)
+        }
+        None => None,
+    };
+    card.pipeline = stage.pipeline;
+    // Validation answers as served: the hand path where a hand is found.
+    let mut clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone()).with_hands(hands);
+    let mut report = if cache.is_empty(Split::Val) {
         EvalReport::from_probs(&[], &[])
     } else {
         evaluate_cache(&clf, cache, Split::Val)?
     };
+    if cfg.hands == crate::handshape::HandsMode::Auto && clf.hands().is_some() && !cache.is_empty(Split::Val) {
+        // Auto keeps the hand path only where it reads the held-out photos about as well as
+        // the photo CNN: drawn hands (the synthetic data) have landmarks but no handshapes.
+        let hands = clf.take_hands();
+        let photo_report = evaluate_cache(&clf, cache, Split::Val)?;
+        if report.accuracy < photo_report.accuracy - AUTO_HAND_PATH_TOLERANCE {
+            card.pipeline = crate::handshape::PipelineInfo {
+                detection_rate: card.pipeline.detection_rate,
+                note: format!(
+                    "with the hand path the validation photos read at {:.1} %, with the photo CNN alone at {:.1} %: the photo CNN alone",
+                    report.accuracy * 100.0,
+                    photo_report.accuracy * 100.0
+                ),
+                ..Default::default()
+            };
+            for f in [
+                crate::handshape::model::HANDSHAPE_CARD_FILE,
+                crate::handshape::model::HANDSHAPE_WEIGHTS_FILE,
+            ] {
+                let path = tmp.path().join(f);
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+            report = photo_report;
+        } else {
+            clf = clf.with_hands(hands);
+        }
+    }
     card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
     // The monitoring reference travels with the model; a model without one still serves
     // (drift is then not reported), so a failure here is a warning, not an error.
     match monitoring_reference(cache, &clf) {
-        Ok(r) => {
+        Ok(mut r) => {
+            // A camera that stops showing hands is drift: the share the training data had.
+            if clf.hands().is_some() {
+                r.hand_found_share = card.pipeline.detection_rate;
+            }
             card.extra.insert(
                 crate::monitor::REFERENCE_CARD_KEY.into(),
                 serde_json::to_value(&r).unwrap_or_default(),
@@ -767,6 +819,10 @@ pub fn train(
         resumed_from_epoch,
     })
 }
+
+/// How much validation accuracy `--hands auto` gives up for the hand path (which is there for
+/// other people's hands, which the validation split does not show).
+pub const AUTO_HAND_PATH_TOLERANCE: f64 = 0.005;
 
 /// Photos the monitoring reference is computed on (evenly spread over the split).
 pub const REFERENCE_SAMPLE: usize = 2000;

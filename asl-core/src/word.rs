@@ -177,17 +177,19 @@ pub struct WordAnswer {
     pub estimate: WordEstimate,
     /// The three most likely classes of each classified photo, in order.
     pub top3: Vec<Vec<(String, f32)>>,
+    /// Which path answered each classified photo (hand landmarks, or the whole-photo CNN).
+    pub answered_by: Vec<crate::infer::AnswerPath>,
     /// False when some photos were skipped.
     pub complete: bool,
 }
 
-/// Decode and resize photos in parallel; unreadable ones go to `skipped`.
-pub fn preprocess_batch(clf: &Classifier, batch: &PhotoBatch) -> (Vec<(String, image::RgbImage)>, Vec<Skipped>) {
-    let s = clf.input_size() as u32;
-    let decoded: Vec<Result<image::RgbImage, String>> = batch
+/// Decode and prepare photos in parallel; unreadable ones go to `skipped`.
+pub fn preprocess_batch(clf: &Classifier, batch: &PhotoBatch) -> (Vec<(String, prep::PreparedPhoto)>, Vec<Skipped>) {
+    let budget = crate::photo::DecodeBudget::default();
+    let decoded: Vec<Result<prep::PreparedPhoto, String>> = batch
         .photos
         .par_iter()
-        .map(|p| prep::decode_and_preprocess(&p.bytes, s))
+        .map(|p| clf.decode(&p.bytes, &budget).map_err(|e| e.to_string()))
         .collect();
     let mut ok = Vec::new();
     let mut skipped = batch.skipped.clone();
@@ -231,6 +233,7 @@ pub fn estimate(
     Ok(WordAnswer {
         estimate,
         top3,
+        answered_by: preds.iter().map(|p| p.path).collect(),
         complete,
     })
 }
@@ -247,8 +250,8 @@ pub fn predict_word(
     if ok.is_empty() {
         return Err(WordError::NoPhotos(skipped));
     }
-    let (names, images): (Vec<String>, Vec<image::RgbImage>) = ok.into_iter().unzip();
-    let preds = clf.predict_preprocessed(&images)?;
+    let (names, images): (Vec<String>, Vec<prep::PreparedPhoto>) = ok.into_iter().unzip();
+    let preds = clf.predict_prepared(&images)?;
     debug_assert!(preds.iter().all(|p| p.probabilities.len() == NUM_CLASSES));
     estimate(&names, &preds, skipped, raw, lexicon, cfg)
 }

@@ -1,0 +1,222 @@
+//! Prep's second cache: the hand found in every photo of a prep cache, so that training (and
+//! every search trial) reads landmarks instead of running the detection cascade again.
+//!
+//! The file sits beside the pixel cache (`<cache>.hands.json`) and is aligned with it: entry
+//! `i` is the photo of cache index `i` (training photos, then validation photos). It is
+//! computed from the original photos under the cache's training root, each seen through
+//! [`hand::view`] and the detection cascade ([`hand::find_hand`]).
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::hand::{self, HandError, HandNets};
+use crate::handshape::LabelledHand;
+use crate::photo::{self, DecodeBudget};
+use crate::prep::{Cache, Split};
+use crate::progress::{Cancel, Progress};
+
+/// Bump when detection or the view changes what the landmarks mean.
+pub const HAND_CACHE_FORMAT: u32 = 1;
+/// Photos probed before deciding whether a dataset shows hands at all.
+pub const PROBE_PHOTOS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandCacheError {
+    #[error(
+        "the original photos of {cache} are not at {root} any more (the hand cache is built from them); run `asl prep --force` on the dataset"
+    )]
+    NoOriginals { cache: PathBuf, root: PathBuf },
+    #[error("{path}: {reason}")]
+    BadCache { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Hand(#[from] HandError),
+    #[error(transparent)]
+    Device(#[from] crate::model::ModelError),
+    #[error("hand detection was cancelled")]
+    Cancelled,
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One photo's hand, as training needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedHand {
+    /// Cascade step that found it (1-based).
+    pub step: u8,
+    pub presence: f32,
+    pub handedness_right: f32,
+    /// View pixels (see [`hand::view`]).
+    pub landmarks: [[f32; 3]; 21],
+}
+
+/// One photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandEntry {
+    pub hand: Option<CachedHand>,
+    /// Why the photo could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `<cache>.hands.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandCache {
+    pub format: u32,
+    /// [`crate::prep::CacheHeader::hash`] of the pixel cache it belongs to.
+    pub cache_hash: String,
+    pub entries: Vec<HandEntry>,
+}
+
+/// Where the hand cache of a pixel cache lives.
+pub fn hand_cache_path(cache: &Cache) -> PathBuf {
+    let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
+    name.push(".hands.json");
+    cache.path.with_file_name(name)
+}
+
+impl HandCache {
+    /// The saved hand cache of `cache`, if there is a current one.
+    pub fn open(cache: &Cache) -> Option<HandCache> {
+        let bytes = std::fs::read(hand_cache_path(cache)).ok()?;
+        let hc: HandCache = serde_json::from_slice(&bytes).ok()?;
+        let n = cache.header.n_train + cache.header.n_val;
+        (hc.format == HAND_CACHE_FORMAT && hc.cache_hash == cache.header.hash() && hc.entries.len() == n).then_some(hc)
+    }
+
+    /// The hands of one split, labelled.
+    pub fn labelled(&self, cache: &Cache, split: Split) -> Vec<LabelledHand> {
+        let offset = if split == Split::Train { 0 } else { cache.header.n_train };
+        let labels = cache.labels(split);
+        labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &label)| {
+                self.entries.get(offset + i)?.hand.as_ref().map(|h| LabelledHand {
+                    class: label as usize,
+                    landmarks: h.landmarks,
+                    handedness_right: h.handedness_right,
+                })
+            })
+            .collect()
+    }
+
+    /// Share of readable photos with a hand found.
+    pub fn detection_rate(&self) -> f64 {
+        detection_rate(&self.entries)
+    }
+
+    /// Photos by the cascade step that found their hand: `[0]` none found, `[k]` step k.
+    pub fn by_step(&self) -> [usize; hand::CASCADE.len() + 1] {
+        let mut counts = [0; hand::CASCADE.len() + 1];
+        for e in self.entries.iter().filter(|e| e.error.is_none()) {
+            counts[e.hand.as_ref().map_or(0, |h| usize::from(h.step))] += 1;
+        }
+        counts
+    }
+}
+
+/// [`open_or_build`] with the hand networks loaded on `device_name` (`asl prep --detect-hands`).
+pub fn prepare_hands(
+    cache: &Cache,
+    device_name: &str,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<HandCache, HandCacheError> {
+    let nets = hand::BurnHandNets::load(&crate::model::device(device_name)?)?;
+    open_or_build(cache, &nets, progress, cancel)
+}
+
+/// Share of readable photos with a hand found (0 for none).
+pub fn detection_rate(entries: &[HandEntry]) -> f64 {
+    let readable = entries.iter().filter(|e| e.error.is_none()).count();
+    let found = entries.iter().filter(|e| e.hand.is_some()).count();
+    if readable == 0 {
+        0.0
+    } else {
+        found as f64 / readable as f64
+    }
+}
+
+/// Runs the cascade on cache photos `indices` (cache order), in parallel.
+pub fn detect_photos(
+    cache: &Cache,
+    indices: &[usize],
+    nets: &(dyn HandNets + Sync),
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Vec<HandEntry>, HandCacheError> {
+    let root = cache.header.train_root.clone().unwrap_or_default();
+    if !root.is_dir() {
+        return Err(HandCacheError::NoOriginals {
+            cache: cache.path.clone(),
+            root,
+        });
+    }
+    let needed_side = photo::needed_side(cache.header.config.image_size);
+    progress.begin("hands", Some(indices.len() as u64));
+    let entries: Result<Vec<HandEntry>, HandCacheError> = indices
+        .par_iter()
+        .map(|&i| {
+            if cancel.is_cancelled() {
+                return Err(HandCacheError::Cancelled);
+            }
+            let entry = detect_file(&root.join(&cache.header.files[i]), nets, needed_side)?;
+            progress.advance(1);
+            Ok(entry)
+        })
+        .collect();
+    progress.finish();
+    entries
+}
+
+/// The hand in one photo file; a photo that cannot be read is an entry with its reason.
+/// `needed_side` is what the decoder keeps of a large JPEG (the server decodes for the
+/// model's input size the same way: [`photo::needed_side`]).
+pub fn detect_file(path: &Path, nets: &dyn HandNets, needed_side: u32) -> Result<HandEntry, HandCacheError> {
+    let decoded = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| photo::decode(&bytes, &DecodeBudget::default(), needed_side).map_err(|e| e.to_string()));
+    match decoded {
+        Ok(rgb) => Ok(HandEntry {
+            hand: hand::find_hand(nets, &hand::view(&rgb))?.map(|f| CachedHand {
+                step: f.step,
+                presence: f.hand.presence,
+                handedness_right: f.hand.handedness_right,
+                landmarks: f.hand.landmarks,
+            }),
+            error: None,
+        }),
+        Err(reason) => Ok(HandEntry {
+            hand: None,
+            error: Some(reason),
+        }),
+    }
+}
+
+/// The hand cache of `cache`: the saved one when current, else built from the original
+/// photos and saved (atomically).
+pub fn open_or_build(
+    cache: &Cache,
+    nets: &(dyn HandNets + Sync),
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<HandCache, HandCacheError> {
+    if let Some(hc) = HandCache::open(cache) {
+        return Ok(hc);
+    }
+    let n = cache.header.n_train + cache.header.n_val;
+    let indices: Vec<usize> = (0..n).collect();
+    let hc = HandCache {
+        format: HAND_CACHE_FORMAT,
+        cache_hash: cache.header.hash(),
+        entries: detect_photos(cache, &indices, nets, progress, cancel)?,
+    };
+    let path = hand_cache_path(cache);
+    crate::fsutil::write_json_atomic(&path, &hc).map_err(|source| HandCacheError::Io { path, source })?;
+    Ok(hc)
+}
