@@ -489,3 +489,139 @@ fn pipeline_watch_follows_a_new_version() {
         "{text}"
     );
 }
+
+/// The hand path end to end through the binary. With the shared 200 px Kaggle photos (the
+/// detector needs resolution): `prep --detect-hands` caches the landmarks, `train --hands on`
+/// adds the handshape model to the model folder (`pipeline` in `model.json`), `predict`
+/// reads the committed photos of other signers by their hands, and `eval --data ZIP
+/// --by-source` reports the detection rate. Without the shared data, on generated photos
+/// (which show no hand): `--hands auto` keeps the photo CNN alone and says why.
+#[test]
+fn the_hand_path_reads_other_signers_through_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/asl-alphabet-200px-subset.zip");
+    if !shared.is_file() {
+        let zip = synth_zip(home, "12", "64");
+        json(&asl(home, &["--json", "collect", "--from-zip", zip.to_str().unwrap()]));
+        let out = json(&asl(home, &["--json", "train", "--epochs", "1", "--name", "auto"]));
+        let card: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.join("models/auto/model.json")).unwrap()).unwrap();
+        assert_eq!(card["pipeline"]["kind"], "photo", "{out}");
+        let note = card["pipeline"]["note"].as_str().unwrap();
+        assert!(note.contains("probed training photos"), "{note}");
+        assert!(!home.join("models/auto/handshape.json").exists());
+        return;
+    }
+    json(&asl(
+        home,
+        &["--json", "collect", "--from-zip", shared.to_str().unwrap()],
+    ));
+    // A small training folder: the first 14 photos of each class.
+    let root = home.join("datasets/grassknoted/asl-alphabet/versions/1/asl_alphabet_train/asl_alphabet_train");
+    let data = home.join("subset");
+    for class in std::fs::read_dir(&root).unwrap().flatten() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(class.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let dest = data.join(class.file_name());
+        std::fs::create_dir_all(&dest).unwrap();
+        for f in files.iter().take(14) {
+            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let data_arg = data.to_str().unwrap();
+    let prep = json(&asl(home, &["--json", "prep", "--data", data_arg, "--detect-hands"]));
+    let rate = prep["hand_detection_rate"].as_f64().unwrap();
+    // 26 letters + del + space show hands (~95 % found), `nothing` none.
+    assert!((0.75..0.97).contains(&rate), "hand detection rate {rate}");
+    json(&asl(
+        home,
+        &[
+            "--json",
+            "train",
+            "--data",
+            data_arg,
+            "--epochs",
+            "1",
+            "--hands",
+            "on",
+            "--handshape-epochs",
+            "60",
+            "--name",
+            "hands",
+        ],
+    ));
+    let model = home.join("models/hands");
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(card["pipeline"]["kind"], "hand+photo");
+    assert!(model.join("handshape.json").is_file() && model.join("handshape.bpk").is_file());
+    assert!(
+        card["extra"]["monitoring_reference"]["hand_found_share"]
+            .as_f64()
+            .unwrap()
+            > 0.7
+    );
+
+    // Other signers' photos (MIT-licensed, committed for the landmark test): every one
+    // answered, those with a hand found by the hand path.
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../asl-core/tests/data/hands");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&photos)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    let mut args = vec!["--json", "predict", "--model", model.to_str().unwrap(), "--raw"];
+    args.extend(names.iter().map(|p| p.to_str().unwrap()));
+    let answer = json(&asl(home, &args));
+    let paths: Vec<&str> = answer["answered_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), names.len());
+    assert!(paths.iter().filter(|p| **p == "hand").count() >= 5, "{paths:?}");
+    assert!(paths.iter().all(|p| *p == "hand" || *p == "no_hand_found"), "{paths:?}");
+
+    // The same photos as an evaluation zip in the dev set's layout: <LETTER>/<source>__<file>.
+    let zip_path = home.join("others.zip");
+    let mut zw = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    for p in &names {
+        let file = p.file_name().unwrap().to_str().unwrap();
+        let mut parts = file.splitn(3, '_');
+        let (letter, source, rest) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        zw.start_file(
+            format!("others/{letter}/{source}__{rest}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zw, &std::fs::read(p).unwrap()).unwrap();
+    }
+    zw.finish().unwrap();
+    let eval = json(&asl(
+        home,
+        &[
+            "--json",
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            zip_path.to_str().unwrap(),
+            "--by-source",
+        ],
+    ));
+    let by_source = &eval["by_source"];
+    assert_eq!(by_source["sources"].as_array().unwrap().len(), 3, "{by_source}");
+    let found = by_source["detection_rate"].as_f64().unwrap();
+    assert!(found >= 0.6, "hand found in {found} of the photos");
+    assert_eq!(
+        paths.iter().filter(|p| **p == "hand").count() as f64 / names.len() as f64,
+        found
+    );
+}

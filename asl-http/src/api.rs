@@ -1,6 +1,6 @@
 //! The JSON shapes of the API (also the schemas of `/openapi.json`).
 use asl_core::decode::WordEstimate;
-use asl_core::infer::Prediction;
+use asl_core::infer::{AnswerPath, Prediction};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -10,6 +10,39 @@ pub struct ClassScore {
     /// "A".."Z", "del", "nothing" or "space".
     pub class: String,
     pub probability: f32,
+}
+
+/// Which part of the model answered a photo, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AnsweredBy {
+    /// `hand`: the handshape model read the hand's 21 landmarks (fused with the photo CNN);
+    /// `no_hand_found`: no hand was found, the whole-photo CNN answered; `photo`: the model
+    /// has no hand path, the whole-photo CNN answered.
+    pub path: String,
+    /// Why that path, in words.
+    pub reason: String,
+    /// The hand's presence score (0–1), on the hand path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hand_presence: Option<f32>,
+    /// The detection cascade's step that found the hand (1 = the photo as is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_step: Option<u8>,
+}
+
+impl AnsweredBy {
+    fn of(p: &Prediction) -> AnsweredBy {
+        let reason = match p.path {
+            AnswerPath::Hand => "a hand was found: its landmarks were read",
+            AnswerPath::NoHandFound => "no hand was found in the photo: the whole-photo model answered",
+            AnswerPath::Photo => "this model has no hand path: the whole-photo model answered",
+        };
+        AnsweredBy {
+            path: p.path.as_str().to_string(),
+            reason: reason.to_string(),
+            hand_presence: p.hand.map(|h| h.presence),
+            detection_step: p.hand.map(|h| h.step),
+        }
+    }
 }
 
 fn top3(p: &Prediction) -> Vec<ClassScore> {
@@ -30,6 +63,7 @@ pub struct LetterResponse {
     pub top3: Vec<ClassScore>,
     /// Name of the model that answered.
     pub model: String,
+    pub answered_by: AnsweredBy,
 }
 
 impl LetterResponse {
@@ -40,6 +74,7 @@ impl LetterResponse {
             confidence: p.confidence,
             top3: top3(p),
             model: model.to_string(),
+            answered_by: AnsweredBy::of(p),
         }
     }
 }
@@ -51,6 +86,7 @@ pub struct LetterOut {
     pub class: String,
     pub confidence: f32,
     pub top3: Vec<ClassScore>,
+    pub answered_by: AnsweredBy,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -110,6 +146,7 @@ impl WordResponse {
                     class: l.class,
                     confidence: l.confidence,
                     top3: top3(p),
+                    answered_by: AnsweredBy::of(p),
                 })
                 .collect(),
             skipped: est

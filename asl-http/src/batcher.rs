@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use asl_core::infer::{Classifier, Prediction};
-use image::RgbImage;
+use asl_core::prep::PreparedPhoto;
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
@@ -22,7 +22,7 @@ pub type BatchResult = Result<Vec<Prediction>, ApiError>;
 /// Images of one request, classified with the model the request started with.
 struct Job {
     model: Arc<Classifier>,
-    images: Vec<RgbImage>,
+    images: Vec<PreparedPhoto>,
     reply: oneshot::Sender<BatchResult>,
 }
 
@@ -58,13 +58,13 @@ impl Batcher {
     }
 
     /// Classifies `images` (already resized) with `model`, in input order.
-    pub async fn predict(&self, model: Arc<Classifier>, images: Vec<RgbImage>) -> BatchResult {
+    pub async fn predict(&self, model: Arc<Classifier>, images: Vec<PreparedPhoto>) -> BatchResult {
         self.ticket().predict(model, images).await
     }
 }
 
 impl Ticket {
-    pub async fn predict(self, model: Arc<Classifier>, images: Vec<RgbImage>) -> BatchResult {
+    pub async fn predict(self, model: Arc<Classifier>, images: Vec<PreparedPhoto>) -> BatchResult {
         if images.is_empty() {
             return Ok(Vec::new());
         }
@@ -133,7 +133,7 @@ fn run(jobs: Vec<Job>, max_batch: usize, on_batch: &impl Fn(usize)) {
     }
     for (model, mut group) in groups {
         let counts: Vec<usize> = group.iter().map(|j| j.images.len()).collect();
-        let images: Vec<RgbImage> = group.iter_mut().flat_map(|j| std::mem::take(&mut j.images)).collect();
+        let images: Vec<PreparedPhoto> = group.iter_mut().flat_map(|j| std::mem::take(&mut j.images)).collect();
         let result = classify(&model, &images, max_batch, on_batch);
         match result {
             Ok(preds) => {
@@ -151,12 +151,12 @@ fn run(jobs: Vec<Job>, max_batch: usize, on_batch: &impl Fn(usize)) {
     }
 }
 
-fn classify(model: &Classifier, images: &[RgbImage], max_batch: usize, on_batch: &impl Fn(usize)) -> BatchResult {
+fn classify(model: &Classifier, images: &[PreparedPhoto], max_batch: usize, on_batch: &impl Fn(usize)) -> BatchResult {
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(max_batch) {
         on_batch(chunk.len());
         // A panic in the backend fails these requests, not the worker (nor the server).
-        let preds = std::panic::catch_unwind(AssertUnwindSafe(|| model.predict_preprocessed(chunk)))
+        let preds = std::panic::catch_unwind(AssertUnwindSafe(|| model.predict_prepared(chunk)))
             .map_err(|_| ApiError::internal("the model panicked on this batch"))?
             .map_err(ApiError::from)?;
         out.extend(preds);

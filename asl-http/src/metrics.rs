@@ -20,6 +20,10 @@ pub struct Metrics {
     model_info: IntGaugeVec,
     /// Predictions by class (the served class mix).
     pub predictions: IntCounterVec,
+    /// Predictions by the path that answered (`hand`, `no_hand_found`, `photo`).
+    pub answer_paths: IntCounterVec,
+    drift_no_hand: GaugeVec,
+    drift_hand_presence: GaugeVec,
     drift_psi: GaugeVec,
     drift_ks: GaugeVec,
     drift_class_js: GaugeVec,
@@ -92,6 +96,30 @@ impl Metrics {
             &["class"],
         )
         .expect("valid metric");
+        let answer_paths = IntCounterVec::new(
+            Opts::new(
+                "asl_answer_path_total",
+                "Answered photos by the path that answered: hand (landmarks read), no_hand_found or photo (the whole-photo CNN)",
+            ),
+            &["path"],
+        )
+        .expect("valid metric");
+        let drift_no_hand = GaugeVec::new(
+            Opts::new(
+                "asl_drift_no_hand_share",
+                "Share of photos with no hand found in the live window (models with a hand path)",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let drift_hand_presence = GaugeVec::new(
+            Opts::new(
+                "asl_drift_hand_presence_mean",
+                "Mean hand-presence score of the hands found in the live window",
+            ),
+            &[],
+        )
+        .expect("valid metric");
         let drift_psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
         let drift_ks = GaugeVec::new(
             Opts::new(
@@ -148,6 +176,9 @@ impl Metrics {
         .expect("valid metric");
         for m in [
             Box::new(predictions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(answer_paths.clone()),
+            Box::new(drift_no_hand.clone()),
+            Box::new(drift_hand_presence.clone()),
             Box::new(drift_psi.clone()),
             Box::new(drift_ks.clone()),
             Box::new(drift_class_js.clone()),
@@ -179,6 +210,9 @@ impl Metrics {
             reloads,
             model_info,
             predictions,
+            answer_paths,
+            drift_no_hand,
+            drift_hand_presence,
             drift_psi,
             drift_ks,
             drift_class_js,
@@ -233,6 +267,15 @@ impl Metrics {
         self.drift_nothing
             .with_label_values(&[] as &[&str])
             .set(s.nothing_share);
+        // Absent, not zero, for a model without a hand path (or no hand seen yet).
+        self.drift_no_hand.reset();
+        self.drift_hand_presence.reset();
+        if let Some(v) = s.no_hand_share {
+            self.drift_no_hand.with_label_values(&[] as &[&str]).set(v);
+        }
+        if let Some(v) = s.mean_hand_presence {
+            self.drift_hand_presence.with_label_values(&[] as &[&str]).set(v);
+        }
         self.drift_window.set(s.window_images as i64);
         self.drift_enough.set(i64::from(s.enough_data));
     }
@@ -245,6 +288,8 @@ impl Metrics {
         self.drift_class_chi2_pvalue.reset();
         self.drift_low_confidence.reset();
         self.drift_nothing.reset();
+        self.drift_no_hand.reset();
+        self.drift_hand_presence.reset();
         self.drift_window.set(0);
         self.drift_enough.set(0);
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
-use asl_core::infer::{ModelCard, Prediction};
+use asl_core::infer::{AnswerPath, ModelCard, Prediction};
 use asl_core::monitor::{
     ImageFeatures, LiveWindow, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig,
 };
@@ -109,11 +109,17 @@ impl Monitor {
                     features: *f,
                     class: p.index,
                     confidence: p.confidence,
+                    hand: match p.path {
+                        AnswerPath::Hand => Some(p.hand.map_or(1.0, |h| h.presence)),
+                        AnswerPath::NoHandFound => Some(0.0),
+                        AnswerPath::Photo => None,
+                    },
                 });
             }
         }
         for (f, p) in items {
             metrics.predictions.with_label_values(&[p.class.as_str()]).inc();
+            metrics.answer_paths.with_label_values(&[p.path.as_str()]).inc();
             if let Some(log) = &self.log {
                 log.record(LoggedPrediction {
                     ts,

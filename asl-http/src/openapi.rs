@@ -12,7 +12,7 @@ use crate::{api, error, routes};
     paths(routes::predict, routes::health, routes::ready, routes::metrics, routes::model_card, routes::openapi_json, routes::admin_reload),
     components(schemas(
         api::PredictForm, api::PredictResponse, api::LetterResponse, api::WordResponse, api::LetterOut,
-        api::ClassScore, api::AlternativeOut, api::SkippedOut, api::Health, api::Ready, api::Reloaded,
+        api::ClassScore, api::AnsweredBy, api::AlternativeOut, api::SkippedOut, api::Health, api::Ready, api::Reloaded,
         error::ErrorBody
     )),
     modifiers(&BearerAuth)

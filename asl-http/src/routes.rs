@@ -436,9 +436,10 @@ async fn one_photo(
     // Tell the batcher a photo is on its way, so it may hold a forward pass for it.
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
+    let with_view = model.wants_view();
     let st = state.clone();
     let (name, img, features) = blocking(state, guard, move || {
-        upload::decode_photo(&photo, size, &st.config).map(|(img, f)| (photo.name, img, f))
+        upload::decode_photo(&photo, size, with_view, &st.config).map(|(img, f)| (photo.name, img, f))
     })
     .await??;
     let preds = ticket.predict(model.clone(), vec![img]).await?;
@@ -474,6 +475,7 @@ async fn word(
 ) -> ApiResult<WordResponse> {
     let ticket = state.batcher.ticket();
     let size = model.input_size() as u32;
+    let with_view = model.wants_view();
     let st = state.clone();
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let cancelled = cancel.0.clone();
@@ -487,7 +489,7 @@ async fn word(
                 b
             }
         };
-        let (ok, mut skipped) = upload::decode_photos(&batch.photos, size, &st.config, &cancelled);
+        let (ok, mut skipped) = upload::decode_photos(&batch.photos, size, with_view, &st.config, &cancelled);
         skipped.extend(batch.skipped);
         Ok((ok, skipped))
     })

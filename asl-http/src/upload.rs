@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use asl_core::decode::Skipped;
 use asl_core::monitor::ImageFeatures;
 use asl_core::photo;
+use asl_core::prep::PreparedPhoto;
 use asl_core::word::Photo;
 use axum::extract::Multipart;
 use axum::http::StatusCode;
-use image::RgbImage;
 use rayon::prelude::*;
 
 use crate::config::ServerConfig;
@@ -85,14 +85,25 @@ pub fn plan_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<
         .map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
 }
 
-/// Checks one photo and decodes it to the model's input size.
-pub fn decode_photo(photo: &Photo, size: u32, config: &ServerConfig) -> ApiResult<(RgbImage, ImageFeatures)> {
+/// Checks one photo and decodes it for the model: its input size, and the hand view when
+/// `with_view`.
+pub fn decode_photo(
+    photo: &Photo,
+    size: u32,
+    with_view: bool,
+    config: &ServerConfig,
+) -> ApiResult<(PreparedPhoto, ImageFeatures)> {
     let plan = plan_photo(photo, size, config)?;
-    decode_planned(photo, &plan, size)
+    decode_planned(photo, &plan, size, with_view)
 }
 
-fn decode_planned(photo: &Photo, plan: &photo::Plan, size: u32) -> ApiResult<(RgbImage, ImageFeatures)> {
-    asl_core::prep::decode_planned_with_features(plan, &photo.bytes, size)
+fn decode_planned(
+    photo: &Photo,
+    plan: &photo::Plan,
+    size: u32,
+    with_view: bool,
+) -> ApiResult<(PreparedPhoto, ImageFeatures)> {
+    asl_core::prep::decode_planned_prepared(plan, &photo.bytes, size, with_view)
         .map_err(|e| ApiError::from(e).with_file(photo.name.clone()))
 }
 
@@ -105,9 +116,10 @@ fn decode_planned(photo: &Photo, plan: &photo::Plan, size: u32) -> ApiResult<(Rg
 pub fn decode_photos(
     photos: &[Photo],
     size: u32,
+    with_view: bool,
     config: &ServerConfig,
     cancelled: &AtomicBool,
-) -> (Vec<(String, RgbImage, ImageFeatures)>, Vec<Skipped>) {
+) -> (Vec<(String, PreparedPhoto, ImageFeatures)>, Vec<Skipped>) {
     let plans: Vec<ApiResult<photo::Plan>> = photos.par_iter().map(|p| plan_photo(p, size, config)).collect();
     let mut left = config.max_request_pixels;
     let admitted: Vec<ApiResult<photo::Plan>> = plans
@@ -127,14 +139,14 @@ pub fn decode_photos(
             Ok(plan)
         })
         .collect();
-    let decoded: Vec<ApiResult<(RgbImage, ImageFeatures)>> = photos
+    let decoded: Vec<ApiResult<(PreparedPhoto, ImageFeatures)>> = photos
         .par_iter()
         .zip(admitted)
         .map(|(p, plan)| {
             if cancelled.load(Ordering::Relaxed) {
                 return Err(ApiError::internal("request abandoned"));
             }
-            decode_planned(p, &plan?, size)
+            decode_planned(p, &plan?, size, with_view)
         })
         .collect();
     let mut ok = Vec::with_capacity(photos.len());

@@ -1,17 +1,17 @@
 //! `asl.Classifier`: asl_core::infer::Classifier over numpy arrays, PIL images and files.
 //!
-//! Images are read where they lie: a C-contiguous uint8 array of the model's input size goes
-//! to the model without a copy (the GIL is released while it runs); other sizes are resized
-//! by asl_core::prep::preprocess, files decoded by asl_core::prep::decode_and_preprocess —
-//! bit for bit what training and the server do. Probabilities come back as one N×29 float32
-//! array that takes over the core's buffer.
+//! Images are read where they lie (the GIL is released while the model runs) and prepared by
+//! the core's `Classifier::prepare_rgb` / `Classifier::decode`, bit for bit what the server
+//! does: the CNN's input and, for a model with a hand path, the hand view its detector reads.
+//! Probabilities come back as one N×29 float32 array.
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use asl_core::classes::{CLASSES, NUM_CLASSES};
 use asl_core::infer::{Classifier as CoreClassifier, InferError, Prediction};
-use asl_core::prep;
+use asl_core::photo::DecodeBudget;
+use asl_core::prep::PreparedPhoto;
 use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
@@ -246,39 +246,33 @@ fn is_pil_image(x: &Bound<'_, PyAny>) -> PyResult<bool> {
     x.is_instance(&module.getattr("Image")?)
 }
 
-/// Resize (or decode and resize) one input to the model's square input, exactly as the core
-/// does for training and serving.
-fn preprocess<'a>(input: &'a Input<'a>, s: usize) -> std::result::Result<Cow<'a, [u8]>, InferError> {
+/// Decode (when encoded) and prepare one input for the model, exactly as the core does for
+/// serving: the CNN's square input and, for a model with a hand path, the hand view.
+fn prepare(input: &Input<'_>, clf: &CoreClassifier) -> std::result::Result<PreparedPhoto, InferError> {
+    let budget = DecodeBudget::default();
     match input {
-        Input::Pixels { data, h, w } if *h == s && *w == s => Ok(Cow::Borrowed(data.as_ref())),
         Input::Pixels { data, h, w } => {
             let img =
                 image::RgbImage::from_raw(*w as u32, *h as u32, data.to_vec()).ok_or_else(|| InferError::Image {
                     file: String::new(),
                     reason: "bad pixel buffer".into(),
                 })?;
-            Ok(Cow::Owned(
-                prep::preprocess(&image::DynamicImage::ImageRgb8(img), s as u32).into_raw(),
-            ))
+            Ok(clf.prepare_rgb(img))
         }
         Input::File(p) => {
             let bytes = std::fs::read(p).map_err(|source| InferError::Io {
                 path: p.to_path_buf(),
                 source,
             })?;
-            let img = prep::decode_and_preprocess(&bytes, s as u32).map_err(|reason| InferError::Image {
+            clf.decode(&bytes, &budget).map_err(|e| InferError::Image {
                 file: p.display().to_string(),
-                reason,
-            })?;
-            Ok(Cow::Owned(img.into_raw()))
+                reason: e.to_string(),
+            })
         }
-        Input::Encoded(bytes) => {
-            let img = prep::decode_and_preprocess(bytes, s as u32).map_err(|reason| InferError::Image {
-                file: "<bytes>".into(),
-                reason,
-            })?;
-            Ok(Cow::Owned(img.into_raw()))
-        }
+        Input::Encoded(bytes) => clf.decode(bytes, &budget).map_err(|e| InferError::Image {
+            file: "<bytes>".into(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -308,13 +302,12 @@ impl Classifier {
         let inputs = images.inputs();
         let clf = &*self.inner;
         py.detach(|| -> Result<Vec<f32>> {
-            let s = clf.input_size();
-            let pre: Vec<Cow<'_, [u8]>> = inputs
+            let photos: Vec<PreparedPhoto> = inputs
                 .par_iter()
-                .map(|i| preprocess(i, s))
+                .map(|i| prepare(i, clf))
                 .collect::<std::result::Result<_, _>>()?;
-            let slices: Vec<&[u8]> = pre.iter().map(|c| c.as_ref()).collect();
-            Ok(clf.probabilities(&slices)?)
+            let preds = clf.predict_prepared(&photos)?;
+            Ok(preds.into_iter().flat_map(|p| p.probabilities).collect())
         })
     }
 }

@@ -61,6 +61,8 @@ fn observation(row: &LoggedPrediction) -> Observation {
         features: row.features,
         class: row.class_index,
         confidence: row.confidence,
+        // The log keeps no hand scores: reports leave the hand_found drift out.
+        hand: None,
     }
 }
 

@@ -218,6 +218,9 @@ pub struct Reference {
     pub features: BTreeMap<String, FeatureSketch>,
     pub class_distribution: ClassDistribution,
     pub confidence_histogram: ConfidenceHistogram,
+    /// Share of the reference photos with a hand found (models with a hand path).
+    #[serde(default)]
+    pub hand_found_share: Option<f64>,
 }
 
 impl Reference {
@@ -263,6 +266,7 @@ impl Reference {
             features: sketches,
             class_distribution,
             confidence_histogram: ConfidenceHistogram::from_confidences(confidences.iter().copied()),
+            hand_found_share: None,
         })
     }
 

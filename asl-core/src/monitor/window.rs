@@ -22,6 +22,10 @@ pub struct Observation {
     /// Predicted class index.
     pub class: usize,
     pub confidence: f32,
+    /// For a model with a hand path: the found hand's presence score, 0 when no hand was
+    /// found. None for a photo-only model.
+    #[serde(default)]
+    pub hand: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +73,14 @@ pub struct DriftSnapshot {
     pub class_level: DriftLevel,
     pub low_confidence_share: f64,
     pub nothing_share: f64,
+    /// Share of photos with no hand found (models with a hand path). A camera that stops
+    /// showing hands drifts here first; against the reference it is scored as the
+    /// `hand_found` feature.
+    #[serde(default)]
+    pub no_hand_share: Option<f64>,
+    /// Mean presence score of the hands found.
+    #[serde(default)]
+    pub mean_hand_presence: Option<f64>,
     /// The worst of the feature and class levels; `Ok` without enough data.
     pub level: DriftLevel,
 }
@@ -170,8 +182,16 @@ pub fn snapshot_of<'a>(
     let mut columns: [Vec<f64>; NUM_FEATURES] = Default::default();
     let mut class_counts = vec![0u64; reference.class_distribution.counts.len()];
     let (mut n, mut low_confidence, mut nothing) = (0usize, 0usize, 0usize);
+    let (mut hand_seen, mut hand_found, mut presence_sum) = (0usize, 0usize, 0f64);
     for o in observations {
         n += 1;
+        if let Some(presence) = o.hand {
+            hand_seen += 1;
+            if presence > 0.0 {
+                hand_found += 1;
+                presence_sum += f64::from(presence);
+            }
+        }
         for (column, value) in columns.iter_mut().zip(o.features.values()) {
             column.push(value);
         }
@@ -182,7 +202,7 @@ pub fn snapshot_of<'a>(
         nothing += usize::from(o.class == config.nothing_class);
     }
 
-    let features: Vec<FeatureDrift> = FEATURE_NAMES
+    let mut features: Vec<FeatureDrift> = FEATURE_NAMES
         .iter()
         .zip(columns.iter_mut())
         .filter_map(|(name, values)| {
@@ -196,6 +216,18 @@ pub fn snapshot_of<'a>(
             })
         })
         .collect();
+    let found_share = (hand_seen > 0).then(|| hand_found as f64 / hand_seen as f64);
+    if let (Some(expected), Some(live)) = (reference.hand_found_share, found_share) {
+        // A yes/no feature: PSI over its two bins; KS of two Bernoulli laws is |p − q|.
+        let psi = drift::psi_from_shares(&[expected, 1.0 - expected], &[live, 1.0 - live]);
+        let ks = (expected - live).abs();
+        features.push(FeatureDrift {
+            feature: "hand_found".into(),
+            psi,
+            ks,
+            level: drift::feature_level(psi, ks),
+        });
+    }
     let (chi, class_js) = drift::class_drift(&reference.class_distribution, &class_counts);
     let class_level = drift::class_level(chi.p_value, class_js);
     let share = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
@@ -216,6 +248,8 @@ pub fn snapshot_of<'a>(
         class_level,
         low_confidence_share: share(low_confidence),
         nothing_share: share(nothing),
+        no_hand_share: found_share.map(|f| 1.0 - f),
+        mean_hand_presence: (hand_found > 0).then(|| presence_sum / hand_found as f64),
         level: if enough_data { worst } else { DriftLevel::Ok },
     }
 }
@@ -269,6 +303,7 @@ mod tests {
                 features: photo(100.0),
                 class: 0,
                 confidence: 0.9,
+                hand: None,
             });
             assert_eq!(w.len(), (i as usize + 1).min(300));
         }
@@ -278,12 +313,55 @@ mod tests {
             features: photo(100.0),
             class: 0,
             confidence: 0.9,
+            hand: None,
         });
         assert_eq!(w.len(), 1);
         // The snapshot also ignores what expired since the last push.
         assert_eq!(w.snapshot_at(&reference(), 1200).window_images, 0);
         w.evict_expired(1200);
         assert!(w.is_empty());
+    }
+
+    /// A camera that stops showing hands: the reference found a hand in 90 % of its photos,
+    /// the window in 30 %: `hand_found` drifts, with the shares and mean presence reported.
+    #[test]
+    fn fewer_hands_than_the_reference_is_drift() {
+        let mut r = reference();
+        r.hand_found_share = Some(0.9);
+        let mut w = LiveWindow::new(config());
+        for i in 0..300 {
+            w.push(Observation {
+                ts: 5000,
+                features: photo(brightness(i + 7)),
+                class: i % 2,
+                confidence: 0.9,
+                hand: Some(if i % 10 < 3 { 0.8 } else { 0.0 }),
+            });
+        }
+        let s = w.snapshot_at(&r, 5000);
+        let hand = s.feature("hand_found").expect("scored against the reference");
+        assert!(hand.psi > 0.25 && (hand.ks - 0.6).abs() < 1e-9, "{hand:?}");
+        assert_eq!(hand.level, DriftLevel::Drift);
+        assert_eq!(s.level, DriftLevel::Drift);
+        assert!((s.no_hand_share.unwrap() - 0.7).abs() < 1e-9);
+        assert!((s.mean_hand_presence.unwrap() - 0.8).abs() < 1e-6);
+        // The same share as the reference is no drift; a photo-only model scores nothing.
+        let mut same = LiveWindow::new(config());
+        for i in 0..300 {
+            same.push(Observation {
+                ts: 5000,
+                features: photo(brightness(i + 7)),
+                class: i % 2,
+                confidence: 0.9,
+                hand: Some(if i % 10 == 0 { 0.0 } else { 0.9 }),
+            });
+        }
+        assert_eq!(
+            same.snapshot_at(&r, 5000).feature("hand_found").unwrap().level,
+            DriftLevel::Ok
+        );
+        let photo_only = LiveWindow::new(config()).snapshot_at(&r, 5000);
+        assert!(photo_only.feature("hand_found").is_none() && photo_only.no_hand_share.is_none());
     }
 
     #[test]
@@ -296,6 +374,7 @@ mod tests {
                 features: photo(brightness(i + 7)),
                 class: i % 2,
                 confidence: 0.9,
+                hand: None,
             });
         }
         let s = w.snapshot_at(&r, 5000);
@@ -319,6 +398,7 @@ mod tests {
                 features: photo(brightness(i) + 40.0),
                 class,
                 confidence,
+                hand: None,
             });
         }
         let s = w.snapshot_at(&r, 5000);
