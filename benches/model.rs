@@ -88,8 +88,7 @@ fn main() {
 
     // The default model within the time budget.
     let cache = &cache_for(ModelConfig::new().input_size as u32);
-    let model_dir: PathBuf;
-    if std::env::var("ASL_BENCH_SKIP_TRAIN").is_err() {
+    let model_dir: PathBuf = if std::env::var("ASL_BENCH_SKIP_TRAIN").is_err() {
         let budget: f64 = std::env::var("ASL_BENCH_BUDGET")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -138,10 +137,10 @@ fn main() {
             "stress set (validation images, new backgrounds/colours/scale/position): accuracy {:.2}%",
             stress.accuracy * 100.0
         );
-        model_dir = out.model_dir;
+        out.model_dir
     } else {
-        model_dir = tmp.path().join("tp-default/model");
-    }
+        tmp.path().join("tp-default/model")
+    };
 
     // Inference latency: decode + resize + forward, from the original JPEG files.
     let clf = Classifier::load(&model_dir).expect("load");

@@ -31,6 +31,8 @@ export ASL_MLFLOW_BIN="${ASL_MLFLOW_BIN:-$PWD/.venv/bin/mlflow}"
 echo "== cargo fmt --check (rustfmt.toml; generated hand-model code is #[rustfmt::skip])"
 cargo fmt --all --check
 (cd asl-py && cargo fmt --all --check)
+echo "== cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"
 
 # The Python bindings (asl-py, `import asl`), in their own venv (.venv-py; .venv holds MLflow):

@@ -229,6 +229,9 @@ fn as_usize(v: &Value, name: &str) -> Result<usize, HpoError> {
 }
 
 /// The training configuration of a trial: `base` with the sampled parameters set.
+/// A trial's parameter values by name.
+pub type TrialParams = BTreeMap<String, Value>;
+
 pub fn apply(base: &TrainConfig, params: &BTreeMap<String, Value>) -> Result<TrainConfig, HpoError> {
     let mut c = base.clone();
     for (name, v) in params {
@@ -472,7 +475,7 @@ impl Study {
 
     /// Sample the parameters of trial `number`: random during start-up, then TPE per
     /// parameter, seeded by (study seed, trial number) so a resumed study draws the same.
-    fn sample(&self, number: usize) -> Result<(BTreeMap<String, Value>, BTreeMap<String, f64>), HpoError> {
+    fn sample(&self, number: usize) -> Result<(TrialParams, BTreeMap<String, f64>), HpoError> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(
             self.config.seed ^ (number as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
@@ -876,10 +879,10 @@ impl Objective for TrainObjective<'_> {
         };
         let mut log_error: Option<String> = None;
         let mut on_epoch = |m: &train::EpochMetrics| {
-            if let Some(r) = &run {
-                if let Err(e) = r.log_epoch(m) {
-                    log_error.get_or_insert(e.to_string());
-                }
+            if let Some(r) = &run
+                && let Err(e) = r.log_epoch(m)
+            {
+                log_error.get_or_insert(e.to_string());
             }
             if report(m.epoch, m.val_accuracy) {
                 Control::Continue

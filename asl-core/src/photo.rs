@@ -139,10 +139,10 @@ pub fn plan(bytes: &[u8], budget: &DecodeBudget, needed_side: u32) -> Result<Pla
 impl Plan {
     /// Decodes the photo as planned, to RGB.
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, PhotoError> {
-        if self.scale > 1 {
-            if let Some(img) = self.decode_jpeg_scaled(bytes)? {
-                return Ok(img);
-            }
+        if self.scale > 1
+            && let Some(img) = self.decode_jpeg_scaled(bytes)?
+        {
+            return Ok(img);
         }
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(self.budget.max_side);

@@ -193,10 +193,10 @@ pub fn run_pipeline(
     let default_size = cfg.prep.image_size as usize;
     let default_cache = std::sync::Mutex::new(Some(prepared.cache));
     let caches = CacheProvider::new(|size| {
-        if size == default_size {
-            if let Some(c) = default_cache.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return Ok(c);
-            }
+        if size == default_size
+            && let Some(c) = default_cache.lock().unwrap_or_else(|p| p.into_inner()).take()
+        {
+            return Ok(c);
         }
         let pcfg = PrepConfig {
             image_size: size as u32,

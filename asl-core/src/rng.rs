@@ -24,7 +24,7 @@ impl SplitMix64 {
     }
     /// Uniform integer in [0, n).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
     pub fn chance(&mut self, p: f32) -> bool {
         self.next_f32() < p

@@ -1307,8 +1307,8 @@ mod tests {
                 for y in cy..cy + 4 {
                     for x in cx..cx + 4 {
                         let p = img.get_pixel(x, y);
-                        for k in 0..3 {
-                            c[k] += p.0[k] as f32 / (255.0 * 16.0);
+                        for (ck, v) in c.iter_mut().zip(p.0) {
+                            *ck += v as f32 / (255.0 * 16.0);
                         }
                     }
                 }

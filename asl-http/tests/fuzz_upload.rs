@@ -166,7 +166,7 @@ fn multipart(case: &Case, boundary: &str) -> Vec<u8> {
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    if case.break_body % 8 != 0 {
+    if !case.break_body.is_multiple_of(8) {
         return body;
     }
     for (at, x) in &case.body_flips {

@@ -1,5 +1,4 @@
 //! `asl.train` and `asl.Run`: asl_core::train, tracked like `asl train`.
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 

@@ -269,18 +269,17 @@ fn fetch_once(
             problem: "no Content-Length".into(),
         })?
     };
-    if append {
-        if let Some(s) = state.as_ref() {
-            if s.size != total {
-                let _ = fs::remove_file(part);
-                *state = None;
-                return Ok(Attempt::Retry(Retry {
-                    reason: "the archive changed on the server".into(),
-                    retry_after: None,
-                    refresh_url: false,
-                }));
-            }
-        }
+    if append
+        && let Some(s) = state.as_ref()
+        && s.size != total
+    {
+        let _ = fs::remove_file(part);
+        *state = None;
+        return Ok(Attempt::Retry(Retry {
+            reason: "the archive changed on the server".into(),
+            retry_after: None,
+            refresh_url: false,
+        }));
     }
     // Record what the part file holds before writing a byte of it.
     let new_state = PartState {

@@ -99,17 +99,17 @@ pub fn find_train_root(dir: &Path) -> Result<PathBuf, LayoutError> {
                 best = Some((n, train, depth, d.clone()));
             }
         }
-        if depth < 4 {
-            if let Ok(rd) = fs::read_dir(&d) {
-                for e in rd.flatten() {
-                    let name = e.file_name();
-                    let hidden = name.to_string_lossy().starts_with('.') || name == "__MACOSX";
-                    if !hidden
-                        && e.file_type().map(|t| t.is_dir()).unwrap_or(false)
-                        && class_index(&name.to_string_lossy()).is_none()
-                    {
-                        frontier.push((e.path(), depth + 1));
-                    }
+        if depth < 4
+            && let Ok(rd) = fs::read_dir(&d)
+        {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let hidden = name.to_string_lossy().starts_with('.') || name == "__MACOSX";
+                if !hidden
+                    && e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+                    && class_index(&name.to_string_lossy()).is_none()
+                {
+                    frontier.push((e.path(), depth + 1));
                 }
             }
         }

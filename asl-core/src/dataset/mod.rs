@@ -197,13 +197,13 @@ impl DatasetStore {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if let Some(v) = name.strip_suffix(".manifest.json").and_then(|v| v.parse::<u32>().ok()) {
-                if let Some(m) = self.manifest(v)? {
-                    out.push(m);
-                }
+            if let Some(v) = name.strip_suffix(".manifest.json").and_then(|v| v.parse::<u32>().ok())
+                && let Some(m) = self.manifest(v)?
+            {
+                out.push(m);
             }
         }
-        out.sort_by(|a, b| b.version.cmp(&a.version));
+        out.sort_by_key(|m| std::cmp::Reverse(m.version));
         Ok(out)
     }
 
@@ -320,10 +320,10 @@ impl DatasetStore {
     ) -> Result<Manifest, DatasetError> {
         let _lock = self.lock()?;
         let (bytes, md5) = download::hash_file(zip_path)?;
-        if let (false, Some(m)) = (force, self.manifest(v)?) {
-            if m.archive_md5.as_deref() == Some(download::hex(&md5).as_str()) {
-                return Ok(m);
-            }
+        if let (false, Some(m)) = (force, self.manifest(v)?)
+            && m.archive_md5.as_deref() == Some(download::hex(&md5).as_str())
+        {
+            return Ok(m);
         }
         let abs = fs::canonicalize(zip_path).map_err(io_err(zip_path))?;
         let mut base = self.base_manifest(v, format!("zip:{}", abs.display()));
@@ -404,10 +404,10 @@ pub fn collect(
     let store = DatasetStore::new(home, &opts.dataset);
     let _lock = store.lock()?;
     // A pinned version that is complete locally never needs the network.
-    if let (Some(v), false) = (opts.version, opts.force) {
-        if let Some(m) = store.manifest(v)? {
-            return Ok(CollectOutcome::UpToDate(m));
-        }
+    if let (Some(v), false) = (opts.version, opts.force)
+        && let Some(m) = store.manifest(v)?
+    {
+        return Ok(CollectOutcome::UpToDate(m));
     }
     let meta = client.get_dataset(&opts.dataset)?;
     let version = match opts.version {
@@ -417,10 +417,10 @@ pub fn collect(
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| DatasetError::NoVersion(opts.dataset.to_string()))?,
     };
-    if !opts.force {
-        if let Some(m) = store.manifest(version)? {
-            return Ok(CollectOutcome::UpToDate(m));
-        }
+    if !opts.force
+        && let Some(m) = store.manifest(version)?
+    {
+        return Ok(CollectOutcome::UpToDate(m));
     }
     let archive = store.archive_path(version);
     let download = download::download_archive(client, &opts.dataset, version, &archive, progress, cancel)?;

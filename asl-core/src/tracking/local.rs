@@ -326,7 +326,7 @@ impl TrackingStore for LocalStore {
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => b.start_time_ms.cmp(&a.start_time_ms),
             }),
-            None => runs.sort_by(|a, b| b.start_time_ms.cmp(&a.start_time_ms)),
+            None => runs.sort_by_key(|r| std::cmp::Reverse(r.start_time_ms)),
         }
         if let Some(n) = query.max_results {
             runs.truncate(n);

@@ -339,13 +339,12 @@ impl MlflowStore {
             if let Some(size) = f["file_size"]
                 .as_u64()
                 .or_else(|| f["file_size"].as_str().and_then(|s| s.parse().ok()))
+                && size != bytes.len() as u64
             {
-                if size != bytes.len() as u64 {
-                    return Err(TrackingError::Invalid(format!(
-                        "{file_url}: got {} bytes, the listing says {size}",
-                        bytes.len()
-                    )));
-                }
+                return Err(TrackingError::Invalid(format!(
+                    "{file_url}: got {} bytes, the listing says {size}",
+                    bytes.len()
+                )));
             }
             let to = dest.join(rel);
             let parent = fsutil::parent_dir(&to);

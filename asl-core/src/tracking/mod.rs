@@ -244,10 +244,10 @@ pub(crate) fn files_under(dir: &Path) -> Result<Vec<PathBuf>, TrackingError> {
             let ft = e.file_type().map_err(io_err(&p))?;
             if ft.is_dir() {
                 stack.push(p);
-            } else if ft.is_file() {
-                if let Ok(rel) = p.strip_prefix(dir) {
-                    out.push(rel.to_path_buf());
-                }
+            } else if ft.is_file()
+                && let Ok(rel) = p.strip_prefix(dir)
+            {
+                out.push(rel.to_path_buf());
             }
         }
     }
