@@ -249,26 +249,15 @@ pub fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Res
         &crate::progress::Cancel::new(),
     )?;
     let offset = if split == Split::Train { 0 } else { cache.header.n_train };
+    let hand_rows: Vec<_> = (0..n)
+        .filter_map(|i| {
+            let h = hands.entries.get(offset + i)?.hand.as_ref()?;
+            Some((i, h.landmarks, h.handedness_right))
+        })
+        .collect();
     let mut found = vec![false; n];
-    let mut rows = Vec::new();
-    let mut feats = Vec::new();
-    for (i, f) in found.iter_mut().enumerate() {
-        if let Some(h) = hands.entries.get(offset + i).and_then(|e| e.hand.as_ref()) {
-            let points = h.landmarks.map(|p| p.map(f64::from));
-            feats.push(crate::handshape::features::photo_features(&points, h.handedness_right));
-            rows.push(i);
-            *f = true;
-        }
-    }
-    let shape = stage.shape.probabilities(&feats)?;
-    let w = stage.shape.card.fusion_photo_weight;
-    for (k, &i) in rows.iter().enumerate() {
-        let hp = &shape[k * NUM_CLASSES..(k + 1) * NUM_CLASSES];
-        if hp.iter().all(|v| v.is_finite()) {
-            let row = &mut probs[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-            let fused = crate::infer::fuse(hp, row, w);
-            row.copy_from_slice(&fused);
-        }
+    for i in stage.answer_hands(&hand_rows, &mut probs)? {
+        found[i] = true;
     }
     Ok(SplitAnswers {
         probs,

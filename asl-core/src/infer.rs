@@ -280,6 +280,32 @@ impl HandStage {
     pub fn nets(&self) -> &hand::BurnHandNets {
         &self.nets
     }
+
+    /// The hand path's answers: for each `(row, landmarks, handedness_right)`, row `row` of
+    /// `probs` (the photo CNN's, `n × 29`) becomes the fused answer. Returns the rows it
+    /// answered (degenerate landmarks leave the photo CNN's answer).
+    pub fn answer_hands(
+        &self,
+        hands: &[(usize, [[f32; 3]; 21], f32)],
+        probs: &mut [f32],
+    ) -> Result<Vec<usize>, crate::handshape::HandshapeError> {
+        let feats: Vec<_> = hands
+            .iter()
+            .map(|(_, l, right)| crate::handshape::features::photo_features(&l.map(|p| p.map(f64::from)), *right))
+            .collect();
+        let shape = self.shape.probabilities(&feats)?;
+        let w = self.shape.card.fusion_photo_weight;
+        let mut answered = Vec::with_capacity(hands.len());
+        for ((i, _, _), hp) in hands.iter().zip(shape.chunks_exact(NUM_CLASSES)) {
+            if hp.iter().all(|v| v.is_finite()) {
+                let row = &mut probs[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
+                let fused = fuse(hp, row, w);
+                row.copy_from_slice(&fused);
+                answered.push(*i);
+            }
+        }
+        Ok(answered)
+    }
 }
 
 impl Classifier {
@@ -376,7 +402,7 @@ impl Classifier {
                 reason: format!("expected {s}×{s}, got {}×{}", p.input.width(), p.input.height()),
             });
         }
-        let photo_probs = probs_for_pixels(&self.model, &self.device, s, inputs.into_iter())?;
+        let mut photo_probs = probs_for_pixels(&self.model, &self.device, s, inputs.into_iter())?;
         let mut preds: Vec<Prediction> = photo_probs
             .chunks_exact(NUM_CLASSES)
             .map(Prediction::from_probs)
@@ -392,29 +418,16 @@ impl Classifier {
                 None => Ok(None),
             })
             .collect::<Result<_, _>>()?;
-        let with_hand: Vec<usize> = (0..photos.len()).filter(|&i| found[i].is_some()).collect();
-        let mut feats = Vec::with_capacity(with_hand.len());
-        for &i in &with_hand {
-            if let Some(f) = &found[i] {
-                let points = f.hand.landmarks.map(|p| p.map(f64::from));
-                feats.push(crate::handshape::features::photo_features(
-                    &points,
-                    f.hand.handedness_right,
-                ));
-            }
-        }
-        let shape_probs = stage
-            .shape
-            .probabilities(&feats)
+        let hands: Vec<_> = found
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (i, f.hand.landmarks, f.hand.handedness_right)))
+            .collect();
+        let answered = stage
+            .answer_hands(&hands, &mut photo_probs)
             .map_err(|e| InferError::Backend(e.to_string()))?;
-        let w = stage.shape.card.fusion_photo_weight;
-        for (k, &i) in with_hand.iter().enumerate() {
-            let hp = &shape_probs[k * NUM_CLASSES..(k + 1) * NUM_CLASSES];
-            if hp.iter().any(|v| !v.is_finite()) {
-                continue; // degenerate landmarks: the photo CNN's answer stands
-            }
-            let fused = fuse(hp, &preds[i].probabilities, w);
-            let mut p = Prediction::from_probs(&fused);
+        for i in answered {
+            let mut p = Prediction::from_probs(&photo_probs[i * NUM_CLASSES..(i + 1) * NUM_CLASSES]);
             p.path = AnswerPath::Hand;
             p.hand = found[i].as_ref().map(|f| HandSummary {
                 presence: f.hand.presence,
