@@ -173,9 +173,8 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
             &Cancel::new(),
         )
         .map(|o| o.cache)
-        .map_err(|e| e.to_string())
     });
-    let heldout = |dir: &Path| pipeline::heldout_accuracy(&caches, dir);
+    let heldout = |dir: &Path| asl::workspace::heldout_accuracy(&caches, dir);
     let va = reg.register_run(&a).unwrap();
     assert_eq!(va.version, 1);
     assert_eq!(

@@ -1,54 +1,14 @@
 //! The subcommands. Each is: flags → one asl-core call → output.
 use std::path::PathBuf;
 
-use asl_core::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore, Env, KaggleClient};
-use asl_core::prep::{self, PrepConfig};
+use asl_core::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore};
+use asl_core::prep;
 use asl_core::progress::{Cancel, TerminalProgress};
-use asl_core::{AslHome, synth};
+use asl_core::workspace::{DemoRequest, ModelRef, TrainRequest};
+use asl_core::{Workspace, synth};
 use clap::Args;
 
-use crate::{Cli, Command};
-
-pub type CliResult = Result<(), Box<dyn std::error::Error>>;
-
-pub fn run(cli: Cli) -> CliResult {
-    let home = AslHome::resolve(cli.home.as_deref());
-    match cli.command {
-        Command::Collect(a) => collect(&home, a, cli.json),
-        Command::Status(a) => status(&home, a, cli.json),
-        Command::Synth(a) => synth_cmd(a, cli.json),
-        Command::Prep(a) => prep_cmd(&home, a, cli.json),
-        Command::Train(a) => train_cmd(&home, a, cli.json),
-        Command::Eval(a) => eval_cmd(&home, a, cli.json),
-        Command::Predict(a) => predict_cmd(&home, a, cli.json),
-        Command::Demo(a) => demo_cmd(&home, a, cli.json),
-        Command::WordEval(a) => word_eval_cmd(&home, a, cli.json),
-        Command::Serve(a) => crate::serve::run(&home, a),
-        Command::Hpo(a) => crate::mlops::hpo_cmd(&home, a, cli.json),
-        Command::Runs(a) => crate::mlops::runs_cmd(&home, a, cli.json),
-        Command::Models(a) => crate::mlops::models_cmd(&home, a, cli.json),
-        Command::Pipeline(a) => crate::mlops::pipeline_cmd(&home, a, cli.json),
-        Command::Monitor(a) => crate::monitor::monitor_cmd(&home, a, cli.json),
-    }
-}
-
-#[derive(Args)]
-pub struct KaggleArgs {
-    /// Kaggle API base URL (a server root, or an API base ending in /v1). Default: from
-    /// KAGGLE_API_ENVIRONMENT, else https://api.kaggle.com.
-    #[arg(long, env = "ASL_KAGGLE_URL", value_name = "URL")]
-    pub kaggle_url: Option<String>,
-}
-
-impl KaggleArgs {
-    pub fn client(&self) -> Result<KaggleClient, Box<dyn std::error::Error>> {
-        let (client, creds) = KaggleClient::from_env(self.kaggle_url.as_deref(), &Env::from_process())?;
-        for w in &creds.warnings {
-            eprintln!("{w}");
-        }
-        Ok(client)
-    }
-}
+use crate::args::{CliResult, KaggleArgs, PrepArgs, cancel_on_ctrl_c};
 
 #[derive(Args)]
 pub struct CollectArgs {
@@ -100,18 +60,8 @@ fn print_manifest(action: &str, m: &dataset::Manifest, store: &DatasetStore) {
     }
 }
 
-/// A cancel flag that the first Ctrl-C sets: the operation stops cleanly and keeps what a
-/// rerun can resume (a download's partial file). A second Ctrl-C exits at once (status 130).
-fn cancel_on_ctrl_c() -> Cancel {
-    let cancel = Cancel::new();
-    let flag = cancel.flag();
-    // Registered first, so it sees the flag as the previous Ctrl-C left it.
-    let _ = signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, flag.clone());
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
-    cancel
-}
-
-fn collect(home: &AslHome, a: CollectArgs, json: bool) -> CliResult {
+pub fn collect(ws: &Workspace, a: CollectArgs, json: bool) -> CliResult {
+    let home = ws.home();
     let (dataset, version) = parse_ref(&a.dataset, a.version)?;
     let store = DatasetStore::new(home, &dataset);
     let progress = TerminalProgress::default();
@@ -156,17 +106,26 @@ pub struct StatusArgs {
     /// Do not ask Kaggle; report the local state only.
     #[arg(long)]
     pub offline: bool,
+    /// Exit with status 3 when the local copy is outdated or missing (for scripts and cron).
+    #[arg(long)]
+    pub exit_code: bool,
     #[command(flatten)]
     pub kaggle: KaggleArgs,
 }
 
-fn status(home: &AslHome, a: StatusArgs, json: bool) -> CliResult {
+pub fn status(ws: &Workspace, a: StatusArgs, json: bool) -> CliResult {
+    let home = ws.home();
     let (dataset, version) = parse_ref(&a.dataset, a.version)?;
     let client = if a.offline { None } else { Some(a.kaggle.client()?) };
     let st = dataset::status(home, client.as_ref(), &dataset, version)?;
+    let needs_collect = st.outdated == Some(true) || st.local_versions.is_empty();
+    let done = || match a.exit_code && needs_collect {
+        true => Err(crate::exit::Outdated.into()),
+        false => Ok(()),
+    };
     if json {
         println!("{}", serde_json::to_string(&st)?);
-        return Ok(());
+        return done();
     }
     println!("dataset: {}", st.dataset);
     if st.local_versions.is_empty() {
@@ -208,7 +167,7 @@ fn status(home: &AslHome, a: StatusArgs, json: bool) -> CliResult {
             None => "status: unknown",
         }
     );
-    Ok(())
+    done()
 }
 
 #[derive(Args)]
@@ -226,7 +185,7 @@ pub struct SynthArgs {
     pub seed: u64,
 }
 
-fn synth_cmd(a: SynthArgs, json: bool) -> CliResult {
+pub fn synth_cmd(a: SynthArgs, json: bool) -> CliResult {
     let cfg = synth::SynthConfig {
         per_class: a.per_class,
         image_size: a.size,
@@ -251,70 +210,19 @@ fn synth_cmd(a: SynthArgs, json: bool) -> CliResult {
     Ok(())
 }
 
-#[derive(Args)]
-pub struct PrepArgs {
-    #[arg(long, default_value = dataset::DEFAULT_DATASET)]
-    pub dataset: String,
-    /// Prepare this folder of class folders instead of a collected dataset.
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// Image side in pixels.
-    #[arg(long, default_value_t = PrepConfig::default().image_size)]
-    pub size: u32,
-    /// Share of each class held out for validation.
-    #[arg(long, default_value_t = PrepConfig::default().val_fraction)]
-    pub val_fraction: f32,
-    /// Seed of the train/validation split.
-    #[arg(long, default_value_t = PrepConfig::default().seed)]
-    pub split_seed: u64,
-    /// Rebuild even when a matching cache exists.
-    #[arg(long)]
-    pub force: bool,
-    /// Also find the hand and its 21 landmarks in every photo (the detection cascade) and
-    /// cache them beside the pixels; `asl train` does this itself when it needs them (given
-    /// to `asl train`, the same as `--hands on`).
-    #[arg(long)]
-    pub detect_hands: bool,
-}
-
-impl PrepArgs {
-    fn config(&self) -> PrepConfig {
-        PrepConfig {
-            image_size: self.size,
-            val_fraction: self.val_fraction,
-            seed: self.split_seed,
-        }
-    }
-}
-
 /// Build or reuse the cache the flags describe.
-fn prepare(home: &AslHome, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn std::error::Error>> {
-    let progress = TerminalProgress::default();
-    let cancel = cancel_on_ctrl_c();
-    if !(0.0..1.0).contains(&a.val_fraction) {
-        return Err("--val-fraction must be in [0, 1)".into());
-    }
-    Ok(match &a.data {
-        Some(dir) => {
-            let layout = dataset::layout::scan(dir)?;
-            prep::prepare(
-                &home.cache_dir(),
-                &prep::PrepSource::from_folder(&layout),
-                &a.config(),
-                a.force,
-                &progress,
-                &cancel,
-            )?
-        }
-        None => {
-            let (r, _) = DatasetRef::parse(&a.dataset)?;
-            prep::prepare_collected(home, &r, &a.config(), a.force, &progress, &cancel)?
-        }
-    })
+fn prepare(ws: &Workspace, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn std::error::Error>> {
+    Ok(ws.prepare(
+        &a.data()?,
+        &a.config(),
+        a.force,
+        &TerminalProgress::default(),
+        &cancel_on_ctrl_c(),
+    )?)
 }
 
-fn prep_cmd(home: &AslHome, a: PrepArgs, json: bool) -> CliResult {
-    let out = prepare(home, &a)?;
+pub fn prep_cmd(ws: &Workspace, a: PrepArgs, json: bool) -> CliResult {
+    let out = prepare(ws, &a)?;
     let h = &out.cache.header;
     let hands = if a.detect_hands {
         let hc = asl_core::hand_cache::prepare_hands(
@@ -478,21 +386,14 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     Ok(cfg)
 }
 
-fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
-    let cfg = train_config(&a)?;
-    let prepared = prepare(home, &a.prep)?;
-    let cache = &prepared.cache;
-    let stamp = asl_core::clock::compact_utc(asl_core::clock::now_unix());
-    let name = a
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
-    let run_dir = a.run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
-    let model_dir = home.models_dir().join(&name);
-    let cancel = Cancel::new();
-    let progress = TerminalProgress::default();
-    // Every training is a tracked run (local store, or MLflow with MLFLOW_TRACKING_URI).
-    let store = asl_core::tracking::open_store(home)?;
+pub fn train_cmd(ws: &Workspace, a: TrainArgs, json: bool) -> CliResult {
+    let request = TrainRequest {
+        data: a.prep.data()?,
+        prep: a.prep.config(),
+        config: train_config(&a)?,
+        name: a.name.clone(),
+        run_dir: a.run_dir.clone(),
+    };
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {
             println!(
@@ -509,17 +410,14 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
         }
         asl_core::train::Control::Continue
     };
-    let done = asl_core::tracking::run::train_tracked(
-        &*store,
-        &name,
-        cache,
-        &cfg,
-        &run_dir,
-        &model_dir,
+    // Every training is a tracked run (local store, or MLflow with MLFLOW_TRACKING_URI).
+    let trained = ws.train_run(
+        &request,
         &mut print_epoch,
-        &progress,
-        &cancel,
+        &TerminalProgress::default(),
+        &cancel_on_ctrl_c(),
     )?;
+    let done = trained.training;
     let (out, run, latency) = (done.outcome, done.run, done.latency_ms);
     if json {
         println!(
@@ -538,26 +436,15 @@ fn train_cmd(home: &AslHome, a: TrainArgs, json: bool) -> CliResult {
         );
         println!(
             "tracked as run {} in {} (register it: asl models register {})",
-            run.run_id,
-            store.describe(),
-            run.run_id
+            run.run_id, trained.tracking, run.run_id
         );
     }
     Ok(())
 }
 
 /// `--model DIR`, or the newest model under the state root.
-fn model_dir(home: &AslHome, explicit: &Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    match explicit {
-        Some(p) => Ok(p.clone()),
-        None => asl_core::infer::newest_model(home).ok_or_else(|| {
-            format!(
-                "no model under {}; train one with `asl train` or pass --model DIR",
-                home.models_dir().display()
-            )
-            .into()
-        }),
-    }
+fn model_dir(ws: &Workspace, explicit: &Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    Ok(ws.resolve_model(&ModelRef::from_flags(explicit.as_deref(), None, ModelRef::Newest))?)
 }
 
 #[derive(Args)]
@@ -583,48 +470,15 @@ pub struct EvalArgs {
     pub device: Option<String>,
 }
 
-fn eval_cmd(home: &AslHome, a: EvalArgs, json: bool) -> CliResult {
+pub fn eval_cmd(ws: &Workspace, a: EvalArgs, json: bool) -> CliResult {
     use asl_core::eval;
-    let dir = model_dir(home, &a.model)?;
+    let dir = model_dir(ws, &a.model)?;
     let clf = asl_core::infer::Classifier::load_on(
         &dir,
         a.device.as_deref().unwrap_or(asl_core::model::default_device_name()),
     )?;
-    let size = clf.input_size() as u32;
-    let progress = TerminalProgress::default();
-    // A folder is evaluated through a cache of its own with everything in "validation".
-    let cache = match &a.data {
-        Some(d) => {
-            let layout = dataset::layout::scan(&eval::data_folder(home, d)?)?;
-            let cfg = PrepConfig {
-                image_size: size,
-                val_fraction: 1.0,
-                seed: 0,
-            };
-            prep::prepare(
-                &home.cache_dir(),
-                &prep::PrepSource::from_folder(&layout),
-                &cfg,
-                false,
-                &progress,
-                &Cancel::new(),
-            )?
-            .cache
-        }
-        None => {
-            let l = &clf.card.lineage;
-            let cfg = PrepConfig {
-                image_size: size,
-                ..Default::default()
-            };
-            let path = prep::cache_path(&home.cache_dir(), &l.source_hash, &cfg);
-            prep::Cache::open(&path).map_err(|e| format!("{e} (pass --data DIR to evaluate on a folder)"))?
-        }
-    };
-    if let Some(stage) = clf.hands() {
-        // The hand cache of these photos (the detection cascade, once), with a progress bar.
-        asl_core::hand_cache::open_or_build(&cache, stage.nets(), &progress, &Cancel::new())?;
-    }
+    // A folder (or zip) is evaluated through a cache of its own, everything held out.
+    let cache = ws.evaluation_cache(&clf, a.data.as_deref(), &TerminalProgress::default(), &Cancel::new())?;
     let (report, sources) = if a.by_source {
         let (report, sources) = eval::evaluate_by_source(&clf, &cache, prep::Split::Val)?;
         (report, Some(sources))
@@ -724,8 +578,8 @@ pub struct PredictArgs {
     pub device: Option<String>,
 }
 
-fn predict_cmd(home: &AslHome, a: PredictArgs, json: bool) -> CliResult {
-    let dir = model_dir(home, &a.model)?;
+pub fn predict_cmd(ws: &Workspace, a: PredictArgs, json: bool) -> CliResult {
+    let dir = model_dir(ws, &a.model)?;
     let clf = asl_core::infer::Classifier::load_on(
         &dir,
         a.device.as_deref().unwrap_or(asl_core::model::default_device_name()),
@@ -838,150 +692,33 @@ pub struct DemoArgs {
     pub port: u16,
 }
 
-fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
-    let say = |msg: String| {
-        if !json {
-            println!("{msg}")
-        }
-    };
-    let t0 = std::time::Instant::now();
-    // 1. Collect: the real archive given, or the synthetic one made here.
-    let (dataset, zip) = match &a.from_zip {
-        Some(z) => (DatasetRef::parse(dataset::DEFAULT_DATASET)?.0, z.clone()),
-        None => {
-            let z = home.root().join("demo").join("asl-synthetic.zip");
-            if !z.exists() {
-                // 150 photos a class: enough for a small CNN to read the synthetic signs well.
-                let s = synth::write_zip(
-                    &synth::SynthConfig {
-                        per_class: 150,
-                        ..Default::default()
-                    },
-                    &z,
-                )?;
-                say(format!("[synth]   wrote {} ({} images)", z.display(), s.images));
-            }
-            (DatasetRef::parse("asl/synthetic")?.0, z)
-        }
-    };
-    let store = DatasetStore::new(home, &dataset);
-    let manifest = store.import_zip(&zip, 1, false, &Default::default(), &TerminalProgress::default())?;
-    say(format!(
-        "[collect] {} version 1: {} images in {} classes",
-        manifest.dataset,
-        manifest.total_images(),
-        manifest.images_per_class.iter().filter(|c| c.images > 0).count()
-    ));
-    // 2. Prep.
-    let pcfg = PrepConfig::default();
-    let prepared = prep::prepare_collected(
-        home,
-        &dataset,
-        &pcfg,
-        false,
-        &TerminalProgress::default(),
-        &Cancel::new(),
-    )?;
-    let cache = &prepared.cache;
-    say(format!(
-        "[prep]    {} train + {} validation images ({})",
-        cache.header.n_train,
-        cache.header.n_val,
-        if prepared.built { "built" } else { "reused" }
-    ));
-    // 3. Train.
-    let cfg = asl_core::train::TrainConfig {
-        epochs: a.epochs.unwrap_or(if a.from_zip.is_some() { 20 } else { 12 }),
-        batch_size: 32,
+pub fn demo_cmd(ws: &Workspace, a: DemoArgs, json: bool) -> CliResult {
+    let request = DemoRequest {
+        from_zip: a.from_zip.clone(),
+        word: a.word.clone(),
+        epochs: a.epochs,
         time_budget_secs: a.time_budget,
-        // MediaPipe finds the drawn hands of the synthetic set (87 % of them), but their
-        // handshapes read worse than the photo CNN reads the drawings (92.5 % vs 99.1 %
-        // validation): the synthetic demo trains the photo CNN alone, without detecting
-        // hands in its 4,350 photos first.
-        hands: if a.from_zip.is_some() {
-            asl_core::handshape::HandsMode::Auto
-        } else {
-            asl_core::handshape::HandsMode::Off
-        },
-        ..Default::default()
     };
-    let name = format!("demo-{}", cache.header.hash());
-    let model_dir = home.models_dir().join(&name);
-    let lineage = asl_core::infer::Lineage::of(cache);
-    let mut on_epoch = |m: &asl_core::train::EpochMetrics| {
+    let say = |line: &str| {
         if !json {
-            println!(
-                "[train]   epoch {:>2}: val accuracy {:.2}% ({:.0} img/s)",
-                m.epoch,
-                m.val_accuracy * 100.0,
-                m.images_per_sec
-            );
+            println!("{line}")
         }
-        asl_core::train::Control::Continue
     };
-    let out = asl_core::train::train(
-        cache,
-        &cfg,
-        lineage,
-        &home.runs_dir().join(&name),
-        &model_dir,
-        &mut on_epoch,
-        &TerminalProgress::default(),
-        &Cancel::new(),
-    )?;
-    say(format!(
-        "[eval]    validation accuracy {:.2}%, macro-F1 {:.4} → {}",
-        out.report.accuracy * 100.0,
-        out.report.macro_f1,
-        model_dir.display()
-    ));
-    // 4. A word spelled with held-out photos, read back.
-    let word_zip = home.root().join("demo").join("word.zip");
-    let bytes = asl_core::word::word_zip_from_cache(cache, prep::Split::Val, &a.word.to_ascii_uppercase(), 1)?;
-    asl_core::fsutil::write_atomic(&word_zip, &bytes)?;
-    let clf = asl_core::infer::Classifier::load(&model_dir)?;
-    let batch = asl_core::word::read_zip(&bytes, &Default::default())?;
-    let answer = asl_core::word::predict_word(
-        &clf,
-        &batch,
-        false,
-        asl_core::decode::Lexicon::bundled(),
-        &Default::default(),
-    )?;
+    let demo = ws.demo(&request, &say, &TerminalProgress::default())?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"model": model_dir, "validation": out.report.summary(), "word_zip": word_zip, "spelled": a.word, "answer": answer, "seconds": t0.elapsed().as_secs_f64()})
-        );
+        println!("{}", serde_json::to_string(&demo)?);
         return Ok(());
     }
-    let letters: String = answer
-        .estimate
-        .letters
-        .iter()
-        .map(|l| {
-            if l.class == "space" {
-                " ".to_string()
-            } else {
-                l.class.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("");
     println!(
         "[predict] spelled {:?} in {} photos → letters {:?} → word {:?} (confidence {:.2})",
-        a.word,
-        batch.photos.len(),
-        letters,
-        answer.estimate.text,
-        answer.estimate.confidence
+        demo.spelled, demo.photos, demo.letters, demo.answer.estimate.text, demo.answer.estimate.confidence
     );
     println!(
         "done in {:.0}s. Try it yourself:\n  asl --home {} predict --model {} --zip {}",
-        t0.elapsed().as_secs_f64(),
-        home.root().display(),
-        model_dir.display(),
-        word_zip.display()
+        demo.seconds,
+        ws.home().root().display(),
+        demo.model.display(),
+        demo.word_zip.display()
     );
     if a.no_serve {
         return Ok(());
@@ -993,14 +730,14 @@ fn demo_cmd(home: &AslHome, a: DemoArgs, json: bool) -> CliResult {
         serve: crate::serve::ServeArgs,
     }
     let port = a.port.to_string();
-    let model = model_dir.display().to_string();
+    let model = demo.model.display().to_string();
     let args =
         <ServeOnly as clap::Parser>::try_parse_from(["serve", "--port", port.as_str(), "--model", model.as_str()])?;
     println!(
         "[serve]   http://127.0.0.1:{port}/ (Ctrl-C to stop). Read the word over HTTP:\n  curl -s -F zipfile=@{} http://127.0.0.1:{port}/predict",
-        word_zip.display()
+        demo.word_zip.display()
     );
-    crate::serve::run(home, args.serve)
+    crate::serve::run(ws, args.serve)
 }
 
 #[derive(Args)]
@@ -1021,17 +758,12 @@ pub struct WordEvalArgs {
     pub tune: bool,
 }
 
-fn word_eval_cmd(home: &AslHome, a: WordEvalArgs, json: bool) -> CliResult {
+pub fn word_eval_cmd(ws: &Workspace, a: WordEvalArgs, json: bool) -> CliResult {
     use asl_core::decode::{DecodeConfig, Lexicon};
     use asl_core::decode_eval;
-    let dir = model_dir(home, &a.model)?;
+    let dir = model_dir(ws, &a.model)?;
     let clf = asl_core::infer::Classifier::load(&dir)?;
-    let l = &clf.card.lineage;
-    let cfg = PrepConfig {
-        image_size: clf.input_size() as u32,
-        ..Default::default()
-    };
-    let cache = prep::Cache::open(&prep::cache_path(&home.cache_dir(), &l.source_hash, &cfg))?;
+    let cache = ws.training_cache(&clf)?;
     let bank = asl_core::eval::probability_bank(&clf, &cache, prep::Split::Val)?;
     let lexicon = Lexicon::bundled();
     let mut rows = Vec::new();

@@ -3,17 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use asl_core::AslHome;
+use asl_core::Workspace;
 use asl_core::dataset::{self, DatasetRef};
-use asl_core::hpo::{self, CacheProvider, SamplerKind, SearchSpace, StudyConfig, TrainObjective, TrialState};
+use asl_core::hpo::{SamplerKind, SearchOptions, SearchSpace, StudyConfig, TrialState};
 use asl_core::pipeline::{self, DataSource, PipelineConfig};
-use asl_core::prep::{self, PrepConfig, PrepSource};
-use asl_core::progress::{Cancel, NoProgress};
+use asl_core::prep::PrepConfig;
+use asl_core::progress::Cancel;
 use asl_core::registry::{self, Registry};
-use asl_core::tracking::{self, RunQuery};
+use asl_core::tracking::RunQuery;
+use asl_core::workspace::{HPO_EXPERIMENT, StudyRequest};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::commands::{CliResult, KaggleArgs, PrepArgs};
+use crate::args::{CliResult, KaggleArgs, PrepArgs, report, say};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Sampler {
@@ -58,28 +59,26 @@ pub struct SearchArgs {
 impl SearchArgs {
     fn study_config(&self) -> Result<StudyConfig, Box<dyn std::error::Error>> {
         let space = match &self.space {
-            Some(p) => SearchSpace::load(p)?,
-            None => SearchSpace::default(),
+            Some(p) => Some(SearchSpace::load(p)?),
+            None => None,
         };
-        Ok(StudyConfig {
-            space,
+        Ok(SearchOptions {
+            trials: self.trials,
+            time_budget_secs: self.time_budget,
+            parallel: self.parallel,
             sampler: match self.sampler {
                 Sampler::Tpe => SamplerKind::Tpe,
                 Sampler::Random => SamplerKind::Random,
             },
-            seed: self.seed,
+            space,
+            epochs: self.epochs,
             startup_trials: self.startup_trials,
-            max_epochs: self.epochs,
-            pruner: hpo::Pruner {
-                enabled: !self.no_prune,
-                eta: self.eta,
-                ..Default::default()
-            },
+            prune: !self.no_prune,
+            eta: self.eta,
+            seed: self.seed,
             base: Default::default(),
-            max_trials: Some(self.trials),
-            time_budget_secs: self.time_budget,
-            parallel: self.parallel.max(1),
-        })
+        }
+        .study_config())
     }
 }
 
@@ -95,80 +94,15 @@ pub struct HpoArgs {
     pub study: Option<String>,
 }
 
-fn say(json: bool) -> impl Fn(&str) + Sync {
-    move |line: &str| {
-        if json {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    }
-}
-
-pub fn hpo_cmd(home: &AslHome, a: HpoArgs, json: bool) -> CliResult {
-    let config = a.search.study_config()?;
-    // The source of every cache size: a collected dataset or --data.
-    let layout;
-    let manifest;
-    let source = match &a.prep.data {
-        Some(dir) => {
-            layout = dataset::layout::scan(dir)?;
-            PrepSource::from_folder(&layout)
-        }
-        None => {
-            let (r, _) = DatasetRef::parse(&a.prep.dataset)?;
-            let (store, m) = dataset::newest_local(home, &r)?;
-            manifest = m;
-            layout = dataset::layout::scan(&store.data_dir(&manifest))?;
-            PrepSource::from_manifest(&layout, &manifest)
-        }
+pub fn hpo_cmd(ws: &Workspace, a: HpoArgs, json: bool) -> CliResult {
+    let request = StudyRequest {
+        data: a.prep.data()?,
+        prep: a.prep.config(),
+        config: a.search.study_config()?,
+        name: a.study.clone(),
     };
-    let base = PrepConfig {
-        image_size: a.prep.size,
-        val_fraction: a.prep.val_fraction,
-        seed: a.prep.split_seed,
-    };
-    let cancel = Cancel::new();
-    let caches = CacheProvider::new(|size| {
-        prep::prepare(
-            &home.cache_dir(),
-            &source,
-            &PrepConfig {
-                image_size: size as u32,
-                ..base.clone()
-            },
-            false,
-            &NoProgress,
-            &cancel,
-        )
-        .map(|o| o.cache)
-        .map_err(|e| e.to_string())
-    });
-    let default_cache = caches.get(base.image_size as usize)?;
-    let dref = DatasetRef::parse(&a.prep.dataset).map(|(r, _)| r)?;
-    let name = a.study.clone().unwrap_or_else(|| {
-        pipeline::study_name(
-            &dref,
-            default_cache.header.dataset_version,
-            &default_cache.header.hash(),
-            &config,
-        )
-    });
-    let store = tracking::open_store(home)?;
-    let objective = TrainObjective {
-        caches: &caches,
-        store: Some(&*store),
-        experiment: pipeline::HPO_EXPERIMENT.into(),
-        study: name.clone(),
-    };
-    let dir = home.root().join("hpo").join(&name);
-    let say = say(json);
-    say(&format!(
-        "study {name} in {} (tracking: {})",
-        dir.display(),
-        store.describe()
-    ));
-    let study = hpo::run_study(&dir, &name, &config, &objective, &say, &cancel)?;
+    let out = ws.study(&request, &say(json), &Cancel::new())?;
+    let (name, dir, study) = (out.name, out.dir, out.study);
     let best = study.best();
     if json {
         println!(
@@ -232,7 +166,7 @@ pub fn hpo_cmd(home: &AslHome, a: HpoArgs, json: bool) -> CliResult {
 #[derive(Args)]
 pub struct RunsArgs {
     /// Tracking experiment (asl-hpo for search trials, asl-train for `asl train`).
-    #[arg(long, default_value = pipeline::HPO_EXPERIMENT)]
+    #[arg(long, default_value = HPO_EXPERIMENT)]
     pub experiment: String,
     /// Only the trials of this study.
     #[arg(long)]
@@ -242,8 +176,8 @@ pub struct RunsArgs {
 }
 
 /// Compare runs: best first by validation accuracy.
-pub fn runs_cmd(home: &AslHome, a: RunsArgs, json: bool) -> CliResult {
-    let store = tracking::open_store(home)?;
+pub fn runs_cmd(ws: &Workspace, a: RunsArgs, json: bool) -> CliResult {
+    let store = ws.tracking()?;
     let mut tags = BTreeMap::new();
     if let Some(s) = &a.study {
         tags.insert("asl.study".to_string(), s.clone());
@@ -311,9 +245,9 @@ pub enum ModelsAction {
     Fetch { alias: String },
 }
 
-pub fn models_cmd(home: &AslHome, a: ModelsArgs, json: bool) -> CliResult {
-    let store = tracking::open_store(home)?;
-    let registry = Registry::new(&*store, home);
+pub fn models_cmd(ws: &Workspace, a: ModelsArgs, json: bool) -> CliResult {
+    let store = ws.tracking()?;
+    let registry = Registry::new(&*store, ws.home());
     match a.action.unwrap_or(ModelsAction::List) {
         ModelsAction::List => {
             let versions = registry.versions()?;
@@ -378,45 +312,7 @@ pub fn models_cmd(home: &AslHome, a: ModelsArgs, json: bool) -> CliResult {
             );
         }
         ModelsAction::Register { run_id, prep: p } => {
-            let run = store.get_run(&run_id)?;
-            let v = registry.register_run(&run)?;
-            let layout;
-            let manifest;
-            let source = match &p.data {
-                Some(dir) => {
-                    layout = dataset::layout::scan(dir)?;
-                    PrepSource::from_folder(&layout)
-                }
-                None => {
-                    let (r, _) = DatasetRef::parse(&p.dataset)?;
-                    let (ds, m) = dataset::newest_local(home, &r)?;
-                    manifest = m;
-                    layout = dataset::layout::scan(&ds.data_dir(&manifest))?;
-                    PrepSource::from_manifest(&layout, &manifest)
-                }
-            };
-            let base = PrepConfig {
-                image_size: p.size,
-                val_fraction: p.val_fraction,
-                seed: p.split_seed,
-            };
-            let cancel = Cancel::new();
-            let caches = CacheProvider::new(|size| {
-                prep::prepare(
-                    &home.cache_dir(),
-                    &source,
-                    &PrepConfig {
-                        image_size: size as u32,
-                        ..base.clone()
-                    },
-                    false,
-                    &NoProgress,
-                    &cancel,
-                )
-                .map(|o| o.cache)
-                .map_err(|e| e.to_string())
-            });
-            let d = registry.promote_if_better(v.version, &mut |dir| pipeline::heldout_accuracy(&caches, dir))?;
+            let (v, d) = ws.register(&run_id, &p.data()?, &p.config(), &Cancel::new())?;
             let verdict = if d.promoted { "champion" } else { "challenger" };
             report(
                 json,
@@ -435,14 +331,6 @@ pub fn models_cmd(home: &AslHome, a: ModelsArgs, json: bool) -> CliResult {
         }
     }
     Ok(())
-}
-
-fn report(json: bool, value: serde_json::Value, text: &str) {
-    if json {
-        println!("{value}");
-    } else {
-        println!("{text}");
-    }
 }
 
 #[derive(Args)]
@@ -468,7 +356,8 @@ pub struct PipelineArgs {
     pub network_attempts: usize,
 }
 
-pub fn pipeline_cmd(home: &AslHome, a: PipelineArgs, json: bool) -> CliResult {
+pub fn pipeline_cmd(ws: &Workspace, a: PipelineArgs, json: bool) -> CliResult {
+    let home = ws.home();
     let (dataset, _) = DatasetRef::parse(&a.dataset)?;
     let source = match &a.from_zip {
         Some(z) => DataSource::Zip(z.clone()),
@@ -484,7 +373,7 @@ pub fn pipeline_cmd(home: &AslHome, a: PipelineArgs, json: bool) -> CliResult {
         study: a.search.study_config()?,
         network_attempts: a.network_attempts,
     };
-    let store = tracking::open_store(home)?;
+    let store = ws.tracking()?;
     let say = say(json);
     let cancel = Cancel::new();
     if let Some(w) = &a.watch {

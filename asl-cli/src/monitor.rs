@@ -1,13 +1,13 @@
 //! `asl monitor report`: the batch drift report over the server's prediction log.
 use std::path::PathBuf;
 
-use asl_core::AslHome;
 use asl_core::classes::CLASSES;
 use asl_core::infer::ModelCard;
 use asl_core::monitor::{self, Reference};
+use asl_core::{ModelRef, Workspace};
 use clap::{Args, Subcommand};
 
-use crate::commands::CliResult;
+use crate::args::CliResult;
 
 #[derive(Args)]
 pub struct MonitorArgs {
@@ -41,40 +41,15 @@ pub struct ReportArgs {
     pub model_alias: Option<String>,
 }
 
-fn reference_model(home: &AslHome, a: &ReportArgs) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    if let Some(m) = &a.model {
-        return Ok(m.clone());
-    }
-    let store = asl_core::tracking::open_store(home)?;
-    let registry = asl_core::registry::Registry::new(&*store, home);
-    let wanted = a
-        .model_alias
-        .clone()
-        .unwrap_or_else(|| asl_core::registry::CHAMPION.to_string());
-    match registry.resolve(&wanted) {
-        Ok(v) => Ok(registry.fetch(&v)?),
-        Err(e) if a.model_alias.is_some() => Err(e.into()),
-        Err(_) => asl_core::infer::newest_model(home).ok_or_else(|| {
-            format!(
-                "no model to compare with under {}; pass --model DIR",
-                home.models_dir().display()
-            )
-            .into()
-        }),
-    }
-}
-
-pub fn monitor_cmd(home: &AslHome, a: MonitorArgs, json: bool) -> CliResult {
+pub fn monitor_cmd(ws: &Workspace, a: MonitorArgs, json: bool) -> CliResult {
     let MonitorAction::Report(a) = a.action;
     let since = asl_core::pipeline::parse_duration(&a.since)?;
-    let log = a
-        .log
-        .clone()
-        .unwrap_or_else(|| asl_http::cli::default_prediction_log(home));
+    let log = a.log.clone().unwrap_or_else(|| ws.home().prediction_log());
     let now = asl_core::clock::now_unix();
     let from = now.saturating_sub(since.as_secs());
     let rows = monitor::log::read_since(&log, from)?;
-    let model_dir = reference_model(home, &a)?;
+    let model = ModelRef::from_flags(a.model.as_deref(), a.model_alias.as_deref(), ModelRef::ChampionOrNewest);
+    let model_dir = ws.resolve_model(&model)?;
     let card = ModelCard::load(&model_dir)?;
     let reference: Reference = match Reference::from_card_extra(&card.extra) {
         Some(r) => r?,

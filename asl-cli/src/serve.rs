@@ -9,6 +9,6 @@
 pub use asl_http::cli::ServeArgs;
 
 /// Serves until Ctrl-C or SIGTERM (the server builds its own tokio runtime).
-pub fn run(home: &asl_core::AslHome, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    asl_http::cli::run(home, args)
+pub fn run(ws: &asl_core::Workspace, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    asl_http::cli::run(ws, args)
 }

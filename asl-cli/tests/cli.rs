@@ -65,6 +65,9 @@ fn collect_status_and_errors_through_the_binary() {
     let st = json(&asl(h, &["--json", "status", "--kaggle-url", &url]));
     assert_eq!(st["outdated"], true);
     assert_eq!(st["remote"]["current_version"], 1);
+    // --exit-code: status 3 while the local copy is missing or outdated, 0 once collected.
+    let out = asl(h, &["status", "--kaggle-url", &url, "--exit-code"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 
     let c = json(&asl(h, &["--json", "collect", "--kaggle-url", &url]));
     assert_eq!(c["action"], "downloaded");
@@ -73,6 +76,10 @@ fn collect_status_and_errors_through_the_binary() {
     assert_eq!(again["action"], "up to date");
     let st = json(&asl(h, &["--json", "status", "--kaggle-url", &url]));
     assert_eq!(st["outdated"], false);
+    assert_eq!(
+        asl(h, &["status", "--kaggle-url", &url, "--exit-code"]).status.code(),
+        Some(0)
+    );
 
     // Errors: one line on stderr, with a hint, and a non-zero exit.
     server.require_auth(Some("Bearer secret"));
@@ -81,11 +88,32 @@ fn collect_status_and_errors_through_the_binary() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("401") && err.contains("KAGGLE_API_TOKEN"), "{err}");
+    // With --json, the failure is one object on stdout with a stable code.
+    let out = asl(h, &["--json", "collect", "--kaggle-url", &url, "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(e["error"], "kaggle_unauthorized", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("401"), "{e}");
     server.require_auth(None);
     let out = asl(h, &["collect", "--kaggle-url", &url, "--dataset", "nobody/nothing"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not found"));
     let out = asl(h, &["collect", "--dataset", "not a ref"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("owner/slug"));
+    let out = asl(h, &["--json", "collect", "--dataset", "not a ref"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["error"],
+        "bad_dataset_reference"
+    );
+    // A usage error is status 2 (clap's), distinct from a failed operation.
+    assert_eq!(asl(h, &["collect", "--no-such-flag"]).status.code(), Some(2));
+    // Shell completions and the man page come from the same flag definitions.
+    let bash = asl(h, &["completions", "bash"]);
+    assert!(bash.status.success());
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.contains("complete") && bash.contains("--exit-code"), "{bash}");
+    let man = asl(h, &["man"]);
+    let man = String::from_utf8_lossy(&man.stdout);
+    assert!(man.contains(".TH asl") && man.contains("Exit status"), "{man}");
     let out = asl(
         h,
         &["collect", "--kaggle-url", "http://127.0.0.1:9", "--dataset", "a/b"],

@@ -379,7 +379,7 @@ pub fn data_folder(home: &crate::AslHome, data: &Path) -> Result<PathBuf, EvalEr
         use sha2::Digest;
         crate::dataset::download::hex(&sha2::Sha256::digest(&bytes)[..8])
     };
-    let dest = home.root().join("eval-data").join(digest);
+    let dest = home.eval_data_dir(&digest);
     if !dest.is_dir() {
         let parent = crate::fsutil::parent_dir(&dest);
         std::fs::create_dir_all(parent).map_err(|e| bad(e.to_string()))?;

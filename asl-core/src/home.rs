@@ -12,7 +12,14 @@
 //!   runs/                      training runs and checkpoints
 //!   models/                    trained model folders
 //!   registry/                  model versions and aliases
+//!   tracking/                  the local tracking store (runs, metrics, artifacts)
+//!   hpo/<study>/               one search study (study.json, its trials)
+//!   monitor/predictions.sqlite the server's prediction log
+//!   eval-data/<digest>/        zips given to `asl eval --data`, extracted once
+//!   demo/                      the demo's synthetic archive and word zip
 //! ```
+//!
+//! Every path under the root is named here and nowhere else.
 use std::path::{Path, PathBuf};
 
 /// Environment variable that selects the state root.
@@ -69,5 +76,29 @@ impl AslHome {
 
     pub fn registry_dir(&self) -> PathBuf {
         self.root.join("registry")
+    }
+
+    pub fn tracking_dir(&self) -> PathBuf {
+        self.root.join("tracking")
+    }
+
+    /// Folder of one search study.
+    pub fn study_dir(&self, study: &str) -> PathBuf {
+        self.root.join("hpo").join(study)
+    }
+
+    /// Where `asl serve` logs predictions unless told otherwise, and where `asl monitor
+    /// report` reads them.
+    pub fn prediction_log(&self) -> PathBuf {
+        self.root.join("monitor").join("predictions.sqlite")
+    }
+
+    /// Where a zip given to `asl eval --data` is extracted, by the digest of its bytes.
+    pub fn eval_data_dir(&self, digest: &str) -> PathBuf {
+        self.root.join("eval-data").join(digest)
+    }
+
+    pub fn demo_dir(&self) -> PathBuf {
+        self.root.join("demo")
     }
 }

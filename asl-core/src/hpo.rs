@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::fsutil;
-use crate::prep::Cache;
+use crate::prep::{Cache, PrepError};
 use crate::progress::Cancel;
 use crate::tracking::TrackingStore;
 use crate::train::{self, Control, TrainConfig};
@@ -30,6 +30,26 @@ pub enum HpoError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("the search was interrupted; run the same command again to continue")]
     Cancelled,
+    #[error("sampler must be \"tpe\" or \"random\", got {0:?}")]
+    UnknownSampler(String),
+}
+
+/// Why one trial failed (recorded in the study as the trial's `error`; the study goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error("no cache for the trial's input size: {0}")]
+    Cache(#[from] crate::prep::PrepError),
+    #[error(transparent)]
+    Train(#[from] train::TrainError),
+    #[error("tracking failed: {0}")]
+    Tracking(#[from] crate::tracking::TrackingError),
+    #[error(transparent)]
+    Infer(#[from] crate::infer::InferError),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A failure of an objective other than asl's own (tests, callers' objectives).
+    #[error("{0}")]
+    Failed(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HpoError + '_ {
@@ -266,6 +286,17 @@ pub enum SamplerKind {
     Tpe,
 }
 
+impl std::str::FromStr for SamplerKind {
+    type Err = HpoError;
+    fn from_str(s: &str) -> Result<Self, HpoError> {
+        match s {
+            "tpe" => Ok(SamplerKind::Tpe),
+            "random" => Ok(SamplerKind::Random),
+            _ => Err(HpoError::UnknownSampler(s.to_string())),
+        }
+    }
+}
+
 /// ASHA / successive halving: at rung epochs `min_epochs · eta^k`, a trial continues only if
 /// its validation accuracy is in the top `1/eta` of all trials that reached that rung.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -346,6 +377,66 @@ impl Default for StudyConfig {
             max_trials: Some(20),
             time_budget_secs: None,
             parallel: 1,
+        }
+    }
+}
+
+/// A search as a person asks for it (`asl hpo`'s flags, `asl.hpo`'s arguments); the one
+/// place those become a [`StudyConfig`].
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// Trials to run in all (the study continues up to this many).
+    pub trials: usize,
+    pub time_budget_secs: Option<f64>,
+    pub parallel: usize,
+    pub sampler: SamplerKind,
+    /// None: the default space.
+    pub space: Option<SearchSpace>,
+    /// Epochs of a trial that is never pruned.
+    pub epochs: usize,
+    pub startup_trials: usize,
+    pub prune: bool,
+    pub eta: usize,
+    pub seed: u64,
+    pub base: TrainConfig,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        let d = StudyConfig::default();
+        Self {
+            trials: d.max_trials.unwrap_or(20),
+            time_budget_secs: None,
+            parallel: 1,
+            sampler: d.sampler,
+            space: None,
+            epochs: d.max_epochs,
+            startup_trials: d.startup_trials,
+            prune: d.pruner.enabled,
+            eta: d.pruner.eta,
+            seed: d.seed,
+            base: d.base,
+        }
+    }
+}
+
+impl SearchOptions {
+    pub fn study_config(self) -> StudyConfig {
+        StudyConfig {
+            space: self.space.unwrap_or_default(),
+            sampler: self.sampler,
+            seed: self.seed,
+            startup_trials: self.startup_trials,
+            max_epochs: self.epochs,
+            pruner: Pruner {
+                enabled: self.prune,
+                eta: self.eta,
+                ..Default::default()
+            },
+            base: self.base,
+            max_trials: Some(self.trials),
+            time_budget_secs: self.time_budget_secs,
+            parallel: self.parallel.max(1),
         }
     }
 }
@@ -542,7 +633,7 @@ pub trait Objective: Sync {
         spec: &TrialSpec,
         report: &mut dyn FnMut(usize, f64) -> bool,
         cancel: &Cancel,
-    ) -> Result<TrialResult, String>;
+    ) -> Result<TrialResult, TrialError>;
 }
 
 /// Progress lines for a terminal or a notebook.
@@ -725,13 +816,13 @@ pub fn run_study(
                 objective.run(&spec, &mut report, cancel)
             }))
             .unwrap_or_else(|p| {
-                Err(format!(
+                Err(TrialError::Failed(format!(
                     "the trial panicked: {}",
                     p.downcast_ref::<&str>()
                         .map(|s| s.to_string())
                         .or_else(|| p.downcast_ref::<String>().cloned())
                         .unwrap_or_default()
-                ))
+                )))
             });
             let mut s = lock();
             let t = &mut s.trials[spec.number];
@@ -760,7 +851,7 @@ pub fn run_study(
                 Err(e) => {
                     observer.event(&format!("trial {}: failed: {e}", spec.number));
                     t.state = TrialState::Failed;
-                    t.error = Some(e);
+                    t.error = Some(e.to_string());
                 }
             }
             save(&mut s)?;
@@ -795,14 +886,14 @@ pub fn run_study(
 
 /// One memory-mapped cache per input size, opened (or built) once and shared by every trial.
 pub struct CacheProvider<'a> {
-    open: Box<dyn Fn(usize) -> Result<Cache, String> + Sync + 'a>,
+    open: Box<dyn Fn(usize) -> Result<Cache, PrepError> + Sync + 'a>,
     caches: Mutex<HashMap<usize, Arc<Cache>>>,
     /// Serialises building, so two trials never build the same cache at once.
     building: Mutex<()>,
 }
 
 impl<'a> CacheProvider<'a> {
-    pub fn new(open: impl Fn(usize) -> Result<Cache, String> + Sync + 'a) -> Self {
+    pub fn new(open: impl Fn(usize) -> Result<Cache, PrepError> + Sync + 'a) -> Self {
         Self {
             open: Box::new(open),
             caches: Mutex::new(HashMap::new()),
@@ -810,7 +901,7 @@ impl<'a> CacheProvider<'a> {
         }
     }
 
-    pub fn get(&self, size: usize) -> Result<Arc<Cache>, String> {
+    pub fn get(&self, size: usize) -> Result<Arc<Cache>, PrepError> {
         if let Some(c) = self.caches.lock().unwrap_or_else(|p| p.into_inner()).get(&size) {
             return Ok(c.clone());
         }
@@ -844,10 +935,14 @@ impl Objective for TrainObjective<'_> {
         spec: &TrialSpec,
         report: &mut dyn FnMut(usize, f64) -> bool,
         cancel: &Cancel,
-    ) -> Result<TrialResult, String> {
+    ) -> Result<TrialResult, TrialError> {
         let cache = self.caches.get(spec.config.model.input_size)?;
         let lineage = crate::infer::Lineage::of(&cache);
-        fs::create_dir_all(&spec.dir).map_err(|e| format!("{}: {e}", spec.dir.display()))?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| TrialError::Io { path, source }
+        };
+        fs::create_dir_all(&spec.dir).map_err(io(&spec.dir))?;
         // A resumed trial keeps logging into the run it started.
         let id_path = spec.dir.join(RUN_ID_FILE);
         let existing = fs::read_to_string(&id_path)
@@ -869,20 +964,18 @@ impl Objective for TrainObjective<'_> {
                     &lineage,
                     &tags,
                     existing.as_deref(),
-                )
-                .map_err(|e| e.to_string())?;
-                fsutil::write_atomic(&id_path, r.run_id.as_bytes())
-                    .map_err(|e| format!("{}: {e}", id_path.display()))?;
+                )?;
+                fsutil::write_atomic(&id_path, r.run_id.as_bytes()).map_err(io(&id_path))?;
                 Some(r)
             }
             None => None,
         };
-        let mut log_error: Option<String> = None;
+        let mut log_error = None;
         let mut on_epoch = |m: &train::EpochMetrics| {
             if let Some(r) = &run
                 && let Err(e) = r.log_epoch(m)
             {
-                log_error.get_or_insert(e.to_string());
+                log_error.get_or_insert(e);
             }
             if report(m.epoch, m.val_accuracy) {
                 Control::Continue
@@ -908,24 +1001,23 @@ impl Objective for TrainObjective<'_> {
                 if let (Some(r), false) = (&run, cancel.is_cancelled()) {
                     let _ = r.fail(crate::tracking::RunStatus::Failed, &e.to_string());
                 }
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
         if let Some(e) = log_error {
-            return Err(format!("tracking failed: {e}"));
+            return Err(e.into());
         }
         // From the outcome, not the callback: a trial pruned before a crash is still pruned
         // when its resume trains no further epoch.
         let pruned = outcome.stop == train::StopReason::Callback;
-        let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache).map_err(|e| e.to_string())?;
+        let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache)?;
         if let Some(r) = &run {
             let state = if pruned { "pruned" } else { "complete" };
             r.finish(
                 &outcome,
                 latency,
                 &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())]),
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
         Ok(TrialResult {
             value: outcome.report.accuracy,
@@ -1017,7 +1109,7 @@ mod tests {
             spec: &TrialSpec,
             report: &mut dyn FnMut(usize, f64) -> bool,
             _: &Cancel,
-        ) -> Result<TrialResult, String> {
+        ) -> Result<TrialResult, TrialError> {
             let lr = spec.params["lr"].as_f64().unwrap_or(0.0);
             let d = spec.params["dropout"].as_f64().unwrap_or(0.0);
             let v = 1.0 - (lr.ln() - 3e-3f64.ln()).powi(2) / 10.0 - (d - 0.1).powi(2);

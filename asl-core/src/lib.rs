@@ -2,8 +2,9 @@
 //!
 //! One module per pipeline stage: [`dataset`] (collect from Kaggle), [`synth`] (the embedded
 //! synthetic dataset), [`decode`] (word estimation), [`photo`] (decoding under a budget), [`prep`], [`model`], [`train`], [`eval`], [`infer`] (the model),
-//! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`], [`monitor`] (drift). Frontends (`asl-cli`, `asl-http`,
-//! `asl-py`) are thin layers over these.
+//! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`], [`monitor`] (drift).
+//! [`workspace`] is the use-case layer over them: the operations on one state root, written once.
+//! Frontends (`asl-cli`, `asl-http`, `asl-py`) parse, make one call there (or on a stage), and render.
 pub mod augment;
 pub mod classes;
 pub mod clock;
@@ -30,5 +31,7 @@ pub mod synth;
 pub mod tracking;
 pub mod train;
 pub mod word;
+pub mod workspace;
 
 pub use home::AslHome;
+pub use workspace::{DataSpec, ModelRef, Workspace};

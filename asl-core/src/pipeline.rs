@@ -7,30 +7,44 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::Digest;
 
 use crate::AslHome;
-use crate::dataset::{self, CollectOptions, CollectOutcome, DatasetRef, DatasetStore, KaggleClient};
-use crate::eval::evaluate_cache;
-use crate::hpo::{self, CacheProvider, StudyConfig, TrainObjective};
-use crate::infer::Classifier;
-use crate::prep::{self, PrepConfig, PrepSource, Split};
-use crate::progress::{Cancel, NoProgress, Progress};
+use crate::dataset::{self, CollectOptions, CollectOutcome, DatasetError, DatasetRef, DatasetStore, KaggleClient};
+use crate::hpo::{HpoError, StudyConfig, TrialState};
+use crate::prep::{self, PrepConfig};
+use crate::progress::{Cancel, NoProgress};
 use crate::registry::{PromotionDecision, Registry};
 use crate::tracking::TrackingStore;
+use crate::workspace::{ImageSource, Workspace, WorkspaceError, heldout_accuracy, study_name};
 
-/// Tracking experiment of HPO trials.
-pub const HPO_EXPERIMENT: &str = "asl-hpo";
-
+/// The step that failed, and why; what earlier steps wrote is kept.
 #[derive(Debug, thiserror::Error)]
-#[error("pipeline step `{step}` failed: {message} (the results of earlier steps are kept; run again to continue)")]
-pub struct PipelineError {
-    pub step: &'static str,
-    pub message: String,
+pub enum PipelineError {
+    #[error("pipeline step `collect` failed: {0} (run again to continue)")]
+    Collect(#[source] DatasetError),
+    #[error("pipeline step `prep` failed: {0} (the collected data is kept; run again to continue)")]
+    Prep(#[source] WorkspaceError),
+    #[error("pipeline step `hpo` failed: {0} (finished trials are kept; run again to continue)")]
+    Hpo(#[source] HpoError),
+    #[error("pipeline step `register` failed: {0} (the study is kept; run again to continue)")]
+    Register(#[source] WorkspaceError),
+    #[error("pipeline step `register` failed: {0}")]
+    NothingToRegister(String),
 }
 
-fn step_err(step: &'static str) -> impl FnOnce(String) -> PipelineError {
-    move |message| PipelineError { step, message }
+impl PipelineError {
+    pub fn step(&self) -> &'static str {
+        match self {
+            PipelineError::Collect(_) => "collect",
+            PipelineError::Prep(_) => "prep",
+            PipelineError::Hpo(_) => "hpo",
+            PipelineError::Register(_) | PipelineError::NothingToRegister(_) => "register",
+        }
+    }
+}
+
+fn register_err(e: impl Into<WorkspaceError>) -> PipelineError {
+    PipelineError::Register(e.into())
 }
 
 /// Where the dataset comes from.
@@ -71,67 +85,27 @@ pub struct PipelineOutcome {
     pub promotion: Option<PromotionDecision>,
 }
 
-/// The study a pipeline runs for this data and configuration: a new dataset version, cache or
-/// search configuration starts a new study; the same ones continue it.
-pub fn study_name(dataset: &DatasetRef, version: u32, cache_hash: &str, study: &StudyConfig) -> String {
-    let cfg = serde_json::to_vec(&study.identity()).unwrap_or_default();
-    let h = sha2::Sha256::digest(&cfg);
-    let short: String = h.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-v{version}-{}-{short}",
-        dataset.slug,
-        &cache_hash[..cache_hash.len().min(8)]
-    )
-}
-
-/// Accuracy of a model folder on the held-out (validation) split of the caches, at the
-/// model's input size. The promotion guard compares models with it.
-pub fn heldout_accuracy(caches: &CacheProvider, model_dir: &std::path::Path) -> Result<f64, String> {
-    let clf = Classifier::load(model_dir).map_err(|e| e.to_string())?;
-    let cache = caches.get(clf.input_size())?;
-    if cache.is_empty(Split::Val) {
-        return Err("the cache has no held-out images (val_fraction 0)".into());
-    }
-    Ok(evaluate_cache(&clf, &cache, Split::Val)
-        .map_err(|e| e.to_string())?
-        .accuracy)
-}
-
-/// Run the pipeline once.
-pub fn run_pipeline(
+/// Step 1: the dataset, imported from a zip or collected from Kaggle (retried on network trouble).
+fn collect_step(
     home: &AslHome,
     cfg: &PipelineConfig,
-    store: &dyn TrackingStore,
     say: &(dyn Fn(&str) + Sync),
     cancel: &Cancel,
-) -> Result<PipelineOutcome, PipelineError> {
-    let mut steps = Vec::new();
-    let mut report = |r: StepReport| {
-        say(&format!("[{}] {} — {} ({:.1}s)", r.step, r.action, r.detail, r.seconds));
-        steps.push(r);
-    };
-
-    // 1. collect
-    let t = Instant::now();
-    let store_ds = DatasetStore::new(home, &cfg.dataset);
-    let (manifest, action, detail) = match &cfg.source {
+) -> Result<(dataset::Manifest, &'static str, String), DatasetError> {
+    let store = DatasetStore::new(home, &cfg.dataset);
+    match &cfg.source {
         DataSource::Zip(zip) => {
-            let before = store_ds.manifest(1).ok().flatten();
-            let m = store_ds
-                .import_zip(zip, 1, false, &Default::default(), &NoProgress)
-                .map_err(|e| step_err("collect")(e.to_string()))?;
+            let before = store.manifest(1).ok().flatten();
+            let m = store.import_zip(zip, 1, false, &Default::default(), &NoProgress)?;
             let same = before.is_some_and(|b| b.archive_md5 == m.archive_md5);
-            (
-                m.clone(),
-                if same { "skipped" } else { "ran" },
-                format!(
-                    "{} version {} from {} ({} images)",
-                    cfg.dataset,
-                    m.version,
-                    zip.display(),
-                    m.total_images()
-                ),
-            )
+            let detail = format!(
+                "{} version {} from {} ({} images)",
+                cfg.dataset,
+                m.version,
+                zip.display(),
+                m.total_images()
+            );
+            Ok((m, if same { "skipped" } else { "ran" }, detail))
         }
         DataSource::Kaggle(client) => {
             let opts = CollectOptions::new(cfg.dataset.clone());
@@ -147,26 +121,44 @@ pub fn run_pipeline(
                         ));
                         std::thread::sleep(Duration::from_secs(5 * attempt as u64));
                     }
-                    Err(e) => return Err(step_err("collect")(e.to_string())),
+                    Err(e) => return Err(e),
                 }
             };
-            match outcome {
-                CollectOutcome::UpToDate(m) => (
-                    m.clone(),
-                    "skipped",
-                    format!("{} version {} is current", cfg.dataset, m.version),
-                ),
-                CollectOutcome::Downloaded { manifest, download } => (
-                    manifest.clone(),
-                    "ran",
-                    format!(
+            Ok(match outcome {
+                CollectOutcome::UpToDate(m) => {
+                    let detail = format!("{} version {} is current", cfg.dataset, m.version);
+                    (m, "skipped", detail)
+                }
+                CollectOutcome::Downloaded { manifest, download } => {
+                    let detail = format!(
                         "downloaded {} version {} ({} bytes)",
                         cfg.dataset, manifest.version, download.bytes
-                    ),
-                ),
-            }
+                    );
+                    (manifest, "ran", detail)
+                }
+            })
         }
+    }
+}
+
+/// Run the pipeline once.
+pub fn run_pipeline(
+    home: &AslHome,
+    cfg: &PipelineConfig,
+    store: &dyn TrackingStore,
+    say: &(dyn Fn(&str) + Sync),
+    cancel: &Cancel,
+) -> Result<PipelineOutcome, PipelineError> {
+    let ws = Workspace::new(home.clone());
+    let mut steps = Vec::new();
+    let mut report = |r: StepReport| {
+        say(&format!("[{}] {} — {} ({:.1}s)", r.step, r.action, r.detail, r.seconds));
+        steps.push(r);
     };
+
+    // 1. collect
+    let t = Instant::now();
+    let (manifest, action, detail) = collect_step(home, cfg, say, cancel).map_err(PipelineError::Collect)?;
     report(StepReport {
         step: "collect",
         action,
@@ -174,12 +166,20 @@ pub fn run_pipeline(
         seconds: t.elapsed().as_secs_f64(),
     });
 
-    // 2. prep (the default size; HPO opens other sizes on demand through the same source)
+    // 2. prep (the default size; the search opens other sizes on demand from the same source)
     let t = Instant::now();
-    let layout = dataset::layout::scan(&store_ds.data_dir(&manifest)).map_err(|e| step_err("prep")(e.to_string()))?;
-    let source = PrepSource::from_manifest(&layout, &manifest);
-    let prepared = prep::prepare(&home.cache_dir(), &source, &cfg.prep, false, &NoProgress, cancel)
-        .map_err(|e| step_err("prep")(e.to_string()))?;
+    let data_dir = DatasetStore::new(home, &cfg.dataset).data_dir(&manifest);
+    let layout = dataset::layout::scan(&data_dir).map_err(|e| PipelineError::Prep(e.into()))?;
+    let source = ImageSource::collected(layout, manifest.clone(), &cfg.dataset);
+    let prepared = prep::prepare(
+        &home.cache_dir(),
+        &source.prep_source(),
+        &cfg.prep,
+        false,
+        &NoProgress,
+        cancel,
+    )
+    .map_err(|e| PipelineError::Prep(e.into()))?;
     let cache_hash = prepared.cache.header.hash();
     report(StepReport {
         step: "prep",
@@ -190,48 +190,22 @@ pub fn run_pipeline(
         ),
         seconds: t.elapsed().as_secs_f64(),
     });
-    let default_size = cfg.prep.image_size as usize;
-    let default_cache = std::sync::Mutex::new(Some(prepared.cache));
-    let caches = CacheProvider::new(|size| {
-        if size == default_size
-            && let Some(c) = default_cache.lock().unwrap_or_else(|p| p.into_inner()).take()
-        {
-            return Ok(c);
-        }
-        let pcfg = PrepConfig {
-            image_size: size as u32,
-            ..cfg.prep.clone()
-        };
-        let progress: &dyn Progress = &NoProgress;
-        prep::prepare(&home.cache_dir(), &source, &pcfg, false, progress, cancel)
-            .map(|o| o.cache)
-            .map_err(|e| e.to_string())
-    });
+    let caches = ws.caches(&source, &cfg.prep, cancel);
 
     // 3. hpo
     let t = Instant::now();
-    let name = study_name(&cfg.dataset, manifest.version, &cache_hash, &cfg.study);
-    let dir = home.root().join("hpo").join(&name);
-    let before = hpo::Study::load(&dir).map_err(|e| step_err("hpo")(e.to_string()))?;
-    let trials_before = before
+    let name = study_name(&cfg.dataset.slug, manifest.version, &cache_hash, &cfg.study);
+    let finished = |s: &crate::hpo::Study| s.trials.iter().filter(|t| t.state != TrialState::Running).count();
+    let trials_before = crate::hpo::Study::load(&home.study_dir(&name))
+        .map_err(PipelineError::Hpo)?
         .as_ref()
-        .map(|s| s.trials.iter().filter(|t| t.state != hpo::TrialState::Running).count())
+        .map(finished)
         .unwrap_or(0);
-    let objective = TrainObjective {
-        caches: &caches,
-        store: Some(store),
-        experiment: HPO_EXPERIMENT.into(),
-        study: name.clone(),
-    };
     let trial_say = |line: &str| say(&format!("[hpo] {line}"));
-    let study = hpo::run_study(&dir, &name, &cfg.study, &objective, &trial_say, cancel)
-        .map_err(|e| step_err("hpo")(e.to_string()))?;
-    let ran = study
-        .trials
-        .iter()
-        .filter(|t| t.state != hpo::TrialState::Running)
-        .count()
-        - trials_before;
+    let study = ws
+        .run_named_study(&caches, &name, &cfg.study, store, &trial_say, cancel)
+        .map_err(PipelineError::Hpo)?;
+    let ran = finished(&study) - trials_before;
     let best = study.best().cloned();
     let best_line = best
         .as_ref()
@@ -250,28 +224,24 @@ pub fn run_pipeline(
     // 4. register + promotion guard
     let t = Instant::now();
     let Some(best) = best else {
-        return Err(step_err("register")(
+        return Err(PipelineError::NothingToRegister(
             "the study has no complete trial to register".into(),
         ));
     };
     let run_id = best
         .run_id
         .clone()
-        .ok_or_else(|| step_err("register")(format!("trial {} has no tracked run", best.number)))?;
+        .ok_or_else(|| PipelineError::NothingToRegister(format!("trial {} has no tracked run", best.number)))?;
     let registry = Registry::new(store, home);
-    let run = store
-        .get_run(&run_id)
-        .map_err(|e| step_err("register")(e.to_string()))?;
+    let run = store.get_run(&run_id).map_err(register_err)?;
     let already = registry
         .versions()
-        .map_err(|e| step_err("register")(e.to_string()))?
+        .map_err(register_err)?
         .into_iter()
         .find(|v| v.run_id == run_id);
     let version = match &already {
         Some(v) => v.clone(),
-        None => registry
-            .register_run(&run)
-            .map_err(|e| step_err("register")(e.to_string()))?,
+        None => registry.register_run(&run).map_err(register_err)?,
     };
     // The guard runs once, when the version is new: aliases moved by hand since (a rollback)
     // are the user's decision and stay.
@@ -280,7 +250,7 @@ pub fn run_pipeline(
         None => Some(
             registry
                 .promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir))
-                .map_err(|e| step_err("register")(e.to_string()))?,
+                .map_err(register_err)?,
         ),
     };
     let detail = match &decision {
@@ -346,8 +316,17 @@ pub fn watch(
     }
 }
 
+/// A duration that is not `<number><unit>`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DurationError(String);
+
 /// `90s`, `15m`, `6h`, `1d` → a duration.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    parse_duration_text(s).map_err(DurationError)
+}
+
+fn parse_duration_text(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
     let n: f64 = num

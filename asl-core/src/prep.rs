@@ -58,11 +58,11 @@ pub fn preprocess(img: &DynamicImage, size: u32) -> RgbImage {
 
 /// Decode image bytes under the default [`DecodeBudget`], then [`preprocess`] them. Large
 /// JPEGs are decoded at a reduced DCT scale that still leaves [`photo::needed_side`] pixels.
-pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, String> {
-    decode_and_preprocess_within(bytes, size, &DecodeBudget::default()).map_err(|e| e.to_string())
+pub fn decode_and_preprocess(bytes: &[u8], size: u32) -> Result<RgbImage, PhotoError> {
+    decode_and_preprocess_within(bytes, size, &DecodeBudget::default())
 }
 
-/// [`decode_and_preprocess`] under a given budget, with a typed error.
+/// [`decode_and_preprocess`] under a given budget.
 pub fn decode_and_preprocess_within(bytes: &[u8], size: u32, budget: &DecodeBudget) -> Result<RgbImage, PhotoError> {
     let rgb = photo::decode(bytes, budget, photo::needed_side(size))?;
     Ok(resize_rgb(rgb, size))
@@ -70,9 +70,9 @@ pub fn decode_and_preprocess_within(bytes: &[u8], size: u32, budget: &DecodeBudg
 
 /// Like [`decode_and_preprocess`], plus the monitoring features of the photo as it arrived
 /// (before resizing: its size and sharpness are part of what drifts).
-pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), String> {
-    let plan = photo::plan(bytes, &DecodeBudget::default(), photo::needed_side(size)).map_err(|e| e.to_string())?;
-    decode_planned_with_features(&plan, bytes, size).map_err(|e| e.to_string())
+pub fn decode_with_features(bytes: &[u8], size: u32) -> Result<(RgbImage, crate::monitor::ImageFeatures), PhotoError> {
+    let plan = photo::plan(bytes, &DecodeBudget::default(), photo::needed_side(size))?;
+    decode_planned_with_features(&plan, bytes, size)
 }
 
 /// Decodes a planned photo, measures its monitoring features and resizes it to the model's
@@ -395,7 +395,7 @@ fn build(
             }
             let r = fs::read(p)
                 .map_err(|e| e.to_string())
-                .and_then(|b| decode_and_preprocess(&b, s));
+                .and_then(|b| decode_and_preprocess(&b, s).map_err(|e| e.to_string()));
             let n = done.fetch_add(1, Ordering::Relaxed);
             if n.is_multiple_of(256) {
                 progress.set_position(n as u64);

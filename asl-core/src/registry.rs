@@ -33,11 +33,18 @@ pub enum RegistryError {
     NoSuchVersion { model: String, what: String },
     #[error("model {0} has no champion to roll back from, or no earlier champion to roll back to")]
     NothingToRollBack(String),
-    #[error("evaluating {what} on the held-out split failed: {problem}")]
-    Evaluation { what: String, problem: String },
+    #[error("evaluating {what} on the held-out split failed: {source}")]
+    Evaluation {
+        what: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
+
+/// The error of a caller's held-out evaluation (the guard does not know how it evaluates).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
     move |source| RegistryError::Io {
@@ -258,14 +265,14 @@ impl<'a> Registry<'a> {
     /// The promotion guard: `version` becomes champion only if its accuracy on the held-out
     /// split (computed by `heldout_accuracy` on a local copy of each model) beats the current
     /// champion's; otherwise it becomes `challenger`.
-    pub fn promote_if_better(
+    pub fn promote_if_better<E: Into<BoxError>>(
         &self,
         version: u32,
-        heldout_accuracy: &mut dyn FnMut(&Path) -> Result<f64, String>,
+        heldout_accuracy: &mut dyn FnMut(&Path) -> Result<f64, E>,
     ) -> Result<PromotionDecision, RegistryError> {
         let candidate = self.version(version)?;
-        let eval = |what: String, f: &mut dyn FnMut(&Path) -> Result<f64, String>, dir: &Path| {
-            f(dir).map_err(|problem| RegistryError::Evaluation { what, problem })
+        let eval = |what: String, f: &mut dyn FnMut(&Path) -> Result<f64, E>, dir: &Path| {
+            f(dir).map_err(|e| RegistryError::Evaluation { what, source: e.into() })
         };
         let cand_dir = self.fetch(&candidate)?;
         let cand_acc = eval(format!("version {version}"), heldout_accuracy, &cand_dir)?;

@@ -2,7 +2,8 @@
 //! from them on a runtime of its own.
 use std::path::PathBuf;
 
-use asl_core::AslHome;
+use asl_core::workspace::WorkspaceError;
+use asl_core::{AslHome, ModelRef, Workspace};
 use clap::Args;
 
 use crate::config::{DEFAULT_PORT, ServerConfig};
@@ -104,21 +105,12 @@ pub struct ServeArgs {
     pub no_prediction_log: bool,
 }
 
-/// Where `asl serve` logs predictions by default.
-pub fn default_prediction_log(home: &AslHome) -> PathBuf {
-    home.root().join("monitor").join("predictions.sqlite")
-}
-
 impl ServeArgs {
     /// The server configuration these flags describe, with the prediction log under `home`.
     pub fn config_in(&self, home: &AslHome) -> ServerConfig {
         let mut c = self.config();
         if !self.no_prediction_log {
-            c.monitor.log_path = Some(
-                self.prediction_log
-                    .clone()
-                    .unwrap_or_else(|| default_prediction_log(home)),
-            );
+            c.monitor.log_path = Some(self.prediction_log.clone().unwrap_or_else(|| home.prediction_log()));
         }
         c
     }
@@ -165,32 +157,24 @@ impl ServeArgs {
         .with_env()
     }
 
-    /// `--model`, or the newest model under the state root.
-    pub fn source(&self, home: &AslHome) -> Result<ModelSource, String> {
-        if let Some(p) = &self.model {
-            return Ok(ModelSource::Path(p.clone()));
-        }
-        if let Some(alias) = &self.model_alias {
-            return Ok(ModelSource::Registry {
-                home: home.clone(),
-                alias: alias.clone(),
-            });
-        }
-        asl_core::infer::newest_model(home)
-            .map(ModelSource::Path)
-            .ok_or_else(|| {
-                format!(
-                    "no model under {}; train one with `asl train` or pass --model DIR",
-                    home.models_dir().display()
-                )
-            })
+    /// `--model`, `--model-alias` (followed on every reload), or the newest model under the state root.
+    pub fn source(&self, ws: &Workspace) -> Result<ModelSource, WorkspaceError> {
+        Ok(
+            match ModelRef::from_flags(self.model.as_deref(), self.model_alias.as_deref(), ModelRef::Newest) {
+                ModelRef::Registered(alias) => ModelSource::Registry {
+                    home: ws.home().clone(),
+                    alias,
+                },
+                other => ModelSource::Path(ws.resolve_model(&other)?),
+            },
+        )
     }
 }
 
 /// Serves until Ctrl-C or SIGTERM, on a tokio runtime of its own.
-pub fn run(home: &AslHome, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let source = args.source(home)?;
-    let config = args.config_in(home);
+pub fn run(ws: &Workspace, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let source = args.source(ws)?;
+    let config = args.config_in(ws.home());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("asl-http")

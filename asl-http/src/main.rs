@@ -25,8 +25,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let home = asl_core::AslHome::resolve(cli.home.as_deref());
-    match asl_http::cli::run(&home, cli.serve) {
+    let ws = asl_core::Workspace::resolve(cli.home.as_deref());
+    match asl_http::cli::run(&ws, cli.serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -3,6 +3,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use asl_core::infer::{CARD_FILE, Classifier, InferError, WEIGHTS_FILE};
+use asl_core::workspace::WorkspaceError;
+use asl_core::{ModelRef, Workspace};
 
 /// What to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub enum ModelError {
     #[error(transparent)]
     Load(#[from] InferError),
     #[error("model registry: {0}")]
-    Registry(String),
+    Registry(#[from] WorkspaceError),
     #[error("loading the model panicked: {0}")]
     Panicked(String),
 }
@@ -31,14 +33,7 @@ impl ModelSource {
         match self {
             ModelSource::Path(p) => Ok(p.clone()),
             ModelSource::Registry { home, alias } => {
-                let store = asl_core::tracking::open_store(home).map_err(|e| ModelError::Registry(e.to_string()))?;
-                let registry = asl_core::registry::Registry::new(&*store, home);
-                let version = registry
-                    .resolve(alias)
-                    .map_err(|e| ModelError::Registry(e.to_string()))?;
-                registry
-                    .fetch(&version)
-                    .map_err(|e| ModelError::Registry(e.to_string()))
+                Ok(Workspace::new(home.clone()).resolve_model(&ModelRef::Registered(alias.clone()))?)
             }
         }
     }

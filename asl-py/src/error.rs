@@ -20,6 +20,7 @@ use asl_core::synth::SynthError;
 use asl_core::tracking::TrackingError as CoreTrackingError;
 use asl_core::train::TrainError as CoreTrainError;
 use asl_core::word::WordError as CoreWordError;
+use asl_core::workspace::WorkspaceError;
 
 pyo3::create_exception!(
     asl,
@@ -183,15 +184,47 @@ impl From<asl_core::tracking::run::TrackedTrainError> for Error {
     }
 }
 
+/// The class of a use-case error: its cause's stage (an argument out of range is a `ValueError`).
+fn stage_of(e: &WorkspaceError) -> Stage {
+    use asl_core::tracking::run::TrackedTrainError as T;
+    match e {
+        WorkspaceError::Kaggle(_)
+        | WorkspaceError::Dataset(_)
+        | WorkspaceError::Layout(_)
+        | WorkspaceError::Synth(_) => Stage::Dataset,
+        WorkspaceError::Prep(_)
+        | WorkspaceError::NoHeldOut
+        | WorkspaceError::NoTrainingCache { .. }
+        | WorkspaceError::HandCache(_) => Stage::Prep,
+        WorkspaceError::Word(_) => Stage::Word,
+        WorkspaceError::Io { .. } => Stage::Other,
+        WorkspaceError::Train(T::Tracking(_)) => Stage::Tracking,
+        WorkspaceError::Train(T::Infer(_)) => Stage::Model,
+        WorkspaceError::Train(_) => Stage::Train,
+        WorkspaceError::Hpo(_) => Stage::Hpo,
+        WorkspaceError::Tracking(_) | WorkspaceError::Registry(_) => Stage::Tracking,
+        WorkspaceError::Infer(_) | WorkspaceError::Eval(_) | WorkspaceError::NoModel(_) => Stage::Model,
+        WorkspaceError::Invalid(_) => Stage::Other,
+    }
+}
+
+impl From<WorkspaceError> for Error {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::Invalid(msg) => Error::Value(msg),
+            e => Error::Core(stage_of(&e), e.to_string()),
+        }
+    }
+}
+
 impl From<PipelineError> for Error {
     fn from(e: PipelineError) -> Self {
-        // The pipeline names the step that failed; raise that step's class.
-        let stage = match e.step {
-            "collect" => Stage::Dataset,
-            "prep" => Stage::Prep,
-            "hpo" => Stage::Hpo,
-            "register" => Stage::Tracking,
-            _ => Stage::Other,
+        // The class of the cause; the message of the pipeline (which step, what is kept).
+        let stage = match &e {
+            PipelineError::Collect(_) => Stage::Dataset,
+            PipelineError::Prep(w) | PipelineError::Register(w) => stage_of(w),
+            PipelineError::Hpo(_) => Stage::Hpo,
+            PipelineError::NothingToRegister(_) => Stage::Tracking,
         };
         Error::Core(stage, e.to_string())
     }

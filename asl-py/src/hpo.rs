@@ -2,110 +2,70 @@
 //! and asl_core::pipeline, as `asl hpo`, `asl models` and `asl pipeline` call them.
 use std::path::PathBuf;
 
-use asl_core::hpo::{self, CacheProvider, Pruner, SamplerKind, SearchSpace, StudyConfig, TrainObjective};
+use asl_core::hpo::{HpoError, SamplerKind, SearchOptions, SearchSpace, StudyConfig};
 use asl_core::pipeline::{self, DataSource, PipelineConfig};
 use asl_core::prep::PrepConfig;
 use asl_core::registry::Registry;
 use asl_core::train::TrainConfig;
+use asl_core::workspace::StudyRequest;
 use pyo3::prelude::*;
 
 use crate::dataset::parse_ref;
 use crate::error::{Error, Result};
-use crate::prep::{DataArgs, open_cache};
+use crate::prep::DataArgs;
 use crate::progress;
 
-/// The search arguments shared by `hpo` and `pipeline` (`asl hpo`'s flags).
-struct SearchArgs {
+/// The search arguments shared by `hpo` and `pipeline` (`asl hpo`'s flags) → the core's
+/// [`SearchOptions`], which make the study's configuration.
+#[allow(clippy::too_many_arguments)]
+fn search_config(
     trials: usize,
     time_budget: Option<f64>,
     parallel: usize,
-    sampler: String,
-    space: Option<SearchSpace>,
+    sampler: &str,
+    space: Option<&Bound<'_, PyAny>>,
     epochs: usize,
     startup_trials: usize,
     prune: bool,
     eta: usize,
     seed: u64,
-    base: TrainConfig,
-}
-
-impl SearchArgs {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        trials: usize,
-        time_budget: Option<f64>,
-        parallel: usize,
-        sampler: &str,
-        space: Option<&Bound<'_, PyAny>>,
-        epochs: usize,
-        startup_trials: usize,
-        prune: bool,
-        eta: usize,
-        seed: u64,
-        base: Option<&Bound<'_, PyAny>>,
-    ) -> Result<Self> {
-        let space = match space {
-            None => None,
-            Some(s) if s.is_none() => None,
-            Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => {
-                Some(crate::from_py::<SearchSpace>(s, "search space")?)
+    base: Option<&Bound<'_, PyAny>>,
+) -> Result<StudyConfig> {
+    let space = match space {
+        None => None,
+        Some(s) if s.is_none() => None,
+        Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => Some(crate::from_py::<SearchSpace>(s, "search space")?),
+        Some(s) => match s.extract::<PathBuf>() {
+            Ok(p) => Some(SearchSpace::load(&p)?),
+            Err(_) => {
+                return Err(Error::type_error(format!(
+                    "space must be a dict, a path to a JSON file, or None; got {}",
+                    s.get_type().name()?
+                )));
             }
-            Some(s) => match s.extract::<PathBuf>() {
-                Ok(p) => Some(SearchSpace::load(&p)?),
-                Err(_) => {
-                    return Err(Error::type_error(format!(
-                        "space must be a dict, a path to a JSON file, or None; got {}",
-                        s.get_type().name()?
-                    )));
-                }
-            },
-        };
-        let base = match base {
-            Some(b) if !b.is_none() => crate::config_from_py(b, "base training configuration")?,
-            _ => TrainConfig::default(),
-        };
-        if !matches!(sampler, "tpe" | "random") {
-            return Err(Error::value_error(format!(
-                "sampler must be \"tpe\" or \"random\", got {sampler:?}"
-            )));
-        }
-        Ok(Self {
-            trials,
-            time_budget,
-            parallel,
-            sampler: sampler.to_string(),
-            space,
-            epochs,
-            startup_trials,
-            prune,
-            eta,
-            seed,
-            base,
-        })
+        },
+    };
+    let base = match base {
+        Some(b) if !b.is_none() => crate::config_from_py(b, "base training configuration")?,
+        _ => TrainConfig::default(),
+    };
+    let sampler: SamplerKind = sampler
+        .parse()
+        .map_err(|e: HpoError| Error::value_error(e.to_string()))?;
+    Ok(SearchOptions {
+        trials,
+        time_budget_secs: time_budget,
+        parallel,
+        sampler,
+        space,
+        epochs,
+        startup_trials,
+        prune,
+        eta,
+        seed,
+        base,
     }
-
-    fn study_config(&self) -> StudyConfig {
-        StudyConfig {
-            space: self.space.clone().unwrap_or_default(),
-            sampler: if self.sampler == "random" {
-                SamplerKind::Random
-            } else {
-                SamplerKind::Tpe
-            },
-            seed: self.seed,
-            startup_trials: self.startup_trials,
-            max_epochs: self.epochs,
-            pruner: Pruner {
-                enabled: self.prune,
-                eta: self.eta,
-                ..Default::default()
-            },
-            base: self.base.clone(),
-            max_trials: Some(self.trials),
-            time_budget_secs: self.time_budget,
-            parallel: self.parallel.max(1),
-        }
-    }
+    .study_config())
 }
 
 /// An observer that hands each line to a Python callable (or prints it).
@@ -192,7 +152,7 @@ fn py_hpo<'py>(
     home: Option<PathBuf>,
     on_event: Option<Py<PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let config = SearchArgs::new(
+    let config = search_config(
         trials,
         time_budget,
         parallel,
@@ -204,10 +164,9 @@ fn py_hpo<'py>(
         eta,
         seed,
         base,
-    )?
-    .study_config();
+    )?;
     callable(py, &on_event, "on_event")?;
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let args = DataArgs {
         dataset: dataset.to_string(),
         data,
@@ -215,40 +174,17 @@ fn py_hpo<'py>(
         val_fraction,
         split_seed,
     };
-    let base_prep = args.config()?;
+    let request = StudyRequest {
+        data: args.spec()?,
+        prep: args.config()?,
+        config,
+        name: study,
+    };
     let say = observer(on_event);
     let out = progress::run_interruptible(py, |cancel| {
-        let source = args.source(&home)?;
-        let prep_source = source.prep_source();
-        let caches = CacheProvider::new(|size| open_cache(&home, &prep_source, &base_prep, size, cancel));
-        let default_cache = caches
-            .get(base_prep.image_size as usize)
-            .map_err(|e| Error::stage(crate::error::Stage::Prep, e))?;
-        let (dref, _) = parse_ref(&args.dataset, None)?;
-        let name = study.clone().unwrap_or_else(|| {
-            pipeline::study_name(
-                &dref,
-                default_cache.header.dataset_version,
-                &default_cache.header.hash(),
-                &config,
-            )
-        });
-        let store = asl_core::tracking::open_store(&home)?;
-        let objective = TrainObjective {
-            caches: &caches,
-            store: Some(&*store),
-            experiment: pipeline::HPO_EXPERIMENT.into(),
-            study: name.clone(),
-        };
-        let dir = home.root().join("hpo").join(&name);
-        say(&format!(
-            "study {name} in {} (tracking: {})",
-            dir.display(),
-            store.describe()
-        ));
-        let s = hpo::run_study(&dir, &name, &config, &objective, &say, cancel)?;
+        let s = ws.study(&request, &say, cancel)?;
         Ok(
-            serde_json::json!({"study": name, "dir": dir, "trials": s.trials, "best": s.best(), "elapsed_secs": s.elapsed_secs}),
+            serde_json::json!({"study": s.name, "dir": s.dir, "trials": s.study.trials, "best": s.study.best(), "elapsed_secs": s.study.elapsed_secs}),
         )
     })?;
     crate::to_py(py, &out)
@@ -283,7 +219,7 @@ fn py_register<'py>(
     split_seed: u64,
     home: Option<PathBuf>,
 ) -> Result<Bound<'py, PyAny>> {
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let args = DataArgs {
         dataset: dataset.to_string(),
         data,
@@ -291,17 +227,8 @@ fn py_register<'py>(
         val_fraction,
         split_seed,
     };
-    let base_prep: PrepConfig = args.config()?;
-    let decision = progress::run_interruptible(py, |cancel| {
-        let store = asl_core::tracking::open_store(&home)?;
-        let registry = Registry::new(&*store, &home);
-        let run = store.get_run(&run_id)?;
-        let v = registry.register_run(&run)?;
-        let source = args.source(&home)?;
-        let prep_source = source.prep_source();
-        let caches = CacheProvider::new(|size| open_cache(&home, &prep_source, &base_prep, size, cancel));
-        Ok(registry.promote_if_better(v.version, &mut |dir| pipeline::heldout_accuracy(&caches, dir))?)
-    })?;
+    let (data, prep) = (args.spec()?, args.config()?);
+    let decision = progress::run_interruptible(py, |cancel| Ok(ws.register(&run_id, &data, &prep, cancel)?.1))?;
     crate::to_py(py, &decision)
 }
 
@@ -314,10 +241,10 @@ fn py_register<'py>(
 #[pyo3(signature = (*, home = None))]
 #[pyo3(name = "models")]
 fn py_models(py: Python<'_>, home: Option<PathBuf>) -> Result<Bound<'_, PyAny>> {
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let out = progress::run_interruptible(py, |_| {
-        let store = asl_core::tracking::open_store(&home)?;
-        let registry = Registry::new(&*store, &home);
+        let store = ws.tracking()?;
+        let registry = Registry::new(&*store, ws.home());
         let versions = registry.versions()?;
         Ok(serde_json::json!({"model": registry.model_name(), "store": store.describe(), "versions": versions}))
     })?;
@@ -376,7 +303,7 @@ fn py_pipeline<'py>(
     home: Option<PathBuf>,
     on_event: Option<Py<PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let study = SearchArgs::new(
+    let study = search_config(
         trials,
         time_budget,
         parallel,
@@ -388,10 +315,9 @@ fn py_pipeline<'py>(
         eta,
         seed,
         base,
-    )?
-    .study_config();
+    )?;
     callable(py, &on_event, "on_event")?;
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let (dataset, _) = parse_ref(dataset, None)?;
     let source = match from_zip {
         Some(z) => DataSource::Zip(z),
@@ -414,8 +340,8 @@ fn py_pipeline<'py>(
     };
     let say = observer(on_event);
     let out = progress::run_interruptible(py, |cancel| {
-        let store = asl_core::tracking::open_store(&home)?;
-        Ok(pipeline::run_pipeline(&home, &cfg, &*store, &say, cancel)?)
+        let store = ws.tracking()?;
+        Ok(pipeline::run_pipeline(ws.home(), &cfg, &*store, &say, cancel)?)
     })?;
     crate::to_py(py, &out)
 }

@@ -343,20 +343,19 @@ impl Classifier {
             && !text.contains(std::path::MAIN_SEPARATOR)
             && !text.starts_with('.')
             && !text.starts_with('~');
-        let home = crate::home(home);
+        let ws = crate::workspace(home);
         py.detach(|| {
             if !looks_like_alias {
                 return Self::from_dir(&given, device);
             }
-            let store = asl_core::tracking::open_store(&home)?;
-            let registry = asl_core::registry::Registry::new(&*store, &home);
-            let version = registry.resolve(&text).map_err(|e| {
-                Error::stage(
-                    Stage::Tracking,
-                    format!("{text:?} is not a model folder, and the registry cannot resolve it: {e}"),
-                )
-            })?;
-            let dir = registry.fetch(&version)?;
+            let dir = ws
+                .resolve_model(&asl_core::ModelRef::Registered(text.clone()))
+                .map_err(|e| {
+                    Error::stage(
+                        Stage::Tracking,
+                        format!("{text:?} is not a model folder, and the registry cannot resolve it: {e}"),
+                    )
+                })?;
             Self::from_dir(&dir, device)
         })
     }

@@ -33,6 +33,11 @@ pub(crate) fn home(home: Option<PathBuf>) -> AslHome {
     AslHome::resolve(home.as_deref())
 }
 
+/// The operations on that state root.
+pub(crate) fn workspace(home: Option<PathBuf>) -> asl_core::Workspace {
+    asl_core::Workspace::resolve(home.as_deref())
+}
+
 /// A core value as plain Python data (dicts, lists, str, float, …), through its JSON form: the
 /// same shape as the CLI's `--json` output.
 pub(crate) fn to_py<'py>(py: Python<'py>, value: &impl Serialize) -> Result<Bound<'py, PyAny>> {

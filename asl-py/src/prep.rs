@@ -1,14 +1,12 @@
 //! `asl.prep`: asl_core::prep (the decoded, resized, memory-mapped image cache).
 use std::path::PathBuf;
 
-use asl_core::AslHome;
-use asl_core::dataset::{self, Layout, Manifest};
-use asl_core::prep::{self, PrepConfig, PrepOutcome, PrepSource};
+use asl_core::prep::{PrepConfig, PrepOutcome};
 use asl_core::progress::{Cancel, Progress};
+use asl_core::{DataSpec, Workspace};
 use pyo3::prelude::*;
 
-use crate::dataset::parse_ref;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::progress;
 
 /// Where a cache's images come from and how they are split: the `asl prep` flags.
@@ -22,107 +20,32 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The cache's size and split (refused here when out of range, before any work).
     pub fn config(&self) -> Result<PrepConfig> {
-        if !(0.0..1.0).contains(&self.val_fraction) {
-            return Err(Error::value_error(format!(
-                "val_fraction must be in [0, 1), got {}",
-                self.val_fraction
-            )));
-        }
-        if self.size == 0 {
-            return Err(Error::value_error("size must be at least 1 pixel"));
-        }
-        Ok(PrepConfig {
+        let cfg = PrepConfig {
             image_size: self.size,
             val_fraction: self.val_fraction,
             seed: self.split_seed,
-        })
+        };
+        asl_core::workspace::check_prep_config(&cfg)?;
+        Ok(cfg)
+    }
+
+    /// Which images: `data` when given, else the collected `dataset`.
+    pub fn spec(&self) -> Result<DataSpec> {
+        Ok(DataSpec::from_flags(&self.dataset, self.data.as_deref())?)
     }
 
     /// Build or reuse the cache these arguments describe (as `asl prep`).
     pub fn prepare(
         &self,
-        home: &AslHome,
+        ws: &Workspace,
         force: bool,
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<PrepOutcome> {
-        let cfg = self.config()?;
-        Ok(match &self.data {
-            Some(dir) => {
-                let layout = dataset::layout::scan(dir)?;
-                prep::prepare(
-                    &home.cache_dir(),
-                    &PrepSource::from_folder(&layout),
-                    &cfg,
-                    force,
-                    progress,
-                    cancel,
-                )?
-            }
-            None => {
-                let (r, _) = parse_ref(&self.dataset, None)?;
-                prep::prepare_collected(home, &r, &cfg, force, progress, cancel)?
-            }
-        })
+        Ok(ws.prepare(&self.spec()?, &self.config()?, force, progress, cancel)?)
     }
-
-    /// The image source (a folder, or the newest collected version), for callers that open
-    /// caches of several sizes from it (search, promotion guard).
-    pub fn source(&self, home: &AslHome) -> Result<Source> {
-        Ok(match &self.data {
-            Some(dir) => Source {
-                layout: dataset::layout::scan(dir)?,
-                manifest: None,
-            },
-            None => {
-                let (r, _) = parse_ref(&self.dataset, None)?;
-                let (store, m) = dataset::newest_local(home, &r)?;
-                Source {
-                    layout: dataset::layout::scan(&store.data_dir(&m))?,
-                    manifest: Some(m),
-                }
-            }
-        })
-    }
-}
-
-/// A scanned image source that lends a [`PrepSource`].
-pub struct Source {
-    layout: Layout,
-    manifest: Option<Manifest>,
-}
-
-impl Source {
-    pub fn prep_source(&self) -> PrepSource<'_> {
-        match &self.manifest {
-            Some(m) => PrepSource::from_manifest(&self.layout, m),
-            None => PrepSource::from_folder(&self.layout),
-        }
-    }
-}
-
-/// A cache provider over `source` (as `asl hpo` / `asl models register` build it).
-pub fn open_cache(
-    home: &AslHome,
-    source: &PrepSource,
-    base: &PrepConfig,
-    size: usize,
-    cancel: &Cancel,
-) -> std::result::Result<prep::Cache, String> {
-    prep::prepare(
-        &home.cache_dir(),
-        source,
-        &PrepConfig {
-            image_size: size as u32,
-            ..base.clone()
-        },
-        false,
-        &asl_core::progress::NoProgress,
-        cancel,
-    )
-    .map(|o| o.cache)
-    .map_err(|e| e.to_string())
 }
 
 /// What `asl prep --json` prints about a cache.
@@ -166,7 +89,7 @@ fn py_prep<'py>(
     home: Option<PathBuf>,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let args = DataArgs {
         dataset: dataset.to_string(),
         data,
@@ -176,7 +99,7 @@ fn py_prep<'py>(
     };
     args.config()?;
     let sink = progress::sink(progress::resolve(py, progress)?);
-    let out = progress::run_interruptible(py, |cancel| args.prepare(&home, force, &*sink, cancel))?;
+    let out = progress::run_interruptible(py, |cancel| args.prepare(&ws, force, &*sink, cancel))?;
     drop(sink);
     crate::to_py(py, &summary(&out))
 }

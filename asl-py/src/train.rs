@@ -3,13 +3,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use asl_core::train::{Control, EpochMetrics, TrainConfig, TrainOutcome};
+use asl_core::workspace::TrainRequest;
 use pyo3::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::prep::DataArgs;
 use crate::progress;
-
-/// Tracking experiment of `asl train` (and of `asl.train`).
 
 /// A finished training: where the model is, how it did, and how it was tracked.
 ///
@@ -156,7 +155,7 @@ fn py_train<'py>(
     if on_epoch.as_ref().is_some_and(|cb| !cb.bind(py).is_callable()) {
         return Err(Error::type_error("on_epoch must be callable"));
     }
-    let home = crate::home(home);
+    let ws = crate::workspace(home);
     let size = u32::try_from(cfg.model.input_size).map_err(|_| Error::value_error("model.input_size is too large"))?;
     let args = DataArgs {
         dataset: dataset.to_string(),
@@ -165,22 +164,17 @@ fn py_train<'py>(
         val_fraction,
         split_seed,
     };
-    args.config()?;
+    let request = TrainRequest {
+        data: args.spec()?,
+        prep: args.config()?,
+        config: cfg,
+        name,
+        run_dir,
+    };
     let sink = progress::sink(progress::resolve(py, progress)?);
     let callback_error: Mutex<Option<PyErr>> = Mutex::new(None);
 
     let (out, run_id, latency, name) = progress::run_interruptible(py, |cancel| {
-        let prepared = args.prepare(&home, false, &*sink, cancel)?;
-        let cache = &prepared.cache;
-        let stamp = asl_core::clock::compact_utc(asl_core::clock::now_unix());
-        let name = name
-            .clone()
-            .unwrap_or_else(|| format!("{stamp}-{}", cache.header.hash()));
-        let run_dir = run_dir.clone().unwrap_or_else(|| home.runs_dir().join(&name));
-        let model_dir = home.models_dir().join(&name);
-        // Tracked like `asl train` (the core's train_tracked): a resumed run folder keeps
-        // logging into its run.
-        let store = asl_core::tracking::open_store(&home)?;
         let mut epoch_done = |m: &EpochMetrics| {
             let Some(cb) = &on_epoch else { return Control::Continue };
             Python::attach(|py| {
@@ -197,17 +191,9 @@ fn py_train<'py>(
                 }
             })
         };
-        let done = asl_core::tracking::run::train_tracked(
-            &*store,
-            &name,
-            cache,
-            &cfg,
-            &run_dir,
-            &model_dir,
-            &mut epoch_done,
-            &*sink,
-            cancel,
-        )?;
+        // Tracked like `asl train`: a resumed run folder keeps logging into its run.
+        let trained = ws.train_run(&request, &mut epoch_done, &*sink, cancel)?;
+        let (name, done) = (trained.name, trained.training);
         let (out, run, latency): (TrainOutcome, _, f64) = (done.outcome, done.run, done.latency_ms);
         Ok((out, run.run_id, latency, name))
     })?;

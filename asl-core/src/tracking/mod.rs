@@ -189,10 +189,7 @@ pub fn open_store(home: &AslHome) -> Result<Box<dyn TrackingStore>, TrackingErro
         Some(uri) => Err(TrackingError::Invalid(format!(
             "{MLFLOW_URI_ENV}={uri}: only http(s) MLflow servers are supported; unset it to use the local store"
         ))),
-        None => Ok(Box::new(LocalStore::new(
-            home.root().join("tracking"),
-            home.registry_dir(),
-        ))),
+        None => Ok(Box::new(LocalStore::new(home.tracking_dir(), home.registry_dir()))),
     }
 }
 
