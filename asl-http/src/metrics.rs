@@ -33,7 +33,7 @@ pub struct Metrics {
     drift_window: IntGauge,
     drift_enough: IntGauge,
     /// Prediction-log rows dropped because the writer could not keep up.
-    pub log_dropped: IntGauge,
+    pub log_dropped: prometheus::IntCounter,
 }
 
 fn powers_of_two(max: f64) -> Vec<f64> {
@@ -106,7 +106,7 @@ impl Metrics {
         .expect("valid metric");
         let drift_no_hand = GaugeVec::new(
             Opts::new(
-                "asl_drift_no_hand_share",
+                "asl_drift_no_hand_ratio",
                 "Share of photos with no hand found in the live window (models with a hand path)",
             ),
             &[],
@@ -148,7 +148,7 @@ impl Metrics {
         .expect("valid metric");
         let drift_low_confidence = GaugeVec::new(
             Opts::new(
-                "asl_drift_low_confidence_share",
+                "asl_drift_low_confidence_ratio",
                 "Share of low-confidence predictions in the live window",
             ),
             &[],
@@ -156,7 +156,7 @@ impl Metrics {
         .expect("valid metric");
         let drift_nothing = GaugeVec::new(
             Opts::new(
-                "asl_drift_nothing_share",
+                "asl_drift_nothing_ratio",
                 "Share of `nothing` predictions in the live window",
             ),
             &[],
@@ -169,8 +169,8 @@ impl Metrics {
             "1 when the window holds enough photos for the drift scores to mean something",
         )
         .expect("valid metric");
-        let log_dropped = IntGauge::new(
-            "asl_monitor_log_dropped",
+        let log_dropped = prometheus::IntCounter::new(
+            "asl_monitor_log_dropped_total",
             "Prediction-log rows dropped since start (writer could not keep up)",
         )
         .expect("valid metric");

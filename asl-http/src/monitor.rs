@@ -137,7 +137,11 @@ impl Monitor {
     /// Drift of the window against the reference, into the gauges (called per scrape).
     pub fn export(&self, metrics: &Metrics) {
         if let Some(log) = &self.log {
-            metrics.log_dropped.set(log.counts().dropped as i64);
+            // The writer counts drops itself; the counter catches up with it.
+            let dropped = log.counts().dropped;
+            metrics
+                .log_dropped
+                .inc_by(dropped.saturating_sub(metrics.log_dropped.get()));
         }
         let Some(reference) = self.reference.load_full() else {
             metrics.clear_drift();

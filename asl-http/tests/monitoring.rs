@@ -297,7 +297,26 @@ async fn prometheus_answers_every_dashboard_query() {
             queries.contains(e),
             "dashboard expression missing from queries.txt: {e}"
         );
+        assert!(
+            e.contains("instance=~\"$instance\""),
+            "panel not filtered by $instance: {e}"
+        );
     }
+    // Any Prometheus and any set of replicas: every panel goes through the two variables.
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(variables, ["datasource", "instance"]);
+    for p in dashboard["panels"].as_array().unwrap() {
+        if p["type"] != "row" {
+            assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+        }
+    }
+    // Prometheus runs the queries with the replica variable at its "All" value.
+    let queries: Vec<String> = queries.iter().map(|q| q.replace("$instance", ".*")).collect();
 
     // Traffic while Prometheus scrapes: letters, words, and errors.
     let predict = server.url("/predict");
@@ -377,5 +396,22 @@ async fn prometheus_answers_every_dashboard_query() {
         }
         pending = still;
     }
+    // The $instance variable's own query lists this replica.
+    let v: serde_json::Value = client
+        .get(format!("{}/api/v1/series", prom.url))
+        .query(&[("match[]", "asl_model_info")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let instances: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["instance"].as_str())
+        .collect();
+    assert!(!instances.is_empty(), "no instance label on asl_model_info: {v}");
     server.stop().await;
 }
