@@ -47,7 +47,10 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     for s in &answer.estimate.skipped {
         println!("{:<24} skipped: {}", s.file, s.reason);
     }
-    println!("word: {} (confidence {:.2})", answer.estimate.text, answer.estimate.confidence);
+    println!(
+        "word: {} (confidence {:.2})",
+        answer.estimate.text, answer.estimate.confidence
+    );
     Ok(())
 }
 
