@@ -1,6 +1,5 @@
 //! `asl hpo`, `asl runs`, `asl models`, `asl pipeline`: search, tracking, registry and the
 //! pipeline that chains them.
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use asl_core::Workspace;
@@ -10,7 +9,6 @@ use asl_core::pipeline::{self, DataSource, PipelineConfig};
 use asl_core::prep::PrepConfig;
 use asl_core::progress::Cancel;
 use asl_core::registry::{self, Registry};
-use asl_core::tracking::RunQuery;
 use asl_core::workspace::{HPO_EXPERIMENT, StudyRequest};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -177,20 +175,8 @@ pub struct RunsArgs {
 
 /// Compare runs: best first by validation accuracy.
 pub fn runs_cmd(ws: &Workspace, a: RunsArgs, json: bool) -> CliResult {
+    let runs = ws.runs(&a.experiment, a.study.as_deref(), a.limit)?;
     let store = ws.tracking()?;
-    let mut tags = BTreeMap::new();
-    if let Some(s) = &a.study {
-        tags.insert("asl.study".to_string(), s.clone());
-    }
-    let runs = store.search_runs(
-        &a.experiment,
-        &RunQuery {
-            finished_only: false,
-            tags,
-            order_by_metric_desc: Some(registry::SELECTION_METRIC.into()),
-            max_results: Some(a.limit),
-        },
-    )?;
     if json {
         println!("{}", serde_json::json!({"store": store.describe(), "runs": runs}));
         return Ok(());
@@ -289,8 +275,7 @@ pub fn models_cmd(ws: &Workspace, a: ModelsArgs, json: bool) -> CliResult {
             }
         }
         ModelsAction::Promote { version } => {
-            let before = registry.alias(registry::CHAMPION)?;
-            let v = registry.promote(version)?;
+            let (v, before) = ws.promote(version)?;
             report(
                 json,
                 serde_json::json!({"champion": v.version, "previous": before.as_ref().map(|b| b.version)}),
@@ -304,7 +289,7 @@ pub fn models_cmd(ws: &Workspace, a: ModelsArgs, json: bool) -> CliResult {
             );
         }
         ModelsAction::Rollback => {
-            let v = registry.rollback()?;
+            let v = ws.rollback()?;
             report(
                 json,
                 serde_json::json!({"champion": v.version}),

@@ -4,6 +4,7 @@
 //! [`ModelRef`] or a request, makes one call on a [`Workspace`], and renders the answer.
 //! Which images a command reads, which caches a search opens, where a study or a run lives,
 //! and which model folder "the champion" or "the newest model" is: decided here, nowhere else.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::AslHome;
@@ -15,7 +16,7 @@ use crate::prep::{self, PrepConfig, PrepError, PrepOutcome, PrepSource, Split};
 use crate::progress::{Cancel, NoProgress, Progress};
 use crate::registry::{PromotionDecision, Registry, RegistryError};
 use crate::tracking::run::{TrackedTrainError, TrackedTraining};
-use crate::tracking::{ModelVersion, TrackingError, TrackingStore};
+use crate::tracking::{ModelVersion, RunInfo, RunQuery, TrackingError, TrackingStore};
 use crate::train::{EpochCallback, TrainConfig};
 
 /// Tracking experiment of search trials.
@@ -408,6 +409,36 @@ impl Workspace {
         };
         let path = prep::cache_path(&self.home.cache_dir(), &clf.card.lineage.source_hash, &cfg);
         prep::Cache::open(&path).map_err(|source| WorkspaceError::NoTrainingCache { path, source })
+    }
+
+    /// Tracked runs of `experiment` (only those of `study` when given), best validation
+    /// accuracy first.
+    pub fn runs(&self, experiment: &str, study: Option<&str>, limit: usize) -> Result<Vec<RunInfo>> {
+        let tags = study
+            .map(|s| BTreeMap::from([("asl.study".to_string(), s.to_string())]))
+            .unwrap_or_default();
+        let query = RunQuery {
+            finished_only: false,
+            tags,
+            order_by_metric_desc: Some(crate::registry::SELECTION_METRIC.into()),
+            max_results: Some(limit),
+        };
+        Ok(self.tracking()?.search_runs(experiment, &query)?)
+    }
+
+    /// Make `version` the champion (no guard: the caller's decision); returns it and the
+    /// version that was champion before.
+    pub fn promote(&self, version: u32) -> Result<(ModelVersion, Option<ModelVersion>)> {
+        let store = self.tracking()?;
+        let registry = Registry::new(&*store, &self.home);
+        let before = registry.alias(crate::registry::CHAMPION)?;
+        Ok((registry.promote(version)?, before))
+    }
+
+    /// Move the champion back to the version that held it before.
+    pub fn rollback(&self) -> Result<ModelVersion> {
+        let store = self.tracking()?;
+        Ok(Registry::new(&*store, &self.home).rollback()?)
     }
 
     /// The model folder `model` names (a registered version is fetched to a local folder).

@@ -251,6 +251,70 @@ fn py_models(py: Python<'_>, home: Option<PathBuf>) -> Result<Bound<'_, PyAny>> 
     crate::to_py(py, &out)
 }
 
+/// Make a registered version the champion (``asl models promote N``): no guard, your decision.
+///
+/// Returns:
+///     dict: ``champion`` (the version now), ``previous`` (the one before, or None).
+///
+/// Raises:
+///     TrackingError: no such version, or the store failed.
+#[pyfunction]
+#[pyo3(signature = (version, *, home = None))]
+#[pyo3(name = "promote")]
+fn py_promote(py: Python<'_>, version: u32, home: Option<PathBuf>) -> Result<Bound<'_, PyAny>> {
+    let ws = crate::workspace(home);
+    let (now, before) = progress::run_interruptible(py, |_| Ok(ws.promote(version)?))?;
+    crate::to_py(
+        py,
+        &serde_json::json!({"champion": now.version, "previous": before.map(|b| b.version)}),
+    )
+}
+
+/// Move the champion back to the version that held it before (``asl models rollback``).
+///
+/// Returns:
+///     dict: ``champion`` (the version now).
+///
+/// Raises:
+///     TrackingError: no champion, or no earlier one to go back to.
+#[pyfunction]
+#[pyo3(signature = (*, home = None))]
+#[pyo3(name = "rollback")]
+fn py_rollback(py: Python<'_>, home: Option<PathBuf>) -> Result<Bound<'_, PyAny>> {
+    let ws = crate::workspace(home);
+    let now = progress::run_interruptible(py, |_| Ok(ws.rollback()?))?;
+    crate::to_py(py, &serde_json::json!({"champion": now.version}))
+}
+
+/// Tracked runs, best validation accuracy first (``asl runs``).
+///
+/// Args:
+///     experiment: ``asl-hpo`` (search trials) or ``asl-train`` (``train`` runs).
+///     study: only the trials of this study.
+///     limit: at most this many runs.
+///     home: state root.
+///
+/// Returns:
+///     dict as ``asl runs --json``: ``store`` (where they live), ``runs`` (run_id, name, status,
+///     params, metrics, tags, …).
+#[pyfunction]
+#[pyo3(signature = (experiment = "asl-hpo", *, study = None, limit = 20, home = None))]
+#[pyo3(name = "runs")]
+fn py_runs<'py>(
+    py: Python<'py>,
+    experiment: &str,
+    study: Option<String>,
+    limit: usize,
+    home: Option<PathBuf>,
+) -> Result<Bound<'py, PyAny>> {
+    let ws = crate::workspace(home);
+    let out = progress::run_interruptible(py, |_| {
+        let runs = ws.runs(experiment, study.as_deref(), limit)?;
+        Ok(serde_json::json!({"store": ws.tracking()?.describe(), "runs": runs}))
+    })?;
+    crate::to_py(py, &out)
+}
+
 /// collect → prep → hpo → register, each step skipped when its inputs are unchanged.
 ///
 /// As ``asl pipeline``: the dataset comes from ``from_zip`` (imported as version 1) or from
@@ -350,6 +414,9 @@ pub fn register_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_hpo, m)?)?;
     m.add_function(wrap_pyfunction!(py_register, m)?)?;
     m.add_function(wrap_pyfunction!(py_models, m)?)?;
+    m.add_function(wrap_pyfunction!(py_promote, m)?)?;
+    m.add_function(wrap_pyfunction!(py_rollback, m)?)?;
+    m.add_function(wrap_pyfunction!(py_runs, m)?)?;
     m.add_function(wrap_pyfunction!(py_pipeline, m)?)?;
     Ok(())
 }

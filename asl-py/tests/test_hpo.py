@@ -58,6 +58,22 @@ def test_register_promote_and_load_the_champion(study, home):
     assert np.array_equal(clf.predict(x)[0], by_number.predict(x)[0])
     with pytest.raises(asl.TrackingError, match="not found"):
         asl.register("no-such-run", dataset=DATASET, home=home)
+    # By hand: promote the other version, roll back to this champion.
+    other_version = 2 if champion == 1 else 1
+    moved = asl.promote(other_version, home=home)
+    assert moved == {"champion": other_version, "previous": champion}
+    assert asl.rollback(home=home) == {"champion": champion}
+    with pytest.raises(asl.TrackingError):
+        asl.promote(99, home=home)
+
+
+def test_runs_lists_a_study_best_first(study, home):
+    out = asl.runs(study=study["study"], home=home)
+    assert "local store" in out["store"]
+    accs = [r["metrics"]["final_val_accuracy"] for r in out["runs"]]
+    assert len(accs) == 2 and accs == sorted(accs, reverse=True)
+    assert {r["run_id"] for r in out["runs"]} == {t["run_id"] for t in study["trials"]}
+    assert asl.runs(study="no-such-study", home=home)["runs"] == []
 
 
 def test_pipeline_skips_what_is_done(study, home, synthetic_zip):

@@ -22,6 +22,8 @@ Search and registry::
 
     study = asl.hpo(trials=20, dataset="asl/synthetic")
     asl.register(study["best"]["run_id"], dataset="asl/synthetic")
+    asl.runs(study=study["study"])                         # best first
+    asl.promote(2); asl.rollback()                         # move the champion by hand
 
 Every long call (``collect``, ``prep``, ``train``, ``hpo``, ``pipeline``) releases the GIL and
 stops cleanly on Ctrl-C (KeyboardInterrupt): call it again to continue. Errors are
@@ -52,7 +54,10 @@ from ._asl import (
     models,
     pipeline,
     prep,
+    promote,
     register,
+    rollback,
+    runs,
     status,
     synth,
     train,
@@ -82,7 +87,10 @@ __all__ = [
     "models",
     "pipeline",
     "prep",
+    "promote",
     "register",
+    "rollback",
+    "runs",
     "status",
     "synth",
     "train",

@@ -203,6 +203,21 @@ def register(
 def models(*, home: StrPath | None = None) -> dict[str, Any]:
     """The registered versions and their aliases: ``{"model", "store", "versions"}``."""
 
+def promote(version: int, *, home: StrPath | None = None) -> dict[str, Any]:
+    """Make ``version`` the champion (no guard): ``{"champion", "previous"}``."""
+
+def rollback(*, home: StrPath | None = None) -> dict[str, Any]:
+    """Move the champion back to the version before it: ``{"champion"}``."""
+
+def runs(
+    experiment: str = "asl-hpo",
+    *,
+    study: str | None = None,
+    limit: int = 20,
+    home: StrPath | None = None,
+) -> dict[str, Any]:
+    """Tracked runs, best validation accuracy first: ``{"store", "runs"}`` (as ``asl runs --json``)."""
+
 def pipeline(
     *,
     from_zip: StrPath | None = None,
