@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// Do not log predictions.
     #[arg(long, conflicts_with = "prediction_log")]
     pub no_prediction_log: bool,
+    /// Server log lines on stderr: text or one JSON object a line. Levels: RUST_LOG (default
+    /// info; `asl_http::access=off` drops the access lines).
+    #[arg(long, env = "ASL_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 impl ServeArgs {
@@ -173,6 +177,7 @@ impl ServeArgs {
 
 /// Serves until Ctrl-C or SIGTERM, on a tokio runtime of its own.
 pub fn run(ws: &Workspace, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crate::logging::init(args.log_format);
     let source = args.source(ws)?;
     let config = args.config_in(ws.home());
     let runtime = tokio::runtime::Builder::new_multi_thread()

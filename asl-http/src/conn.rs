@@ -55,7 +55,7 @@ pub async fn serve_connections(
                 Err(e) => {
                     // Per-connection errors (reset before accept) and running out of file
                     // descriptors: wait a little rather than spin.
-                    eprintln!("asl-http: accept failed: {e}");
+                    tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod monitor;
@@ -73,11 +74,11 @@ pub async fn serve_with_listener(
             .current_model()
             .map(|m| format!("model {} from {}", m.card.name, m.dir.display()))
             .unwrap_or_else(|| "no model yet".into());
-        eprintln!("asl-http: listening on http://{addr} ({model})");
+        tracing::info!("listening on http://{addr} ({model})");
     }
     let limits = conn::ConnLimits::of(&state.config);
     let result = conn::serve_connections(listener, router(state), limits, shutdown).await;
-    eprintln!("asl-http: stopped");
+    tracing::info!("stopped");
     Ok(result?)
 }
 
@@ -101,5 +102,5 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    eprintln!("asl-http: shutting down (finishing requests in flight)");
+    tracing::info!("shutting down (finishing requests in flight)");
 }

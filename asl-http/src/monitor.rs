@@ -3,7 +3,6 @@
 //! writer that never blocks a request, into the SQLite prediction log for batch reports.
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
 use asl_core::infer::{AnswerPath, ModelCard, Prediction};
@@ -46,7 +45,6 @@ pub struct Monitor {
     log: Option<PredictionLog>,
     /// Reference distribution of the model being served (from its card).
     reference: ArcSwapOption<Reference>,
-    requests: AtomicU64,
 }
 
 impl Monitor {
@@ -61,7 +59,7 @@ impl Monitor {
         let log = config.log_path.as_ref().and_then(|p| match PredictionLog::open(p) {
             Ok(l) => Some(l),
             Err(e) => {
-                eprintln!("asl-http: prediction log disabled: {e}");
+                tracing::warn!("prediction log disabled: {e}");
                 None
             }
         });
@@ -69,7 +67,6 @@ impl Monitor {
             window: Mutex::new(window),
             log,
             reference: ArcSwapOption::empty(),
-            requests: AtomicU64::new(0),
         }
     }
 
@@ -79,15 +76,15 @@ impl Monitor {
         let reference = match Reference::from_card_extra(&card.extra) {
             Some(Ok(r)) => Some(std::sync::Arc::new(r)),
             Some(Err(e)) => {
-                eprintln!(
-                    "asl-http: model {} has an unreadable monitoring reference ({e}); drift is not reported",
+                tracing::warn!(
+                    "model {} has an unreadable monitoring reference ({e}); drift is not reported",
                     card.name
                 );
                 None
             }
             None => {
-                eprintln!(
-                    "asl-http: model {} has no monitoring reference (retrain it with this asl); drift is not reported",
+                tracing::warn!(
+                    "model {} has no monitoring reference (retrain it with this asl); drift is not reported",
                     card.name
                 );
                 None
@@ -97,10 +94,9 @@ impl Monitor {
         self.window.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Record the photos of one answered request.
-    pub fn observe(&self, model: &str, items: &[(ImageFeatures, &Prediction)], metrics: &Metrics) {
+    /// Record the photos of one answered request (`request_id`: its `x-request-id`).
+    pub fn observe(&self, request_id: &str, model: &str, items: &[(ImageFeatures, &Prediction)], metrics: &Metrics) {
         let ts = asl_core::clock::now_unix();
-        let request_id = format!("{ts:x}-{}", self.requests.fetch_add(1, Ordering::Relaxed));
         {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
             for (f, p) in items {
@@ -124,7 +120,7 @@ impl Monitor {
                 log.record(LoggedPrediction {
                     ts,
                     model: model.to_string(),
-                    request_id: request_id.clone(),
+                    request_id: request_id.to_string(),
                     class_index: p.index,
                     class: p.class.clone(),
                     confidence: p.confidence,

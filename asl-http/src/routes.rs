@@ -20,6 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::{Health, LetterResponse, PredictResponse, Ready, Reloaded, WordResponse};
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::logging::{self, RequestContext};
 use crate::state::AppState;
 use crate::upload::{self, Upload};
 use crate::{openapi, page};
@@ -88,14 +89,34 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
     state.metrics.in_flight.inc();
     let guard = InFlight(state.metrics.in_flight.clone());
-    let res = next.run(req).await;
+    let context = Arc::new(RequestContext::from_headers(req.headers()));
+    let path = req.uri().path().to_string();
+    let mut req = req;
+    req.extensions_mut().insert(context.clone());
+    let mut res = next.run(req).await;
     drop(guard);
-    state
-        .metrics
-        .observe_request(&route, method, res.status().as_u16(), started.elapsed());
-    if let Some(ErrorKind(kind)) = res.extensions().get::<ErrorKind>() {
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    state.metrics.observe_request(&route, method, status, elapsed);
+    let kind = res.extensions().get::<ErrorKind>().map(|ErrorKind(kind)| *kind);
+    if let Some(kind) = kind {
         state.metrics.errors.with_label_values(&[kind]).inc();
     }
+    if let Some(v) = context.header_value() {
+        res.headers_mut().insert(logging::REQUEST_ID.clone(), v);
+    }
+    tracing::info!(
+        target: "asl_http::access",
+        request_id = %context.id,
+        method,
+        path = %path,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1e3,
+        images = context.images(),
+        error = kind.unwrap_or(""),
+        "{method} {path} {status}"
+    );
     res
 }
 
@@ -156,7 +177,7 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let msg = crate::model::panic_message(&*payload);
-    eprintln!("asl-http: a request panicked (contained): {msg}");
+    tracing::error!("a request panicked (contained): {msg}");
     ApiError::internal("the server hit a bug answering this request; it was contained and logged").into_response()
 }
 
@@ -284,6 +305,11 @@ pub async fn predict(
             state.config.max_body_bytes
         )));
     }
+    let context = request
+        .extensions()
+        .get::<Arc<RequestContext>>()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(RequestContext::from_headers(&headers)));
     // The body first, within its own timeout: a slow client holds no request permit.
     let (parts, body) = request.into_parts();
     let (body, body_share) = read_body(&state, body).await?;
@@ -299,6 +325,7 @@ pub async fn predict(
     let guard = Arc::new(RequestGuard {
         _permit: permit,
         _body_share: body_share,
+        context,
     });
     // This request runs to the end on this model, whatever reloads happen meanwhile.
     let model = state.model()?;
@@ -347,6 +374,8 @@ pub async fn predict(
 struct RequestGuard {
     _permit: OwnedSemaphorePermit,
     _body_share: OwnedSemaphorePermit,
+    /// The request's id (logged with its predictions) and its photo count (access log).
+    context: Arc<RequestContext>,
 }
 
 /// Reads the whole body within `body_timeout`, at most `max_body_bytes`, taking its bytes
@@ -422,7 +451,7 @@ async fn blocking<T: Send + 'static>(
     })
     .await
     .map_err(|e| {
-        eprintln!("asl-http: a decoding task failed (contained): {e}");
+        tracing::error!("a decoding task failed (contained): {e}");
         ApiError::internal("decoding the upload failed unexpectedly")
     })
 }
@@ -446,9 +475,10 @@ async fn one_photo(
     let p = preds
         .first()
         .ok_or_else(|| ApiError::internal("the model returned no prediction"))?;
+    guard.context.set_images(1);
     state
         .monitor
-        .observe(&model.card.name, &[(features, p)], &state.metrics);
+        .observe(&guard.context.id, &model.card.name, &[(features, p)], &state.metrics);
     Ok(LetterResponse::new(name, p, &model.card.name))
 }
 
@@ -508,7 +538,10 @@ async fn word(
     }
     let preds = ticket.predict(model.clone(), images).await?;
     let observed: Vec<_> = features.into_iter().zip(preds.iter()).collect();
-    state.monitor.observe(&model.card.name, &observed, &state.metrics);
+    guard.context.set_images(observed.len());
+    state
+        .monitor
+        .observe(&guard.context.id, &model.card.name, &observed, &state.metrics);
     let lexicon = state.lexicon;
     let (est, preds) = tokio::task::spawn_blocking(move || {
         let cfg = DecodeConfig::default();

@@ -78,7 +78,7 @@ impl AppState {
         match state.reload().await {
             Ok(_) => {}
             Err(e) if state.config.wait_for_model => {
-                eprintln!("asl-http: no model yet ({e}); waiting for {}", state.source)
+                tracing::warn!("no model yet ({e}); waiting for {}", state.source)
             }
             Err(e) => return Err(e),
         }
@@ -167,9 +167,9 @@ impl AppState {
                     .unwrap_or(false);
                 if changed {
                     match state.reload().await {
-                        Ok(m) => eprintln!("asl-http: reloaded model {} from {}", m.card.name, m.dir.display()),
+                        Ok(m) => tracing::info!("reloaded model {} from {}", m.card.name, m.dir.display()),
                         Err(e) => {
-                            eprintln!("asl-http: model changed but cannot be loaded, keeping the current one: {e}")
+                            tracing::error!("model changed but cannot be loaded, keeping the current one: {e}")
                         }
                     }
                 }

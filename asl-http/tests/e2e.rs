@@ -962,3 +962,99 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+#[test]
+fn the_binary_logs_one_json_access_line_per_request_with_its_request_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let model = tiny_model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asl-http"))
+        .args(["--port", "0", "--log-format", "json", "--no-prediction-log", "--model"])
+        .arg(&model)
+        .env("RUST_LOG", "info")
+        .env_remove("ASL_ADMIN_TOKEN")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut startup = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("the server exited before listening").unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        startup.push(event.clone());
+        if let Some(rest) = event["message"].as_str().and_then(|m| m.split("listening on ").nth(1)) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert!(
+        startup
+            .iter()
+            .all(|e| e["level"].is_string() && e["timestamp"].is_string()),
+        "{startup:?}"
+    );
+
+    let c = reqwest::blocking::Client::new();
+    let photo = photos(1, 120, 11).remove(0);
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "image",
+        reqwest::blocking::multipart::Part::bytes(photo).file_name("a.jpg"),
+    );
+    let res = c
+        .post(format!("{base}/predict"))
+        .header("x-request-id", "client-req-42")
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-request-id"], "client-req-42");
+    // Without one (or with one unfit for a log line), the server makes one up.
+    let generated = c.get(format!("{base}/health")).send().unwrap();
+    let health_id = generated.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(!health_id.is_empty() && health_id != "client-req-42");
+    let odd = c
+        .get(format!("{base}/nowhere"))
+        .header("x-request-id", "two words")
+        .send()
+        .unwrap();
+    assert_eq!(odd.status(), 404);
+    let odd_id = odd.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(odd_id != health_id && !odd_id.contains(' '), "{odd_id}");
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    let events: Vec<Value> = lines
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let access: Vec<&Value> = events.iter().filter(|e| e["target"] == "asl_http::access").collect();
+    assert_eq!(access.len(), 3, "{events:?}");
+    let predict = access
+        .iter()
+        .find(|e| e["request_id"] == "client-req-42")
+        .expect("the predict line");
+    assert_eq!(predict["status"], 200);
+    assert_eq!(predict["route"], "/predict");
+    assert_eq!(predict["method"], "POST");
+    assert_eq!(predict["images"], 1);
+    assert!(predict["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{predict}");
+    assert_eq!(predict["level"], "INFO");
+    let missing = access
+        .iter()
+        .find(|e| e["request_id"] == odd_id.as_str())
+        .expect("the 404 line");
+    assert_eq!(missing["status"], 404);
+    assert_eq!(missing["error"], "not_found");
+    assert!(
+        access
+            .iter()
+            .any(|e| e["request_id"] == health_id.as_str() && e["route"] == "/health")
+    );
+    assert!(events.iter().any(|e| e["message"] == "stopped"), "{events:?}");
+}
