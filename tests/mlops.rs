@@ -119,6 +119,9 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
     assert_eq!(a.status, RunStatus::Finished);
     assert_eq!(a.tags["asl.cache_hash"], c.header.hash());
     assert!(a.tags.contains_key("asl.code_version"));
+    // MLflow's standard tags, as its own clients set them.
+    assert_eq!(a.tags["mlflow.source.name"], "asl");
+    assert!(!a.tags["mlflow.user"].is_empty());
     assert_eq!(a.params["model.width"], "8");
     assert_eq!(a.params["epochs"], "3");
 
@@ -234,6 +237,67 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
         dir.join("confusion.csv").is_file(),
         "the confusion matrix travels with the model"
     );
+    // ... and MLflow's model format around it (tests/../asl-py: mlflow.pyfunc loads it).
+    let mlmodel = std::fs::read_to_string(dir.join("MLmodel")).unwrap();
+    assert!(mlmodel.contains("loader_module: asl.mlflow_model"), "{mlmodel}");
+    assert!(mlmodel.contains(&format!("run_id: {}", v.run_id)), "{mlmodel}");
+
+    // A study: one parent run, a child per trial, the best trial summed up on the parent.
+    let study_dir = home.root().join("hpo/st");
+    let parent = asl::tracking::run::study_run(store, "asl-test-hpo", "st", &study_dir).unwrap();
+    assert_eq!(
+        asl::tracking::run::study_run(store, "asl-test-hpo", "st", &study_dir).unwrap(),
+        parent,
+        "a resumed study keeps its parent run"
+    );
+    let child_tags = BTreeMap::from([(asl::tracking::PARENT_RUN_TAG.to_string(), parent.clone())]);
+    let child = TrainingRun::start(
+        store,
+        "asl-test-hpo",
+        "st-trial-0",
+        &tiny(1, 3),
+        &Lineage::of(&c),
+        &child_tags,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        store.get_run(&child.run_id).unwrap().tags[asl::tracking::PARENT_RUN_TAG],
+        parent
+    );
+    let mut params = BTreeMap::new();
+    params.insert("lr".to_string(), serde_json::json!(0.01));
+    let study = hpo::Study {
+        format: hpo::STUDY_FORMAT,
+        name: "st".into(),
+        config: small_study(1, 1),
+        trials: vec![hpo::Trial {
+            number: 0,
+            params,
+            internal: BTreeMap::new(),
+            state: hpo::TrialState::Complete,
+            intermediate: vec![0.5],
+            value: Some(0.5),
+            latency_ms: None,
+            run_id: Some(child.run_id.clone()),
+            model_dir: None,
+            seconds: 1.0,
+            error: None,
+        }],
+        elapsed_secs: 1.0,
+        finished: true,
+    };
+    asl::tracking::run::finish_study_run(store, &parent, &study).unwrap();
+    let p = store.get_run(&parent).unwrap();
+    assert_eq!(p.status, RunStatus::Finished);
+    assert_eq!(p.metrics[asl::tracking::run::STUDY_BEST_METRIC], 0.5);
+    assert!(
+        !p.metrics.contains_key(registry::SELECTION_METRIC),
+        "searches for models must not find the study"
+    );
+    assert_eq!(p.tags["asl.best_run_id"], child.run_id);
+    assert_eq!(p.tags["best.lr"], "0.01");
+    assert_eq!(p.tags["asl.kind"], "hpo-study");
 }
 
 #[test]
@@ -433,9 +497,31 @@ fn mlflow_round_trip() {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert!(
-        names.contains(&"model/model.json") && names.contains(&"model/confusion.svg"),
+        names.contains(&"model/model.json")
+            && names.contains(&"model/confusion.svg")
+            && names.contains(&"model/MLmodel"),
         "{names:?}"
     );
+    // The training data is the run's logged input, not only tags.
+    let run = get("runs/get", &[("run_id", run_id)]);
+    let inputs = run["run"]["inputs"]["dataset_inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1, "{run}");
+    let dataset = &inputs[0]["dataset"];
+    assert_eq!(dataset["source_type"], "asl", "{run}");
+    assert!(!dataset["digest"].as_str().unwrap().is_empty());
+    assert_eq!(inputs[0]["tags"][0]["value"], "training", "{run}");
+    let tags = run["run"]["data"]["tags"].as_array().unwrap();
+    let tag = |k: &str| {
+        tags.iter()
+            .find(|t| t["key"] == k)
+            .map(|t| t["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(tag("mlflow.source.name").as_deref(), Some("asl"), "{run}");
+    assert!(tag("mlflow.user").is_some_and(|u| !u.is_empty()), "{run}");
+    // The commit the library was built from (absent outside a git checkout).
+    if let Some((_, commit)) = asl::tracking::run::code_version().split_once('+') {
+        assert_eq!(tag("mlflow.source.git.commit").as_deref(), Some(commit), "{run}");
+    }
 }
 
 fn small_space() -> SearchSpace {
@@ -487,6 +573,7 @@ fn hpo_study_trains_in_parallel_and_resumes_after_interruption() {
         store: Some(&store),
         experiment: "asl-hpo".into(),
         study: "s".into(),
+        parent_run_id: Some(asl::tracking::run::study_run(&store, "asl-hpo", "s", &home.root().join("hpo/s")).unwrap()),
     };
     let dir = home.root().join("hpo/s");
     // Interrupt as soon as the first trial finishes (the other may be mid-training).
@@ -528,12 +615,24 @@ fn hpo_study_trains_in_parallel_and_resumes_after_interruption() {
             "a resumed trial keeps its parameters"
         );
     }
-    // One tracked run per trial (a resumed trial logs into the run it started).
-    let runs = store.search_runs("asl-hpo", &RunQuery::default()).unwrap();
+    // One tracked run per trial (a resumed trial logs into the run it started), each a child
+    // of the study's run.
+    let trials = RunQuery {
+        tags: BTreeMap::from([("asl.kind".to_string(), "hpo-trial".to_string())]),
+        ..RunQuery::default()
+    };
+    let runs = store.search_runs("asl-hpo", &trials).unwrap();
     assert_eq!(runs.len(), 5, "{runs:?}");
     assert!(
         runs.iter()
             .all(|r| r.status == RunStatus::Finished && r.tags.contains_key("asl.trial_state"))
+    );
+    let parent = objective.parent_run_id.as_deref().unwrap();
+    assert!(runs.iter().all(|r| r.tags[asl::tracking::PARENT_RUN_TAG] == parent));
+    assert_eq!(
+        store.search_runs("asl-hpo", &RunQuery::default()).unwrap().len(),
+        6,
+        "5 trials and the study"
     );
     let best = study.best().unwrap();
     assert!(best.value.unwrap() > 0.0 && best.latency_ms.is_some());

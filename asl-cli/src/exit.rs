@@ -140,6 +140,7 @@ fn hpo_code(h: &asl_core::hpo::HpoError) -> &'static str {
         H::Cancelled => "cancelled",
         H::BadSpace(_) | H::UnknownSampler(_) => "invalid_argument",
         H::Incompatible { .. } => "study_incompatible",
+        H::Tracking(_) => "tracking",
         _ => "hpo",
     }
 }

@@ -32,6 +32,9 @@ pub enum HpoError {
     Cancelled,
     #[error("sampler must be \"tpe\" or \"random\", got {0:?}")]
     UnknownSampler(String),
+    /// The study's own run in the tracking store (its trials' parent).
+    #[error("tracking the study failed: {0}")]
+    Tracking(#[from] crate::tracking::TrackingError),
 }
 
 /// Why one trial failed (recorded in the study as the trial's `error`; the study goes on).
@@ -925,6 +928,8 @@ pub struct TrainObjective<'a> {
     pub store: Option<&'a dyn TrackingStore>,
     pub experiment: String,
     pub study: String,
+    /// The study's run in the store: every trial's run is its child.
+    pub parent_run_id: Option<String>,
 }
 
 const RUN_ID_FILE: &str = "run_id";
@@ -949,11 +954,14 @@ impl Objective for TrainObjective<'_> {
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        let tags = BTreeMap::from([
+        let mut tags = BTreeMap::from([
             ("asl.kind".to_string(), "hpo-trial".to_string()),
             ("asl.study".to_string(), self.study.clone()),
             ("asl.trial".to_string(), spec.number.to_string()),
         ]);
+        if let Some(parent) = &self.parent_run_id {
+            tags.insert(crate::tracking::PARENT_RUN_TAG.to_string(), parent.clone());
+        }
         let run = match self.store {
             Some(store) => {
                 let r = crate::tracking::run::TrainingRun::start(

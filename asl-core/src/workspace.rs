@@ -335,20 +335,18 @@ impl Workspace {
         say: &(dyn Fn(&str) + Sync),
         cancel: &Cancel,
     ) -> Result<Study, HpoError> {
+        let dir = self.home.study_dir(name);
+        let parent = crate::tracking::run::study_run(store, HPO_EXPERIMENT, name, &dir)?;
         let objective = TrainObjective {
             caches,
             store: Some(store),
             experiment: HPO_EXPERIMENT.into(),
             study: name.to_string(),
+            parent_run_id: Some(parent.clone()),
         };
-        hpo::run_study(
-            &self.home.study_dir(name),
-            name,
-            config,
-            &objective,
-            &|line: &str| say(line),
-            cancel,
-        )
+        let study = hpo::run_study(&dir, name, config, &objective, &|line: &str| say(line), cancel)?;
+        crate::tracking::run::finish_study_run(store, &parent, &study)?;
+        Ok(study)
     }
 
     /// Register a tracked run's model as a new version, behind the promotion guard: it becomes
@@ -414,8 +412,14 @@ impl Workspace {
     /// Tracked runs of `experiment` (only those of `study` when given), best validation
     /// accuracy first.
     pub fn runs(&self, experiment: &str, study: Option<&str>, limit: usize) -> Result<Vec<RunInfo>> {
+        // A study's trials, not its own run.
         let tags = study
-            .map(|s| BTreeMap::from([("asl.study".to_string(), s.to_string())]))
+            .map(|s| {
+                BTreeMap::from([
+                    ("asl.study".to_string(), s.to_string()),
+                    ("asl.kind".to_string(), "hpo-trial".to_string()),
+                ])
+            })
             .unwrap_or_default();
         let query = RunQuery {
             finished_only: false,

@@ -281,9 +281,11 @@ impl MlflowStore {
             end_time_ms: info.get("end_time").map(int),
             params: kv_back(&data["params"]),
             metrics,
+            // MLflow's own bookkeeping tags stay out; the standard ones asl sets itself come
+            // back, as from the local store.
             tags: kv_back(&data["tags"])
                 .into_iter()
-                .filter(|(k, _)| !k.starts_with("mlflow."))
+                .filter(|(k, _)| !k.starts_with("mlflow.") || super::is_standard_tag(k))
                 .collect(),
         })
     }
@@ -415,6 +417,26 @@ impl TrackingStore for MlflowStore {
             let tags: Vec<Value> = chunk.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
             self.post("runs/log-batch", &json!({"run_id": run_id, "tags": tags}))?;
         }
+        Ok(())
+    }
+
+    fn log_inputs(&self, run_id: &str, inputs: &[super::DatasetInput]) -> Result<(), TrackingError> {
+        let datasets: Vec<Value> = inputs
+            .iter()
+            .map(|d| {
+                json!({
+                    "tags": [{"key": "mlflow.data.context", "value": d.context}],
+                    "dataset": {
+                        "name": d.name,
+                        "digest": d.digest,
+                        "source_type": d.source_type,
+                        "source": d.source,
+                        "profile": d.profile,
+                    },
+                })
+            })
+            .collect();
+        self.post("runs/log-inputs", &json!({"run_id": run_id, "datasets": datasets}))?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use crate::AslHome;
 
 pub mod local;
 pub mod mlflow;
+pub mod mlmodel;
 pub mod run;
 
 pub use local::LocalStore;
@@ -148,6 +149,12 @@ pub trait TrackingStore: Send + Sync {
     fn log_params(&self, run_id: &str, params: &BTreeMap<String, String>) -> Result<(), TrackingError>;
     fn log_metrics(&self, run_id: &str, metrics: &[MetricPoint]) -> Result<(), TrackingError>;
     fn set_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<(), TrackingError>;
+    /// Record the datasets a run read. MLflow keeps them as the run's inputs (its UI's
+    /// Datasets column); the local store keeps them as the tag [`DATASET_INPUTS_TAG`].
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<(), TrackingError> {
+        let json = serde_json::to_string(inputs).map_err(|e| TrackingError::Invalid(e.to_string()))?;
+        self.set_tags(run_id, &BTreeMap::from([(DATASET_INPUTS_TAG.to_string(), json)]))
+    }
     /// Copy every file under `local_dir` to the run's artifacts at `artifact_path`.
     fn log_artifacts(&self, run_id: &str, local_dir: &Path, artifact_path: &str) -> Result<(), TrackingError>;
     fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), TrackingError>;
@@ -174,6 +181,50 @@ pub trait TrackingStore: Send + Sync {
     fn set_version_tag(&self, model: &str, version: u32, key: &str, value: &str) -> Result<(), TrackingError>;
     /// Download the files of a version into the (new or empty) folder `dest`.
     fn download_version(&self, model: &str, version: u32, dest: &Path) -> Result<(), TrackingError>;
+}
+
+/// Tag under which a store without dataset inputs keeps them (JSON).
+pub const DATASET_INPUTS_TAG: &str = "asl.dataset_inputs";
+/// MLflow's tag linking a child run to its parent (a search trial to its study).
+pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+/// A dataset a run read, as MLflow's `log-inputs` describes one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// `owner/slug` of a collected dataset, or the folder's name.
+    pub name: String,
+    /// Short content hash (MLflow allows 36 characters).
+    pub digest: String,
+    pub source_type: String,
+    /// JSON describing where the data came from.
+    pub source: String,
+    /// JSON: what is in it (counts).
+    pub profile: String,
+    /// `training`, `evaluation`, …
+    pub context: String,
+}
+
+/// The standard tags MLflow's own clients set on a run: who ran it, with what program, at
+/// which commit (when the build knew it).
+pub fn standard_tags() -> BTreeMap<String, String> {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    let mut tags = BTreeMap::from([
+        ("mlflow.user".to_string(), user),
+        ("mlflow.source.name".to_string(), "asl".to_string()),
+        ("mlflow.source.type".to_string(), "LOCAL".to_string()),
+    ]);
+    if let Some(commit) = option_env!("ASL_GIT_COMMIT").filter(|c| !c.is_empty()) {
+        tags.insert("mlflow.source.git.commit".to_string(), commit.to_string());
+    }
+    tags
+}
+
+/// Whether `key` is one of the `mlflow.` tags asl sets itself ([`standard_tags`], the parent).
+pub fn is_standard_tag(key: &str) -> bool {
+    key == PARENT_RUN_TAG || key == "mlflow.user" || key.starts_with("mlflow.source.")
 }
 
 /// Environment variable that switches tracking to an MLflow server.

@@ -61,6 +61,94 @@ pub fn lineage_tags(lineage: &Lineage) -> BTreeMap<String, String> {
 }
 
 /// Median single-image latency of a model folder, in milliseconds, on validation images.
+/// The training data of a run, as a dataset input: the collected dataset, identified by the
+/// hash of its images (the digest) and of the cache built from them.
+pub fn dataset_input(lineage: &Lineage) -> super::DatasetInput {
+    super::DatasetInput {
+        name: lineage.dataset.clone(),
+        digest: lineage.source_hash.chars().take(32).collect(),
+        source_type: "asl".into(),
+        source: serde_json::json!({
+            "dataset": lineage.dataset,
+            "version": lineage.dataset_version,
+            "source_hash": lineage.source_hash,
+        })
+        .to_string(),
+        profile: serde_json::json!({"cache_hash": lineage.cache_hash}).to_string(),
+        context: "training".into(),
+    }
+}
+
+/// The run a search study's trials hang under (their `mlflow.parentRunId`), so MLflow shows a
+/// study as one run with a child per trial. Its id is kept in the study folder: a resumed
+/// study keeps its parent.
+pub fn study_run(
+    store: &dyn TrackingStore,
+    experiment: &str,
+    study: &str,
+    study_dir: &Path,
+) -> Result<String, TrackingError> {
+    let id_path = study_dir.join(STUDY_RUN_ID_FILE);
+    if let Ok(id) = std::fs::read_to_string(&id_path)
+        && store.get_run(id.trim()).is_ok()
+    {
+        return Ok(id.trim().to_string());
+    }
+    let mut tags = super::standard_tags();
+    tags.insert("asl.kind".into(), "hpo-study".into());
+    tags.insert("asl.study".into(), study.into());
+    let id = store.create_run(experiment, study, &tags)?.run_id;
+    std::fs::create_dir_all(study_dir).map_err(super::io_err(study_dir))?;
+    crate::fsutil::write_atomic(&id_path, id.as_bytes()).map_err(super::io_err(&id_path))?;
+    Ok(id)
+}
+
+/// The best trial's objective, on the study's run.
+pub const STUDY_BEST_METRIC: &str = "best_val_accuracy";
+
+/// File in a study folder holding its parent run's id.
+pub const STUDY_RUN_ID_FILE: &str = "tracking_run_id";
+
+/// The study's outcome on its parent run: the best trial's value and parameters, trial
+/// counts; FINISHED once the study is (RUNNING while trials remain).
+pub fn finish_study_run(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    study: &crate::hpo::Study,
+) -> Result<(), TrackingError> {
+    use crate::hpo::TrialState;
+    let step = study.trials.len() as i64;
+    let mut points = vec![
+        MetricPoint::now("trials_complete", study.count(TrialState::Complete) as f64, step),
+        MetricPoint::now("trials_pruned", study.count(TrialState::Pruned) as f64, step),
+        MetricPoint::now("trials_failed", study.count(TrialState::Failed) as f64, step),
+    ];
+    let mut tags = BTreeMap::new();
+    if let Some(best) = study.best() {
+        // Not the selection metric: searches for the best model must find trials, not this.
+        if let Some(v) = best.value.filter(|v| v.is_finite()) {
+            points.push(MetricPoint::now(STUDY_BEST_METRIC, v, step));
+        }
+        tags.insert("asl.best_trial".to_string(), best.number.to_string());
+        if let Some(id) = &best.run_id {
+            tags.insert("asl.best_run_id".to_string(), id.clone());
+        }
+        let params: BTreeMap<String, String> = best
+            .params
+            .iter()
+            .map(|(k, v)| (format!("best.{k}"), v.to_string()))
+            .collect();
+        // Params are write-once in MLflow: a later best is a tag, not a param.
+        tags.extend(params);
+    }
+    store.log_metrics(run_id, &points)?;
+    store.set_tags(run_id, &tags)?;
+    if study.finished {
+        store.finish_run(run_id, RunStatus::Finished)?;
+    }
+    Ok(())
+}
+
 pub fn single_image_latency_ms(model_dir: &Path, cache: &Cache) -> Result<f64, crate::infer::InferError> {
     let clf = Classifier::load(model_dir)?;
     let split = if cache.is_empty(Split::Val) {
@@ -100,14 +188,19 @@ impl<'a> TrainingRun<'a> {
         extra_tags: &BTreeMap<String, String>,
         existing: Option<&str>,
     ) -> Result<Self, TrackingError> {
-        let mut tags = lineage_tags(lineage);
+        let mut tags = super::standard_tags();
+        tags.extend(lineage_tags(lineage));
         tags.extend(extra_tags.clone());
         let run_id = match existing {
             Some(id) => {
                 store.get_run(id)?;
                 id.to_string()
             }
-            None => store.create_run(experiment, run_name, &tags)?.run_id,
+            None => {
+                let id = store.create_run(experiment, run_name, &tags)?.run_id;
+                store.log_inputs(&id, &[dataset_input(lineage)])?;
+                id
+            }
         };
         // The time budget steers one invocation only; it is not a hyper-parameter.
         let mut params = flatten_params(&serde_json::to_value(cfg).unwrap_or_default());
@@ -161,6 +254,10 @@ impl<'a> TrainingRun<'a> {
         let mut tags = tags.clone();
         tags.insert("asl.stop".into(), format!("{:?}", outcome.stop).to_lowercase());
         self.store.set_tags(&self.run_id, &tags)?;
+        // The folder as MLflow's model format too (a python_function flavour), so MLflow's
+        // own clients load what the registry holds.
+        super::mlmodel::write(&outcome.model_dir, &self.run_id, crate::clock::now_unix())
+            .map_err(super::io_err(&outcome.model_dir))?;
         self.store
             .log_artifacts(&self.run_id, &outcome.model_dir, MODEL_ARTIFACT)?;
         self.store.finish_run(&self.run_id, RunStatus::Finished)?;
