@@ -360,7 +360,7 @@ impl Classifier {
         })
     }
 
-    /// Classify images.
+    /// The most likely class of each image, scikit-learn style.
     ///
     /// Args:
     ///     x: a uint8 numpy array ``H×W×3`` (one image) or ``N×H×W×3`` (a batch), of any
@@ -368,15 +368,31 @@ impl Classifier {
     ///         list of those.
     ///
     /// Returns:
-    ///     ``(probabilities, labels)``: an ``N×29`` float32 array (columns in ``asl.CLASSES``
-    ///     order) and the N most likely classes (``"A"`` … ``"Z"``, ``"del"``, ``"nothing"``,
+    ///     a numpy array of N class names (``"A"`` … ``"Z"``, ``"del"``, ``"nothing"``,
     ///     ``"space"``).
     ///
     /// Raises:
     ///     TypeError: not uint8, or not an image.
     ///     ValueError: not ``H×W×3`` / ``N×H×W×3``.
     ///     ModelError: a file cannot be read or decoded.
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> Result<(Bound<'py, PyAny>, Vec<String>)> {
+    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>> {
+        let (_, labels) = self.predict_with_proba(py, x)?;
+        Ok(py.import("numpy")?.call_method1("asarray", (labels,))?)
+    }
+
+    /// Class probabilities of each image, scikit-learn style: an ``N×29`` float32 array,
+    /// columns in ``classes_`` (= ``asl.CLASSES``) order. ``x`` as for ``predict``.
+    fn predict_proba<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>> {
+        Ok(self.predict_with_proba(py, x)?.0)
+    }
+
+    /// Both in one pass: ``(probabilities, labels)``, an ``N×29`` float32 array and a list of
+    /// the N most likely classes. ``x`` as for ``predict``.
+    fn predict_with_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> Result<(Bound<'py, PyAny>, Vec<String>)> {
         let mut images = Gathered::new();
         images.add(x, true)?;
         let probs = self.probabilities(py, &images)?;
@@ -479,6 +495,13 @@ impl Classifier {
     #[getter]
     fn classes(&self) -> Vec<&'static str> {
         CLASSES.to_vec()
+    }
+
+    /// Class names in ``predict_proba``'s column order, as a numpy array (scikit-learn's
+    /// ``classes_``).
+    #[getter]
+    fn classes_<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        Ok(py.import("numpy")?.call_method1("asarray", (CLASSES.to_vec(),))?)
     }
 
     /// The model folder.

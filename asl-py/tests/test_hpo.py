@@ -55,7 +55,7 @@ def test_register_promote_and_load_the_champion(study, home):
     assert clf.path.parent.name == "asl-fingerspelling" and clf.path.name == str(champion)
     by_number = asl.Classifier.load(f"v{champion}", home=home)
     x = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    assert np.array_equal(clf.predict(x)[0], by_number.predict(x)[0])
+    assert np.array_equal(clf.predict_with_proba(x)[0], by_number.predict_with_proba(x)[0])
     with pytest.raises(asl.TrackingError, match="not found"):
         asl.register("no-such-run", dataset=DATASET, home=home)
     # By hand: promote the other version, roll back to this champion.

@@ -34,12 +34,12 @@ def test_classifier_properties(clf, trained):
 
 
 def test_predict_one_image_and_a_batch(clf):
-    probs, labels = clf.predict(rgb(32, 32))
+    probs, labels = clf.predict_with_proba(rgb(32, 32))
     assert probs.shape == (1, 29) and probs.dtype == np.float32 and probs.flags.c_contiguous
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     assert labels == [asl.CLASSES[int(probs[0].argmax())]]
     batch = np.stack([rgb(32, 32, s) for s in range(5)])
-    bp, bl = clf.predict(batch)
+    bp, bl = clf.predict_with_proba(batch)
     assert bp.shape == (5, 29) and len(bl) == 5
     # Row by row the same as one at a time.
     assert np.allclose(bp[0], probs[0], atol=1e-5)
@@ -47,40 +47,53 @@ def test_predict_one_image_and_a_batch(clf):
     assert not bp.flags.owndata
 
 
+def test_predict_and_predict_proba_in_the_scikit_learn_style(clf, photos):
+    paths = [str(p) for p in photos]
+    proba = clf.predict_proba(paths)
+    labels = clf.predict(paths)
+    assert isinstance(labels, np.ndarray) and labels.shape == (5,) and labels.dtype.kind == "U"
+    assert proba.shape == (5, 29) and proba.dtype == np.float32
+    assert list(clf.classes_) == asl.CLASSES and isinstance(clf.classes_, np.ndarray)
+    # What scikit-learn's estimators promise: predict is classes_[argmax of predict_proba].
+    assert (clf.classes_[proba.argmax(axis=1)] == labels).all()
+    pair_probs, pair_labels = clf.predict_with_proba(paths)
+    assert np.allclose(pair_probs, proba, atol=1e-6) and list(labels) == pair_labels
+
+
 def test_predict_any_size_is_resized_like_training(clf):
     big = rgb(50, 70, 3)
-    probs, _ = clf.predict(big)
+    probs, _ = clf.predict_with_proba(big)
     assert probs.shape == (1, 29)
     # Non-contiguous views (a flip, a crop, Fortran order) read the logical pixels.
     flipped = big[:, ::-1]
-    assert np.allclose(clf.predict(flipped)[0], clf.predict(np.ascontiguousarray(flipped))[0], atol=1e-6)
+    assert np.allclose(clf.predict_with_proba(flipped)[0], clf.predict_with_proba(np.ascontiguousarray(flipped))[0], atol=1e-6)
     fortran = np.asfortranarray(big)
-    assert np.allclose(clf.predict(fortran)[0], probs, atol=1e-6)
+    assert np.allclose(clf.predict_with_proba(fortran)[0], probs, atol=1e-6)
     crop = rgb(40, 40, 4)[4:36, 4:36]
-    assert np.allclose(clf.predict(crop)[0], clf.predict(crop.copy())[0], atol=1e-6)
+    assert np.allclose(clf.predict_with_proba(crop)[0], clf.predict_with_proba(crop.copy())[0], atol=1e-6)
     # A read-only array is fine (it is only borrowed for reading).
     ro = big.copy()
     ro.setflags(write=False)
-    assert np.allclose(clf.predict(ro)[0], probs, atol=1e-6)
+    assert np.allclose(clf.predict_with_proba(ro)[0], probs, atol=1e-6)
 
 
 def test_predict_paths_bytes_pil_and_lists(clf, photos):
-    by_path, labels = clf.predict([str(p) for p in photos])
+    by_path, labels = clf.predict_with_proba([str(p) for p in photos])
     assert by_path.shape == (5, 29)
-    assert np.allclose(clf.predict(photos[0])[0], by_path[:1], atol=1e-6)  # a pathlib.Path
-    assert np.allclose(clf.predict(photos[0].read_bytes())[0], by_path[:1], atol=1e-6)
+    assert np.allclose(clf.predict_with_proba(photos[0])[0], by_path[:1], atol=1e-6)  # a pathlib.Path
+    assert np.allclose(clf.predict_with_proba(photos[0].read_bytes())[0], by_path[:1], atol=1e-6)
     Image = pil()
     png = Image.open(photos[0]).convert("RGB")
     buf = io.BytesIO()
     png.save(buf, format="PNG")
-    from_pil, _ = clf.predict(png)
-    from_png_bytes, _ = clf.predict(buf.getvalue())
+    from_pil, _ = clf.predict_with_proba(png)
+    from_png_bytes, _ = clf.predict_with_proba(buf.getvalue())
     assert np.allclose(from_pil, from_png_bytes, atol=1e-6)
     rgba = png.convert("RGBA")
-    assert np.allclose(clf.predict(rgba)[0], from_pil, atol=1e-6)
-    mixed, mixed_labels = clf.predict([photos[0], np.asarray(png), png, np.stack([np.asarray(png)] * 2)])
+    assert np.allclose(clf.predict_with_proba(rgba)[0], from_pil, atol=1e-6)
+    mixed, mixed_labels = clf.predict_with_proba([photos[0], np.asarray(png), png, np.stack([np.asarray(png)] * 2)])
     assert mixed.shape == (5, 29) and len(mixed_labels) == 5
-    empty, none = clf.predict([])
+    empty, none = clf.predict_with_proba([])
     assert empty.shape == (0, 29) and none == []
 
 
@@ -100,16 +113,16 @@ def test_predict_paths_bytes_pil_and_lists(clf, photos):
 )
 def test_predict_rejects_wrong_inputs(clf, bad, error, match):
     with pytest.raises(error, match=match):
-        clf.predict(bad)
+        clf.predict_with_proba(bad)
 
 
 def test_predict_unreadable_files(clf, tmp_path):
     with pytest.raises(asl.ModelError, match="missing.jpg"):
-        clf.predict(tmp_path / "missing.jpg")
+        clf.predict_with_proba(tmp_path / "missing.jpg")
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"not an image")
     with pytest.raises(asl.ModelError, match="junk.jpg"):
-        clf.predict([junk])
+        clf.predict_with_proba([junk])
 
 
 def run_cli(home, model_dir, files, *extra):
@@ -134,12 +147,12 @@ def test_same_probabilities_as_the_cli(clf, trained, home, photos, tmp_path):
     cli = run_cli(home, trained.model_dir, files)
     cli_probs = np.array(cli["probabilities"], dtype=np.float32)
     assert cli_probs.shape == (len(files), 29)
-    probs, labels = clf.predict(files)
+    probs, labels = clf.predict_with_proba(files)
     np.testing.assert_allclose(probs, cli_probs, atol=1e-5, rtol=0)
     assert labels == [letter["class"] for letter in cli["letters"]]
     # PNG pixels as numpy arrays (resized by the bindings) give the CLI's answer too.
     arrays = [np.asarray(Image.open(p)) for p in pngs]
-    from_arrays, _ = clf.predict(arrays)
+    from_arrays, _ = clf.predict_with_proba(arrays)
     np.testing.assert_allclose(from_arrays, cli_probs[len(photos):], atol=1e-5, rtol=0)
 
 
@@ -206,8 +219,8 @@ def test_predict_from_many_threads(clf):
     from concurrent.futures import ThreadPoolExecutor
 
     batches = [np.stack([rgb(32, 32, 10 * t + k) for k in range(8)]) for t in range(4)]
-    alone = [clf.predict(b)[0] for b in batches]
+    alone = [clf.predict_with_proba(b)[0] for b in batches]
     with ThreadPoolExecutor(4) as pool:
-        together = list(pool.map(lambda b: clf.predict(b)[0], batches))
+        together = list(pool.map(lambda b: clf.predict_with_proba(b)[0], batches))
     for a, b in zip(alone, together):
         np.testing.assert_allclose(a, b, atol=1e-6)

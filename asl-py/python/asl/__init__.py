@@ -14,7 +14,8 @@ Data and training::
 Inference::
 
     clf = asl.Classifier.load(run.model_dir)               # or "champion" from the registry
-    probs, labels = clf.predict(images)                    # uint8 N×H×W×3, PIL, paths, …
+    labels = clf.predict(images)                           # uint8 N×H×W×3, PIL, paths, …
+    probs = clf.predict_proba(images)                      # N×29, columns clf.classes_
     clf.predict_word(["h.jpg", "e.jpg", "l.jpg", "l2.jpg", "o.jpg"]).text   # 'HELLO'
     asl.decode_word(probs).text                            # from probabilities
 

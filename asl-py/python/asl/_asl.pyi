@@ -295,13 +295,17 @@ class Classifier:
     @staticmethod
     def load(path_or_alias: StrPath, *, home: StrPath | None = None, device: str | None = None) -> Classifier:
         """Load a model folder, or a registry version (``"champion"``, ``"challenger"``, ``"3"``)."""
-    def predict(self, x: ImageLike | Sequence[ImageLike]) -> tuple[npt.NDArray[np.float32], list[str]]:
-        """Classify images: ``(N×29 float32 probabilities, N labels)``.
+    def predict(self, x: ImageLike | Sequence[ImageLike]) -> npt.NDArray[np.str_]:
+        """The most likely class of each image (scikit-learn style): N class names.
 
         ``x``: a uint8 ``H×W×3`` or ``N×H×W×3`` array of any size (resized as in training),
         a PIL image, a path, encoded image bytes, or a list of those. Wrong dtype: TypeError;
         wrong shape: ValueError.
         """
+    def predict_proba(self, x: ImageLike | Sequence[ImageLike]) -> npt.NDArray[np.float32]:
+        """Class probabilities (scikit-learn style): N×29 float32, columns in ``classes_`` order."""
+    def predict_with_proba(self, x: ImageLike | Sequence[ImageLike]) -> tuple[npt.NDArray[np.float32], list[str]]:
+        """Both in one pass: ``(N×29 float32 probabilities, N labels)``."""
     def predict_word(
         self,
         images: StrPath | ImageLike | Sequence[ImageLike],
@@ -320,6 +324,9 @@ class Classifier:
     def input_size(self) -> int: ...
     @property
     def classes(self) -> list[str]: ...
+    @property
+    def classes_(self) -> npt.NDArray[np.str_]:
+        """``classes`` as a numpy array (scikit-learn's attribute)."""
     @property
     def path(self) -> Path:
         """The model folder."""
