@@ -2,7 +2,7 @@
 # Runs every test of the workspace. README.md's test command; .ci/run calls it.
 # Installs what the tests drive for real: Debian's chromium (the server's page is tested in a
 # headless browser), Debian's prometheus (it scrapes the server in the monitoring test) and MLflow in ./.venv (tracking and registry are tested against a real
-# `mlflow server`). Then the Python bindings (asl-py) in ./.venv-py: wheel, pytest, the example
+# `mlflow server`), and the validators of deploy/ in ./.venv-deploy. Then the Python bindings (asl-py) in ./.venv-py: wheel, pytest, the example
 # notebook and the example Prefect flows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,16 @@ if [ ! -x .venv/bin/mlflow ]; then
   .venv/bin/pip install -q --disable-pip-version-check 'mlflow==3.17.2'
 fi
 export ASL_MLFLOW_BIN="${ASL_MLFLOW_BIN:-$PWD/.venv/bin/mlflow}"
+
+# The deployable stack (Dockerfile, deploy/): Prometheus rules with their unit tests, the
+# compose file and the Kubernetes manifests against their schemas (bundled, no network).
+if [ ! -x .venv-deploy/bin/kubernetes-validate ] || [ ! -x .venv-deploy/bin/check-jsonschema ]; then
+  echo "== installing the deployment validators into .venv-deploy"
+  rm -rf .venv-deploy && python3 -m venv .venv-deploy
+  .venv-deploy/bin/pip install -q --disable-pip-version-check 'check-jsonschema==0.39.0' 'kubernetes-validate==1.37.0'
+fi
+echo "== deploy/check.sh"
+deploy/check.sh "$PWD/.venv-deploy"
 
 echo "== cargo fmt --check (rustfmt.toml; generated hand-model code is #[rustfmt::skip])"
 cargo fmt --all --check
