@@ -240,7 +240,7 @@ fn round_trip(store: &dyn TrackingStore, home: &AslHome) {
     // ... and MLflow's model format around it (tests/../asl-py: mlflow.pyfunc loads it).
     let mlmodel = std::fs::read_to_string(dir.join("MLmodel")).unwrap();
     assert!(mlmodel.contains("loader_module: asl.mlflow_model"), "{mlmodel}");
-    assert!(mlmodel.contains(&format!("run_id: {}", v.run_id)), "{mlmodel}");
+    assert!(mlmodel.contains(&format!("run_id: \"{}\"", v.run_id)), "{mlmodel}");
 
     // A study: one parent run, a child per trial, the best trial summed up on the parent.
     let study_dir = home.root().join("hpo/st");

@@ -336,6 +336,8 @@ impl Workspace {
         cancel: &Cancel,
     ) -> Result<Study, HpoError> {
         let dir = self.home.study_dir(name);
+        // A bad space is refused before the study gets a run in the store.
+        config.space.validate()?;
         let parent = crate::tracking::run::study_run(store, HPO_EXPERIMENT, name, &dir)?;
         let objective = TrainObjective {
             caches,
@@ -344,9 +346,17 @@ impl Workspace {
             study: name.to_string(),
             parent_run_id: Some(parent.clone()),
         };
-        let study = hpo::run_study(&dir, name, config, &objective, &|line: &str| say(line), cancel)?;
-        crate::tracking::run::finish_study_run(store, &parent, &study)?;
-        Ok(study)
+        match hpo::run_study(&dir, name, config, &objective, &|line: &str| say(line), cancel) {
+            Ok(study) => {
+                crate::tracking::run::finish_study_run(store, &parent, &study)?;
+                Ok(study)
+            }
+            Err(e) => {
+                let cancelled = matches!(e, HpoError::Cancelled);
+                crate::tracking::run::abandon_study_run(store, &parent, cancelled);
+                Err(e)
+            }
+        }
     }
 
     /// Register a tracked run's model as a new version, behind the promotion guard: it becomes

@@ -87,7 +87,12 @@ def test_a_registered_model_loads_and_predicts_through_mlflow_pyfunc(mlflow_url,
     assert np.allclose(by_path["confidence"].to_numpy(), probs.max(axis=1))
     frame = pd.DataFrame({"image": [base64.b64encode(p.read_bytes()).decode() for p in photos]})
     assert list(model.predict(frame)["label"]) == labels
-    # Raw bytes and arrays too; nonsense is a clear error.
+    # Raw bytes, an array of base64 text (`{"inputs": [...]}` to `mlflow models serve`), one
+    # path, a dict of columns; nonsense is a clear error.
     assert list(model.predict([photos[0].read_bytes()])["label"]) == labels[:1]
+    as_array = np.array([base64.b64encode(p.read_bytes()).decode() for p in photos])
+    assert list(model.predict(as_array)["label"]) == labels
+    assert list(model.predict(str(photos[1]))["label"]) == labels[1:2]
+    assert list(model.predict({"image": str(photos[2])})["label"]) == labels[2:3]
     with pytest.raises(ValueError, match="neither a file nor base64"):
         model.predict(["not an image!"])

@@ -42,8 +42,8 @@ fn mlmodel(run_id: &str, created: u64, version: &str) -> String {
          \x20 asl:\n\
          \x20   asl_version: \"{version}\"\n\
          \x20   model_card: model.json\n\
-         model_uuid: {uuid}\n\
-         run_id: {run_id}\n\
+         model_uuid: \"{uuid}\"\n\
+         run_id: \"{run_id}\"\n\
          utc_time_created: \"{time}\"\n",
         artifact = crate::registry::MODEL_ARTIFACT,
         uuid = uuid_of(run_id, created),
@@ -73,10 +73,14 @@ mod tests {
         );
         assert!(text.contains("\n      virtualenv: python_env.yaml\n"), "{text}");
         assert!(
-            text.contains("run_id: abc123\n") && text.starts_with("artifact_path: model\n"),
+            text.contains("run_id: \"abc123\"\n") && text.starts_with("artifact_path: model\n"),
             "{text}"
         );
-        let uuid = text.lines().find_map(|l| l.strip_prefix("model_uuid: ")).unwrap();
+        let uuid = text
+            .lines()
+            .find_map(|l| l.strip_prefix("model_uuid: "))
+            .unwrap()
+            .trim_matches('"');
         assert!(uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()));
         let req = std::fs::read_to_string(dir.path().join("requirements.txt")).unwrap();
         assert_eq!(req, format!("asl-fingerspelling=={}\n", env!("CARGO_PKG_VERSION")));

@@ -60,7 +60,6 @@ pub fn lineage_tags(lineage: &Lineage) -> BTreeMap<String, String> {
     ])
 }
 
-/// Median single-image latency of a model folder, in milliseconds, on validation images.
 /// The training data of a run, as a dataset input: the collected dataset, identified by the
 /// hash of its images (the digest) and of the cache built from them.
 pub fn dataset_input(lineage: &Lineage) -> super::DatasetInput {
@@ -89,10 +88,19 @@ pub fn study_run(
     study_dir: &Path,
 ) -> Result<String, TrackingError> {
     let id_path = study_dir.join(STUDY_RUN_ID_FILE);
-    if let Ok(id) = std::fs::read_to_string(&id_path)
-        && store.get_run(id.trim()).is_ok()
-    {
-        return Ok(id.trim().to_string());
+    if let Ok(id) = std::fs::read_to_string(&id_path) {
+        let id = id.trim();
+        // A parent deleted from the store is made again; any other error (the server down)
+        // is an error, not a reason for a second parent.
+        match store.get_run(id) {
+            Ok(_) => {
+                // Resumed or extended: running again until this session ends.
+                store.finish_run(id, RunStatus::Running)?;
+                return Ok(id.to_string());
+            }
+            Err(TrackingError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     let mut tags = super::standard_tags();
     tags.insert("asl.kind".into(), "hpo-study".into());
@@ -106,11 +114,23 @@ pub fn study_run(
 /// The best trial's objective, on the study's run.
 pub const STUDY_BEST_METRIC: &str = "best_val_accuracy";
 
+/// A study session that ended in an error: its run is KILLED (interrupted) or FAILED, until
+/// the study is resumed. Best effort: the study's own error is what the caller reports.
+pub fn abandon_study_run(store: &dyn TrackingStore, run_id: &str, cancelled: bool) {
+    let status = if cancelled {
+        RunStatus::Killed
+    } else {
+        RunStatus::Failed
+    };
+    let _ = store.finish_run(run_id, status);
+}
+
 /// File in a study folder holding its parent run's id.
 pub const STUDY_RUN_ID_FILE: &str = "tracking_run_id";
 
 /// The study's outcome on its parent run: the best trial's value and parameters, trial
-/// counts; FINISHED once the study is (RUNNING while trials remain).
+/// counts; FINISHED once the study is (RUNNING while trials remain; see [`abandon_study_run`]
+/// for a session that stops early).
 pub fn finish_study_run(
     store: &dyn TrackingStore,
     run_id: &str,
@@ -149,6 +169,7 @@ pub fn finish_study_run(
     Ok(())
 }
 
+/// Median single-image latency of a model folder, in milliseconds, on validation images.
 pub fn single_image_latency_ms(model_dir: &Path, cache: &Cache) -> Result<f64, crate::infer::InferError> {
     let clf = Classifier::load(model_dir)?;
     let split = if cache.is_empty(Split::Val) {
@@ -198,7 +219,12 @@ impl<'a> TrainingRun<'a> {
             }
             None => {
                 let id = store.create_run(experiment, run_name, &tags)?.run_id;
-                store.log_inputs(&id, &[dataset_input(lineage)])?;
+                let inputs = [dataset_input(lineage)];
+                // A server without MLflow's inputs API (before 2.4) still gets the record, as a tag.
+                if store.log_inputs(&id, &inputs).is_err() {
+                    let json = serde_json::to_string(&inputs).unwrap_or_default();
+                    store.set_tags(&id, &BTreeMap::from([(super::DATASET_INPUTS_TAG.to_string(), json)]))?;
+                }
                 id
             }
         };

@@ -50,17 +50,23 @@ class AslPyfuncModel:
 
 
 def _images(model_input: Any) -> list:
-    """The images in what MLflow hands over: a DataFrame (its first column, or `image`), a
-    Series, a dict of columns, an N×H×W×3 array, or a list of single images."""
-    if hasattr(model_input, "columns") and hasattr(model_input, "iloc"):  # a pandas DataFrame
+    """The images in what MLflow hands over: a DataFrame (its `image` column, else its first),
+    a Series, a dict of columns, an N×H×W×3 uint8 array, an array or list of paths / bytes /
+    base64 text (what `mlflow models serve` makes of ``{"inputs": [...]}``), or one image."""
+    if isinstance(model_input, np.ndarray):
+        if model_input.dtype == np.uint8:
+            return [model_input] if model_input.ndim == 3 else list(model_input)
+        values = model_input.ravel().tolist()
+    elif isinstance(model_input, (str, bytes, bytearray, memoryview, os.PathLike, np.generic)):
+        values = [model_input]
+    elif hasattr(model_input, "columns") and hasattr(model_input, "iloc"):  # a pandas DataFrame
         column = "image" if "image" in model_input.columns else model_input.columns[0]
         values = list(model_input[column])
-    elif hasattr(model_input, "tolist") and not isinstance(model_input, np.ndarray):  # a Series
+    elif hasattr(model_input, "iloc"):  # a pandas Series
         values = list(model_input)
     elif isinstance(model_input, dict):
-        values = list(model_input.get("image", next(iter(model_input.values()), [])))
-    elif isinstance(model_input, np.ndarray) and model_input.dtype == np.uint8:
-        return [model_input] if model_input.ndim == 3 else list(model_input)
+        column = model_input.get("image", next(iter(model_input.values()), []))
+        values = [column] if isinstance(column, (str, bytes, bytearray, memoryview)) else list(column)
     elif isinstance(model_input, (list, tuple)):
         values = list(model_input)
     else:
@@ -70,6 +76,8 @@ def _images(model_input: Any) -> list:
 
 def _image(value: Any):
     """One image: a path, encoded bytes, base64 text of encoded bytes, or a uint8 array."""
+    if isinstance(value, np.generic) and not isinstance(value, np.uint8):
+        value = value.item()  # np.str_ / np.bytes_ → str / bytes
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, os.PathLike):
