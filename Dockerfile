@@ -6,6 +6,10 @@
 
 # --- build: the release binaries, with the workspace's vendored burn-flex kernels ---
 FROM rust:1.95-slim-bookworm AS build
+# The commit tracked runs are tagged with (.git is not in the build context):
+#   docker build --build-arg ASL_GIT_COMMIT=$(git rev-parse --short=12 HEAD) -t asl .
+ARG ASL_GIT_COMMIT=""
+ENV ASL_GIT_COMMIT=${ASL_GIT_COMMIT}
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -1,5 +1,13 @@
-// Records the git commit asl-core is built from (a tag on every tracked run); absent outside git.
+// Records the git commit asl-core is built from (a tag on every tracked run): $ASL_GIT_COMMIT
+// when the build is given one (a container build has no .git), else git's; absent otherwise.
 fn main() {
+    println!("cargo:rerun-if-env-changed=ASL_GIT_COMMIT");
+    if let Ok(commit) = std::env::var("ASL_GIT_COMMIT")
+        && !commit.trim().is_empty()
+    {
+        println!("cargo:rustc-env=ASL_GIT_COMMIT={}", commit.trim());
+        return;
+    }
     let head = std::path::Path::new("../.git/HEAD");
     if head.exists() {
         println!("cargo:rerun-if-changed=../.git/HEAD");

@@ -104,7 +104,7 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "prediction_log")]
     pub no_prediction_log: bool,
     /// Server log lines on stderr: text or one JSON object a line. Levels: RUST_LOG (default
-    /// info; `asl_http::access=off` drops the access lines).
+    /// info; `info,asl_http::access=off` drops the access lines).
     #[arg(long, env = "ASL_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
     pub log_format: crate::logging::LogFormat,
 }

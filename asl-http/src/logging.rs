@@ -1,9 +1,11 @@
 //! The server's log: `tracing` events on stderr, one access line per request (target
 //! `asl_http::access`) with the request id the response echoes in `x-request-id`.
 //!
-//! Levels follow `RUST_LOG` (`info` when unset; e.g. `RUST_LOG=asl_http=debug` or
-//! `RUST_LOG=asl_http::access=off` to drop access lines); `--log-format json` writes one JSON
-//! object per line for a log shipper.
+//! Levels follow `RUST_LOG` (`info` when unset; e.g. `RUST_LOG=asl_http=debug`, or
+//! `RUST_LOG=info,asl_http::access=off` to drop access lines; a filter names every level it
+//! wants, what it does not name is off). Probes and scrapes (`/health`, `/ready`, `/metrics`)
+//! log at debug: an orchestrator calls them every few seconds. `--log-format json` writes one
+//! JSON object per line for a log shipper.
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 

@@ -105,18 +105,16 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     if let Some(v) = context.header_value() {
         res.headers_mut().insert(logging::REQUEST_ID.clone(), v);
     }
-    tracing::info!(
-        target: "asl_http::access",
-        request_id = %context.id,
-        method,
-        path = %path,
-        route = %route,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1e3,
-        images = context.images(),
-        error = kind.unwrap_or(""),
-        "{method} {path} {status}"
-    );
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    let error = kind.unwrap_or("");
+    // Probes and scrapes come every few seconds from the orchestrator: debug, not info.
+    if matches!(route.as_str(), "/health" | "/ready" | "/metrics") {
+        tracing::debug!(target: "asl_http::access", request_id = %context.id, method, path = %path, route = %route,
+            status, latency_ms, images = context.images(), error, "{method} {path} {status}");
+    } else {
+        tracing::info!(target: "asl_http::access", request_id = %context.id, method, path = %path, route = %route,
+            status, latency_ms, images = context.images(), error, "{method} {path} {status}");
+    }
     res
 }
 

@@ -906,6 +906,8 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl-http"))
         .args(["--port", "0", "--model"])
         .arg(&model)
+        .env("RUST_LOG", "info")
+        .env_remove("ASL_LOG_FORMAT")
         .env_remove("ASL_ADMIN_TOKEN")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -1009,9 +1011,13 @@ fn the_binary_logs_one_json_access_line_per_request_with_its_request_id() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-request-id"], "client-req-42");
     // Without one (or with one unfit for a log line), the server makes one up.
-    let generated = c.get(format!("{base}/health")).send().unwrap();
-    let health_id = generated.headers()["x-request-id"].to_str().unwrap().to_string();
-    assert!(!health_id.is_empty() && health_id != "client-req-42");
+    let generated = c.get(format!("{base}/v1/model")).send().unwrap();
+    let card_id = generated.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(!card_id.is_empty() && card_id != "client-req-42");
+    // Probes are answered with an id too, and logged at debug only.
+    let health = c.get(format!("{base}/health")).send().unwrap();
+    let health_id = health.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(health_id != card_id);
     let odd = c
         .get(format!("{base}/nowhere"))
         .header("x-request-id", "two words")
@@ -1019,7 +1025,7 @@ fn the_binary_logs_one_json_access_line_per_request_with_its_request_id() {
         .unwrap();
     assert_eq!(odd.status(), 404);
     let odd_id = odd.headers()["x-request-id"].to_str().unwrap().to_string();
-    assert!(odd_id != health_id && !odd_id.contains(' '), "{odd_id}");
+    assert!(odd_id != card_id && !odd_id.contains(' '), "{odd_id}");
 
     assert!(
         Command::new("kill")
@@ -1054,7 +1060,11 @@ fn the_binary_logs_one_json_access_line_per_request_with_its_request_id() {
     assert!(
         access
             .iter()
-            .any(|e| e["request_id"] == health_id.as_str() && e["route"] == "/health")
+            .any(|e| e["request_id"] == card_id.as_str() && e["route"] == "/v1/model")
+    );
+    assert!(
+        !access.iter().any(|e| e["request_id"] == health_id.as_str()),
+        "a probe at info: {access:?}"
     );
     assert!(events.iter().any(|e| e["message"] == "stopped"), "{events:?}");
 }

@@ -40,7 +40,8 @@ pub struct CascadeStep {
     /// height (top, bottom).
     pub border: f64,
     pub greyscale: bool,
-    /// Gaussian blur's σ in pixels of the photo (0: none); only with greyscale.
+    /// Gaussian blur's σ in pixels of the hand view (the photo brought to a longer side of
+    /// 192–640 px by [`super::view`]; 0: none); only with greyscale.
     pub blur: f32,
     pub min_palm_score: f32,
 }
