@@ -478,18 +478,20 @@ pub fn eval_cmd(ws: &Workspace, a: EvalArgs, json: bool) -> CliResult {
         a.device.as_deref().unwrap_or(asl_core::model::default_device_name()),
     )?;
     // A folder (or zip) is evaluated through a cache of its own, everything held out.
-    let cache = ws.evaluation_cache(&clf, a.data.as_deref(), &TerminalProgress::default(), &Cancel::new())?;
-    let (report, sources) = if a.by_source {
-        let (report, sources) = eval::evaluate_by_source(&clf, &cache, prep::Split::Val)?;
-        (report, Some(sources))
-    } else {
-        (eval::evaluate_cache(&clf, &cache, prep::Split::Val)?, None)
-    };
+    let evaluation = ws.evaluate(
+        &clf,
+        a.data.as_deref(),
+        a.by_source,
+        &TerminalProgress::default(),
+        &Cancel::new(),
+    )?;
     let stress = if a.stress {
+        let cache = prep::Cache::open(&evaluation.data)?;
         Some(eval::evaluate_stress(&clf, &cache, prep::Split::Val, 7)?)
     } else {
         None
     };
+    let (report, sources) = (&evaluation.report, &evaluation.by_source);
     if let Some(out) = &a.out {
         report.write(out)?;
         if let Some(s) = &stress {
@@ -499,7 +501,7 @@ pub fn eval_cmd(ws: &Workspace, a: EvalArgs, json: bool) -> CliResult {
     if json {
         println!(
             "{}",
-            serde_json::json!({"model": dir, "data": cache.path, "report": report, "stress": stress.as_ref().map(|s| s.summary()), "by_source": sources})
+            serde_json::json!({"model": dir, "data": evaluation.data, "report": report, "stress": stress.as_ref().map(|s| s.summary()), "by_source": sources})
         );
         return Ok(());
     }

@@ -105,6 +105,8 @@ fn workspace_code(w: &WorkspaceError) -> &'static str {
         WorkspaceError::Invalid(_) => "invalid_argument",
         WorkspaceError::Word(_) => "word",
         WorkspaceError::Io { .. } => "io",
+        WorkspaceError::Monitor(_) => "monitor",
+        WorkspaceError::NoReference(_) => "no_reference",
     }
 }
 

@@ -1,9 +1,6 @@
 //! `asl monitor report`: the batch drift report over the server's prediction log.
 use std::path::PathBuf;
 
-use asl_core::classes::CLASSES;
-use asl_core::infer::ModelCard;
-use asl_core::monitor::{self, Reference};
 use asl_core::{ModelRef, Workspace};
 use clap::{Args, Subcommand};
 
@@ -44,43 +41,20 @@ pub struct ReportArgs {
 pub fn monitor_cmd(ws: &Workspace, a: MonitorArgs, json: bool) -> CliResult {
     let MonitorAction::Report(a) = a.action;
     let since = asl_core::pipeline::parse_duration(&a.since)?;
-    let log = a.log.clone().unwrap_or_else(|| ws.home().prediction_log());
-    let now = asl_core::clock::now_unix();
-    let from = now.saturating_sub(since.as_secs());
-    let rows = monitor::log::read_since(&log, from)?;
     let model = ModelRef::from_flags(a.model.as_deref(), a.model_alias.as_deref(), ModelRef::ChampionOrNewest);
-    let model_dir = ws.resolve_model(&model)?;
-    let card = ModelCard::load(&model_dir)?;
-    let reference: Reference = match Reference::from_card_extra(&card.extra) {
-        Some(r) => r?,
-        None => {
-            return Err(format!(
-                "model {} has no monitoring reference (trained by an older asl); retrain it or pass --model",
-                model_dir.display()
-            )
-            .into());
-        }
-    };
-    let title = format!(
-        "asl drift report: {} to {} (model {})",
-        asl_core::clock::rfc3339(from),
-        asl_core::clock::rfc3339(now),
-        card.name
-    );
-    let html = monitor::render_report(&rows, &reference, &CLASSES, &title);
-    monitor::write_report(&a.out, &html)?;
+    let r = ws.monitor_report(since, a.log.as_deref(), &model, &a.out)?;
     if json {
         println!(
             "{}",
-            serde_json::json!({"out": a.out, "predictions": rows.len(), "model": model_dir, "log": log})
+            serde_json::json!({"out": r.out, "predictions": r.predictions, "model": r.model, "log": r.log})
         );
     } else {
         println!(
             "wrote {} ({} predictions since {}, compared with model {})",
-            a.out.display(),
-            rows.len(),
-            asl_core::clock::rfc3339(from),
-            card.name
+            r.out.display(),
+            r.predictions,
+            asl_core::clock::rfc3339(r.from),
+            r.model.display()
         );
     }
     Ok(())

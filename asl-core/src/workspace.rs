@@ -61,6 +61,33 @@ pub enum WorkspaceError {
     NoTrainingCache { path: PathBuf, source: PrepError },
     #[error(transparent)]
     HandCache(#[from] crate::hand_cache::HandCacheError),
+    #[error(transparent)]
+    Monitor(#[from] crate::monitor::MonitorError),
+    #[error("model {0} has no monitoring reference (trained by an older asl); retrain it or pass another model")]
+    NoReference(PathBuf),
+}
+
+/// A model measured on photos (`asl eval`, `asl.evaluate`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Evaluation {
+    pub model: PathBuf,
+    /// The cache the photos were read through (a folder or zip gets one of its own).
+    pub data: PathBuf,
+    pub report: crate::eval::EvalReport,
+    /// Per source (the file-name prefix before `__`) and the mean over sources, when asked.
+    pub by_source: Option<crate::eval::SourceReport>,
+}
+
+/// A drift report written (`asl monitor report`, `asl.monitor_report`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MonitorReport {
+    pub out: PathBuf,
+    pub predictions: usize,
+    pub model: PathBuf,
+    pub log: PathBuf,
+    /// Seconds since the epoch: the window reported.
+    pub from: u64,
+    pub to: u64,
 }
 
 pub type Result<T, E = WorkspaceError> = std::result::Result<T, E>;
@@ -379,6 +406,67 @@ impl Workspace {
         Ok((version, decision))
     }
 
+    /// `clf` (loaded from `model`) on a folder or zip of class folders (`data`), else on the
+    /// held-out split of the cache it was trained on; per source when `by_source`.
+    pub fn evaluate(
+        &self,
+        clf: &Classifier,
+        data: Option<&Path>,
+        by_source: bool,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<Evaluation> {
+        let cache = self.evaluation_cache(clf, data, progress, cancel)?;
+        let (report, by_source) = if by_source {
+            let (report, sources) = crate::eval::evaluate_by_source(clf, &cache, Split::Val)?;
+            (report, Some(sources))
+        } else {
+            (evaluate_cache(clf, &cache, Split::Val)?, None)
+        };
+        Ok(Evaluation {
+            model: clf.dir.clone(),
+            data: cache.path.clone(),
+            report,
+            by_source,
+        })
+    }
+
+    /// The drift report of the last `since` of predictions in `log` (default: where the
+    /// server writes) against `model`'s reference, written to `out` as one HTML file.
+    pub fn monitor_report(
+        &self,
+        since: std::time::Duration,
+        log: Option<&Path>,
+        model: &ModelRef,
+        out: &Path,
+    ) -> Result<MonitorReport> {
+        use crate::monitor;
+        let log = log.map_or_else(|| self.home.prediction_log(), Path::to_path_buf);
+        let to = crate::clock::now_unix();
+        let from = to.saturating_sub(since.as_secs());
+        let rows = monitor::log::read_since(&log, from)?;
+        let model_dir = self.resolve_model(model)?;
+        let card = crate::infer::ModelCard::load(&model_dir)?;
+        let reference = monitor::Reference::from_card_extra(&card.extra)
+            .ok_or_else(|| WorkspaceError::NoReference(model_dir.clone()))??;
+        let title = format!(
+            "asl drift report: {} to {} (model {})",
+            crate::clock::rfc3339(from),
+            crate::clock::rfc3339(to),
+            card.name
+        );
+        let html = monitor::render_report(&rows, &reference, &crate::classes::CLASSES, &title);
+        monitor::write_report(out, &html)?;
+        Ok(MonitorReport {
+            out: out.to_path_buf(),
+            predictions: rows.len(),
+            model: model_dir,
+            log,
+            from,
+            to,
+        })
+    }
+
     /// The photos a model is evaluated on, as a cache at its input size: a folder of class
     /// folders, or a zip of one (extracted once), all held out; else the held-out split of the
     /// cache the model was trained on. With a hand path, the photos' hands are found (once).
@@ -422,15 +510,14 @@ impl Workspace {
     /// Tracked runs of `experiment` (only those of `study` when given), best validation
     /// accuracy first.
     pub fn runs(&self, experiment: &str, study: Option<&str>, limit: usize) -> Result<Vec<RunInfo>> {
-        // A study's trials, not its own run.
-        let tags = study
-            .map(|s| {
-                BTreeMap::from([
-                    ("asl.study".to_string(), s.to_string()),
-                    ("asl.kind".to_string(), "hpo-trial".to_string()),
-                ])
-            })
-            .unwrap_or_default();
+        // Trials, not the studies' own runs (their parents).
+        let mut tags = BTreeMap::new();
+        if let Some(s) = study {
+            tags.insert("asl.study".to_string(), s.to_string());
+        }
+        if study.is_some() || experiment == HPO_EXPERIMENT {
+            tags.insert("asl.kind".to_string(), "hpo-trial".to_string());
+        }
         let query = RunQuery {
             finished_only: false,
             tags,

@@ -197,7 +197,8 @@ fn stage_of(e: &WorkspaceError) -> Stage {
         | WorkspaceError::NoTrainingCache { .. }
         | WorkspaceError::HandCache(_) => Stage::Prep,
         WorkspaceError::Word(_) => Stage::Word,
-        WorkspaceError::Io { .. } => Stage::Other,
+        WorkspaceError::Io { .. } | WorkspaceError::Monitor(_) => Stage::Other,
+        WorkspaceError::NoReference(_) => Stage::Model,
         WorkspaceError::Train(T::Tracking(_)) => Stage::Tracking,
         WorkspaceError::Train(T::Infer(_)) => Stage::Model,
         WorkspaceError::Train(_) => Stage::Train,

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 mod dataset;
 mod error;
+mod eval;
 mod hpo;
 mod infer;
 mod prep;
@@ -116,5 +117,6 @@ fn _asl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     hpo::register_module(m)?;
     infer::register(m)?;
     word::register(m)?;
+    eval::register(m)?;
     Ok(())
 }

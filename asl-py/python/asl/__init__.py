@@ -25,6 +25,8 @@ Search and registry::
     asl.register(study["best"]["run_id"], dataset="asl/synthetic")
     asl.runs(study=study["study"])                         # best first
     asl.promote(2); asl.rollback()                         # move the champion by hand
+    asl.evaluate("champion", data="other-people.zip", by_source=True)["by_source"]
+    asl.monitor_report("drift.html", since="7d")           # over the server's prediction log
 
 Every long call (``collect``, ``prep``, ``train``, ``hpo``, ``pipeline``) releases the GIL and
 stops cleanly on Ctrl-C (KeyboardInterrupt): call it again to continue. Errors are
@@ -51,8 +53,10 @@ from ._asl import (
     __version__,
     collect,
     decode_word,
+    evaluate,
     hpo,
     models,
+    monitor_report,
     pipeline,
     prep,
     promote,
@@ -84,8 +88,10 @@ __all__ = [
     "__version__",
     "collect",
     "decode_word",
+    "evaluate",
     "hpo",
     "models",
+    "monitor_report",
     "pipeline",
     "prep",
     "promote",

@@ -218,6 +218,30 @@ def runs(
 ) -> dict[str, Any]:
     """Tracked runs, best validation accuracy first: ``{"store", "runs"}`` (as ``asl runs --json``)."""
 
+def evaluate(
+    model: str | None = None,
+    *,
+    data: StrPath | None = None,
+    by_source: bool = False,
+    device: str | None = None,
+    home: StrPath | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """A model (folder, alias, version; default the newest) on a folder or zip of class
+    folders, or on its held-out split: ``{"model", "data", "report", "by_source"}`` (as
+    ``asl eval --json``)."""
+
+def monitor_report(
+    out: StrPath = ...,
+    *,
+    since: str = "7d",
+    log: StrPath | None = None,
+    model: str | None = None,
+    home: StrPath | None = None,
+) -> dict[str, Any]:
+    """The drift report of the server's predictions of the last ``since``, written to ``out``
+    (HTML): ``{"out", "predictions", "model", "log", "from", "to"}``."""
+
 def pipeline(
     *,
     from_zip: StrPath | None = None,
