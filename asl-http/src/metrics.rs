@@ -45,6 +45,12 @@ fn powers_of_two(max: f64) -> Vec<f64> {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
+        // The process metrics every Prometheus exporter has (process_cpu_seconds_total,
+        // process_resident_memory_bytes, process_open_fds, …); Linux only.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("process metrics registered once");
         let requests = IntCounterVec::new(
             Opts::new("asl_http_requests_total", "HTTP requests by route and status"),
             &["route", "method", "status"],

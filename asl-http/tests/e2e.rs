@@ -156,6 +156,18 @@ async fn health_ready_model_metrics_openapi_and_page() {
         assert!(text.contains(needle), "metrics lack {needle:?}:\n{text}");
     }
     assert!(text.contains(&format!("name=\"{}\"", card["name"].as_str().unwrap())));
+    // The standard process metrics, with values of this process.
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("metrics lack {name}:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(sample("process_resident_memory_bytes") > 1e6);
+    assert!(sample("process_open_fds") >= 3.0);
+    assert!(sample("process_cpu_seconds_total") >= 0.0);
 
     let res = c.get(server.url("/nope")).send().await.unwrap();
     assert_eq!(res.status(), 404);
