@@ -910,14 +910,20 @@ async fn the_model_reloads_under_load_without_a_failure() {
 // ---------------------------------------------------------------------------------------------
 // The standalone binary
 
-#[test]
-fn the_binary_serves_and_stops_gracefully_on_sigterm() {
+/// The server binary on a free port with the tiny model and `args`, its log level pinned to
+/// info, its stderr lines to read.
+fn start_binary(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let model = tiny_model();
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl-http"))
         .args(["--port", "0", "--model"])
-        .arg(&model)
+        .arg(tiny_model())
+        .args(args)
         .env("RUST_LOG", "info")
         .env_remove("ASL_LOG_FORMAT")
         .env_remove("ASL_ADMIN_TOKEN")
@@ -925,7 +931,14 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
+#[test]
+fn the_binary_serves_and_stops_gracefully_on_sigterm() {
+    use std::process::Command;
+    let (mut child, mut lines) = start_binary(&[]);
     let base = loop {
         let line = lines.next().expect("the server exited before listening").unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
@@ -979,19 +992,8 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
 
 #[test]
 fn the_binary_logs_one_json_access_line_per_request_with_its_request_id() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let model = tiny_model();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asl-http"))
-        .args(["--port", "0", "--log-format", "json", "--no-prediction-log", "--model"])
-        .arg(&model)
-        .env("RUST_LOG", "info")
-        .env_remove("ASL_ADMIN_TOKEN")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    use std::process::Command;
+    let (mut child, mut lines) = start_binary(&["--log-format", "json", "--no-prediction-log"]);
     let mut startup = Vec::new();
     let base = loop {
         let line = lines.next().expect("the server exited before listening").unwrap();

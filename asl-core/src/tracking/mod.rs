@@ -152,8 +152,7 @@ pub trait TrackingStore: Send + Sync {
     /// Record the datasets a run read. MLflow keeps them as the run's inputs (its UI's
     /// Datasets column); the local store keeps them as the tag [`DATASET_INPUTS_TAG`].
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<(), TrackingError> {
-        let json = serde_json::to_string(inputs).map_err(|e| TrackingError::Invalid(e.to_string()))?;
-        self.set_tags(run_id, &BTreeMap::from([(DATASET_INPUTS_TAG.to_string(), json)]))
+        log_inputs_as_tag(self, run_id, inputs)
     }
     /// Copy every file under `local_dir` to the run's artifacts at `artifact_path`.
     fn log_artifacts(&self, run_id: &str, local_dir: &Path, artifact_path: &str) -> Result<(), TrackingError>;
@@ -220,6 +219,17 @@ pub fn standard_tags() -> BTreeMap<String, String> {
         tags.insert("mlflow.source.git.commit".to_string(), commit.to_string());
     }
     tags
+}
+
+/// The dataset inputs as the tag [`DATASET_INPUTS_TAG`] (JSON): the local store's way, and
+/// the fallback for an MLflow server without the inputs API.
+pub fn log_inputs_as_tag(
+    store: &(impl TrackingStore + ?Sized),
+    run_id: &str,
+    inputs: &[DatasetInput],
+) -> Result<(), TrackingError> {
+    let json = serde_json::to_string(inputs).map_err(|e| TrackingError::Invalid(e.to_string()))?;
+    store.set_tags(run_id, &BTreeMap::from([(DATASET_INPUTS_TAG.to_string(), json)]))
 }
 
 /// Whether `key` is one of the `mlflow.` tags asl sets itself ([`standard_tags`], the parent).

@@ -222,8 +222,7 @@ impl<'a> TrainingRun<'a> {
                 let inputs = [dataset_input(lineage)];
                 // A server without MLflow's inputs API (before 2.4) still gets the record, as a tag.
                 if store.log_inputs(&id, &inputs).is_err() {
-                    let json = serde_json::to_string(&inputs).unwrap_or_default();
-                    store.set_tags(&id, &BTreeMap::from([(super::DATASET_INPUTS_TAG.to_string(), json)]))?;
+                    super::log_inputs_as_tag(store, &id, &inputs)?;
                 }
                 id
             }
