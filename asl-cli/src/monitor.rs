@@ -26,9 +26,10 @@ pub struct ReportArgs {
     pub since: String,
     #[arg(long, default_value = "report.html", value_name = "FILE")]
     pub out: PathBuf,
-    /// Prediction log (default: $ASL_HOME/monitor/predictions.sqlite, where `asl serve` writes).
-    #[arg(long, value_name = "FILE")]
-    pub log: Option<PathBuf>,
+    /// Prediction log: a SQLite file or the PostgreSQL database replicas share
+    /// (postgresql://…). Default: $ASL_HOME/monitor/predictions.sqlite, where `asl serve` writes.
+    #[arg(long, value_name = "FILE|URL")]
+    pub log: Option<asl_core::monitor::LogLocation>,
     /// Model folder whose reference the traffic is compared with (default: the registry's
     /// champion, else the newest model).
     #[arg(long, value_name = "DIR", conflicts_with = "model_alias")]
@@ -42,7 +43,7 @@ pub fn monitor_cmd(ws: &Workspace, a: MonitorArgs, json: bool) -> CliResult {
     let MonitorAction::Report(a) = a.action;
     let since = asl_core::pipeline::parse_duration(&a.since)?;
     let model = ModelRef::from_flags(a.model.as_deref(), a.model_alias.as_deref(), ModelRef::ChampionOrNewest);
-    let r = ws.monitor_report(since, a.log.as_deref(), &model, &a.out)?;
+    let r = ws.monitor_report(since, a.log.as_ref(), &model, &a.out)?;
     if json {
         println!(
             "{}",

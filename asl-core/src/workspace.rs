@@ -84,7 +84,8 @@ pub struct MonitorReport {
     pub out: PathBuf,
     pub predictions: usize,
     pub model: PathBuf,
-    pub log: PathBuf,
+    /// The log read: its path, or its database URL without the password.
+    pub log: String,
     /// Seconds since the epoch: the window reported.
     pub from: u64,
     pub to: u64,
@@ -436,15 +437,17 @@ impl Workspace {
     pub fn monitor_report(
         &self,
         since: std::time::Duration,
-        log: Option<&Path>,
+        log: Option<&crate::monitor::LogLocation>,
         model: &ModelRef,
         out: &Path,
     ) -> Result<MonitorReport> {
         use crate::monitor;
-        let log = log.map_or_else(|| self.home.prediction_log(), Path::to_path_buf);
+        let log = log
+            .cloned()
+            .unwrap_or_else(|| monitor::LogLocation::Sqlite(self.home.prediction_log()));
         let to = crate::clock::now_unix();
         let from = to.saturating_sub(since.as_secs());
-        let rows = monitor::log::read_since(&log, from)?;
+        let rows = monitor::log::read_since(log.clone(), from)?;
         let model_dir = self.resolve_model(model)?;
         let card = crate::infer::ModelCard::load(&model_dir)?;
         let reference = monitor::Reference::from_card_extra(&card.extra)
@@ -461,7 +464,7 @@ impl Workspace {
             out: out.to_path_buf(),
             predictions: rows.len(),
             model: model_dir,
-            log,
+            log: log.to_string(),
             from,
             to,
         })

@@ -96,10 +96,11 @@ pub struct ServeArgs {
     /// …of at most this many minutes.
     #[arg(long, default_value_t = crate::monitor::MonitorConfig::default().window_secs / 60)]
     pub drift_window_minutes: u64,
-    /// SQLite log of every prediction's features (no image bytes), for `asl monitor report`.
+    /// Log of every prediction's features (no image bytes), for `asl monitor report`: a
+    /// SQLite file, or a PostgreSQL database (postgresql://user:pw@host/db) that replicas share.
     /// Default: $ASL_HOME/monitor/predictions.sqlite.
-    #[arg(long, value_name = "FILE")]
-    pub prediction_log: Option<PathBuf>,
+    #[arg(long, value_name = "FILE|URL", env = "ASL_PREDICTION_LOG")]
+    pub prediction_log: Option<asl_core::monitor::LogLocation>,
     /// Do not log predictions.
     #[arg(long, conflicts_with = "prediction_log")]
     pub no_prediction_log: bool,
@@ -114,7 +115,11 @@ impl ServeArgs {
     pub fn config_in(&self, home: &AslHome) -> ServerConfig {
         let mut c = self.config();
         if !self.no_prediction_log {
-            c.monitor.log_path = Some(self.prediction_log.clone().unwrap_or_else(|| home.prediction_log()));
+            c.monitor.log = Some(
+                self.prediction_log
+                    .clone()
+                    .unwrap_or_else(|| home.prediction_log().into()),
+            );
         }
         c
     }
@@ -153,7 +158,7 @@ impl ServeArgs {
             monitor: crate::monitor::MonitorConfig {
                 window_images: self.drift_window_images,
                 window_secs: self.drift_window_minutes.max(1) * 60,
-                log_path: self.prediction_log.clone(),
+                log: self.prediction_log.clone(),
                 ..d.monitor.clone()
             },
             ..d

@@ -1,13 +1,12 @@
 //! Live monitoring in the server: every answered photo's features go into a sliding window
 //! (drift gauges on `/metrics`, computed when Prometheus scrapes) and, through a background
 //! writer that never blocks a request, into the SQLite prediction log for batch reports.
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use arc_swap::ArcSwapOption;
 use asl_core::infer::{AnswerPath, ModelCard, Prediction};
 use asl_core::monitor::{
-    ImageFeatures, LiveWindow, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig,
+    ImageFeatures, LiveWindow, LogLocation, LoggedPrediction, Observation, PredictionLog, Reference, WindowConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +20,8 @@ pub struct MonitorConfig {
     pub window_secs: u64,
     /// Predictions below this confidence count as low-confidence.
     pub low_confidence: f32,
-    /// SQLite prediction log (None = no log).
-    pub log_path: Option<PathBuf>,
+    /// Prediction log: a SQLite file, or a PostgreSQL database shared by replicas (None = no log).
+    pub log: Option<LogLocation>,
 }
 
 impl Default for MonitorConfig {
@@ -32,7 +31,7 @@ impl Default for MonitorConfig {
             window_images: w.max_images,
             window_secs: w.max_age_secs,
             low_confidence: w.low_confidence,
-            log_path: None,
+            log: None,
         }
     }
 }
@@ -56,7 +55,7 @@ impl Monitor {
             ..WindowConfig::default()
         });
         // Serving matters more than logging: a log that cannot be opened is reported, not fatal.
-        let log = config.log_path.as_ref().and_then(|p| match PredictionLog::open(p) {
+        let log = config.log.clone().and_then(|l| match PredictionLog::open(l) {
             Ok(l) => Some(l),
             Err(e) => {
                 tracing::warn!("prediction log disabled: {e}");

@@ -67,7 +67,7 @@ fn gauge(metrics: &str, series: &str) -> Option<f64> {
 
 fn server_config(log: &Path, window: usize) -> ServerConfig {
     let mut c = config();
-    c.monitor.log_path = Some(log.to_path_buf());
+    c.monitor.log = Some(log.into());
     c.monitor.window_images = window;
     c
 }

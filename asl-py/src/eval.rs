@@ -71,8 +71,9 @@ fn py_evaluate<'py>(
 /// Args:
 ///     out: the HTML file to write.
 ///     since: the period, ending now (``"7d"``, ``"24h"``, ``"90m"``).
-///     log: the prediction log (default: ``$ASL_HOME/monitor/predictions.sqlite``, where
-///         ``asl serve`` writes).
+///     log: the prediction log: a SQLite file or a ``postgresql://`` URL (the database
+///         replicas share); default ``$ASL_HOME/monitor/predictions.sqlite``, where ``asl serve``
+///         writes.
 ///     model: whose monitoring reference the traffic is compared with: a model folder or a
 ///         registered alias/version; None: the champion, else the newest model.
 ///     home: state root.
@@ -98,7 +99,8 @@ fn py_monitor_report<'py>(
     let since = asl_core::pipeline::parse_duration(since).map_err(|e| Error::value_error(e.to_string()))?;
     let ws = crate::workspace(home);
     let which = model_ref(model.as_deref(), ModelRef::ChampionOrNewest);
-    let report = progress::run_interruptible(py, |_| Ok(ws.monitor_report(since, log.as_deref(), &which, &out)?))?;
+    let log = log.map(|l| asl_core::monitor::LogLocation::parse(&l.to_string_lossy()));
+    let report = progress::run_interruptible(py, |_| Ok(ws.monitor_report(since, log.as_ref(), &which, &out)?))?;
     crate::to_py(py, &report)
 }
 

@@ -1,10 +1,13 @@
-//! Every prediction, appended to SQLite for reports (`$ASL_HOME/monitor/predictions.sqlite`).
+//! Every prediction, appended to a database for reports: SQLite for one server
+//! (`$ASL_HOME/monitor/predictions.sqlite`), or PostgreSQL shared by replicas
+//! (`--prediction-log postgresql://…`, [`LogLocation`]); the same table and retention in both.
 //!
-//! Requests never wait on the disk: [`PredictionLog::record`] puts the row on a bounded queue
+//! Requests never wait on the database: [`PredictionLog::record`] puts the row on a bounded queue
 //! and returns; a writer thread inserts queued rows in batches, one transaction each, and
 //! enforces the retention limits now and then. When the queue is full the row is dropped
 //! and counted ([`LogCounts::dropped`]): losing a few log rows under overload beats slowing
-//! every answer. The database is in WAL mode, so reports read while the server writes.
+//! every answer. A SQLite log is in WAL mode, so reports read while the server writes; a
+//! PostgreSQL writer whose database went away reconnects for its next batch.
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -85,9 +88,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn fail(&self, rows: usize, error: &rusqlite::Error) -> String {
+    fn fail(&self, rows: usize, message: String) -> String {
         self.failed.fetch_add(rows as u64, Ordering::Relaxed);
-        let message = error.to_string();
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(message.clone());
         }
@@ -103,8 +105,144 @@ enum Message {
     Retention(SyncSender<Result<u64, String>>),
 }
 
+/// Where the prediction log lives (as text: a file path or a `postgresql://` URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum LogLocation {
+    /// A SQLite file: one server's log (the default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgresql://user:pw@host/db`): replicas share one log.
+    Postgres(String),
+}
+
+impl LogLocation {
+    /// A `postgres://` or `postgresql://` URL is a database, anything else a file path.
+    pub fn parse(s: &str) -> LogLocation {
+        if s.starts_with("postgresql://") || s.starts_with("postgres://") {
+            LogLocation::Postgres(s.to_string())
+        } else {
+            LogLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl std::str::FromStr for LogLocation {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(LogLocation::parse(s))
+    }
+}
+
+impl From<String> for LogLocation {
+    fn from(s: String) -> Self {
+        LogLocation::parse(&s)
+    }
+}
+
+impl From<LogLocation> for String {
+    fn from(l: LogLocation) -> String {
+        match l {
+            LogLocation::Sqlite(p) => p.to_string_lossy().into_owned(),
+            LogLocation::Postgres(url) => url,
+        }
+    }
+}
+
+impl From<&Path> for LogLocation {
+    fn from(p: &Path) -> Self {
+        LogLocation::Sqlite(p.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for LogLocation {
+    fn from(p: PathBuf) -> Self {
+        LogLocation::Sqlite(p)
+    }
+}
+
+impl From<&PathBuf> for LogLocation {
+    fn from(p: &PathBuf) -> Self {
+        LogLocation::Sqlite(p.clone())
+    }
+}
+
+impl std::fmt::Display for LogLocation {
+    /// The path, or the URL without its password (for logs and reports).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            LogLocation::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// `url` with its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((auth, host)) if auth.contains(':') => {
+            let user = auth.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A database the writer appends to.
+pub(super) trait Store: Send {
+    /// Inserts `batch` in one transaction.
+    fn insert_all(&mut self, batch: &[LoggedPrediction]) -> Result<(), String>;
+    /// Deletes rows beyond the age and count limits; returns how many.
+    fn delete_expired(&mut self, config: &LogConfig) -> Result<u64, String>;
+}
+
+struct SqliteStore {
+    conn: Connection,
+    insert_sql: String,
+}
+
+impl SqliteStore {
+    fn open(path: &Path) -> Result<SqliteStore, MonitorError> {
+        let sqlite = |source| MonitorError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| MonitorError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .map_err(sqlite)?;
+        // WAL with NORMAL sync survives process crashes; a power cut may lose the last batches.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+        conn.execute_batch(&create_table_sql()).map_err(sqlite)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite)?;
+        Ok(SqliteStore {
+            conn,
+            insert_sql: insert_sql(),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_all(&mut self, batch: &[LoggedPrediction]) -> Result<(), String> {
+        insert_all(&mut self.conn, &self.insert_sql, batch).map_err(|e| e.to_string())
+    }
+
+    fn delete_expired(&mut self, config: &LogConfig) -> Result<u64, String> {
+        delete_expired(&self.conn, config).map_err(|e| e.to_string())
+    }
+}
+
 pub struct PredictionLog {
-    path: PathBuf,
+    location: LogLocation,
     queue: Option<SyncSender<Message>>,
     shared: Arc<Shared>,
     writer: Option<JoinHandle<()>>,
@@ -112,7 +250,7 @@ pub struct PredictionLog {
 
 const SCHEMA_VERSION: i64 = 1;
 
-fn columns() -> String {
+pub(super) fn columns() -> String {
     // Feature columns in FEATURE_NAMES order; inserts and reads below rely on that order.
     let mut columns = String::from("ts, model, request_id, class_index, class, confidence");
     for name in FEATURE_NAMES {
@@ -149,58 +287,62 @@ CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);"
 }
 
 impl PredictionLog {
-    pub fn open(path: &Path) -> Result<PredictionLog, MonitorError> {
-        Self::open_with(path, LogConfig::default())
+    pub fn open(location: impl Into<LogLocation>) -> Result<PredictionLog, MonitorError> {
+        Self::open_with(location, LogConfig::default())
     }
 
-    /// Opens (creating it and its folder if needed) the log at `path` and starts its writer.
-    pub fn open_with(path: &Path, config: LogConfig) -> Result<PredictionLog, MonitorError> {
-        let sqlite = |source| MonitorError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| MonitorError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(sqlite)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .map_err(sqlite)?;
-        // WAL with NORMAL sync survives process crashes; a power cut may lose the last batches.
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
-        conn.execute_batch(&create_table_sql()).map_err(sqlite)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(sqlite)?;
-
+    /// Opens (creating it, and a SQLite file's folder, if needed) the log and starts its
+    /// writer. The writer thread opens the database itself (a PostgreSQL client must not be
+    /// made on an async runtime's thread); this waits until it has.
+    pub fn open_with(location: impl Into<LogLocation>, config: LogConfig) -> Result<PredictionLog, MonitorError> {
+        let location = location.into();
         let (queue, inbox) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let (ready, opened) = mpsc::sync_channel(1);
         let shared = Arc::new(Shared::default());
-        let writer = Writer {
-            conn,
-            inbox,
-            config,
-            shared: shared.clone(),
-            insert_sql: insert_sql(),
-        };
+        let (target, writer_shared) = (location.clone(), shared.clone());
         let writer = std::thread::Builder::new()
             .name("asl-prediction-log".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                let store: Result<Box<dyn Store>, MonitorError> = match &target {
+                    LogLocation::Sqlite(path) => SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn Store>),
+                    LogLocation::Postgres(url) => {
+                        super::log_postgres::PostgresStore::open(url).map(|s| Box::new(s) as Box<dyn Store>)
+                    }
+                };
+                let store = match store {
+                    Ok(store) => {
+                        let _ = ready.send(Ok(()));
+                        store
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                Writer {
+                    store,
+                    inbox,
+                    config,
+                    shared: writer_shared,
+                }
+                .run()
+            })
             .map_err(|source| MonitorError::Io {
-                path: path.to_path_buf(),
+                path: PathBuf::from(location.to_string()),
                 source,
             })?;
+        opened.recv().map_err(|_| MonitorError::WriterStopped)??;
         Ok(PredictionLog {
-            path: path.to_path_buf(),
+            location,
             queue: Some(queue),
             shared,
             writer: Some(writer),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the log is.
+    pub fn location(&self) -> &LogLocation {
+        &self.location
     }
 
     /// Queues a row for writing without ever blocking. False when it was dropped (queue full
@@ -263,7 +405,7 @@ impl PredictionLog {
     /// Rows with `ts >= since`, oldest first (committed ones: [`flush`](Self::flush) first to
     /// see the queued ones too).
     pub fn query_since(&self, since: u64) -> Result<Vec<LoggedPrediction>, MonitorError> {
-        read_range(&self.path, since, u64::MAX)
+        read_range(self.location.clone(), since, u64::MAX)
     }
 
     /// Commits what is queued and stops the writer.
@@ -287,9 +429,20 @@ impl Drop for PredictionLog {
     }
 }
 
-/// Rows of the log at `path` with `since <= ts < until`, oldest first. A log that does not
-/// exist yet (a server that never answered) has no rows.
-pub fn read_range(path: &Path, since: u64, until: u64) -> Result<Vec<LoggedPrediction>, MonitorError> {
+/// Rows of the log with `since <= ts < until`, oldest first (of every replica, for a shared
+/// PostgreSQL log). A log that does not exist yet (a server that never answered) has no rows.
+pub fn read_range(
+    location: impl Into<LogLocation>,
+    since: u64,
+    until: u64,
+) -> Result<Vec<LoggedPrediction>, MonitorError> {
+    match location.into() {
+        LogLocation::Sqlite(path) => read_range_sqlite(&path, since, until),
+        LogLocation::Postgres(url) => super::log_postgres::read_range(&url, since, until),
+    }
+}
+
+fn read_range_sqlite(path: &Path, since: u64, until: u64) -> Result<Vec<LoggedPrediction>, MonitorError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -330,8 +483,8 @@ pub fn read_range(path: &Path, since: u64, until: u64) -> Result<Vec<LoggedPredi
 }
 
 /// Rows with `ts >= since`, oldest first.
-pub fn read_since(path: &Path, since: u64) -> Result<Vec<LoggedPrediction>, MonitorError> {
-    read_range(path, since, u64::MAX)
+pub fn read_since(location: impl Into<LogLocation>, since: u64) -> Result<Vec<LoggedPrediction>, MonitorError> {
+    read_range(location, since, u64::MAX)
 }
 
 /// SQLite integers are signed; unix seconds fit, `u64::MAX` (no upper bound) saturates.
@@ -345,11 +498,10 @@ fn insert_sql() -> String {
 }
 
 struct Writer {
-    conn: Connection,
+    store: Box<dyn Store>,
     inbox: Receiver<Message>,
     config: LogConfig,
     shared: Arc<Shared>,
-    insert_sql: String,
 }
 
 impl Writer {
@@ -412,7 +564,7 @@ impl Writer {
         if batch.is_empty() {
             return Ok(());
         }
-        let result = insert_all(&mut self.conn, &self.insert_sql, batch);
+        let result = self.store.insert_all(batch);
         let n = batch.len();
         batch.clear();
         match result {
@@ -420,18 +572,18 @@ impl Writer {
                 self.shared.written.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(())
             }
-            Err(e) => Err(self.shared.fail(n, &e)),
+            Err(e) => Err(self.shared.fail(n, e)),
         }
     }
 
     fn retention(&mut self) -> Result<u64, String> {
-        let result = delete_expired(&self.conn, &self.config);
+        let result = self.store.delete_expired(&self.config);
         match result {
             Ok(deleted) => {
                 self.shared.expired.fetch_add(deleted, Ordering::Relaxed);
                 Ok(deleted)
             }
-            Err(e) => Err(self.shared.fail(0, &e)),
+            Err(e) => Err(self.shared.fail(0, e)),
         }
     }
 }
@@ -537,6 +689,24 @@ mod tests {
         assert_eq!(read_since(&path, 0).expect("read").len(), 1001);
         assert_eq!(read_range(&path, now - 1000, now - 990).expect("read").len(), 10);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_location_is_a_file_or_a_database_url() {
+        assert_eq!(
+            LogLocation::parse("/var/lib/asl/p.sqlite"),
+            LogLocation::Sqlite("/var/lib/asl/p.sqlite".into())
+        );
+        for url in ["postgresql://asl@db/log", "postgres://asl:pw@db:5432/log"] {
+            assert_eq!(LogLocation::parse(url), LogLocation::Postgres(url.into()));
+        }
+        // Shown without the password; stored (and read back) with it.
+        let db = LogLocation::parse("postgresql://asl:s3cret@db:5432/log");
+        assert_eq!(db.to_string(), "postgresql://asl:***@db:5432/log");
+        let json = serde_json::to_string(&db).expect("serialize");
+        assert_eq!(serde_json::from_str::<LogLocation>(&json).expect("parse"), db);
+        assert_eq!(redact("postgresql://asl@db/log"), "postgresql://asl@db/log");
+        assert_eq!(redact("not a url"), "not a url");
     }
 
     #[test]

@@ -7,20 +7,22 @@
 //! - [`drift`]: the statistics (PSI, Kolmogorov–Smirnov, chi-square, Jensen–Shannon) and their
 //!   thresholds.
 //! - [`window`]: the server's sliding window of recent predictions and its [`DriftSnapshot`].
-//! - [`log`]: every prediction appended to SQLite by a background thread, for reports.
+//! - [`log`]: every prediction appended to SQLite (or PostgreSQL, shared by replicas) by a
+//!   background thread, for reports.
 //! - [`report`]: a self-contained HTML drift report over logged predictions.
 use std::path::PathBuf;
 
 pub mod drift;
 pub mod features;
 pub mod log;
+mod log_postgres;
 pub mod report;
 pub mod sketch;
 pub mod window;
 
 pub use drift::{DriftLevel, KS_DRIFT, PSI_DRIFT, PSI_WARN};
 pub use features::{FEATURE_NAMES, ImageFeatures, NUM_FEATURES};
-pub use log::{LogConfig, LoggedPrediction, PredictionLog};
+pub use log::{LogConfig, LogLocation, LoggedPrediction, PredictionLog};
 pub use report::{render_report, write_report};
 pub use sketch::{ClassDistribution, ConfidenceHistogram, FeatureSketch, Reference};
 pub use window::{DriftSnapshot, FeatureDrift, LiveWindow, Observation, WindowConfig, snapshot_of};
@@ -46,6 +48,13 @@ pub enum MonitorError {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error("prediction log {url}: {source}")]
+    Postgres {
+        /// Without its password.
+        url: String,
+        #[source]
+        source: postgres::Error,
     },
     #[error("{path}: {source}")]
     Io {
