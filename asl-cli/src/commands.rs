@@ -393,6 +393,8 @@ pub fn train_cmd(ws: &Workspace, a: TrainArgs, json: bool) -> CliResult {
         config: train_config(&a)?,
         name: a.name.clone(),
         run_dir: a.run_dir.clone(),
+        experiment: None,
+        tags: Default::default(),
     };
     let mut print_epoch = |m: &asl_core::train::EpochMetrics| {
         if !json {

@@ -282,6 +282,17 @@ pub fn apply(base: &TrainConfig, params: &BTreeMap<String, Value>) -> Result<Tra
     Ok(c)
 }
 
+/// The configuration a trial trains: `base` with `params` applied, `max_epochs` epochs and no
+/// early stopping of its own (the pruner decides). The same for `asl hpo`'s trials and for an
+/// external search's (`asl.trial_config`, the Optuna worker).
+pub fn trial_config(base: &TrainConfig, params: &TrialParams, max_epochs: usize) -> Result<TrainConfig, HpoError> {
+    let mut config = apply(base, params)?;
+    config.epochs = max_epochs;
+    config.patience = 0;
+    config.validate().map_err(|e| HpoError::BadSpace(e.to_string()))?;
+    Ok(config)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SamplerKind {
@@ -774,9 +785,7 @@ pub fn run_study(
                 claimed.insert(number);
                 save(&mut s)?;
                 let t = &s.trials[number];
-                let mut config = apply(&s.config.base, &t.params)?;
-                config.epochs = s.config.max_epochs;
-                config.patience = 0; // ASHA decides when to stop early.
+                let mut config = trial_config(&s.config.base, &t.params, s.config.max_epochs)?;
                 if let Some(b) = s.config.time_budget_secs {
                     config.time_budget_secs = Some((b - s.elapsed_secs).max(1.0));
                 }

@@ -182,6 +182,10 @@ pub struct TrainRequest {
     pub name: Option<String>,
     /// Resume (or start) the run in this folder (default `$ASL_HOME/runs/<name>`).
     pub run_dir: Option<PathBuf>,
+    /// Tracking experiment (default `asl-train`).
+    pub experiment: Option<String>,
+    /// Extra tags on the tracked run (e.g. an external search's study and trial).
+    pub tags: BTreeMap<String, String>,
 }
 
 pub struct TrainedRun {
@@ -307,9 +311,17 @@ impl Workspace {
         let run_dir = req.run_dir.clone().unwrap_or_else(|| self.home.runs_dir().join(&name));
         let model_dir = self.home.models_dir().join(&name);
         let store = self.tracking()?;
+        let label = crate::tracking::run::RunLabel {
+            experiment: req
+                .experiment
+                .as_deref()
+                .unwrap_or(crate::tracking::run::TRAIN_EXPERIMENT),
+            name: &name,
+            tags: &req.tags,
+        };
         let training = crate::tracking::run::train_tracked(
             &*store,
-            &name,
+            &label,
             cache,
             &req.config,
             &run_dir,

@@ -31,24 +31,8 @@ fn search_config(
     seed: u64,
     base: Option<&Bound<'_, PyAny>>,
 ) -> Result<StudyConfig> {
-    let space = match space {
-        None => None,
-        Some(s) if s.is_none() => None,
-        Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => Some(crate::from_py::<SearchSpace>(s, "search space")?),
-        Some(s) => match s.extract::<PathBuf>() {
-            Ok(p) => Some(SearchSpace::load(&p)?),
-            Err(_) => {
-                return Err(Error::type_error(format!(
-                    "space must be a dict, a path to a JSON file, or None; got {}",
-                    s.get_type().name()?
-                )));
-            }
-        },
-    };
-    let base = match base {
-        Some(b) if !b.is_none() => crate::config_from_py(b, "base training configuration")?,
-        _ => TrainConfig::default(),
-    };
+    let space = parse_space(space)?;
+    let base = parse_base(base)?;
     let sampler: SamplerKind = sampler
         .parse()
         .map_err(|e: HpoError| Error::value_error(e.to_string()))?;
@@ -66,6 +50,68 @@ fn search_config(
         base,
     }
     .study_config())
+}
+
+/// A search space given as a dict or the path of a JSON file (`asl hpo --space`); None: the default.
+fn parse_space(space: Option<&Bound<'_, PyAny>>) -> Result<Option<SearchSpace>> {
+    Ok(match space {
+        None => None,
+        Some(s) if s.is_none() => None,
+        Some(s) if s.is_instance_of::<pyo3::types::PyDict>() => Some(crate::from_py::<SearchSpace>(s, "search space")?),
+        Some(s) => match s.extract::<PathBuf>() {
+            Ok(p) => Some(SearchSpace::load(&p)?),
+            Err(_) => {
+                return Err(Error::type_error(format!(
+                    "space must be a dict, a path to a JSON file, or None; got {}",
+                    s.get_type().name()?
+                )));
+            }
+        },
+    })
+}
+
+/// The training configuration trials start from (a partial dict as for `train`).
+fn parse_base(base: Option<&Bound<'_, PyAny>>) -> Result<TrainConfig> {
+    match base {
+        Some(b) if !b.is_none() => crate::config_from_py(b, "base training configuration"),
+        _ => Ok(TrainConfig::default()),
+    }
+}
+
+/// The search space as plain data, checked: ``space`` (a dict or the path of a JSON file, as
+/// ``asl hpo --space`` reads it), or the default space.
+///
+/// An external search (the Optuna worker, ``asl.optuna_worker``) samples from it: each entry
+/// is ``{"type": "log_uniform" | "uniform", "low", "high"}``, ``{"type": "int", "low", "high",
+/// "log"}`` or ``{"type": "categorical", "choices": [...]}``.
+///
+/// Raises:
+///     HpoError: an unknown parameter or an invalid prior.
+#[pyfunction]
+#[pyo3(signature = (space = None))]
+fn search_space<'py>(py: Python<'py>, space: Option<&Bound<'py, PyAny>>) -> Result<Bound<'py, PyAny>> {
+    let space = parse_space(space)?.unwrap_or_default();
+    space.validate()?;
+    crate::to_py(py, &space)
+}
+
+/// The training configuration of one trial, as ``asl hpo`` trains its trials: ``base`` with
+/// the sampled ``params`` set (names as in the search space), ``epochs`` epochs and no early
+/// stopping of its own (the search's pruner decides). Pass it to ``train``.
+///
+/// Raises:
+///     HpoError: an unknown parameter, or values the configuration refuses.
+#[pyfunction]
+#[pyo3(signature = (params, *, base = None, epochs = 9))]
+fn trial_config<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyAny>,
+    base: Option<&Bound<'py, PyAny>>,
+    epochs: usize,
+) -> Result<Bound<'py, PyAny>> {
+    let params: asl_core::hpo::TrialParams = crate::from_py(params, "trial parameters")?;
+    let config = asl_core::hpo::trial_config(&parse_base(base)?, &params, epochs)?;
+    crate::to_py(py, &config)
 }
 
 /// An observer that hands each line to a Python callable (or prints it).
@@ -412,6 +458,8 @@ fn py_pipeline<'py>(
 
 pub fn register_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_hpo, m)?)?;
+    m.add_function(wrap_pyfunction!(search_space, m)?)?;
+    m.add_function(wrap_pyfunction!(trial_config, m)?)?;
     m.add_function(wrap_pyfunction!(py_register, m)?)?;
     m.add_function(wrap_pyfunction!(py_models, m)?)?;
     m.add_function(wrap_pyfunction!(py_promote, m)?)?;

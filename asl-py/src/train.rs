@@ -122,6 +122,8 @@ impl Run {
 ///     progress: ``True`` for a ``tqdm.auto`` bar per epoch, or a tqdm-like class/factory.
 ///     on_epoch: called with each epoch's metrics (a dict); return ``False`` to stop early
 ///         (the best weights so far are kept).
+///     experiment: tracking experiment of the run (default ``asl-train``).
+///     tags: extra tags of the tracked run (strings), e.g. an external search's study and trial.
 ///
 /// Returns:
 ///     Run
@@ -131,7 +133,7 @@ impl Run {
 ///     DatasetError, PrepError: no data.
 ///     KeyboardInterrupt: Ctrl-C; the run folder keeps the last finished epoch.
 #[pyfunction]
-#[pyo3(signature = (config = None, *, dataset = "grassknoted/asl-alphabet", data = None, val_fraction = 0.2, split_seed = 42, name = None, run_dir = None, home = None, progress = None, on_epoch = None))]
+#[pyo3(signature = (config = None, *, dataset = "grassknoted/asl-alphabet", data = None, val_fraction = 0.2, split_seed = 42, name = None, run_dir = None, home = None, progress = None, on_epoch = None, experiment = None, tags = None))]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(name = "train")]
 fn py_train<'py>(
@@ -146,6 +148,8 @@ fn py_train<'py>(
     home: Option<PathBuf>,
     progress: Option<&Bound<'py, PyAny>>,
     on_epoch: Option<Py<PyAny>>,
+    experiment: Option<String>,
+    tags: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Run> {
     let cfg: TrainConfig = match config {
         Some(c) if !c.is_none() => crate::config_from_py(c, "training configuration")?,
@@ -170,6 +174,8 @@ fn py_train<'py>(
         config: cfg,
         name,
         run_dir,
+        experiment,
+        tags: tags.unwrap_or_default(),
     };
     let sink = progress::sink(progress::resolve(py, progress)?);
     let callback_error: Mutex<Option<PyErr>> = Mutex::new(None);

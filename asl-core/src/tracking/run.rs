@@ -317,6 +317,14 @@ pub enum TrackedTrainError {
     },
 }
 
+/// How a training run is filed in the tracking store: experiment, run name and extra tags
+/// (an external search labels its trials with them).
+pub struct RunLabel<'a> {
+    pub experiment: &'a str,
+    pub name: &'a str,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
 /// A finished tracked training.
 pub struct TrackedTraining {
     pub outcome: TrainOutcome,
@@ -331,7 +339,7 @@ pub struct TrackedTraining {
 #[allow(clippy::too_many_arguments)]
 pub fn train_tracked(
     store: &dyn TrackingStore,
-    name: &str,
+    label: &RunLabel<'_>,
     cache: &Cache,
     cfg: &TrainConfig,
     run_dir: &Path,
@@ -351,8 +359,17 @@ pub fn train_tracked(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let lineage = Lineage::of(cache);
-    let tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
-    let tracked = TrainingRun::start(store, TRAIN_EXPERIMENT, name, cfg, &lineage, &tags, existing.as_deref())?;
+    let mut tags = BTreeMap::from([("asl.kind".to_string(), "train".to_string())]);
+    tags.extend(label.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let tracked = TrainingRun::start(
+        store,
+        label.experiment,
+        label.name,
+        cfg,
+        &lineage,
+        &tags,
+        existing.as_deref(),
+    )?;
     crate::fsutil::write_atomic(&id_file, tracked.run_id.as_bytes()).map_err(io(&id_file))?;
     let mut each_epoch = |m: &EpochMetrics| {
         // Tracking trouble must not cost the training: warn and go on.

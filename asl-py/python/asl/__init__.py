@@ -28,6 +28,10 @@ Search and registry::
     asl.evaluate("champion", data="other-people.zip", by_source=True)["by_source"]
     asl.monitor_report("drift.html", since="7d")           # over the server's prediction log
 
+Distributed search: ``python -m asl.optuna_worker --storage postgresql://… --study NAME``
+on any number of hosts runs one Optuna study's trials through ``train`` (see
+``asl.optuna_worker``; needs the ``optuna`` extra).
+
 Every long call (``collect``, ``prep``, ``train``, ``hpo``, ``pipeline``) releases the GIL and
 stops cleanly on Ctrl-C (KeyboardInterrupt): call it again to continue. Errors are
 ``asl.AslError`` subclasses carrying the core's message.
@@ -63,9 +67,11 @@ from ._asl import (
     register,
     rollback,
     runs,
+    search_space,
     status,
     synth,
     train,
+    trial_config,
 )
 
 __all__ = [
@@ -98,7 +104,9 @@ __all__ = [
     "register",
     "rollback",
     "runs",
+    "search_space",
     "status",
     "synth",
     "train",
+    "trial_config",
 ]

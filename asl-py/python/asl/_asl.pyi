@@ -146,6 +146,8 @@ def train(
     home: StrPath | None = None,
     progress: ProgressArg = None,
     on_epoch: Callable[[dict[str, float]], bool | None] | None = None,
+    experiment: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Run:
     """Train a model on the prepared cache and save it as a model folder (a tracked run).
 
@@ -183,6 +185,19 @@ def hpo(
 
     Returns ``{"study", "dir", "trials", "best", "elapsed_secs"}`` as ``asl hpo --json``.
     """
+
+def search_space(space: dict[str, dict[str, Any]] | StrPath | None = None) -> dict[str, dict[str, Any]]:
+    """The search space as plain data, checked (a dict or JSON file as ``asl hpo --space``
+    reads it), or the default space."""
+
+def trial_config(
+    params: dict[str, Any],
+    *,
+    base: dict[str, Any] | None = None,
+    epochs: int = 9,
+) -> dict[str, Any]:
+    """The training configuration of one trial as ``asl hpo`` trains it: ``base`` with
+    ``params`` set, ``epochs`` epochs, no early stopping of its own (the pruner decides)."""
 
 def register(
     run_id: str,
