@@ -718,7 +718,7 @@ mod tests {
     #[test]
     fn missing_log_reads_as_empty() {
         assert!(
-            read_since(&temp_dir("missing").join("none.sqlite"), 0)
+            read_since(temp_dir("missing").join("none.sqlite"), 0)
                 .expect("no error")
                 .is_empty()
         );
@@ -764,7 +764,7 @@ mod tests {
             max_age_secs: Some(3600),
             ..LogConfig::default()
         };
-        let log = PredictionLog::open_with(&dir.join("p.sqlite"), config).expect("open");
+        let log = PredictionLog::open_with(dir.join("p.sqlite"), config).expect("open");
         let now = crate::clock::now_unix();
         // 50 rows two hours old, then 200 fresh ones.
         (0..50).for_each(|i| assert!(log.record(row(now - 7200, i))));

@@ -14,7 +14,7 @@ use super::log::{LogConfig, LoggedPrediction, Store};
 
 /// Replicas starting together must not race on `CREATE TABLE IF NOT EXISTS` (PostgreSQL can
 /// fail one of them on its catalogue's unique index): the schema is made under this lock.
-const SCHEMA_LOCK: i64 = 0x6173_6c5f_6c6f_67; // "asl_log"
+const SCHEMA_LOCK: i64 = 0x0061_736c_5f6c_6f67; // "asl_log"
 
 fn create_table_sql() -> String {
     let features: String = FEATURE_NAMES
