@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. README.md's test command; .ci/run calls it.
 # Installs what the tests drive for real: Debian's chromium (the server's page is tested in a
-# headless browser), Debian's prometheus (it scrapes the server in the monitoring test) and MLflow in ./.venv (tracking and registry are tested against a real
+# headless browser), Debian's prometheus (it scrapes the server in the monitoring test),
+# Debian's postgresql (the replicas' shared prediction log, the Optuna study) and MLflow in ./.venv (tracking and registry are tested against a real
 # `mlflow server`), and the validators of deploy/ in ./.venv-deploy. Then the Python bindings (asl-py) in ./.venv-py: wheel, pytest, the example
-# notebook and the example Prefect flows.
+# notebook and the example Prefect flows; last, the deployable stack's processes started natively
+# (deploy/native_stack.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -13,8 +15,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]} (Debian) for the browser and monitoring tests"
+  echo "== installing ${missing[*]} (Debian) for the browser, monitoring and PostgreSQL tests"
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
@@ -89,4 +92,8 @@ t=$SECONDS
 env -u PREFECT_API_URL PREFECT_HOME="$py_tmp/prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false \
   .venv-py/bin/python examples/prefect_flow.py --home "$py_tmp/asl-home"
 echo "   prefect flow took $((SECONDS - t))s"
+echo "== deploy/native_stack.py (the compose arrangement started natively: PostgreSQL, MLflow, two replicas, Prometheus)"
+t=$SECONDS
+.venv-py/bin/python deploy/native_stack.py --server "$CARGO_TARGET_DIR/debug/asl-http" --prometheus /usr/bin/prometheus
+echo "   native stack took $((SECONDS - t))s"
 echo "== Python part took $((SECONDS - py_started))s"
