@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -132,7 +131,5 @@ def test_best_trial_registers(searched, postgres, optuna_home):
 def test_a_worker_with_another_search_is_refused(searched, postgres, optuna_home):
     args = worker_args(postgres, optuna_home, searched["space"])
     args[args.index("--epochs") + 1] = str(EPOCHS + 1)
-    started = time.monotonic()
     out = subprocess.run(args, capture_output=True, text=True, env=searched["env"])
     assert out.returncode == 1 and "another search (epochs differ)" in out.stderr
-    assert time.monotonic() - started < 60

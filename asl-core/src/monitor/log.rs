@@ -221,7 +221,8 @@ impl SqliteStore {
             .map_err(sqlite)?;
         // WAL with NORMAL sync survives process crashes; a power cut may lose the last batches.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
-        conn.execute_batch(&create_table_sql()).map_err(sqlite)?;
+        conn.execute_batch(&create_table_sql("INTEGER PRIMARY KEY", "INTEGER", "REAL"))
+            .map_err(sqlite)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sqlite)?;
         Ok(SqliteStore {
@@ -260,27 +261,25 @@ pub(super) fn columns() -> String {
     columns
 }
 
-fn create_table_sql() -> String {
+/// The predictions table, one definition for both databases: `id`, `int` and `real` are each
+/// database's words for a row id, an integer and a float.
+pub(super) fn create_table_sql(id: &str, int: &str, real: &str) -> String {
     let features: String = FEATURE_NAMES
         .iter()
         .map(|name| {
-            let kind = if matches!(*name, "width" | "height") {
-                "INTEGER"
-            } else {
-                "REAL"
-            };
+            let kind = if matches!(*name, "width" | "height") { int } else { real };
             format!(",\n    {name} {kind} NOT NULL")
         })
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
+    id {id},
+    ts {int} NOT NULL,
     model TEXT NOT NULL,
     request_id TEXT NOT NULL,
-    class_index INTEGER NOT NULL,
+    class_index {int} NOT NULL,
     class TEXT NOT NULL,
-    confidence REAL NOT NULL{features}
+    confidence {real} NOT NULL{features}
 );
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);"
     )

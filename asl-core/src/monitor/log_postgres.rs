@@ -16,32 +16,6 @@ use super::log::{LogConfig, LoggedPrediction, Store};
 /// fail one of them on its catalogue's unique index): the schema is made under this lock.
 const SCHEMA_LOCK: i64 = 0x0061_736c_5f6c_6f67; // "asl_log"
 
-fn create_table_sql() -> String {
-    let features: String = FEATURE_NAMES
-        .iter()
-        .map(|name| {
-            let kind = if matches!(*name, "width" | "height") {
-                "BIGINT"
-            } else {
-                "DOUBLE PRECISION"
-            };
-            format!(",\n    {name} {kind} NOT NULL")
-        })
-        .collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS predictions (
-    id BIGSERIAL PRIMARY KEY,
-    ts BIGINT NOT NULL,
-    model TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    class_index BIGINT NOT NULL,
-    class TEXT NOT NULL,
-    confidence DOUBLE PRECISION NOT NULL{features}
-);
-CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);"
-    )
-}
-
 fn error(url: &str, source: postgres::Error) -> MonitorError {
     MonitorError::Postgres {
         url: super::log::redact(url),
@@ -67,6 +41,7 @@ fn to_int(v: u64) -> i64 {
 pub(super) struct PostgresStore {
     url: String,
     client: Option<Client>,
+    insert_sql: String,
 }
 
 impl PostgresStore {
@@ -76,11 +51,17 @@ impl PostgresStore {
         let mut tx = client.transaction().map_err(|e| error(url, e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .map_err(|e| error(url, e))?;
-        tx.batch_execute(&create_table_sql()).map_err(|e| error(url, e))?;
+        tx.batch_execute(&super::log::create_table_sql(
+            "BIGSERIAL PRIMARY KEY",
+            "BIGINT",
+            "DOUBLE PRECISION",
+        ))
+        .map_err(|e| error(url, e))?;
         tx.commit().map_err(|e| error(url, e))?;
         Ok(PostgresStore {
             url: url.to_string(),
             client: Some(client),
+            insert_sql: insert_sql(),
         })
     }
 
@@ -92,13 +73,9 @@ impl PostgresStore {
         self.client.as_mut().ok_or_else(|| "no connection".to_string())
     }
 
-    fn insert(&mut self, batch: &[LoggedPrediction]) -> Result<(), postgres::Error> {
-        let sql = insert_sql();
-        let Some(client) = self.client.as_mut() else {
-            return Ok(());
-        };
+    fn insert(client: &mut Client, sql: &str, batch: &[LoggedPrediction]) -> Result<(), postgres::Error> {
         let mut tx = client.transaction()?;
-        let stmt = tx.prepare(&sql)?;
+        let stmt = tx.prepare(sql)?;
         for row in batch {
             let v = row.features.values();
             let (ts, class_index) = (to_int(row.ts), to_int(row.class_index as u64));
@@ -141,7 +118,8 @@ fn insert_sql() -> String {
 impl Store for PostgresStore {
     fn insert_all(&mut self, batch: &[LoggedPrediction]) -> Result<(), String> {
         self.client()?;
-        let result = self.insert(batch);
+        let client = self.client.as_mut().ok_or("no connection")?;
+        let result = Self::insert(client, &self.insert_sql, batch);
         if result.is_err() && self.client.as_ref().is_some_and(Client::is_closed) {
             self.client = None; // reconnect on the next batch
         }
