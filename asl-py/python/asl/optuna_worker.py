@@ -83,6 +83,12 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in auth else url
 
 
+def _retry_callback():
+    """Queues a failed trial again (at most twice), keeping its reported epochs, so that the
+    worker that takes it resumes from its checkpoint."""
+    return _optuna().storages.RetryHeartbeatStaleTrialCallback(max_retry=2, inherit_intermediate_values=True)
+
+
 def open_storage(url: str, heartbeat: float = 30.0):
     """An RDB storage with heartbeats: a worker that dies has its trial failed and retried
     (intermediate values kept) by whichever worker looks next."""
@@ -97,7 +103,7 @@ def open_storage(url: str, heartbeat: float = 30.0):
                 storage_url(url),
                 heartbeat_interval=int(heartbeat),
                 grace_period=int(heartbeat * 4),
-                failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2, inherit_intermediate_values=True),
+                heartbeat_stale_trial_callback=_retry_callback(),
                 engine_kwargs={"pool_pre_ping": True},
             )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
@@ -197,7 +203,7 @@ def _budget_reached(study, trials: int) -> bool:
     all_trials = study.get_trials(deepcopy=False)
     if any(t.state == optuna.trial.TrialState.WAITING for t in all_trials):
         return False
-    retried = {optuna.storages.RetryFailedTrialCallback.retried_trial_number(t) for t in all_trials}
+    retried = {optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in all_trials}
     counted = [t for t in all_trials if t.number not in retried]
     return len(counted) >= trials
 
@@ -294,7 +300,7 @@ def run_worker(args, say: Callable[[str], None] = print) -> dict[str, Any]:
         except KeyboardInterrupt:
             # Optuna failed the trial; queue it again so a worker resumes it (its checkpoint
             # is in this host's run folder).
-            retry = optuna.storages.RetryFailedTrialCallback(max_retry=2, inherit_intermediate_values=True)
+            retry = _retry_callback()
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
                 if ran and t.number == ran[-1]:
                     retry(study, t)
