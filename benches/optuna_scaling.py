@@ -37,7 +37,10 @@ SPACE = {"lr": {"type": "log_uniform", "low": 1e-3, "high": 1e-2}, "dropout": {"
 def run(storage: str, workers: int, trials_each: int, args, home: Path, space: Path) -> dict:
     study = f"scaling-{workers}"
     cores = os.cpu_count() or 1
-    base = {"batch_size": 64, "seed": 1, "model": {"width": args.width, "depth": 3, "input_size": args.size}}
+    # The hand path is off: its landmarks and handshape model are built once per cache and
+    # reused by every trial (`asl prep --detect-hands`), a fixed cost that does not scale with
+    # trials; left on, the first trial of each run would detect hands in every photo.
+    base = {"batch_size": 64, "seed": 1, "hands": "off", "model": {"width": args.width, "depth": 3, "input_size": args.size}}
     cmd = [
         sys.executable, "-m", "asl.optuna_worker", "--storage", storage, "--study", study,
         "--trials", str(trials_each * workers), "--epochs", str(args.epochs), "--space", str(space),
