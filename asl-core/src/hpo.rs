@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -682,6 +682,28 @@ pub fn run_study(
     observer: &dyn StudyObserver,
     cancel: &Cancel,
 ) -> Result<Study, HpoError> {
+    let study = open_study(dir, name, config, observer)?;
+    let clock = StudyClock {
+        dir,
+        elapsed_before: study.elapsed_secs,
+        started: Instant::now(),
+    };
+    let session = Session {
+        clock,
+        objective,
+        observer,
+        cancel,
+        shared: Mutex::new(study),
+        claimed: Mutex::new(BTreeSet::new()),
+        first_error: Mutex::new(None),
+    };
+    session.run_workers(config.parallel);
+    session.finish()
+}
+
+/// The study in `dir` ready for this session: loaded (refused if it was started with another
+/// identity) or created, with this session's budgets, and saved.
+fn open_study(dir: &Path, name: &str, config: &StudyConfig, observer: &dyn StudyObserver) -> Result<Study, HpoError> {
     config.space.validate()?;
     config.base.validate().map_err(|e| HpoError::BadSpace(e.to_string()))?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -719,181 +741,254 @@ pub fn run_study(
         ));
     }
     study.save(dir)?;
-
-    let elapsed_before = study.elapsed_secs;
-    let started = Instant::now();
-    let shared = Mutex::new(study);
-    let claimed: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
-    let first_error: Mutex<Option<HpoError>> = Mutex::new(None);
-    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
-    let save = |s: &mut Study| -> Result<(), HpoError> {
-        s.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
-        s.save(dir)
-    };
-
-    let worker = || -> Result<(), HpoError> {
-        loop {
-            let spec = {
-                let mut s = lock();
-                if cancel.is_cancelled() || first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                    return Ok(());
-                }
-                s.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
-                let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
-                // Interrupted trials first (they resume from their checkpoints).
-                let number = match s
-                    .trials
-                    .iter()
-                    .find(|t| t.state == TrialState::Running && !claimed.contains(&t.number))
-                {
-                    Some(t) => t.number,
-                    None if s.budget_left() => {
-                        let number = s.trials.len();
-                        let (params, internal) = s.sample(number)?;
-                        // A draw the configuration refuses is a failed trial, never a Running
-                        // one that every later session would try to resume.
-                        let refused = apply(&s.config.base, &params)
-                            .and_then(|c| c.validate().map_err(|e| HpoError::BadSpace(e.to_string())))
-                            .err();
-                        let state = if refused.is_some() {
-                            TrialState::Failed
-                        } else {
-                            TrialState::Running
-                        };
-                        s.trials.push(Trial {
-                            number,
-                            params,
-                            internal,
-                            state,
-                            intermediate: Vec::new(),
-                            value: None,
-                            latency_ms: None,
-                            run_id: None,
-                            model_dir: None,
-                            seconds: 0.0,
-                            error: refused.as_ref().map(|e| e.to_string()),
-                        });
-                        if let Some(e) = refused {
-                            observer.event(&format!("trial {number}: failed: {e}"));
-                            save(&mut s)?;
-                            continue;
-                        }
-                        number
-                    }
-                    None => return Ok(()),
-                };
-                claimed.insert(number);
-                save(&mut s)?;
-                let t = &s.trials[number];
-                let mut config = trial_config(&s.config.base, &t.params, s.config.max_epochs)?;
-                if let Some(b) = s.config.time_budget_secs {
-                    config.time_budget_secs = Some((b - s.elapsed_secs).max(1.0));
-                }
-                observer.event(&format!("trial {number}: start {}", fmt_params(&t.params)));
-                TrialSpec {
-                    number,
-                    params: t.params.clone(),
-                    config,
-                    dir: dir.join("trials").join(number.to_string()),
-                }
-            };
-            let t0 = Instant::now();
-            let mut report = |epoch: usize, value: f64| -> bool {
-                let mut s = lock();
-                let n = spec.number;
-                let iv = &mut s.trials[n].intermediate;
-                iv.truncate(epoch.saturating_sub(1));
-                iv.push(value);
-                let rungs = s.config.pruner.rungs(s.config.max_epochs);
-                let keep = if rungs.contains(&epoch) {
-                    let at_rung: Vec<f64> = s
-                        .trials
-                        .iter()
-                        .filter_map(|t| t.intermediate.get(epoch - 1).copied())
-                        .collect();
-                    !s.config.pruner.should_prune(value, &at_rung)
-                } else {
-                    true
-                };
-                let _ = save(&mut s);
-                observer.event(&format!(
-                    "trial {n}: epoch {epoch} val accuracy {:.2}%{}",
-                    value * 100.0,
-                    if keep { "" } else { " → pruned" }
-                ));
-                keep
-            };
-            // A panicking trial is a failed trial; the study goes on.
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                objective.run(&spec, &mut report, cancel)
-            }))
-            .unwrap_or_else(|p| {
-                Err(TrialError::Failed(format!(
-                    "the trial panicked: {}",
-                    p.downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default()
-                )))
-            });
-            let mut s = lock();
-            let t = &mut s.trials[spec.number];
-            t.seconds += t0.elapsed().as_secs_f64();
-            match result {
-                Ok(r) => {
-                    t.state = if r.pruned {
-                        TrialState::Pruned
-                    } else {
-                        TrialState::Complete
-                    };
-                    t.value = Some(r.value);
-                    t.latency_ms = r.latency_ms;
-                    t.run_id = r.run_id;
-                    t.model_dir = r.model_dir;
-                    observer.event(&format!(
-                        "trial {}: {} with validation accuracy {:.2}% in {:.0}s",
-                        spec.number,
-                        if r.pruned { "pruned" } else { "complete" },
-                        r.value * 100.0,
-                        t.seconds
-                    ));
-                }
-                // Interrupted: stays Running, to be resumed by the next session.
-                Err(_) if cancel.is_cancelled() => {}
-                Err(e) => {
-                    observer.event(&format!("trial {}: failed: {e}", spec.number));
-                    t.state = TrialState::Failed;
-                    t.error = Some(e.to_string());
-                }
-            }
-            save(&mut s)?;
-        }
-    };
-
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..config.parallel.max(1)).map(|_| scope.spawn(worker)).collect();
-        for h in handles {
-            let r = h
-                .join()
-                .unwrap_or_else(|_| Err(HpoError::BadSpace("a trial thread panicked".into())));
-            if let Err(e) = r {
-                let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                first.get_or_insert(e);
-            }
-        }
-    });
-    let mut study = shared.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        let _ = save(&mut study);
-        return Err(e);
-    }
-    if cancel.is_cancelled() {
-        save(&mut study)?;
-        return Err(HpoError::Cancelled);
-    }
-    study.finished = study.count(TrialState::Running) == 0;
-    save(&mut study)?;
     Ok(study)
+}
+
+/// Where a session saves its study, and the wall time the study had spent before it began.
+struct StudyClock<'a> {
+    dir: &'a Path,
+    elapsed_before: f64,
+    started: Instant,
+}
+
+impl StudyClock<'_> {
+    /// Wall time over all sessions, this one up to now.
+    fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn save(&self, s: &mut Study) -> Result<(), HpoError> {
+        s.elapsed_secs = self.elapsed();
+        s.save(self.dir)
+    }
+}
+
+/// What the worker threads of one session share.
+struct Session<'a> {
+    clock: StudyClock<'a>,
+    objective: &'a dyn Objective,
+    observer: &'a dyn StudyObserver,
+    cancel: &'a Cancel,
+    shared: Mutex<Study>,
+    /// Trials a worker of this session has taken (so two never run the same one).
+    claimed: Mutex<BTreeSet<usize>>,
+    /// The first error of any worker; the others stop at their next trial.
+    first_error: Mutex<Option<HpoError>>,
+}
+
+impl Session<'_> {
+    fn lock(&self) -> MutexGuard<'_, Study> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `parallel` workers to their end, keeping the first error any of them returns.
+    fn run_workers(&self, parallel: usize) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parallel.max(1)).map(|_| scope.spawn(move || self.work())).collect();
+            for h in handles {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(HpoError::BadSpace("a trial thread panicked".into())));
+                if let Err(e) = r {
+                    let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                    first.get_or_insert(e);
+                }
+            }
+        });
+    }
+
+    /// One worker: trials one after another until none is left, the budget is spent, the
+    /// search is cancelled or another worker failed.
+    fn work(&self) -> Result<(), HpoError> {
+        while let Some(spec) = self.next_trial()? {
+            let t0 = Instant::now();
+            let result = self.run_trial(&spec);
+            self.record(&spec, t0, result)?;
+        }
+        Ok(())
+    }
+
+    /// Claims the next trial and saves the study; None when this worker should stop.
+    fn next_trial(&self) -> Result<Option<TrialSpec>, HpoError> {
+        loop {
+            let mut s = self.lock();
+            if self.cancel.is_cancelled() || self.first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                return Ok(None);
+            }
+            s.elapsed_secs = self.clock.elapsed();
+            let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+            // Interrupted trials first (they resume from their checkpoints).
+            let number = match s
+                .trials
+                .iter()
+                .find(|t| t.state == TrialState::Running && !claimed.contains(&t.number))
+            {
+                Some(t) => t.number,
+                None if s.budget_left() => match self.draw_trial(&mut s)? {
+                    Some(number) => number,
+                    None => continue,
+                },
+                None => return Ok(None),
+            };
+            claimed.insert(number);
+            self.clock.save(&mut s)?;
+            return self.trial_spec(&s, number).map(Some);
+        }
+    }
+
+    /// Samples a new trial and adds it to the study. A draw the configuration refuses is a
+    /// failed trial (saved; None returned), never a Running one that every later session would
+    /// try to resume.
+    fn draw_trial(&self, s: &mut Study) -> Result<Option<usize>, HpoError> {
+        let number = s.trials.len();
+        let (params, internal) = s.sample(number)?;
+        let refused = apply(&s.config.base, &params)
+            .and_then(|c| c.validate().map_err(|e| HpoError::BadSpace(e.to_string())))
+            .err();
+        let state = if refused.is_some() {
+            TrialState::Failed
+        } else {
+            TrialState::Running
+        };
+        s.trials.push(Trial {
+            number,
+            params,
+            internal,
+            state,
+            intermediate: Vec::new(),
+            value: None,
+            latency_ms: None,
+            run_id: None,
+            model_dir: None,
+            seconds: 0.0,
+            error: refused.as_ref().map(|e| e.to_string()),
+        });
+        if let Some(e) = refused {
+            self.observer.event(&format!("trial {number}: failed: {e}"));
+            self.clock.save(s)?;
+            return Ok(None);
+        }
+        Ok(Some(number))
+    }
+
+    /// What trial `number` trains, with what is left of the time budget.
+    fn trial_spec(&self, s: &Study, number: usize) -> Result<TrialSpec, HpoError> {
+        let t = &s.trials[number];
+        let mut config = trial_config(&s.config.base, &t.params, s.config.max_epochs)?;
+        if let Some(b) = s.config.time_budget_secs {
+            config.time_budget_secs = Some((b - s.elapsed_secs).max(1.0));
+        }
+        self.observer
+            .event(&format!("trial {number}: start {}", fmt_params(&t.params)));
+        Ok(TrialSpec {
+            number,
+            params: t.params.clone(),
+            config,
+            dir: self.clock.dir.join("trials").join(number.to_string()),
+        })
+    }
+
+    fn run_trial(&self, spec: &TrialSpec) -> Result<TrialResult, TrialError> {
+        let mut report = |epoch: usize, value: f64| -> bool { self.report_epoch(spec.number, epoch, value) };
+        // A panicking trial is a failed trial; the study goes on.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.objective.run(spec, &mut report, self.cancel)
+        }))
+        .unwrap_or_else(|p| {
+            Err(TrialError::Failed(format!(
+                "the trial panicked: {}",
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default()
+            )))
+        })
+    }
+
+    /// Records trial `n`'s validation accuracy after `epoch`; false when the pruner stops it.
+    fn report_epoch(&self, n: usize, epoch: usize, value: f64) -> bool {
+        let mut s = self.lock();
+        let iv = &mut s.trials[n].intermediate;
+        iv.truncate(epoch.saturating_sub(1));
+        iv.push(value);
+        let rungs = s.config.pruner.rungs(s.config.max_epochs);
+        let keep = if rungs.contains(&epoch) {
+            let at_rung: Vec<f64> = s
+                .trials
+                .iter()
+                .filter_map(|t| t.intermediate.get(epoch - 1).copied())
+                .collect();
+            !s.config.pruner.should_prune(value, &at_rung)
+        } else {
+            true
+        };
+        let _ = self.clock.save(&mut s);
+        self.observer.event(&format!(
+            "trial {n}: epoch {epoch} val accuracy {:.2}%{}",
+            value * 100.0,
+            if keep { "" } else { " → pruned" }
+        ));
+        keep
+    }
+
+    /// Records how a trial that started at `t0` ended, and saves the study.
+    fn record(&self, spec: &TrialSpec, t0: Instant, result: Result<TrialResult, TrialError>) -> Result<(), HpoError> {
+        let mut s = self.lock();
+        let t = &mut s.trials[spec.number];
+        t.seconds += t0.elapsed().as_secs_f64();
+        match result {
+            Ok(r) => {
+                t.state = if r.pruned {
+                    TrialState::Pruned
+                } else {
+                    TrialState::Complete
+                };
+                t.value = Some(r.value);
+                t.latency_ms = r.latency_ms;
+                t.run_id = r.run_id;
+                t.model_dir = r.model_dir;
+                self.observer.event(&format!(
+                    "trial {}: {} with validation accuracy {:.2}% in {:.0}s",
+                    spec.number,
+                    if r.pruned { "pruned" } else { "complete" },
+                    r.value * 100.0,
+                    t.seconds
+                ));
+            }
+            // Interrupted: stays Running, to be resumed by the next session.
+            Err(_) if self.cancel.is_cancelled() => {}
+            Err(e) => {
+                self.observer.event(&format!("trial {}: failed: {e}", spec.number));
+                t.state = TrialState::Failed;
+                t.error = Some(e.to_string());
+            }
+        }
+        self.clock.save(&mut s)
+    }
+
+    /// The study as this session leaves it, saved: the first worker error, else Cancelled,
+    /// else finished when no trial is left to resume.
+    fn finish(self) -> Result<Study, HpoError> {
+        let Session {
+            clock,
+            cancel,
+            shared,
+            first_error,
+            ..
+        } = self;
+        let mut study = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            let _ = clock.save(&mut study);
+            return Err(e);
+        }
+        if cancel.is_cancelled() {
+            clock.save(&mut study)?;
+            return Err(HpoError::Cancelled);
+        }
+        study.finished = study.count(TrialState::Running) == 0;
+        clock.save(&mut study)?;
+        Ok(study)
+    }
 }
 
 /// One memory-mapped cache per input size, opened (or built) once and shared by every trial.
@@ -952,11 +1047,41 @@ impl Objective for TrainObjective<'_> {
     ) -> Result<TrialResult, TrialError> {
         let cache = self.caches.get(spec.config.model.input_size)?;
         let lineage = crate::infer::Lineage::of(&cache);
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| TrialError::Io { path, source }
-        };
-        fs::create_dir_all(&spec.dir).map_err(io(&spec.dir))?;
+        fs::create_dir_all(&spec.dir).map_err(trial_io_err(&spec.dir))?;
+        let run = self.start_run(spec, &lineage)?;
+        // Named after the trial: the name is what the server and the reports show.
+        let model_dir = spec.dir.join(format!("{}-trial-{}", self.study, spec.number));
+        let outcome = train_trial(spec, &cache, lineage, &model_dir, run.as_ref(), report, cancel)?;
+        // From the outcome, not the callback: a trial pruned before a crash is still pruned
+        // when its resume trains no further epoch.
+        let pruned = outcome.stop == train::StopReason::Callback;
+        let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache)?;
+        if let Some(r) = &run {
+            let state = if pruned { "pruned" } else { "complete" };
+            r.finish(
+                &outcome,
+                latency,
+                &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())]),
+            )?;
+        }
+        Ok(TrialResult {
+            value: outcome.report.accuracy,
+            pruned,
+            latency_ms: latency.is_finite().then_some(latency),
+            run_id: run.map(|r| r.run_id),
+            model_dir: Some(model_dir),
+        })
+    }
+}
+
+impl TrainObjective<'_> {
+    /// The trial's tracked run, a child of the study's, when there is a store; its id is kept
+    /// in the trial's folder.
+    fn start_run(
+        &self,
+        spec: &TrialSpec,
+        lineage: &crate::infer::Lineage,
+    ) -> Result<Option<crate::tracking::run::TrainingRun<'_>>, TrialError> {
         // A resumed trial keeps logging into the run it started.
         let id_path = spec.dir.join(RUN_ID_FILE);
         let existing = fs::read_to_string(&id_path)
@@ -978,72 +1103,73 @@ impl Objective for TrainObjective<'_> {
                     &self.experiment,
                     &format!("{}-trial-{}", self.study, spec.number),
                     &spec.config,
-                    &lineage,
+                    lineage,
                     &tags,
                     existing.as_deref(),
                 )?;
-                fsutil::write_atomic(&id_path, r.run_id.as_bytes()).map_err(io(&id_path))?;
+                fsutil::write_atomic(&id_path, r.run_id.as_bytes()).map_err(trial_io_err(&id_path))?;
                 Some(r)
             }
             None => None,
         };
-        let mut log_error = None;
-        let mut on_epoch = |m: &train::EpochMetrics| {
-            if let Some(r) = &run
-                && let Err(e) = r.log_epoch(m)
-            {
-                log_error.get_or_insert(e);
+        Ok(run)
+    }
+}
+
+fn trial_io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrialError + '_ {
+    move |source| TrialError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Trains a trial, logging each epoch to its run (when tracked) and asking the pruner whether
+/// to go on. A training that fails, unless cancelled, fails the run.
+fn train_trial(
+    spec: &TrialSpec,
+    cache: &Cache,
+    lineage: crate::infer::Lineage,
+    model_dir: &Path,
+    run: Option<&crate::tracking::run::TrainingRun<'_>>,
+    report: &mut dyn FnMut(usize, f64) -> bool,
+    cancel: &Cancel,
+) -> Result<train::TrainOutcome, TrialError> {
+    let mut log_error = None;
+    let mut on_epoch = |m: &train::EpochMetrics| {
+        if let Some(r) = run
+            && let Err(e) = r.log_epoch(m)
+        {
+            log_error.get_or_insert(e);
+        }
+        if report(m.epoch, m.val_accuracy) {
+            Control::Continue
+        } else {
+            Control::Stop
+        }
+    };
+    let outcome = train::train(
+        cache,
+        &spec.config,
+        lineage,
+        &spec.dir.join("run"),
+        model_dir,
+        &mut on_epoch,
+        &crate::progress::NoProgress,
+        cancel,
+    );
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            if let (Some(r), false) = (run, cancel.is_cancelled()) {
+                let _ = r.fail(crate::tracking::RunStatus::Failed, &e.to_string());
             }
-            if report(m.epoch, m.val_accuracy) {
-                Control::Continue
-            } else {
-                Control::Stop
-            }
-        };
-        // Named after the trial: the name is what the server and the reports show.
-        let model_dir = spec.dir.join(format!("{}-trial-{}", self.study, spec.number));
-        let outcome = train::train(
-            &cache,
-            &spec.config,
-            lineage,
-            &spec.dir.join("run"),
-            &model_dir,
-            &mut on_epoch,
-            &crate::progress::NoProgress,
-            cancel,
-        );
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                if let (Some(r), false) = (&run, cancel.is_cancelled()) {
-                    let _ = r.fail(crate::tracking::RunStatus::Failed, &e.to_string());
-                }
-                return Err(e.into());
-            }
-        };
-        if let Some(e) = log_error {
             return Err(e.into());
         }
-        // From the outcome, not the callback: a trial pruned before a crash is still pruned
-        // when its resume trains no further epoch.
-        let pruned = outcome.stop == train::StopReason::Callback;
-        let latency = crate::tracking::run::single_image_latency_ms(&model_dir, &cache)?;
-        if let Some(r) = &run {
-            let state = if pruned { "pruned" } else { "complete" };
-            r.finish(
-                &outcome,
-                latency,
-                &BTreeMap::from([("asl.trial_state".to_string(), state.to_string())]),
-            )?;
-        }
-        Ok(TrialResult {
-            value: outcome.report.accuracy,
-            pruned,
-            latency_ms: latency.is_finite().then_some(latency),
-            run_id: run.map(|r| r.run_id),
-            model_dir: Some(model_dir),
-        })
+    };
+    if let Some(e) = log_error {
+        return Err(e.into());
     }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use crate::AslHome;
 use crate::dataset::{self, CollectOptions, CollectOutcome, DatasetError, DatasetRef, DatasetStore, KaggleClient};
-use crate::hpo::{HpoError, StudyConfig, TrialState};
+use crate::hpo::{CacheProvider, HpoError, StudyConfig, Trial, TrialState};
 use crate::prep::{self, PrepConfig};
 use crate::progress::{Cancel, NoProgress};
 use crate::registry::{PromotionDecision, Registry};
-use crate::tracking::TrackingStore;
+use crate::tracking::{ModelVersion, TrackingStore};
 use crate::workspace::{ImageSource, Workspace, WorkspaceError, heldout_accuracy, study_name};
 
 /// The step that failed, and why; what earlier steps wrote is kept.
@@ -150,8 +150,21 @@ pub fn run_pipeline(
     cancel: &Cancel,
 ) -> Result<PipelineOutcome, PipelineError> {
     let ws = Workspace::new(home.clone());
+    let cx = StepContext {
+        home,
+        cfg,
+        store,
+        say,
+        cancel,
+    };
     let mut steps = Vec::new();
-    let mut report = |r: StepReport| {
+    let mut report = |step: &'static str, action: &'static str, detail: String, t: Instant| {
+        let r = StepReport {
+            step,
+            action,
+            detail,
+            seconds: t.elapsed().as_secs_f64(),
+        };
         say(&format!("[{}] {} — {} ({:.1}s)", r.step, r.action, r.detail, r.seconds));
         steps.push(r);
     };
@@ -159,67 +172,19 @@ pub fn run_pipeline(
     // 1. collect
     let t = Instant::now();
     let (manifest, action, detail) = collect_step(home, cfg, say, cancel).map_err(PipelineError::Collect)?;
-    report(StepReport {
-        step: "collect",
-        action,
-        detail,
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    report("collect", action, detail, t);
 
     // 2. prep (the default size; the search opens other sizes on demand from the same source)
     let t = Instant::now();
-    let data_dir = DatasetStore::new(home, &cfg.dataset).data_dir(&manifest);
-    let layout = dataset::layout::scan(&data_dir).map_err(|e| PipelineError::Prep(e.into()))?;
-    let source = ImageSource::collected(layout, manifest.clone(), &cfg.dataset);
-    let prepared = prep::prepare(
-        &home.cache_dir(),
-        &source.prep_source(),
-        &cfg.prep,
-        false,
-        &NoProgress,
-        cancel,
-    )
-    .map_err(|e| PipelineError::Prep(e.into()))?;
-    let cache_hash = prepared.cache.header.hash();
-    report(StepReport {
-        step: "prep",
-        action: if prepared.built { "ran" } else { "skipped" },
-        detail: format!(
-            "cache {cache_hash}: {} train + {} held-out images",
-            prepared.cache.header.n_train, prepared.cache.header.n_val
-        ),
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    let (source, cache_hash, action, detail) = cx.prep_step(&manifest)?;
+    report("prep", action, detail, t);
     let caches = ws.caches(&source, &cfg.prep, cancel);
 
     // 3. hpo
     let t = Instant::now();
     let name = study_name(&cfg.dataset.slug, manifest.version, &cache_hash, &cfg.study);
-    let finished = |s: &crate::hpo::Study| s.trials.iter().filter(|t| t.state != TrialState::Running).count();
-    let trials_before = crate::hpo::Study::load(&home.study_dir(&name))
-        .map_err(PipelineError::Hpo)?
-        .as_ref()
-        .map(finished)
-        .unwrap_or(0);
-    let trial_say = |line: &str| say(&format!("[hpo] {line}"));
-    let study = ws
-        .run_named_study(&caches, &name, &cfg.study, store, &trial_say, cancel)
-        .map_err(PipelineError::Hpo)?;
-    let ran = finished(&study) - trials_before;
-    let best = study.best().cloned();
-    let best_line = best
-        .as_ref()
-        .map(|b| format!("best trial {} at {:.2}%", b.number, b.value.unwrap_or(0.0) * 100.0))
-        .unwrap_or_else(|| "no complete trial".into());
-    report(StepReport {
-        step: "hpo",
-        action: if ran > 0 { "ran" } else { "skipped" },
-        detail: format!(
-            "study {name}: {ran} new trials, {} in all; {best_line}",
-            study.trials.len()
-        ),
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    let (best, action, detail) = cx.hpo_step(&ws, &caches, &name)?;
+    report("hpo", action, detail, t);
 
     // 4. register + promotion guard
     let t = Instant::now();
@@ -228,53 +193,9 @@ pub fn run_pipeline(
             "the study has no complete trial to register".into(),
         ));
     };
-    let run_id = best
-        .run_id
-        .clone()
-        .ok_or_else(|| PipelineError::NothingToRegister(format!("trial {} has no tracked run", best.number)))?;
-    let registry = Registry::new(store, home);
-    let run = store.get_run(&run_id).map_err(register_err)?;
-    let already = registry
-        .versions()
-        .map_err(register_err)?
-        .into_iter()
-        .find(|v| v.run_id == run_id);
-    let version = match &already {
-        Some(v) => v.clone(),
-        None => registry.register_run(&run).map_err(register_err)?,
-    };
-    // The guard runs once, when the version is new: aliases moved by hand since (a rollback)
-    // are the user's decision and stay.
-    let decision = match already {
-        Some(_) => None,
-        None => Some(
-            registry
-                .promote_if_better(version.version, &mut |dir| heldout_accuracy(&caches, dir))
-                .map_err(register_err)?,
-        ),
-    };
-    let detail = match &decision {
-        Some(d) => format!(
-            "{} v{} ({}): {}, because {}",
-            registry.model_name(),
-            version.version,
-            store.describe(),
-            if d.promoted { "champion" } else { "challenger" },
-            d.reason
-        ),
-        None => format!(
-            "{} v{} already registered from run {run_id} ({}); aliases unchanged",
-            registry.model_name(),
-            version.version,
-            store.describe()
-        ),
-    };
-    report(StepReport {
-        step: "register",
-        action: if decision.is_none() { "skipped" } else { "ran" },
-        detail,
-        seconds: t.elapsed().as_secs_f64(),
-    });
+    let (version, decision, detail) = cx.register_step(&caches, &best)?;
+    let action = if decision.is_none() { "skipped" } else { "ran" };
+    report("register", action, detail, t);
     Ok(PipelineOutcome {
         steps,
         dataset_version: manifest.version,
@@ -283,6 +204,129 @@ pub fn run_pipeline(
         registered_version: Some(version.version),
         promotion: decision,
     })
+}
+
+/// What the steps after collect share.
+struct StepContext<'a> {
+    home: &'a AslHome,
+    cfg: &'a PipelineConfig,
+    store: &'a dyn TrackingStore,
+    say: &'a (dyn Fn(&str) + Sync),
+    cancel: &'a Cancel,
+}
+
+impl StepContext<'_> {
+    /// Step 2: the cache at the default size. Returns the image source the search's caches
+    /// open from, the cache's hash, and the step's action and detail.
+    fn prep_step(
+        &self,
+        manifest: &dataset::Manifest,
+    ) -> Result<(ImageSource, String, &'static str, String), PipelineError> {
+        let data_dir = DatasetStore::new(self.home, &self.cfg.dataset).data_dir(manifest);
+        let layout = dataset::layout::scan(&data_dir).map_err(|e| PipelineError::Prep(e.into()))?;
+        let source = ImageSource::collected(layout, manifest.clone(), &self.cfg.dataset);
+        let prepared = prep::prepare(
+            &self.home.cache_dir(),
+            &source.prep_source(),
+            &self.cfg.prep,
+            false,
+            &NoProgress,
+            self.cancel,
+        )
+        .map_err(|e| PipelineError::Prep(e.into()))?;
+        let cache_hash = prepared.cache.header.hash();
+        let action = if prepared.built { "ran" } else { "skipped" };
+        let detail = format!(
+            "cache {cache_hash}: {} train + {} held-out images",
+            prepared.cache.header.n_train, prepared.cache.header.n_val
+        );
+        Ok((source, cache_hash, action, detail))
+    }
+
+    /// Step 3: the study `name`, run until its budget is spent. Returns its best trial, and
+    /// the step's action (skipped when no trial finished) and detail.
+    fn hpo_step(
+        &self,
+        ws: &Workspace,
+        caches: &CacheProvider,
+        name: &str,
+    ) -> Result<(Option<Trial>, &'static str, String), PipelineError> {
+        let finished = |s: &crate::hpo::Study| s.trials.iter().filter(|t| t.state != TrialState::Running).count();
+        let trials_before = crate::hpo::Study::load(&self.home.study_dir(name))
+            .map_err(PipelineError::Hpo)?
+            .as_ref()
+            .map(finished)
+            .unwrap_or(0);
+        let say = self.say;
+        let trial_say = |line: &str| say(&format!("[hpo] {line}"));
+        let study = ws
+            .run_named_study(caches, name, &self.cfg.study, self.store, &trial_say, self.cancel)
+            .map_err(PipelineError::Hpo)?;
+        let ran = finished(&study) - trials_before;
+        let best = study.best().cloned();
+        let best_line = best
+            .as_ref()
+            .map(|b| format!("best trial {} at {:.2}%", b.number, b.value.unwrap_or(0.0) * 100.0))
+            .unwrap_or_else(|| "no complete trial".into());
+        let action = if ran > 0 { "ran" } else { "skipped" };
+        let detail = format!(
+            "study {name}: {ran} new trials, {} in all; {best_line}",
+            study.trials.len()
+        );
+        Ok((best, action, detail))
+    }
+
+    /// Step 4: registers the run of the best trial and, when that makes a new version, runs
+    /// the promotion guard on it. Returns the version, the guard's decision and the detail.
+    fn register_step(
+        &self,
+        caches: &CacheProvider,
+        best: &Trial,
+    ) -> Result<(ModelVersion, Option<PromotionDecision>, String), PipelineError> {
+        let store = self.store;
+        let run_id = best
+            .run_id
+            .clone()
+            .ok_or_else(|| PipelineError::NothingToRegister(format!("trial {} has no tracked run", best.number)))?;
+        let registry = Registry::new(store, self.home);
+        let run = store.get_run(&run_id).map_err(register_err)?;
+        let already = registry
+            .versions()
+            .map_err(register_err)?
+            .into_iter()
+            .find(|v| v.run_id == run_id);
+        let version = match &already {
+            Some(v) => v.clone(),
+            None => registry.register_run(&run).map_err(register_err)?,
+        };
+        // The guard runs once, when the version is new: aliases moved by hand since (a rollback)
+        // are the user's decision and stay.
+        let decision = match already {
+            Some(_) => None,
+            None => Some(
+                registry
+                    .promote_if_better(version.version, &mut |dir| heldout_accuracy(caches, dir))
+                    .map_err(register_err)?,
+            ),
+        };
+        let detail = match &decision {
+            Some(d) => format!(
+                "{} v{} ({}): {}, because {}",
+                registry.model_name(),
+                version.version,
+                store.describe(),
+                if d.promoted { "champion" } else { "challenger" },
+                d.reason
+            ),
+            None => format!(
+                "{} v{} already registered from run {run_id} ({}); aliases unchanged",
+                registry.model_name(),
+                version.version,
+                store.describe()
+            ),
+        };
+        Ok((version, decision, detail))
+    }
 }
 
 /// `--watch`: run, sleep `interval`, run again (a new Kaggle version invalidates the later

@@ -382,11 +382,25 @@ fn build(
     cancel: &Cancel,
 ) -> Result<(), PrepError> {
     let (train, val) = split(src.layout, cfg);
-    let s = cfg.image_size;
     let all: Vec<&(u8, PathBuf)> = train.iter().chain(val.iter()).collect();
+    let decoded = decode_all(&all, cfg.image_size, progress, cancel);
+    if cancel.is_cancelled() {
+        return Err(PrepError::Cancelled);
+    }
+    let (header, labels) = cache_header(src, cfg, &all, &decoded, train.len())?;
+    write_cache(path, &header, &labels, &decoded)
+}
+
+/// Decodes every image in parallel, resized to `s`; each result is either pixels or the
+/// reason the file is unreadable.
+fn decode_all(
+    all: &[&(u8, PathBuf)],
+    s: u32,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Vec<Result<RgbImage, String>> {
     progress.begin("prep", Some(all.len() as u64));
     let done = AtomicUsize::new(0);
-    // Decode in parallel; each result is either pixels or the reason the file is unreadable.
     let decoded: Vec<Result<RgbImage, String>> = all
         .par_iter()
         .map(|(_, p)| {
@@ -404,9 +418,18 @@ fn build(
         })
         .collect();
     progress.finish();
-    if cancel.is_cancelled() {
-        return Err(PrepError::Cancelled);
-    }
+    decoded
+}
+
+/// The cache's header (the first `train_len` of `all` are training images) and the labels
+/// of the images that decoded. Unreadable files are counted and the first 20 named.
+fn cache_header(
+    src: &PrepSource,
+    cfg: &PrepConfig,
+    all: &[&(u8, PathBuf)],
+    decoded: &[Result<RgbImage, String>],
+    train_len: usize,
+) -> Result<(CacheHeader, Vec<u8>), PrepError> {
     let rel = |p: &Path| {
         p.strip_prefix(&src.layout.train_root)
             .unwrap_or(p)
@@ -417,12 +440,12 @@ fn build(
     let (mut n_train, mut n_val) = (0, 0);
     let mut files = Vec::new();
     let mut labels = Vec::new();
-    for (k, ((label, p), r)) in all.iter().map(|x| (&x.0, &x.1)).zip(&decoded).enumerate() {
+    for (k, ((label, p), r)) in all.iter().map(|x| (&x.0, &x.1)).zip(decoded).enumerate() {
         match r {
             Ok(_) => {
                 files.push(rel(p));
                 labels.push(*label);
-                if k < train.len() { n_train += 1 } else { n_val += 1 }
+                if k < train_len { n_train += 1 } else { n_val += 1 }
             }
             Err(e) => skipped.push((rel(p), e.clone())),
         }
@@ -446,6 +469,17 @@ fn build(
         skipped_count,
         skipped,
     };
+    Ok((header, labels))
+}
+
+/// Writes the cache file through a temporary file beside `path`, fsynced and renamed into
+/// place.
+fn write_cache(
+    path: &Path,
+    header: &CacheHeader,
+    labels: &[u8],
+    decoded: &[Result<RgbImage, String>],
+) -> Result<(), PrepError> {
     let dir = fsutil::parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = tempfile::Builder::new()
@@ -454,7 +488,7 @@ fn build(
         .map_err(io_err(dir))?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-        let hjson = serde_json::to_vec(&header).map_err(|e| PrepError::Io {
+        let hjson = serde_json::to_vec(header).map_err(|e| PrepError::Io {
             path: path.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
@@ -465,7 +499,7 @@ fn build(
         head.extend_from_slice(&hjson);
         head.resize(head.len().div_ceil(64) * 64, 0);
         w.write_all(&head).map_err(io_err(path))?;
-        w.write_all(&labels).map_err(io_err(path))?;
+        w.write_all(labels).map_err(io_err(path))?;
         for img in decoded.iter().flatten() {
             w.write_all(img.as_raw()).map_err(io_err(path))?;
         }

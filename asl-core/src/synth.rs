@@ -180,75 +180,17 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
         .last_modified_time(mtime)
         .unix_permissions(0o755);
     let quality = cfg.jpeg_quality.clamp(1, 100);
-
-    // The archive's entries in order; images are rendered in parallel batches and
-    // written in this order, so the bytes do not depend on the thread count.
-    enum Entry {
-        Dir(String),
-        Image { name: String, seed: u64, class_idx: usize },
-    }
-    let mut entries = vec![
-        Entry::Dir("asl_alphabet_train/".into()),
-        Entry::Dir(format!("{TRAIN_DIR}/")),
-    ];
-    for (ci, class) in CLASSES.iter().enumerate() {
-        entries.push(Entry::Dir(format!("{TRAIN_DIR}/{class}/")));
-        for k in 0..cfg.per_class {
-            let seed = sample_seed(cfg.seed, ci, 0, k);
-            entries.push(Entry::Image {
-                name: train_name(class, k),
-                seed,
-                class_idx: ci,
-            });
-        }
-    }
-    entries.push(Entry::Dir("asl_alphabet_test/".into()));
-    entries.push(Entry::Dir(format!("{TEST_DIR}/")));
-    for k in 0..cfg.test_per_class {
-        for (ci, class) in CLASSES.iter().enumerate() {
-            let seed = sample_seed(cfg.seed, ci, 1, k);
-            entries.push(Entry::Image {
-                name: test_name(class, k),
-                seed,
-                class_idx: ci,
-            });
-        }
-    }
-
+    let entries = archive_entries(cfg);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
-    let encode = |class_idx: usize, seed: u64| -> Result<Vec<u8>, SynthError> {
-        let img = render(class_idx, seed, cfg.image_size);
-        let mut jpeg = Vec::new();
-        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality))?;
-        Ok(jpeg)
-    };
 
     let mut zip = zip::ZipWriter::new(sink);
     let mut images = 0usize;
     for batch in entries.chunks(256) {
-        let jobs: Vec<(usize, u64)> = batch
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Image { seed, class_idx, .. } => Some((*class_idx, *seed)),
-                Entry::Dir(_) => None,
-            })
-            .collect();
-        let per_thread = jobs.len().div_ceil(threads).max(1);
-        let encoded: Vec<Result<Vec<u8>, SynthError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .chunks(per_thread)
-                .map(|chunk| scope.spawn(move || chunk.iter().map(|&(c, s)| encode(c, s)).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("synthetic image worker panicked"))
-                .collect()
-        });
-        let mut encoded = encoded.into_iter();
+        let mut encoded = encode_batch(batch, cfg, quality, threads).into_iter();
         for entry in batch {
             match entry {
-                Entry::Dir(name) => zip.add_directory(name.as_str(), dir_opts)?,
-                Entry::Image { name, .. } => {
+                ArchiveEntry::Dir(name) => zip.add_directory(name.as_str(), dir_opts)?,
+                ArchiveEntry::Image { name, .. } => {
                     let jpeg = encoded.next().expect("one encoded image per entry")?;
                     zip.start_file(name.as_str(), file_opts)?;
                     zip.write_all(&jpeg)?;
@@ -261,6 +203,78 @@ fn write_archive(cfg: &SynthConfig, sink: BufWriter<std::fs::File>) -> Result<us
     let file = sink.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(images)
+}
+
+/// One entry of the archive.
+enum ArchiveEntry {
+    Dir(String),
+    Image { name: String, seed: u64, class_idx: usize },
+}
+
+/// The archive's entries in order; images are rendered in parallel batches and
+/// written in this order, so the bytes do not depend on the thread count.
+fn archive_entries(cfg: &SynthConfig) -> Vec<ArchiveEntry> {
+    let mut entries = vec![
+        ArchiveEntry::Dir("asl_alphabet_train/".into()),
+        ArchiveEntry::Dir(format!("{TRAIN_DIR}/")),
+    ];
+    for (ci, class) in CLASSES.iter().enumerate() {
+        entries.push(ArchiveEntry::Dir(format!("{TRAIN_DIR}/{class}/")));
+        for k in 0..cfg.per_class {
+            let seed = sample_seed(cfg.seed, ci, 0, k);
+            entries.push(ArchiveEntry::Image {
+                name: train_name(class, k),
+                seed,
+                class_idx: ci,
+            });
+        }
+    }
+    entries.push(ArchiveEntry::Dir("asl_alphabet_test/".into()));
+    entries.push(ArchiveEntry::Dir(format!("{TEST_DIR}/")));
+    for k in 0..cfg.test_per_class {
+        for (ci, class) in CLASSES.iter().enumerate() {
+            let seed = sample_seed(cfg.seed, ci, 1, k);
+            entries.push(ArchiveEntry::Image {
+                name: test_name(class, k),
+                seed,
+                class_idx: ci,
+            });
+        }
+    }
+    entries
+}
+
+/// The JPEGs of the images in `batch`, in its order, rendered on up to `threads` threads.
+fn encode_batch(
+    batch: &[ArchiveEntry],
+    cfg: &SynthConfig,
+    quality: u8,
+    threads: usize,
+) -> Vec<Result<Vec<u8>, SynthError>> {
+    let encode = |class_idx: usize, seed: u64| -> Result<Vec<u8>, SynthError> {
+        let img = render(class_idx, seed, cfg.image_size);
+        let mut jpeg = Vec::new();
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality))?;
+        Ok(jpeg)
+    };
+    let jobs: Vec<(usize, u64)> = batch
+        .iter()
+        .filter_map(|e| match e {
+            ArchiveEntry::Image { seed, class_idx, .. } => Some((*class_idx, *seed)),
+            ArchiveEntry::Dir(_) => None,
+        })
+        .collect();
+    let per_thread = jobs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(|&(c, s)| encode(c, s)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("synthetic image worker panicked"))
+            .collect()
+    })
 }
 
 fn invalid(msg: &str) -> SynthError {
@@ -716,7 +730,6 @@ pub fn render(class_idx: usize, sample_seed: u64, size: u32) -> RgbImage {
 }
 
 fn draw_background(rng: &mut Rng, buf: &mut [[f32; 3]], n: usize, skin_lum: Option<f32>) {
-    let s = n as f32;
     let c0 = bg_colour(rng, skin_lum);
     let c1 = bg_colour(rng, skin_lum);
     let dir = V2::dir(rng.range(0.0, 360.0));
@@ -729,77 +742,94 @@ fn draw_background(rng: &mut Rng, buf: &mut [[f32; 3]], n: usize, skin_lum: Opti
         }
         // Two-colour linear gradient.
         1 => fill_gradient(buf, n, c0, c1, dir),
-        // Stripes (soft or hard edged).
-        2 => {
-            let period = s * rng.range(0.08, 0.3);
-            let hard = rng.range(1.0, 8.0);
-            let amount = rng.range(0.35, 1.0);
-            let phase = rng.range(0.0, 1.0);
-            for y in 0..n {
-                for x in 0..n {
-                    let p = V2(x as f32 + 0.5, y as f32 + 0.5);
-                    let t = p.dot(dir) / period + phase;
-                    let w = 0.5 + 0.5 * (t * std::f32::consts::TAU).sin();
-                    let w = ((w - 0.5) * hard + 0.5).clamp(0.0, 1.0);
-                    buf[y * n + x] = lerp3(c0, c1, w * amount);
-                }
-            }
+        2 => draw_stripes(rng, buf, n, c0, c1, dir),
+        3 => draw_room(rng, buf, n, c0, c1, skin_lum),
+        _ => draw_clutter(rng, buf, n, c0, c1, dir, skin_lum),
+    }
+}
+
+/// Stripes (soft or hard edged) of `c0` and `c1` across `dir`.
+fn draw_stripes(rng: &mut Rng, buf: &mut [[f32; 3]], n: usize, c0: [f32; 3], c1: [f32; 3], dir: V2) {
+    let s = n as f32;
+    let period = s * rng.range(0.08, 0.3);
+    let hard = rng.range(1.0, 8.0);
+    let amount = rng.range(0.35, 1.0);
+    let phase = rng.range(0.0, 1.0);
+    for y in 0..n {
+        for x in 0..n {
+            let p = V2(x as f32 + 0.5, y as f32 + 0.5);
+            let t = p.dot(dir) / period + phase;
+            let w = 0.5 + 0.5 * (t * std::f32::consts::TAU).sin();
+            let w = ((w - 0.5) * hard + 0.5).clamp(0.0, 1.0);
+            buf[y * n + x] = lerp3(c0, c1, w * amount);
         }
-        // A "room": wall and floor split by a horizon, maybe a door or window frame.
-        3 => {
-            let horizon = s * rng.range(0.55, 0.9);
-            let wall2 = lerp3(c0, [0.0; 3], rng.range(0.0, 0.2));
-            for y in 0..n {
-                let yf = y as f32 + 0.5;
-                for x in 0..n {
-                    buf[y * n + x] = if yf < horizon {
-                        lerp3(c0, wall2, yf / horizon)
-                    } else {
-                        c1
-                    };
-                }
-            }
-            let frames = rng.below(3);
-            for _ in 0..frames {
-                let c = V2(rng.range(0.0, s), rng.range(0.0, horizon));
-                let h = V2(rng.range(0.08, 0.25) * s, rng.range(0.15, 0.4) * s);
-                let frame = bg_colour(rng, skin_lum);
-                let inner = bg_colour(rng, skin_lum);
-                let outer = Shape::RBox {
-                    c,
-                    u: V2(1.0, 0.0),
-                    h,
-                    r: 0.0,
-                };
-                let t = rng.range(0.015, 0.04) * s;
-                let inner_box = Shape::RBox {
-                    c,
-                    u: V2(1.0, 0.0),
-                    h: V2(h.0 - t, h.1 - t),
-                    r: 0.0,
-                };
-                paint_shape(buf, n, &outer, frame, 1.0);
-                paint_shape(buf, n, &inner_box, inner, 1.0);
-            }
+    }
+}
+
+/// A "room": wall and floor split by a horizon, maybe a door or window frame.
+fn draw_room(rng: &mut Rng, buf: &mut [[f32; 3]], n: usize, c0: [f32; 3], c1: [f32; 3], skin_lum: Option<f32>) {
+    let s = n as f32;
+    let horizon = s * rng.range(0.55, 0.9);
+    let wall2 = lerp3(c0, [0.0; 3], rng.range(0.0, 0.2));
+    for y in 0..n {
+        let yf = y as f32 + 0.5;
+        for x in 0..n {
+            buf[y * n + x] = if yf < horizon {
+                lerp3(c0, wall2, yf / horizon)
+            } else {
+                c1
+            };
         }
-        // Clutter: gradient base with rectangles and bars on top.
-        _ => {
-            fill_gradient(buf, n, c0, lerp3(c0, c1, 0.5), dir);
-            let count = 2 + rng.below(5);
-            for _ in 0..count {
-                let c = V2(rng.range(0.0, s), rng.range(0.0, s));
-                let h = V2(rng.range(0.04, 0.3) * s, rng.range(0.04, 0.3) * s);
-                let u = if rng.chance(0.5) {
-                    V2(1.0, 0.0)
-                } else {
-                    V2::dir(rng.range(0.0, 180.0))
-                };
-                let r = rng.range(0.0, 0.5) * h.0.min(h.1);
-                let colour = bg_colour(rng, skin_lum);
-                let alpha = rng.range(0.35, 0.9);
-                paint_shape(buf, n, &Shape::RBox { c, u, h, r }, colour, alpha);
-            }
-        }
+    }
+    let frames = rng.below(3);
+    for _ in 0..frames {
+        let c = V2(rng.range(0.0, s), rng.range(0.0, horizon));
+        let h = V2(rng.range(0.08, 0.25) * s, rng.range(0.15, 0.4) * s);
+        let frame = bg_colour(rng, skin_lum);
+        let inner = bg_colour(rng, skin_lum);
+        let outer = Shape::RBox {
+            c,
+            u: V2(1.0, 0.0),
+            h,
+            r: 0.0,
+        };
+        let t = rng.range(0.015, 0.04) * s;
+        let inner_box = Shape::RBox {
+            c,
+            u: V2(1.0, 0.0),
+            h: V2(h.0 - t, h.1 - t),
+            r: 0.0,
+        };
+        paint_shape(buf, n, &outer, frame, 1.0);
+        paint_shape(buf, n, &inner_box, inner, 1.0);
+    }
+}
+
+/// Clutter: gradient base with rectangles and bars on top.
+fn draw_clutter(
+    rng: &mut Rng,
+    buf: &mut [[f32; 3]],
+    n: usize,
+    c0: [f32; 3],
+    c1: [f32; 3],
+    dir: V2,
+    skin_lum: Option<f32>,
+) {
+    let s = n as f32;
+    fill_gradient(buf, n, c0, lerp3(c0, c1, 0.5), dir);
+    let count = 2 + rng.below(5);
+    for _ in 0..count {
+        let c = V2(rng.range(0.0, s), rng.range(0.0, s));
+        let h = V2(rng.range(0.04, 0.3) * s, rng.range(0.04, 0.3) * s);
+        let u = if rng.chance(0.5) {
+            V2(1.0, 0.0)
+        } else {
+            V2::dir(rng.range(0.0, 180.0))
+        };
+        let r = rng.range(0.0, 0.5) * h.0.min(h.1);
+        let colour = bg_colour(rng, skin_lum);
+        let alpha = rng.range(0.35, 0.9);
+        paint_shape(buf, n, &Shape::RBox { c, u, h, r }, colour, alpha);
     }
 }
 
@@ -844,55 +874,99 @@ fn clip_bounds(lo: V2, hi: V2, n: usize, margin: f32) -> (usize, usize, usize, u
 /// Lays out the hand of `sign` in pixel coordinates of an `s`×`s` canvas, in drawing
 /// order (back to front).
 fn build_hand(sign: &Sign, skin: [f32; 3], rng: &mut Rng, s: f32) -> Vec<Part> {
-    let skin_lum = Some(luminance(skin));
     let unit = s * HAND_SCALE * rng.range(1.0 - SCALE_JITTER, 1.0 + SCALE_JITTER);
     let rot = sign.rot + rng.range(-ROT_JITTER, ROT_JITTER);
     let aspect = rng.range(0.92, 1.08); // a little foreshortening
     let palm_w = sign.palm * rng.range(0.95, 1.05);
     let (sin, cos) = rot.to_radians().sin_cos();
-    // Hand frame -> canvas, before centring.
-    let to_px = |q: V2| {
-        let q = V2(q.0 * unit * aspect, q.1 * unit);
-        V2(q.0 * cos - q.1 * sin, q.0 * sin + q.1 * cos)
+    let frame = HandFrame {
+        unit,
+        aspect,
+        palm_w,
+        sin,
+        cos,
     };
-    let u_axis = V2(cos, sin);
 
-    let mut back: Vec<Part> = Vec::new();
+    let mut back = arm_parts(&frame, skin, rng);
     let mut front: Vec<Part> = Vec::new();
-    let part = |shape, core| Part {
-        shape,
-        colour: skin,
-        core,
-    };
-
-    // Forearm and optional sleeve.
-    let wrist = Shape::Capsule {
-        a: to_px(V2(0.0, 0.2)),
-        b: to_px(V2(0.0, 4.0)),
-        r: 0.34 * palm_w.max(0.8) * unit,
-    };
-    back.push(part(wrist, false));
-    if rng.chance(0.5) {
-        let start = rng.range(1.1, 1.8);
-        let sleeve = Shape::Capsule {
-            a: to_px(V2(0.0, start)),
-            b: to_px(V2(0.0, 5.0)),
-            r: 0.5 * unit,
-        };
-        back.push(Part {
-            shape: sleeve,
-            colour: bg_colour(rng, skin_lum),
-            core: false,
-        });
-    }
-
     let palm = Shape::RBox {
-        c: to_px(V2(0.0, 0.0)),
-        u: u_axis,
+        c: frame.to_px(V2(0.0, 0.0)),
+        u: V2(cos, sin),
         h: V2(0.5 * palm_w * unit * aspect, PALM_HALF_H * unit),
         r: 0.22 * unit,
     };
+    push_digits(sign, &frame, skin, rng, &mut back, &mut front);
+    back.push(Part {
+        shape: palm,
+        colour: skin,
+        core: true,
+    });
+    back.extend(front);
+    centre_hand(&mut back, rng, s);
+    back
+}
 
+/// Where the hand's own frame lands on the canvas: its size, foreshortening, palm width
+/// and rotation.
+struct HandFrame {
+    unit: f32,
+    aspect: f32,
+    palm_w: f32,
+    sin: f32,
+    cos: f32,
+}
+
+impl HandFrame {
+    /// Hand frame -> canvas, before centring.
+    fn to_px(&self, q: V2) -> V2 {
+        let q = V2(q.0 * self.unit * self.aspect, q.1 * self.unit);
+        V2(q.0 * self.cos - q.1 * self.sin, q.0 * self.sin + q.1 * self.cos)
+    }
+}
+
+/// The forearm and, half the time, a sleeve over it.
+fn arm_parts(frame: &HandFrame, skin: [f32; 3], rng: &mut Rng) -> Vec<Part> {
+    let unit = frame.unit;
+    let wrist = Shape::Capsule {
+        a: frame.to_px(V2(0.0, 0.2)),
+        b: frame.to_px(V2(0.0, 4.0)),
+        r: 0.34 * frame.palm_w.max(0.8) * unit,
+    };
+    let mut parts = vec![Part {
+        shape: wrist,
+        colour: skin,
+        core: false,
+    }];
+    if rng.chance(0.5) {
+        let start = rng.range(1.1, 1.8);
+        let sleeve = Shape::Capsule {
+            a: frame.to_px(V2(0.0, start)),
+            b: frame.to_px(V2(0.0, 5.0)),
+            r: 0.5 * unit,
+        };
+        parts.push(Part {
+            shape: sleeve,
+            colour: bg_colour(rng, Some(luminance(skin))),
+            core: false,
+        });
+    }
+    parts
+}
+
+/// The digits of `sign`, a capsule per segment, each onto `back` or `front` of the palm.
+fn push_digits(
+    sign: &Sign,
+    frame: &HandFrame,
+    skin: [f32; 3],
+    rng: &mut Rng,
+    back: &mut Vec<Part>,
+    front: &mut Vec<Part>,
+) {
+    let part = |shape| Part {
+        shape,
+        colour: skin,
+        core: true,
+    };
     for (i, f) in sign.digits.iter().enumerate() {
         if f.l1 <= 0.0 {
             continue;
@@ -901,37 +975,31 @@ fn build_hand(sign: &Sign, skin: [f32; 3], rng: &mut Rng, s: f32) -> Vec<Part> {
         let a1 = f.angle + rng.range(-4.0, 4.0);
         let a2 = a1 + f.bend + rng.range(-6.0, 6.0);
         let (bx, by) = DIGIT_BASE[i];
-        let base = V2(bx * palm_w, by);
+        let base = V2(bx * frame.palm_w, by);
         let p1 = base.add(V2::dir(a1).scale(f.l1 * len));
-        let r = DIGIT_RADIUS[i] * unit * rng.range(0.93, 1.07);
-        let list = if f.front { &mut front } else { &mut back };
-        list.push(part(
-            Shape::Capsule {
-                a: to_px(base),
-                b: to_px(p1),
-                r,
-            },
-            true,
-        ));
+        let r = DIGIT_RADIUS[i] * frame.unit * rng.range(0.93, 1.07);
+        let list = if f.front { &mut *front } else { &mut *back };
+        list.push(part(Shape::Capsule {
+            a: frame.to_px(base),
+            b: frame.to_px(p1),
+            r,
+        }));
         if f.l2 > 0.0 {
             let p2 = p1.add(V2::dir(a2).scale(f.l2 * len));
-            list.push(part(
-                Shape::Capsule {
-                    a: to_px(p1),
-                    b: to_px(p2),
-                    r: r * 0.94,
-                },
-                true,
-            ));
+            list.push(part(Shape::Capsule {
+                a: frame.to_px(p1),
+                b: frame.to_px(p2),
+                r: r * 0.94,
+            }));
         }
     }
-    back.push(part(palm, true));
-    back.extend(front);
+}
 
-    // Centre the hand (not the forearm) on the canvas, with jitter.
+/// Centres the hand (not the forearm) on the `s`×`s` canvas, with jitter.
+fn centre_hand(parts: &mut [Part], rng: &mut Rng, s: f32) {
     let mut lo = V2(f32::MAX, f32::MAX);
     let mut hi = V2(f32::MIN, f32::MIN);
-    for p in back.iter().filter(|p| p.core) {
+    for p in parts.iter().filter(|p| p.core) {
         let (a, b) = p.shape.bounds();
         lo = V2(lo.0.min(a.0), lo.1.min(a.1));
         hi = V2(hi.0.max(b.0), hi.1.max(b.1));
@@ -942,7 +1010,7 @@ fn build_hand(sign: &Sign, skin: [f32; 3], rng: &mut Rng, s: f32) -> Vec<Part> {
         s * (0.5 + rng.range(-SHIFT_JITTER, SHIFT_JITTER)),
     );
     let shift = target.sub(centre);
-    for p in back.iter_mut() {
+    for p in parts.iter_mut() {
         p.shape = match p.shape {
             Shape::Capsule { a, b, r } => Shape::Capsule {
                 a: a.add(shift),
@@ -957,7 +1025,6 @@ fn build_hand(sign: &Sign, skin: [f32; 3], rng: &mut Rng, s: f32) -> Vec<Part> {
             },
         };
     }
-    back
 }
 
 /// A soft drop shadow of the whole hand, offset from it.

@@ -605,18 +605,42 @@ impl Workspace {
     /// collect → prep → train → read a word spelled with held-out photos; `say` gets a line
     /// per step and per epoch.
     pub fn demo(&self, req: &DemoRequest, say: &dyn Fn(&str), progress: &dyn Progress) -> Result<DemoOutcome> {
-        use crate::word;
         let t0 = std::time::Instant::now();
-        let demo_dir = self.home.demo_dir();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| WorkspaceError::Io { path, source }
-        };
         // 1. Collect: the real archive given, or the synthetic one made here.
+        let dataset = self.demo_collect(req, say, progress)?;
+        // 2. Prep.
+        let data = DataSpec::Collected(dataset);
+        let prepared = self.prepare(&data, &PrepConfig::default(), false, progress, &Cancel::new())?;
+        let cache = &prepared.cache;
+        say(&format!(
+            "[prep]    {} train + {} validation images ({})",
+            cache.header.n_train,
+            cache.header.n_val,
+            if prepared.built { "built" } else { "reused" }
+        ));
+        // 3. Train.
+        let (model_dir, out) = self.demo_train(req, cache, say, progress)?;
+        // 4. A word spelled with held-out photos, read back.
+        let word = self.demo_read_word(req, cache, &model_dir)?;
+        Ok(DemoOutcome {
+            model: model_dir,
+            validation: out.report.summary(),
+            word_zip: word.zip,
+            spelled: req.word.clone(),
+            photos: word.photos,
+            letters: word.letters,
+            answer: word.answer,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The demo's dataset, imported as version 1: the archive given, or the synthetic one
+    /// (written once to the demo folder).
+    fn demo_collect(&self, req: &DemoRequest, say: &dyn Fn(&str), progress: &dyn Progress) -> Result<DatasetRef> {
         let (dataset, zip) = match &req.from_zip {
             Some(z) => (DatasetRef::parse(dataset::DEFAULT_DATASET)?.0, z.clone()),
             None => {
-                let z = demo_dir.join("asl-synthetic.zip");
+                let z = self.home.demo_dir().join("asl-synthetic.zip");
                 if !z.exists() {
                     // 150 photos a class: enough for a small CNN to read the synthetic signs well.
                     let cfg = crate::synth::SynthConfig {
@@ -637,17 +661,17 @@ impl Workspace {
             manifest.total_images(),
             manifest.images_per_class.iter().filter(|c| c.images > 0).count()
         ));
-        // 2. Prep.
-        let data = DataSpec::Collected(dataset);
-        let prepared = self.prepare(&data, &PrepConfig::default(), false, progress, &Cancel::new())?;
-        let cache = &prepared.cache;
-        say(&format!(
-            "[prep]    {} train + {} validation images ({})",
-            cache.header.n_train,
-            cache.header.n_val,
-            if prepared.built { "built" } else { "reused" }
-        ));
-        // 3. Train.
+        Ok(dataset)
+    }
+
+    /// Trains the demo's model on `cache`, a line per epoch; returns its folder and outcome.
+    fn demo_train(
+        &self,
+        req: &DemoRequest,
+        cache: &prep::Cache,
+        say: &dyn Fn(&str),
+        progress: &dyn Progress,
+    ) -> Result<(PathBuf, crate::train::TrainOutcome)> {
         let cfg = TrainConfig {
             epochs: req.epochs.unwrap_or(if req.from_zip.is_some() { 20 } else { 12 }),
             batch_size: 32,
@@ -691,12 +715,21 @@ impl Workspace {
             out.report.macro_f1,
             model_dir.display()
         ));
-        // 4. A word spelled with held-out photos, read back.
-        let word_zip = demo_dir.join("word.zip");
+        Ok((model_dir, out))
+    }
+
+    /// Spells the demo's word with held-out photos of `cache`, keeps them as the demo's
+    /// word.zip, and reads them back with the model in `model_dir`.
+    fn demo_read_word(&self, req: &DemoRequest, cache: &prep::Cache, model_dir: &Path) -> Result<DemoWord> {
+        use crate::word;
+        let word_zip = self.home.demo_dir().join("word.zip");
         let spelled = req.word.to_ascii_uppercase();
         let bytes = word::word_zip_from_cache(cache, Split::Val, &spelled, 1)?;
-        crate::fsutil::write_atomic(&word_zip, &bytes).map_err(io(&word_zip))?;
-        let clf = Classifier::load(&model_dir)?;
+        crate::fsutil::write_atomic(&word_zip, &bytes).map_err(|source| WorkspaceError::Io {
+            path: word_zip.clone(),
+            source,
+        })?;
+        let clf = Classifier::load(model_dir)?;
         let batch = word::read_zip(&bytes, &Default::default())?;
         let answer = word::predict_word(
             &clf,
@@ -711,17 +744,22 @@ impl Workspace {
             .iter()
             .map(|l| if l.class == "space" { " " } else { l.class.as_str() })
             .collect();
-        Ok(DemoOutcome {
-            model: model_dir,
-            validation: out.report.summary(),
-            word_zip,
-            spelled: req.word.clone(),
+        Ok(DemoWord {
+            zip: word_zip,
             photos: batch.photos.len(),
             letters,
             answer,
-            seconds: t0.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The demo's word as read back.
+struct DemoWord {
+    zip: PathBuf,
+    photos: usize,
+    /// The letters as classified, before the lexicon (a space for `space`).
+    letters: String,
+    answer: crate::word::WordAnswer,
 }
 
 /// The split and size a cache can have.

@@ -51,183 +51,32 @@ impl Metrics {
         registry
             .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("process metrics registered once");
-        let requests = IntCounterVec::new(
-            Opts::new("asl_http_requests_total", "HTTP requests by route and status"),
-            &["route", "method", "status"],
-        )
-        .expect("valid metric");
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "asl_http_request_duration_seconds",
-                "Time from request to response, by route",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
-            ]),
-            &["route"],
-        )
-        .expect("valid metric");
-        let images_per_request = Histogram::with_opts(
-            HistogramOpts::new("asl_http_images_per_request", "Photos in one prediction request")
-                .buckets(powers_of_two(512.0)),
-        )
-        .expect("valid metric");
-        let batch_size = Histogram::with_opts(
-            HistogramOpts::new("asl_http_batch_size", "Images in one forward pass of the model")
-                .buckets(powers_of_two(1024.0)),
-        )
-        .expect("valid metric");
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "asl_http_errors_total",
-                "Error responses by kind (the `error` code of the JSON body)",
-            ),
-            &["kind"],
-        )
-        .expect("valid metric");
-        let in_flight =
-            IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
-        let reloads = IntCounterVec::new(
-            Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"),
-            &["result"],
-        )
-        .expect("valid metric");
-        let model_info = IntGaugeVec::new(
-            Opts::new("asl_model_info", "The model being served (value 1)"),
-            &["name", "created_at", "asl_version", "format", "input_size"],
-        )
-        .expect("valid metric");
-        let predictions = IntCounterVec::new(
-            Opts::new("asl_predictions_total", "Predicted letters by class"),
-            &["class"],
-        )
-        .expect("valid metric");
-        let answer_paths = IntCounterVec::new(
-            Opts::new(
-                "asl_answer_path_total",
-                "Answered photos by the path that answered: hand (landmarks read), no_hand_found or photo (the whole-photo CNN)",
-            ),
-            &["path"],
-        )
-        .expect("valid metric");
-        let drift_no_hand = GaugeVec::new(
-            Opts::new(
-                "asl_drift_no_hand_ratio",
-                "Share of photos with no hand found in the live window (models with a hand path)",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_hand_presence = GaugeVec::new(
-            Opts::new(
-                "asl_drift_hand_presence_mean",
-                "Mean hand-presence score of the hands found in the live window",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
-        let drift_ks = GaugeVec::new(
-            Opts::new(
-                "asl_drift_ks",
-                "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)",
-            ),
-            &["feature"],
-        )
-        .expect("valid metric");
-        // Label-less vectors: absent (not stale) while no reference is loaded.
-        let drift_class_js = GaugeVec::new(
-            Opts::new(
-                "asl_drift_class_js",
-                "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_class_chi2_pvalue = GaugeVec::new(
-            Opts::new(
-                "asl_drift_class_chi2_pvalue",
-                "Chi-square test p-value of the predicted-class counts vs the reference mix",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_low_confidence = GaugeVec::new(
-            Opts::new(
-                "asl_drift_low_confidence_ratio",
-                "Share of low-confidence predictions in the live window",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_nothing = GaugeVec::new(
-            Opts::new(
-                "asl_drift_nothing_ratio",
-                "Share of `nothing` predictions in the live window",
-            ),
-            &[],
-        )
-        .expect("valid metric");
-        let drift_window =
-            IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
-        let drift_enough = IntGauge::new(
-            "asl_drift_enough_data",
-            "1 when the window holds enough photos for the drift scores to mean something",
-        )
-        .expect("valid metric");
-        let log_dropped = prometheus::IntCounter::new(
-            "asl_monitor_log_dropped_total",
-            "Prediction-log rows dropped since start (writer could not keep up)",
-        )
-        .expect("valid metric");
-        for m in [
-            Box::new(predictions.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(answer_paths.clone()),
-            Box::new(drift_no_hand.clone()),
-            Box::new(drift_hand_presence.clone()),
-            Box::new(drift_psi.clone()),
-            Box::new(drift_ks.clone()),
-            Box::new(drift_class_js.clone()),
-            Box::new(drift_class_chi2_pvalue.clone()),
-            Box::new(drift_low_confidence.clone()),
-            Box::new(drift_nothing.clone()),
-            Box::new(drift_window.clone()),
-            Box::new(drift_enough.clone()),
-            Box::new(log_dropped.clone()),
-            Box::new(requests.clone()),
-            Box::new(latency.clone()),
-            Box::new(images_per_request.clone()),
-            Box::new(batch_size.clone()),
-            Box::new(errors.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(reloads.clone()),
-            Box::new(model_info.clone()),
-        ] {
-            registry.register(m).expect("metric names are unique");
-        }
+        let http = RequestMetrics::register(&registry);
+        let model = ModelMetrics::register(&registry);
+        let drift = DriftMetrics::register(&registry);
         Metrics {
             registry,
-            requests,
-            latency,
-            images_per_request,
-            batch_size,
-            errors,
-            in_flight,
-            reloads,
-            model_info,
-            predictions,
-            answer_paths,
-            drift_no_hand,
-            drift_hand_presence,
-            drift_psi,
-            drift_ks,
-            drift_class_js,
-            drift_class_chi2_pvalue,
-            drift_low_confidence,
-            drift_nothing,
-            drift_window,
-            drift_enough,
-            log_dropped,
+            requests: http.requests,
+            latency: http.latency,
+            images_per_request: http.images_per_request,
+            batch_size: http.batch_size,
+            errors: http.errors,
+            in_flight: http.in_flight,
+            reloads: model.reloads,
+            model_info: model.model_info,
+            predictions: model.predictions,
+            answer_paths: model.answer_paths,
+            drift_no_hand: drift.no_hand,
+            drift_hand_presence: drift.hand_presence,
+            drift_psi: drift.psi,
+            drift_ks: drift.ks,
+            drift_class_js: drift.class_js,
+            drift_class_chi2_pvalue: drift.class_chi2_pvalue,
+            drift_low_confidence: drift.low_confidence,
+            drift_nothing: drift.nothing,
+            drift_window: drift.window,
+            drift_enough: drift.enough,
+            log_dropped: drift.log_dropped,
         }
     }
 
@@ -313,4 +162,229 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Adds `metric` to `registry` and hands it back (the registry keeps a clone; both count the
+/// same values).
+fn registered<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+/// The HTTP side: requests, their latency and size, errors.
+struct RequestMetrics {
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    images_per_request: Histogram,
+    batch_size: Histogram,
+    errors: IntCounterVec,
+    in_flight: IntGauge,
+}
+
+impl RequestMetrics {
+    fn register(registry: &Registry) -> RequestMetrics {
+        let requests = IntCounterVec::new(
+            Opts::new("asl_http_requests_total", "HTTP requests by route and status"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "asl_http_request_duration_seconds",
+                "Time from request to response, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let images_per_request = Histogram::with_opts(
+            HistogramOpts::new("asl_http_images_per_request", "Photos in one prediction request")
+                .buckets(powers_of_two(512.0)),
+        )
+        .expect("valid metric");
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("asl_http_batch_size", "Images in one forward pass of the model")
+                .buckets(powers_of_two(1024.0)),
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "asl_http_errors_total",
+                "Error responses by kind (the `error` code of the JSON body)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let in_flight =
+            IntGauge::new("asl_http_requests_in_flight", "Requests being answered now").expect("valid metric");
+        RequestMetrics {
+            requests: registered(registry, requests),
+            latency: registered(registry, latency),
+            images_per_request: registered(registry, images_per_request),
+            batch_size: registered(registry, batch_size),
+            errors: registered(registry, errors),
+            in_flight: registered(registry, in_flight),
+        }
+    }
+}
+
+/// The model side: which model is served, its reloads and what it answers.
+struct ModelMetrics {
+    reloads: IntCounterVec,
+    model_info: IntGaugeVec,
+    predictions: IntCounterVec,
+    answer_paths: IntCounterVec,
+}
+
+impl ModelMetrics {
+    fn register(registry: &Registry) -> ModelMetrics {
+        let reloads = IntCounterVec::new(
+            Opts::new("asl_http_model_reloads_total", "Model loads after start, by result"),
+            &["result"],
+        )
+        .expect("valid metric");
+        let model_info = IntGaugeVec::new(
+            Opts::new("asl_model_info", "The model being served (value 1)"),
+            &["name", "created_at", "asl_version", "format", "input_size"],
+        )
+        .expect("valid metric");
+        let predictions = IntCounterVec::new(
+            Opts::new("asl_predictions_total", "Predicted letters by class"),
+            &["class"],
+        )
+        .expect("valid metric");
+        let answer_paths = IntCounterVec::new(
+            Opts::new(
+                "asl_answer_path_total",
+                "Answered photos by the path that answered: hand (landmarks read), no_hand_found or photo (the whole-photo CNN)",
+            ),
+            &["path"],
+        )
+        .expect("valid metric");
+        ModelMetrics {
+            reloads: registered(registry, reloads),
+            model_info: registered(registry, model_info),
+            predictions: registered(registry, predictions),
+            answer_paths: registered(registry, answer_paths),
+        }
+    }
+}
+
+/// The live monitor: drift scores of the current window, and the prediction log's drops.
+struct DriftMetrics {
+    no_hand: GaugeVec,
+    hand_presence: GaugeVec,
+    psi: GaugeVec,
+    ks: GaugeVec,
+    class_js: GaugeVec,
+    class_chi2_pvalue: GaugeVec,
+    low_confidence: GaugeVec,
+    nothing: GaugeVec,
+    window: IntGauge,
+    enough: IntGauge,
+    log_dropped: prometheus::IntCounter,
+}
+
+impl DriftMetrics {
+    fn register(registry: &Registry) -> DriftMetrics {
+        let (psi, ks) = feature_drift_metrics();
+        let (class_js, class_chi2_pvalue, low_confidence, nothing) = class_drift_metrics();
+        let no_hand = GaugeVec::new(
+            Opts::new(
+                "asl_drift_no_hand_ratio",
+                "Share of photos with no hand found in the live window (models with a hand path)",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let hand_presence = GaugeVec::new(
+            Opts::new(
+                "asl_drift_hand_presence_mean",
+                "Mean hand-presence score of the hands found in the live window",
+            ),
+            &[],
+        )
+        .expect("valid metric");
+        let window = IntGauge::new("asl_drift_window_images", "Photos in the live drift window").expect("valid metric");
+        let enough = IntGauge::new(
+            "asl_drift_enough_data",
+            "1 when the window holds enough photos for the drift scores to mean something",
+        )
+        .expect("valid metric");
+        let log_dropped = prometheus::IntCounter::new(
+            "asl_monitor_log_dropped_total",
+            "Prediction-log rows dropped since start (writer could not keep up)",
+        )
+        .expect("valid metric");
+        DriftMetrics {
+            no_hand: registered(registry, no_hand),
+            hand_presence: registered(registry, hand_presence),
+            psi: registered(registry, psi),
+            ks: registered(registry, ks),
+            class_js: registered(registry, class_js),
+            class_chi2_pvalue: registered(registry, class_chi2_pvalue),
+            low_confidence: registered(registry, low_confidence),
+            nothing: registered(registry, nothing),
+            window: registered(registry, window),
+            enough: registered(registry, enough),
+            log_dropped: registered(registry, log_dropped),
+        }
+    }
+}
+
+/// PSI and KS of each photo feature (unregistered).
+fn feature_drift_metrics() -> (GaugeVec, GaugeVec) {
+    let psi = GaugeVec::new(Opts::new("asl_drift_psi", "Population stability index of a photo feature, live window vs the model's reference (0.1 warn, 0.25 drift)"), &["feature"]).expect("valid metric");
+    let ks = GaugeVec::new(
+        Opts::new(
+            "asl_drift_ks",
+            "Kolmogorov-Smirnov statistic of a photo feature, live window vs reference (0.1 drift)",
+        ),
+        &["feature"],
+    )
+    .expect("valid metric");
+    (psi, ks)
+}
+
+/// The predicted-class mix against the reference: JS distance, chi-square p-value, and the
+/// low-confidence and `nothing` shares (unregistered).
+fn class_drift_metrics() -> (GaugeVec, GaugeVec, GaugeVec, GaugeVec) {
+    // Label-less vectors: absent (not stale) while no reference is loaded.
+    let class_js = GaugeVec::new(
+        Opts::new(
+            "asl_drift_class_js",
+            "Jensen-Shannon distance (base 2) of the predicted-class mix vs the reference",
+        ),
+        &[],
+    )
+    .expect("valid metric");
+    let class_chi2_pvalue = GaugeVec::new(
+        Opts::new(
+            "asl_drift_class_chi2_pvalue",
+            "Chi-square test p-value of the predicted-class counts vs the reference mix",
+        ),
+        &[],
+    )
+    .expect("valid metric");
+    let low_confidence = GaugeVec::new(
+        Opts::new(
+            "asl_drift_low_confidence_ratio",
+            "Share of low-confidence predictions in the live window",
+        ),
+        &[],
+    )
+    .expect("valid metric");
+    let nothing = GaugeVec::new(
+        Opts::new(
+            "asl_drift_nothing_ratio",
+            "Share of `nothing` predictions in the live window",
+        ),
+        &[],
+    )
+    .expect("valid metric");
+    (class_js, class_chi2_pvalue, low_confidence, nothing)
 }

@@ -106,8 +106,35 @@ pub fn extract_zip(
             limits.max_entries
         )));
     }
+    validate_entries(&mut zip, archive, limits)?;
 
-    // Pass 1: validate every entry from the central directory before writing anything.
+    let parent = fsutil::parent_dir(dest);
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".extract-")
+        .tempdir_in(parent)
+        .map_err(io_err(parent))?;
+    progress.begin("extract", Some(zip.len() as u64));
+    let summary = extract_entries(&mut zip, archive, tmp.path(), limits, progress)?;
+    progress.finish();
+    let tmp_path = tmp.keep();
+    if let Err(e) = fs::rename(&tmp_path, dest) {
+        let _ = fs::remove_dir_all(&tmp_path);
+        return Err(ExtractError::Io {
+            path: dest.to_path_buf(),
+            source: e,
+        });
+    }
+    fsutil::sync_dir(parent).map_err(io_err(parent))?;
+    Ok(summary)
+}
+
+/// Pass 1: validate every entry from the central directory before writing anything.
+fn validate_entries(
+    zip: &mut zip::ZipArchive<File>,
+    archive: &Path,
+    limits: &ExtractLimits,
+) -> Result<(), ExtractError> {
     let mut declared_total = 0u64;
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(|e| ExtractError::NotZip {
@@ -150,19 +177,24 @@ pub fn extract_zip(
             )));
         }
     }
+    Ok(())
+}
 
-    let parent = fsutil::parent_dir(dest);
-    fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".extract-")
-        .tempdir_in(parent)
-        .map_err(io_err(parent))?;
+/// Pass 2: extract into `tmp`. Sizes are enforced on the bytes actually inflated, not on the
+/// headers, which a hostile archive can fake.
+fn extract_entries(
+    zip: &mut zip::ZipArchive<File>,
+    archive: &Path,
+    tmp: &Path,
+    limits: &ExtractLimits,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ExtractSummary, ExtractError> {
     let mut summary = ExtractSummary::default();
-    progress.begin("extract", Some(zip.len() as u64));
-    // Pass 2: extract. Sizes are enforced on the bytes actually inflated, not on the headers,
-    // which a hostile archive can fake.
-    let mut written_total = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut inflater = Inflater {
+        buf: vec![0u8; 64 * 1024],
+        written_total: 0,
+        max_total_bytes: limits.max_total_bytes,
+    };
     for i in 0..zip.len() {
         progress.advance(1);
         let mut entry = zip.by_index(i).map_err(|e| ExtractError::NotZip {
@@ -181,7 +213,7 @@ pub fn extract_zip(
             summary.skipped.push(name);
             continue;
         }
-        let out = tmp.path().join(&rel);
+        let out = tmp.join(&rel);
         if entry.is_dir() {
             fs::create_dir_all(&out).map_err(io_err(&out))?;
             continue;
@@ -190,40 +222,47 @@ pub fn extract_zip(
             fs::create_dir_all(p).map_err(io_err(p))?;
         }
         let declared = entry.size();
-        let mut f = File::create(&out).map_err(io_err(&out))?;
+        let n_entry = inflater.copy(&mut entry, &name, declared, &out)?;
+        summary.files += 1;
+        summary.bytes += n_entry;
+    }
+    Ok(summary)
+}
+
+/// Writes entries out, counting the bytes actually inflated against the caps.
+struct Inflater {
+    buf: Vec<u8>,
+    /// Bytes written over all entries so far.
+    written_total: u64,
+    max_total_bytes: u64,
+}
+
+impl Inflater {
+    /// Writes the bytes of entry `name` (`declared` of them, at most) to `out`, synced, and
+    /// returns how many there were.
+    fn copy(&mut self, entry: &mut impl Read, name: &str, declared: u64, out: &Path) -> Result<u64, ExtractError> {
+        let mut f = File::create(out).map_err(io_err(out))?;
         let mut n_entry = 0u64;
         loop {
-            let n = entry.read(&mut buf).map_err(|e| ExtractError::Corrupt {
-                entry: name.clone(),
+            let n = entry.read(&mut self.buf).map_err(|e| ExtractError::Corrupt {
+                entry: name.to_string(),
                 reason: e.to_string(),
             })?;
             if n == 0 {
                 break;
             }
             n_entry += n as u64;
-            written_total += n as u64;
-            if n_entry > declared || written_total > limits.max_total_bytes {
+            self.written_total += n as u64;
+            if n_entry > declared || self.written_total > self.max_total_bytes {
                 return Err(ExtractError::TooBig(format!(
                     "{name:?} inflates past its declared size"
                 )));
             }
-            f.write_all(&buf[..n]).map_err(io_err(&out))?;
+            f.write_all(&self.buf[..n]).map_err(io_err(out))?;
         }
-        f.sync_all().map_err(io_err(&out))?;
-        summary.files += 1;
-        summary.bytes += n_entry;
+        f.sync_all().map_err(io_err(out))?;
+        Ok(n_entry)
     }
-    progress.finish();
-    let tmp_path = tmp.keep();
-    if let Err(e) = fs::rename(&tmp_path, dest) {
-        let _ = fs::remove_dir_all(&tmp_path);
-        return Err(ExtractError::Io {
-            path: dest.to_path_buf(),
-            source: e,
-        });
-    }
-    fsutil::sync_dir(parent).map_err(io_err(parent))?;
-    Ok(summary)
 }
 
 #[cfg(test)]

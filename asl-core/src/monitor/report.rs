@@ -255,7 +255,15 @@ fn summary(
             overall.window_images
         );
     }
+    summary_features(html, rows, reference, overall);
+    summary_class_mix(html, rows, reference, class_names, overall);
+    summary_confidence(html, reference, class_names, config, overall);
+    summary_days(html, days);
+    html.push_str("</ul></section>\n");
+}
 
+/// The summary's lines on the photo features: which drifted, which changed less.
+fn summary_features(html: &mut String, rows: &[LoggedPrediction], reference: &Reference, overall: &DriftSnapshot) {
     let describe_feature = |f: &super::window::FeatureDrift| {
         let medians = match (
             reference.feature(&f.feature).map(|s| s.median()),
@@ -298,8 +306,16 @@ fn summary(
             join_words(&warning)
         );
     }
+}
 
-    // Class mix: name the classes whose share moved most.
+/// The summary's line on the class mix: when it drifted, the classes whose share moved most.
+fn summary_class_mix(
+    html: &mut String,
+    rows: &[LoggedPrediction],
+    reference: &Reference,
+    class_names: &[&str],
+    overall: &DriftSnapshot,
+) {
     let live = class_counts(rows, reference.class_distribution.counts.len());
     let live_total = live.iter().sum::<u64>().max(1) as f64;
     let ref_shares = reference.class_distribution.proportions();
@@ -338,7 +354,16 @@ fn summary(
             "<li>The mix of predicted classes is in line with the reference ({stats}).</li>"
         );
     }
+}
 
+/// The summary's lines on low-confidence and “nothing” predictions, against the reference.
+fn summary_confidence(
+    html: &mut String,
+    reference: &Reference,
+    class_names: &[&str],
+    config: &WindowConfig,
+    overall: &DriftSnapshot,
+) {
     let _ = writeln!(
         html,
         "<li>{} of predictions had confidence below {} (reference {}).</li>",
@@ -347,6 +372,7 @@ fn summary(
         percent(reference_low_confidence(reference, config.low_confidence))
     );
     if let Some(nothing) = class_names.get(config.nothing_class) {
+        let ref_shares = reference.class_distribution.proportions();
         let reference_share = ref_shares.get(config.nothing_class).copied().unwrap_or(0.0);
         let _ = writeln!(
             html,
@@ -356,7 +382,10 @@ fn summary(
             percent(reference_share)
         );
     }
+}
 
+/// The summary's line on the days: which drifted, or that none did.
+fn summary_days(html: &mut String, days: &[DayStats]) {
     let drift_days: Vec<String> = days
         .iter()
         .filter(|d| d.drift.level == DriftLevel::Drift)
@@ -385,7 +414,6 @@ fn summary(
             days.len()
         );
     }
-    html.push_str("</ul></section>\n");
 }
 
 fn join_words(items: &[String]) -> String {
