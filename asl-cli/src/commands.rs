@@ -507,6 +507,26 @@ pub fn eval_cmd(ws: &Workspace, a: EvalArgs, json: bool) -> CliResult {
         );
         return Ok(());
     }
+    print_eval_summary(&dir, report);
+    if let Some(r) = &sources {
+        print_by_source(r);
+    }
+    if let Some(s) = stress {
+        println!(
+            "stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}",
+            s.accuracy * 100.0,
+            s.macro_f1
+        );
+    }
+    if let Some(out) = &a.out {
+        println!("wrote {}/confusion.csv, confusion.svg, eval.json", out.display());
+    }
+    Ok(())
+}
+
+/// `asl eval`'s headline: the model's accuracy, macro-F1 and top-k, then its five weakest
+/// classes by F1.
+fn print_eval_summary(dir: &std::path::Path, report: &asl_core::eval::EvalReport) {
     println!(
         "model {} on {} images: accuracy {:.2}%, macro-F1 {:.4}, top-3 {:.2}%, top-5 {:.2}%",
         dir.display(),
@@ -524,41 +544,32 @@ pub fn eval_cmd(ws: &Workspace, a: EvalArgs, json: bool) -> CliResult {
         .map(|c| format!("{} (P {:.2} R {:.2})", c.class, c.precision, c.recall))
         .collect();
     println!("weakest classes: {}", w.join(", "));
-    if let Some(r) = &sources {
-        for s in &r.sources {
-            println!(
-                "  source {:<20} {:>5} photos: accuracy {:6.2}%, top-3 {:6.2}%{}",
-                s.source,
-                s.images,
-                s.accuracy * 100.0,
-                s.top3_accuracy * 100.0,
-                s.detection_rate
-                    .map(|d| format!(", hand found {:.1}%", d * 100.0))
-                    .unwrap_or_default()
-            );
-        }
+}
+
+/// `asl eval --by-source`: one line per source of photos, then the mean over sources.
+fn print_by_source(r: &asl_core::eval::SourceReport) {
+    for s in &r.sources {
         println!(
-            "mean over {} sources: accuracy {:.2}%, top-3 {:.2}% (pooled {:.2}%){}",
-            r.sources.len(),
-            r.mean_accuracy_over_sources * 100.0,
-            r.mean_top3_over_sources * 100.0,
-            r.pooled_accuracy * 100.0,
-            r.detection_rate
-                .map(|d| format!("; hand found in {:.1}% of the photos", d * 100.0))
+            "  source {:<20} {:>5} photos: accuracy {:6.2}%, top-3 {:6.2}%{}",
+            s.source,
+            s.images,
+            s.accuracy * 100.0,
+            s.top3_accuracy * 100.0,
+            s.detection_rate
+                .map(|d| format!(", hand found {:.1}%", d * 100.0))
                 .unwrap_or_default()
         );
     }
-    if let Some(s) = stress {
-        println!(
-            "stress set (new backgrounds, colours, scale, position): accuracy {:.2}%, macro-F1 {:.4}",
-            s.accuracy * 100.0,
-            s.macro_f1
-        );
-    }
-    if let Some(out) = &a.out {
-        println!("wrote {}/confusion.csv, confusion.svg, eval.json", out.display());
-    }
-    Ok(())
+    println!(
+        "mean over {} sources: accuracy {:.2}%, top-3 {:.2}% (pooled {:.2}%){}",
+        r.sources.len(),
+        r.mean_accuracy_over_sources * 100.0,
+        r.mean_top3_over_sources * 100.0,
+        r.pooled_accuracy * 100.0,
+        r.detection_rate
+            .map(|d| format!("; hand found in {:.1}% of the photos", d * 100.0))
+            .unwrap_or_default()
+    );
 }
 
 #[derive(Args)]
@@ -610,22 +621,35 @@ pub fn predict_cmd(ws: &Workspace, a: PredictArgs, json: bool) -> CliResult {
     )?;
     let probabilities: Vec<&Vec<f32>> = preds.iter().map(|p| &p.probabilities).collect();
     if json {
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            #[serde(flatten)]
-            answer: &'a asl_core::word::WordAnswer,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            probabilities: Option<&'a [&'a Vec<f32>]>,
-        }
-        println!(
-            "{}",
-            serde_json::to_string(&Out {
-                answer: &answer,
-                probabilities: a.probabilities.then_some(&probabilities[..])
-            })?
-        );
-        return Ok(());
+        return print_word_json(&answer, a.probabilities.then_some(&probabilities[..]));
     }
+    print_word_letters(&answer);
+    print_word(&answer);
+    if a.probabilities {
+        println!("probabilities ({}):", asl_core::classes::CLASSES.join(" "));
+        for (l, p) in answer.estimate.letters.iter().zip(&probabilities) {
+            println!("{:<24} {}", l.file, serde_json::to_string(p)?);
+        }
+    }
+    Ok(())
+}
+
+/// `asl predict --json`: the answer, with the per-photo probabilities when asked for.
+fn print_word_json(answer: &asl_core::word::WordAnswer, probabilities: Option<&[&Vec<f32>]>) -> CliResult {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        answer: &'a asl_core::word::WordAnswer,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        probabilities: Option<&'a [&'a Vec<f32>]>,
+    }
+    println!("{}", serde_json::to_string(&Out { answer, probabilities })?);
+    Ok(())
+}
+
+/// One line per classified photo: its class and confidence, the runner-up classes and the
+/// path that answered; then the photos that were skipped, and why.
+fn print_word_letters(answer: &asl_core::word::WordAnswer) {
     for ((l, top), path) in answer
         .estimate
         .letters
@@ -650,6 +674,10 @@ pub fn predict_cmd(ws: &Workspace, a: PredictArgs, json: bool) -> CliResult {
     for s in &answer.estimate.skipped {
         println!("{:<24} skipped: {}", s.file, s.reason);
     }
+}
+
+/// The word read, its confidence, and up to four alternative readings.
+fn print_word(answer: &asl_core::word::WordAnswer) {
     println!(
         "word: {} (confidence {:.2})",
         answer.estimate.text, answer.estimate.confidence
@@ -665,13 +693,6 @@ pub fn predict_cmd(ws: &Workspace, a: PredictArgs, json: bool) -> CliResult {
     if !alts.is_empty() {
         println!("alternatives: {}", alts.join(", "));
     }
-    if a.probabilities {
-        println!("probabilities ({}):", asl_core::classes::CLASSES.join(" "));
-        for (l, p) in answer.estimate.letters.iter().zip(&probabilities) {
-            println!("{:<24} {}", l.file, serde_json::to_string(p)?);
-        }
-    }
-    Ok(())
 }
 
 #[derive(Args)]

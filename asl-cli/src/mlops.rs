@@ -9,6 +9,7 @@ use asl_core::pipeline::{self, DataSource, PipelineConfig};
 use asl_core::prep::PrepConfig;
 use asl_core::progress::Cancel;
 use asl_core::registry::{self, Registry};
+use asl_core::tracking::TrackingStore;
 use asl_core::workspace::{HPO_EXPERIMENT, StudyRequest};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -235,45 +236,7 @@ pub fn models_cmd(ws: &Workspace, a: ModelsArgs, json: bool) -> CliResult {
     let store = ws.tracking()?;
     let registry = Registry::new(&*store, ws.home());
     match a.action.unwrap_or(ModelsAction::List) {
-        ModelsAction::List => {
-            let versions = registry.versions()?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"model": registry.model_name(), "store": store.describe(), "versions": versions})
-                );
-                return Ok(());
-            }
-            if versions.is_empty() {
-                println!(
-                    "no versions of {} yet ({}); `asl pipeline` or `asl models register RUN_ID` adds one",
-                    registry.model_name(),
-                    store.describe()
-                );
-                return Ok(());
-            }
-            println!("{} ({})", registry.model_name(), store.describe());
-            println!(
-                "{:>7}  {:<22} {:>8}  {:<32}  created",
-                "version", "aliases", "val acc", "run"
-            );
-            for v in versions.iter().rev() {
-                let acc = v
-                    .tags
-                    .get("asl.val_accuracy")
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .map(|x| format!("{:.2}%", x * 100.0))
-                    .unwrap_or_else(|| "-".into());
-                println!(
-                    "{:>7}  {:<22} {:>8}  {:<32}  {}",
-                    v.version,
-                    v.aliases.join(","),
-                    acc,
-                    v.run_id,
-                    asl_core::clock::rfc3339((v.created_ms / 1000).max(0) as u64)
-                );
-            }
-        }
+        ModelsAction::List => list_models(&registry, &*store, json)?,
         ModelsAction::Promote { version } => {
             let (v, before) = ws.promote(version)?;
             report(
@@ -314,6 +277,49 @@ pub fn models_cmd(ws: &Workspace, a: ModelsArgs, json: bool) -> CliResult {
                 &dir.display().to_string(),
             );
         }
+    }
+    Ok(())
+}
+
+/// `asl models` / `asl models list`: the registered versions of the model, newest first,
+/// with their aliases, validation accuracy and run.
+fn list_models(registry: &Registry<'_>, store: &dyn TrackingStore, json: bool) -> CliResult {
+    let versions = registry.versions()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"model": registry.model_name(), "store": store.describe(), "versions": versions})
+        );
+        return Ok(());
+    }
+    if versions.is_empty() {
+        println!(
+            "no versions of {} yet ({}); `asl pipeline` or `asl models register RUN_ID` adds one",
+            registry.model_name(),
+            store.describe()
+        );
+        return Ok(());
+    }
+    println!("{} ({})", registry.model_name(), store.describe());
+    println!(
+        "{:>7}  {:<22} {:>8}  {:<32}  created",
+        "version", "aliases", "val acc", "run"
+    );
+    for v in versions.iter().rev() {
+        let acc = v
+            .tags
+            .get("asl.val_accuracy")
+            .and_then(|s| s.parse::<f64>().ok())
+            .map(|x| format!("{:.2}%", x * 100.0))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:>7}  {:<22} {:>8}  {:<32}  {}",
+            v.version,
+            v.aliases.join(","),
+            acc,
+            v.run_id,
+            asl_core::clock::rfc3339((v.created_ms / 1000).max(0) as u64)
+        );
     }
     Ok(())
 }

@@ -390,38 +390,13 @@ pub fn measure_throughput(
     let model = cfg.model.init(&ad);
     let (mut optim, loss_fn) = optimiser_and_loss(cfg, &ad);
     let s = cache.image_size();
-    let mut shuffled: Vec<usize> = (0..n_train).collect();
-    SplitMix64::new(cfg.seed).shuffle(&mut shuffled);
     let batches = warmup + steps;
-    let order: Vec<usize> = shuffled
-        .chunks_exact(cfg.batch_size)
-        .cycle()
-        .take(batches)
-        .flatten()
-        .copied()
-        .collect();
+    let order = cycled_batch_order(n_train, cfg, batches);
     let seed_of = |b: usize| cfg.seed ^ b as u64;
 
-    // The batch fill alone, as the loop's helper thread runs it. The batches are kept for the
-    // compute-only run: at most 64 of them (100 MB at 64 px), reused in turn.
+    // The batch fill alone, as the loop's helper thread runs it.
     let t = Instant::now();
-    let kept: Vec<(Vec<f32>, Vec<i64>)> = order
-        .chunks(cfg.batch_size)
-        .take(64)
-        .enumerate()
-        .map(|(b, idx)| {
-            let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-            fill_batch(
-                cache,
-                Split::Train,
-                idx,
-                Some((&cfg.augment, seed_of(b))),
-                &mut pixels,
-                &mut labels,
-            );
-            (pixels, labels)
-        })
-        .collect();
+    let kept = fill_kept_batches(cache, cfg, &order, &seed_of);
     let fill_images_per_sec = (kept.len() * cfg.batch_size) as f64 / t.elapsed().as_secs_f64().max(1e-9);
 
     // Compute alone: forward + backward + update on batches filled beforehand, nothing else
@@ -463,6 +438,48 @@ pub fn measure_throughput(
         fill_images_per_sec,
         compute_images_per_sec: images / compute.max(1e-9),
     })
+}
+
+/// The image order of a throughput measurement: the training images shuffled with the
+/// configuration's seed, cut into whole batches, cycled until there are `batches` of them.
+fn cycled_batch_order(n_train: usize, cfg: &TrainConfig, batches: usize) -> Vec<usize> {
+    let mut shuffled: Vec<usize> = (0..n_train).collect();
+    SplitMix64::new(cfg.seed).shuffle(&mut shuffled);
+    shuffled
+        .chunks_exact(cfg.batch_size)
+        .cycle()
+        .take(batches)
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// The first batches of `order`, filled (augmented with `seed_of(batch)`) as the training
+/// loop's helper thread fills them, and kept for the compute-only run of
+/// [`measure_throughput`]: at most 64 of them (100 MB at 64 px), reused in turn.
+fn fill_kept_batches(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    order: &[usize],
+    seed_of: &dyn Fn(usize) -> u64,
+) -> Vec<(Vec<f32>, Vec<i64>)> {
+    order
+        .chunks(cfg.batch_size)
+        .take(64)
+        .enumerate()
+        .map(|(b, idx)| {
+            let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+            fill_batch(
+                cache,
+                Split::Train,
+                idx,
+                Some((&cfg.augment, seed_of(b))),
+                &mut pixels,
+                &mut labels,
+            );
+            (pixels, labels)
+        })
+        .collect()
 }
 
 fn checkpoint_paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -795,15 +812,7 @@ fn write_model_folder(
     cancel: &Cancel,
 ) -> Result<TrainOutcome, TrainError> {
     let stop = state.stop.unwrap_or(StopReason::Completed);
-    let best_path = run_dir.join("best.bpk");
-    let best = cfg
-        .model
-        .init(device)
-        .try_load_file(&best_path)
-        .map_err(|e| TrainError::Checkpoint {
-            path: best_path.clone(),
-            problem: format!("{e:?}"),
-        })?;
+    let best = load_best_weights(cfg, run_dir, device)?;
     let parent = fsutil::parent_dir(model_dir);
     fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = tempfile::Builder::new()
@@ -816,7 +825,53 @@ fn write_model_folder(
             path: model_dir.to_path_buf(),
             problem: format!("{e:?}"),
         })?;
-    let mut card = ModelCard {
+    let mut card = new_model_card(cfg, model_dir, &best, lineage, &state.history);
+    let (hands, pipeline) = build_hand_path(cache, cfg, device, tmp.path(), progress, cancel)?;
+    card.pipeline = pipeline;
+    let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone()).with_hands(hands);
+    let (clf, report) = validate_as_served(clf, &mut card, cache, cfg, tmp.path())?;
+    card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
+    add_monitoring_reference(&mut card, cache, &clf, model_dir);
+    card.save(tmp.path())?;
+    report.write(tmp.path())?;
+    move_into_place(tmp, model_dir, parent)?;
+    let images_per_sec =
+        state.history.iter().map(|m| m.images_per_sec).sum::<f64>() / state.history.len().max(1) as f64;
+    Ok(TrainOutcome {
+        run_dir: run_dir.to_path_buf(),
+        model_dir: model_dir.to_path_buf(),
+        history: state.history,
+        best_epoch: state.best_epoch,
+        stop,
+        report,
+        train_seconds: state.train_seconds,
+        images_per_sec,
+        resumed_from_epoch,
+    })
+}
+
+/// The best weights of the run (`best.bpk` in the run folder), loaded on `device`.
+fn load_best_weights(cfg: &TrainConfig, run_dir: &Path, device: &Device) -> Result<Cnn, TrainError> {
+    let best_path = run_dir.join("best.bpk");
+    cfg.model
+        .init(device)
+        .try_load_file(&best_path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: best_path.clone(),
+            problem: format!("{e:?}"),
+        })
+}
+
+/// The model card of a finished run, before the hand path, the metrics and the monitoring
+/// reference are known (those are filled in as the model folder is written).
+fn new_model_card(
+    cfg: &TrainConfig,
+    model_dir: &Path,
+    best: &Cnn,
+    lineage: Lineage,
+    history: &[EpochMetrics],
+) -> ModelCard {
+    ModelCard {
         format: infer::MODEL_FORMAT,
         name: model_dir
             .file_name()
@@ -833,26 +888,37 @@ fn write_model_folder(
         training: serde_json::to_value(cfg).unwrap_or_default(),
         metrics: serde_json::Value::Null,
         lineage,
-        history: serde_json::to_value(&state.history).unwrap_or_default(),
+        history: serde_json::to_value(history).unwrap_or_default(),
         pipeline: Default::default(),
         extra: Default::default(),
-    };
-    // The hand path: trained once per cache and reused; its files join the model folder.
+    }
+}
+
+/// The hand path: trained once per cache and reused; its files join the model folder being
+/// written in `folder`. Returns the stage to serve (if any) and the card's pipeline note.
+fn build_hand_path(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    device: &Device,
+    folder: &Path,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(Option<infer::HandStage>, crate::handshape::PipelineInfo), TrainError> {
     let stage = crate::handshape::build_hand_stage(cache, cfg.hands, &cfg.handshape, &cfg.device, progress, cancel)?;
     let hands = match stage.model {
         Some(shape) => {
-            shape.save(tmp.path())?;
+            shape.save(folder)?;
             Some(infer::HandStage::new(shape, device)?)
         }
         None => None,
     };
-    card.pipeline = stage.pipeline;
-    let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone()).with_hands(hands);
-    let (clf, report) = validate_as_served(clf, &mut card, cache, cfg, tmp.path())?;
-    card.metrics = serde_json::json!({"validation": report.summary(), "best_epoch": state.best_epoch, "stop": stop, "train_seconds": state.train_seconds});
-    // The monitoring reference travels with the model; a model without one still serves
-    // (drift is then not reported), so a failure here is a warning, not an error.
-    match monitoring_reference(cache, &clf) {
+    Ok((hands, stage.pipeline))
+}
+
+/// The monitoring reference travels with the model in its card; a model without one still
+/// serves (drift is then not reported), so a failure here is a warning, not an error.
+fn add_monitoring_reference(card: &mut ModelCard, cache: &Cache, clf: &Classifier, model_dir: &Path) {
+    match monitoring_reference(cache, clf) {
         Ok(mut r) => {
             // A camera that stops showing hands is drift: the share the training data had.
             if clf.hands().is_some() {
@@ -865,27 +931,17 @@ fn write_model_folder(
         }
         Err(e) => eprintln!("warning: no monitoring reference for {}: {e}", model_dir.display()),
     }
-    card.save(tmp.path())?;
-    report.write(tmp.path())?;
+}
+
+/// Replace `model_dir` (if any) with the finished temp folder, by rename, and sync `parent`.
+fn move_into_place(tmp: tempfile::TempDir, model_dir: &Path, parent: &Path) -> Result<(), TrainError> {
     if model_dir.exists() {
         fs::remove_dir_all(model_dir).map_err(io_err(model_dir))?;
     }
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, model_dir).map_err(io_err(model_dir))?;
     fsutil::sync_dir(parent).map_err(io_err(parent))?;
-    let images_per_sec =
-        state.history.iter().map(|m| m.images_per_sec).sum::<f64>() / state.history.len().max(1) as f64;
-    Ok(TrainOutcome {
-        run_dir: run_dir.to_path_buf(),
-        model_dir: model_dir.to_path_buf(),
-        history: state.history,
-        best_epoch: state.best_epoch,
-        stop,
-        report,
-        train_seconds: state.train_seconds,
-        images_per_sec,
-        resumed_from_epoch,
-    })
+    Ok(())
 }
 
 /// The validation report of the classifier as it will serve (the hand path where a hand is

@@ -284,6 +284,40 @@ pub async fn predict(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Json<PredictResponse>> {
+    check_upload_headers(&state, &headers)?;
+    let context = request
+        .extensions()
+        .get::<Arc<RequestContext>>()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(RequestContext::from_headers(&headers)));
+    // The body first, within its own timeout: a slow client holds no request permit.
+    let (parts, body) = request.into_parts();
+    let (body, body_share) = read_body(&state, body).await?;
+    let permit = request_permit(&state)?;
+    // Held by the handler and by each blocking job it starts, so the permit is released when
+    // the work ends, not when an impatient client leaves.
+    let guard = Arc::new(RequestGuard {
+        _permit: permit,
+        _body_share: body_share,
+        context,
+    });
+    // This request runs to the end on this model, whatever reloads happen meanwhile.
+    let model = state.model()?;
+    let raw = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
+    let form = Multipart::from_request(Request::from_parts(parts, Body::from(body)), &state)
+        .await
+        .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+    let upload = upload::read_multipart(form, &state.config).await?;
+    let answer = answer_upload(&state, &guard, model, upload, raw).await?;
+    Ok(Json(answer))
+}
+
+/// Refuses, before the body is read, a request that is not multipart (415) or that declares
+/// a body larger than the server accepts (413).
+fn check_upload_headers(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -303,50 +337,40 @@ pub async fn predict(
             state.config.max_body_bytes
         )));
     }
-    let context = request
-        .extensions()
-        .get::<Arc<RequestContext>>()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(RequestContext::from_headers(&headers)));
-    // The body first, within its own timeout: a slow client holds no request permit.
-    let (parts, body) = request.into_parts();
-    let (body, body_share) = read_body(&state, body).await?;
-    let permit = state.requests.clone().try_acquire_owned().map_err(|_| {
+    Ok(())
+}
+
+/// One of the server's request permits, or 503 `overloaded` when all are in use.
+fn request_permit(state: &AppState) -> ApiResult<OwnedSemaphorePermit> {
+    state.requests.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
             "too many requests in flight; retry shortly",
         )
-    })?;
-    // Held by the handler and by each blocking job it starts, so the permit is released when
-    // the work ends, not when an impatient client leaves.
-    let guard = Arc::new(RequestGuard {
-        _permit: permit,
-        _body_share: body_share,
-        context,
-    });
-    // This request runs to the end on this model, whatever reloads happen meanwhile.
-    let model = state.model()?;
-    let raw = parts
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| matches!(kv, "raw" | "raw=true" | "raw=1")));
-    let form = Multipart::from_request(Request::from_parts(parts, Body::from(body)), &state)
-        .await
-        .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
-    let upload = upload::read_multipart(form, &state.config).await?;
-    let answer = match upload {
+    })
+}
+
+/// The answer to an upload: one photo is a letter; several photos, or a zip, spell a word.
+async fn answer_upload(
+    state: &AppState,
+    guard: &Arc<RequestGuard>,
+    model: Arc<Classifier>,
+    upload: Upload,
+    raw: bool,
+) -> ApiResult<PredictResponse> {
+    Ok(match upload {
         Upload::Images(mut photos) if photos.len() == 1 => {
             state.metrics.images_per_request.observe(1.0);
             let photo = photos.remove(0);
-            PredictResponse::Letter(one_photo(&state, &guard, model, photo).await?)
+            PredictResponse::Letter(one_photo(state, guard, model, photo).await?)
         }
         Upload::Images(photos) => {
             state.metrics.images_per_request.observe(photos.len() as f64);
             PredictResponse::Word(
                 word(
-                    &state,
-                    &guard,
+                    state,
+                    guard,
                     model,
                     Batch::Photos(PhotoBatch {
                         photos,
@@ -361,10 +385,9 @@ pub async fn predict(
             if !upload::looks_like_zip(&bytes) {
                 return Err(ApiError::unsupported("the zipfile field is not a zip archive").with_file(name));
             }
-            PredictResponse::Word(word(&state, &guard, model, Batch::Zip(bytes), raw).await?)
+            PredictResponse::Word(word(state, guard, model, Batch::Zip(bytes), raw).await?)
         }
-    };
-    Ok(Json(answer))
+    })
 }
 
 /// What a prediction request holds until its last piece of work ends: a request permit and

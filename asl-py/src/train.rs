@@ -151,23 +151,12 @@ fn py_train<'py>(
     experiment: Option<String>,
     tags: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Run> {
-    let cfg: TrainConfig = match config {
-        Some(c) if !c.is_none() => crate::config_from_py(c, "training configuration")?,
-        _ => TrainConfig::default(),
-    };
-    cfg.validate()?;
+    let cfg = train_config(config)?;
     if on_epoch.as_ref().is_some_and(|cb| !cb.bind(py).is_callable()) {
         return Err(Error::type_error("on_epoch must be callable"));
     }
     let ws = crate::workspace(home);
-    let size = u32::try_from(cfg.model.input_size).map_err(|_| Error::value_error("model.input_size is too large"))?;
-    let args = DataArgs {
-        dataset: dataset.to_string(),
-        data,
-        size,
-        val_fraction,
-        split_seed,
-    };
+    let args = data_args(&cfg, dataset, data, val_fraction, split_seed)?;
     let request = TrainRequest {
         data: args.spec()?,
         prep: args.config()?,
@@ -183,19 +172,7 @@ fn py_train<'py>(
     let (out, run_id, latency, name) = progress::run_interruptible(py, |cancel| {
         let mut epoch_done = |m: &EpochMetrics| {
             let Some(cb) = &on_epoch else { return Control::Continue };
-            Python::attach(|py| {
-                let answer = crate::to_py(py, m)
-                    .map_err(PyErr::from)
-                    .and_then(|metrics| cb.call1(py, (metrics,)));
-                match answer {
-                    Ok(v) if v.bind(py).cast::<pyo3::types::PyBool>().is_ok_and(|b| !b.is_true()) => Control::Stop,
-                    Ok(_) => Control::Continue,
-                    Err(e) => {
-                        *callback_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        Control::Stop
-                    }
-                }
-            })
+            call_on_epoch(cb, m, &callback_error)
         };
         // Tracked like `asl train`: a resumed run folder keeps logging into its run.
         let trained = ws.train_run(&request, &mut epoch_done, &*sink, cancel)?;
@@ -207,6 +184,58 @@ fn py_train<'py>(
     if let Some(e) = callback_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(Error::Py(e));
     }
+    run_from_outcome(py, out, run_id, latency, name)
+}
+
+/// The training configuration from Python's `config` dict (`None`: the defaults), validated.
+fn train_config(config: Option<&Bound<'_, PyAny>>) -> Result<TrainConfig> {
+    let cfg: TrainConfig = match config {
+        Some(c) if !c.is_none() => crate::config_from_py(c, "training configuration")?,
+        _ => TrainConfig::default(),
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// The data to train on, prepared at the model's input size.
+fn data_args(
+    cfg: &TrainConfig,
+    dataset: &str,
+    data: Option<PathBuf>,
+    val_fraction: f32,
+    split_seed: u64,
+) -> Result<DataArgs> {
+    let size = u32::try_from(cfg.model.input_size).map_err(|_| Error::value_error("model.input_size is too large"))?;
+    Ok(DataArgs {
+        dataset: dataset.to_string(),
+        data,
+        size,
+        val_fraction,
+        split_seed,
+    })
+}
+
+/// Calls the Python `on_epoch` callback with an epoch's metrics (as a dict): `False` stops
+/// training; an exception stops it too and is kept in `callback_error`, raised once the
+/// training has ended.
+fn call_on_epoch(cb: &Py<PyAny>, m: &EpochMetrics, callback_error: &Mutex<Option<PyErr>>) -> Control {
+    Python::attach(|py| {
+        let answer = crate::to_py(py, m)
+            .map_err(PyErr::from)
+            .and_then(|metrics| cb.call1(py, (metrics,)));
+        match answer {
+            Ok(v) if v.bind(py).cast::<pyo3::types::PyBool>().is_ok_and(|b| !b.is_true()) => Control::Stop,
+            Ok(_) => Control::Continue,
+            Err(e) => {
+                *callback_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Control::Stop
+            }
+        }
+    })
+}
+
+/// The Python `Run` of a finished training, tracked as `run_id`.
+fn run_from_outcome(py: Python<'_>, out: TrainOutcome, run_id: String, latency: f64, name: String) -> Result<Run> {
     Ok(Run {
         validation: crate::to_py(py, &out.report.summary())?.unbind(),
         history: crate::to_py(py, &out.history)?.unbind(),

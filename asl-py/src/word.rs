@@ -281,25 +281,8 @@ fn py_decode_word(
         collapse_repeats,
     };
     let cfg = decode.config()?;
-    // Lists and other array-likes go through numpy; arrays are used as they are.
-    let arr = match probs.cast::<PyUntypedArray>() {
-        Ok(a) => a.clone(),
-        Err(_) => py
-            .import("numpy")?
-            .call_method1("asarray", (probs,))?
-            .cast_into::<PyUntypedArray>()
-            .map_err(PyErr::from)?,
-    };
-    let shape = arr.shape().to_vec();
-    let rows = match shape.as_slice() {
-        [c] if *c == NUM_CLASSES => 1,
-        [n, c] if *c == NUM_CLASSES => *n,
-        _ => {
-            return Err(Error::value_error(format!(
-                "probs must have shape (N, {NUM_CLASSES}) or ({NUM_CLASSES},), got {shape:?}"
-            )));
-        }
-    };
+    let arr = as_numpy_array(py, probs)?;
+    let rows = probability_rows(&arr)?;
     let dtype = arr.dtype();
     let values: Cow<'_, [f32]>;
     let f32_guard;
@@ -326,17 +309,45 @@ fn py_decode_word(
             dtype.str()?
         )));
     }
-    let names: Vec<String> = match names {
-        Some(n) if n.len() != rows => {
-            return Err(Error::value_error(format!(
-                "{} names for {rows} rows of probabilities",
-                n.len()
-            )));
-        }
-        Some(n) => n,
-        None => (0..rows).map(|i| format!("[{i}]")).collect(),
-    };
+    let names = row_names(names, rows)?;
     estimate_from_probs(py, &names, &values, &decode, &cfg)
+}
+
+/// `probs` as a numpy array: arrays are used as they are; lists and other array-likes go
+/// through `numpy.asarray`.
+fn as_numpy_array<'py>(py: Python<'py>, probs: &Bound<'py, PyAny>) -> Result<Bound<'py, PyUntypedArray>> {
+    Ok(match probs.cast::<PyUntypedArray>() {
+        Ok(a) => a.clone(),
+        Err(_) => py
+            .import("numpy")?
+            .call_method1("asarray", (probs,))?
+            .cast_into::<PyUntypedArray>()
+            .map_err(PyErr::from)?,
+    })
+}
+
+/// The rows of an `N×29` (or `29`) probability array; any other shape is a ValueError.
+fn probability_rows(arr: &Bound<'_, PyUntypedArray>) -> Result<usize> {
+    let shape = arr.shape().to_vec();
+    match shape.as_slice() {
+        [c] if *c == NUM_CLASSES => Ok(1),
+        [n, c] if *c == NUM_CLASSES => Ok(*n),
+        _ => Err(Error::value_error(format!(
+            "probs must have shape (N, {NUM_CLASSES}) or ({NUM_CLASSES},), got {shape:?}"
+        ))),
+    }
+}
+
+/// A name per row: the caller's (one per row, else a ValueError), or `[0]`, `[1]`, ….
+fn row_names(names: Option<Vec<String>>, rows: usize) -> Result<Vec<String>> {
+    match names {
+        Some(n) if n.len() != rows => Err(Error::value_error(format!(
+            "{} names for {rows} rows of probabilities",
+            n.len()
+        ))),
+        Some(n) => Ok(n),
+        None => Ok((0..rows).map(|i| format!("[{i}]")).collect()),
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
