@@ -51,15 +51,20 @@ static BUNDLED_WORDS: &str = include_str!("../data/words_en.txt");
 /// An upload entry that was not decoded, and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
+    /// The entry's name as uploaded (a zip entry's path, or a file name).
     pub file: String,
+    /// Why it was left out, for a person (e.g. `not an image (.txt)`).
     pub reason: String,
 }
 
 /// The most likely class of one photo (a letter, "space", "del" or "nothing").
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Letter {
+    /// The photo's name, as given in [`LetterProbs::file`].
     pub file: String,
+    /// The class name: `A`–`Z`, `space`, `del` or `nothing`.
     pub class: String,
+    /// The class's probability for this photo (0–1).
     pub confidence: f32,
 }
 
@@ -67,7 +72,9 @@ pub struct Letter {
 /// letters plus the weighted log priors of its words). Higher is better.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alternative {
+    /// Upper-case words joined by single spaces.
     pub text: String,
+    /// Total log score (natural log); higher is better.
     pub score: f32,
 }
 
@@ -92,7 +99,9 @@ pub struct WordEstimate {
 /// One photo's classifier output: `probs` has [`NUM_CLASSES`] entries in [`CLASSES`] order.
 #[derive(Debug, Clone, Copy)]
 pub struct LetterProbs<'a> {
+    /// The photo's name, echoed in [`Letter::file`] and in errors.
     pub file: &'a str,
+    /// Class probabilities, one per class in [`CLASSES`] order (non-negative, finite).
     pub probs: &'a [f32],
 }
 
@@ -144,26 +153,53 @@ impl From<&DecodeConfig> for DecodeOptions {
     }
 }
 
+/// Why decoding photos' probabilities, or reading a word list, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// A photo's probabilities do not have one entry per class.
     #[error("{file}: expected {expected} class probabilities, got {found}")]
     WrongLength {
+        /// The photo.
         file: String,
+        /// The number of classes ([`NUM_CLASSES`]).
         expected: usize,
+        /// The number of probabilities given.
         found: usize,
     },
+    /// A probability is NaN or infinite.
     #[error("{file}: probability of class {class} is not a finite number")]
-    NotFinite { file: String, class: &'static str },
+    NotFinite {
+        /// The photo.
+        file: String,
+        /// The class whose probability it is.
+        class: &'static str,
+    },
+    /// A probability is below zero.
     #[error("{file}: probability of class {class} is negative ({value})")]
     Negative {
+        /// The photo.
         file: String,
+        /// The class whose probability it is.
         class: &'static str,
+        /// The probability given.
         value: f32,
     },
+    /// A word list file could not be read.
     #[error("cannot read word list {path}: {source}")]
-    LexiconIo { path: PathBuf, source: std::io::Error },
+    LexiconIo {
+        /// The word list file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A word list line is malformed (bad or zero count, or a field after the count).
     #[error("word list line {line}: {message}")]
-    LexiconParse { line: usize, message: String },
+    LexiconParse {
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +620,7 @@ impl Lexicon {
         self.words
     }
 
+    /// Whether the lexicon holds no word.
     pub fn is_empty(&self) -> bool {
         self.words == 0
     }

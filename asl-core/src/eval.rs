@@ -12,40 +12,71 @@ use crate::infer::{Classifier, InferError, MAX_BATCH, forward_probs};
 use crate::prep::{Cache, Split};
 use crate::rng::SplitMix64;
 
+/// Why an evaluation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// Loading the model or classifying with it failed.
     #[error(transparent)]
     Infer(#[from] InferError),
+    /// There is nothing to evaluate: an empty split, or a cache whose image size is not the
+    /// model's input size (the message says which).
     #[error("nothing to evaluate: {0}")]
     Empty(String),
+    /// Finding the hands of a cache's photos (for a model with a hand path) failed.
     #[error(transparent)]
     Hands(#[from] crate::hand_cache::HandCacheError),
+    /// The handshape classifier failed on the hands found.
     #[error(transparent)]
     Handshape(#[from] crate::handshape::HandshapeError),
+    /// A zip given as evaluation data could not be read or extracted.
     #[error("cannot extract {path}: {reason}")]
-    Extract { path: PathBuf, reason: String },
+    Extract {
+        /// The zip.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Writing a report file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
+/// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClassMetrics {
+    /// The class name (`A`–`Z`, `del`, `nothing`, `space`).
     pub class: String,
+    /// Images whose true class this is.
     pub support: usize,
+    /// Share of the images predicted as this class that are of it (0 when none was).
     pub precision: f64,
+    /// Share of this class's images predicted as it (0 when it has none).
     pub recall: f64,
+    /// Harmonic mean of precision and recall (0 when both are 0).
     pub f1: f64,
 }
 
+/// Metrics of a model on a set of labelled images. Rates are fractions (0–1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// Images evaluated.
     pub images: usize,
+    /// Share of images whose most likely class (the first on ties) is the true one.
     pub accuracy: f64,
+    /// Mean F1 over the classes present in the set (support above 0).
     pub macro_f1: f64,
+    /// Share of images whose true class is among the 3 most likely (ties count in its favour).
     pub top3_accuracy: f64,
+    /// Share of images whose true class is among the 5 most likely (ties count in its favour).
     pub top5_accuracy: f64,
     /// Mean cross-entropy of the true class.
     pub loss: f64,
+    /// Per class, in [`CLASSES`] order (every class, present or not).
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<usize>>,
@@ -114,6 +145,7 @@ impl EvalReport {
         serde_json::json!({"images": self.images, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "top3_accuracy": self.top3_accuracy, "top5_accuracy": self.top5_accuracy, "loss": self.loss})
     }
 
+    /// The confusion matrix as CSV: a header row of predicted classes, then one row per true class.
     pub fn confusion_csv(&self) -> String {
         let mut s = String::from("true\\predicted");
         for c in CLASSES {
@@ -268,9 +300,13 @@ pub fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Res
 /// Accuracy on the photos of one source.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceMetrics {
+    /// The source's name ([`source_of`]), `-` for photos without one.
     pub source: String,
+    /// Photos of this source.
     pub images: usize,
+    /// Share of its photos whose true class is the most likely (0–1).
     pub accuracy: f64,
+    /// Share of its photos whose true class is among the 3 most likely (0–1).
     pub top3_accuracy: f64,
     /// Share of the photos with a hand found (models with a hand path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,9 +320,13 @@ pub struct SourceMetrics {
 pub struct SourceReport {
     /// Sorted by name.
     pub sources: Vec<SourceMetrics>,
+    /// Accuracy over all the photos together (0–1).
     pub pooled_accuracy: f64,
+    /// Top-3 accuracy over all the photos together (0–1).
     pub pooled_top3_accuracy: f64,
+    /// Mean of the sources' accuracies (each source weighs the same).
     pub mean_accuracy_over_sources: f64,
+    /// Mean of the sources' top-3 accuracies (each source weighs the same).
     pub mean_top3_over_sources: f64,
     /// Share of all photos with a hand found (models with a hand path).
     #[serde(default, skip_serializing_if = "Option::is_none")]

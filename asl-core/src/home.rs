@@ -25,12 +25,15 @@ use std::path::{Path, PathBuf};
 /// Environment variable that selects the state root.
 pub const HOME_ENV: &str = "ASL_HOME";
 
+/// The state root (`$ASL_HOME`) and the paths of everything under it. Only names paths:
+/// nothing is created or checked here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AslHome {
     root: PathBuf,
 }
 
 impl AslHome {
+    /// The state root at `root` (used as given, not resolved).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
@@ -53,6 +56,7 @@ impl AslHome {
         Self::new(".asl-home")
     }
 
+    /// The state root's folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -62,22 +66,27 @@ impl AslHome {
         self.root.join("datasets").join(owner).join(slug)
     }
 
+    /// `cache/`: the decoded image caches, and local copies of registered model versions.
     pub fn cache_dir(&self) -> PathBuf {
         self.root.join("cache")
     }
 
+    /// `runs/`: training runs and their checkpoints (a run resumes from its folder).
     pub fn runs_dir(&self) -> PathBuf {
         self.root.join("runs")
     }
 
+    /// `models/`: trained model folders.
     pub fn models_dir(&self) -> PathBuf {
         self.root.join("models")
     }
 
+    /// `registry/`: the local tracking store's model versions and aliases.
     pub fn registry_dir(&self) -> PathBuf {
         self.root.join("registry")
     }
 
+    /// `tracking/`: the local tracking store's runs, metrics and artifacts.
     pub fn tracking_dir(&self) -> PathBuf {
         self.root.join("tracking")
     }
@@ -98,6 +107,7 @@ impl AslHome {
         self.root.join("eval-data").join(digest)
     }
 
+    /// `demo/`: the demo's synthetic archive and word zip.
     pub fn demo_dir(&self) -> PathBuf {
         self.root.join("demo")
     }

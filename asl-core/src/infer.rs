@@ -18,41 +18,80 @@ use rayon::prelude::*;
 
 /// Model folder format; bump when the card or weights change meaning.
 pub const MODEL_FORMAT: u32 = 1;
+/// The model card's file name in a model folder.
 pub const CARD_FILE: &str = "model.json";
+/// The photo CNN's weights file name in a model folder (a burn binary record).
 pub const WEIGHTS_FILE: &str = "weights.bpk";
 /// Largest batch sent through the model at once (bounds memory for big uploads).
 pub const MAX_BATCH: usize = 64;
 
+/// Why loading a model folder or classifying with it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
+    /// The folder has no `model.json` (the folder named).
     #[error("{0}: not a model folder (no {CARD_FILE}); train one with `asl train`")]
     NotAModel(PathBuf),
+    /// `model.json` is unreadable: not JSON, another model format, or classes, architecture and
+    /// input size that disagree.
     #[error("{path}: {problem}")]
-    BadCard { path: PathBuf, problem: String },
+    BadCard {
+        /// The card file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The weights (photo CNN or handshape MLP) are missing or do not fit the card's architecture.
     #[error("{path}: cannot load the weights: {problem}")]
-    BadWeights { path: PathBuf, problem: String },
+    BadWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// What went wrong (`missing`, or the loader's error).
+        problem: String,
+    },
+    /// The backend named cannot be used (unknown, or not built in).
     #[error(transparent)]
     Model(#[from] model::ModelError),
+    /// A photo could not be decoded, or has the wrong size for the model.
     #[error("{file}: {reason}")]
-    Image { file: String, reason: String },
+    Image {
+        /// The photo's file (empty when the photo came from memory).
+        file: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The backend, the hand networks or the handshape classifier failed while running.
     #[error("the backend failed: {0}")]
     Backend(String),
+    /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
+/// Per-channel (RGB) normalisation of pixels scaled to [0, 1]: the model sees `(x - mean) / std`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Normalization {
+    /// Subtracted from each channel.
     pub mean: [f32; 3],
+    /// Each channel is divided by this after the mean is subtracted.
     pub std: [f32; 3],
 }
 
 /// Where the model's data came from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Lineage {
+    /// The dataset's name: `owner/slug`, or `dir:<path>` for a folder of images.
     pub dataset: String,
+    /// The dataset version trained on (0 for a folder).
     pub dataset_version: u32,
+    /// Hash of the dataset manifest (or folder listing) the cache was built from; finds the
+    /// training cache again.
     pub source_hash: String,
+    /// Short identity of the cache's contents (source, preparation config and split sizes).
     pub cache_hash: String,
 }
 
@@ -72,20 +111,31 @@ impl Lineage {
 /// `model.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelCard {
+    /// Model folder format ([`MODEL_FORMAT`]); a card of another format is refused.
     pub format: u32,
+    /// The model folder's name when it was trained.
     pub name: String,
+    /// When the card was written, in seconds since the Unix epoch.
     pub created_at: u64,
+    /// Version of the asl that trained the model.
     pub asl_version: String,
+    /// Class names in asl's canonical order (checked on load).
     pub classes: Vec<String>,
+    /// Side of the square input image, in pixels.
     pub input_size: usize,
+    /// The normalisation the model was trained with.
     pub normalization: Normalization,
+    /// The photo CNN's configuration (rebuilds the network the weights load into).
     pub architecture: ModelConfig,
+    /// Number of trainable parameters of the photo CNN.
     pub params: usize,
+    /// FLOPs of one forward pass of one image (multiply-adds × 2).
     pub flops_per_image: u64,
     /// The training configuration, as given to `train`.
     pub training: serde_json::Value,
     /// Validation metrics of the saved weights (accuracy, macro-F1, …).
     pub metrics: serde_json::Value,
+    /// The data the model was trained on.
     pub lineage: Lineage,
     /// Per-epoch history of the run.
     pub history: serde_json::Value,
@@ -98,6 +148,8 @@ pub struct ModelCard {
 }
 
 impl ModelCard {
+    /// Reads and checks `model.json` in `dir`: [`InferError::NotAModel`] without one,
+    /// [`InferError::BadCard`] for another format or classes and sizes that disagree.
     pub fn load(dir: &Path) -> Result<ModelCard, InferError> {
         let path = dir.join(CARD_FILE);
         let bytes = match std::fs::read(&path) {
@@ -132,6 +184,7 @@ impl ModelCard {
         Ok(card)
     }
 
+    /// Writes the card as `dir/model.json` (atomically).
     pub fn save(&self, dir: &Path) -> Result<(), InferError> {
         let path = dir.join(CARD_FILE);
         crate::fsutil::write_json_atomic(&path, self).map_err(|source| InferError::Io { path, source })
@@ -141,9 +194,13 @@ impl ModelCard {
 /// One image's answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Prediction {
+    /// The most probable class's name.
     pub class: String,
+    /// The most probable class's index in [`CLASSES`].
     pub index: usize,
+    /// The most probable class's probability (0–1).
     pub confidence: f32,
+    /// Probability of every class, in [`CLASSES`] order (sums to 1).
     pub probabilities: Vec<f32>,
     /// Which part of the model answered, and why.
     #[serde(default)]
@@ -167,6 +224,7 @@ pub enum AnswerPath {
 }
 
 impl AnswerPath {
+    /// The path's name as serialised (`hand`, `no_hand_found`, `photo`).
     pub fn as_str(self) -> &'static str {
         match self {
             AnswerPath::Hand => "hand",
@@ -186,6 +244,8 @@ pub struct HandSummary {
 }
 
 impl Prediction {
+    /// The photo CNN's answer from one row of class probabilities (in [`CLASSES`] order): the
+    /// most probable class (the first on ties).
     pub fn from_probs(probs: &[f32]) -> Prediction {
         let (index, confidence) = probs
             .iter()
@@ -249,7 +309,9 @@ pub fn probs_for_pixels<'a>(
 /// A trained model ready to classify photos. Cheap to share between threads (`Arc`).
 #[derive(Debug)]
 pub struct Classifier {
+    /// The model's card (`model.json`).
     pub card: ModelCard,
+    /// The model folder it was loaded from (or will be saved to, right after training).
     pub dir: PathBuf,
     model: Cnn,
     device: Device,
@@ -260,6 +322,7 @@ pub struct Classifier {
 /// The hand path of a model: MediaPipe's networks and the handshape classifier.
 pub struct HandStage {
     nets: hand::BurnHandNets,
+    /// The handshape classifier (landmark features to class probabilities, fused with the photo CNN).
     pub shape: HandshapeModel,
 }
 
@@ -272,11 +335,14 @@ impl std::fmt::Debug for HandStage {
 }
 
 impl HandStage {
+    /// The hand path of `shape`, loading MediaPipe's networks on `device`
+    /// ([`InferError::Backend`] when they fail to load).
     pub fn new(shape: HandshapeModel, device: &Device) -> Result<HandStage, InferError> {
         let nets = hand::BurnHandNets::load(device).map_err(|e| InferError::Backend(e.to_string()))?;
         Ok(HandStage { nets, shape })
     }
 
+    /// MediaPipe's hand detector and landmark networks.
     pub fn nets(&self) -> &hand::BurnHandNets {
         &self.nets
     }
@@ -314,6 +380,8 @@ impl Classifier {
         Self::load_on(dir, model::default_device_name())
     }
 
+    /// Loads a model folder on the backend `device_name` (`flex`/`cpu`, `wgpu`/`gpu`, `cuda`, among those
+    /// built in), with its hand path when the folder has handshape weights.
     pub fn load_on(dir: &Path, device_name: &str) -> Result<Classifier, InferError> {
         let card = ModelCard::load(dir)?;
         let device = model::device(device_name)?;
@@ -443,6 +511,7 @@ impl Classifier {
         Ok(preds)
     }
 
+    /// Side of the square input image, in pixels.
     pub fn input_size(&self) -> usize {
         self.card.input_size
     }
@@ -513,9 +582,11 @@ impl Classifier {
         Ok(self.prepare_rgb(rgb))
     }
 
+    /// The photo CNN (batch norms folded).
     pub fn model(&self) -> &Cnn {
         &self.model
     }
+    /// The device the model runs on.
     pub fn device(&self) -> &Device {
         &self.device
     }

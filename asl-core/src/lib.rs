@@ -6,31 +6,41 @@
 //! [`workspace`] is the use-case layer over them: the operations on one state root, written once.
 //! Frontends (`asl-cli`, `asl-http`, `asl-py`) parse, make one call there (or on a stage), and render.
 pub mod augment;
+#[warn(missing_docs)]
 pub mod classes;
 pub mod clock;
 pub mod dataset;
+#[warn(missing_docs)]
 pub mod decode;
 pub mod decode_eval;
+#[warn(missing_docs)]
 pub mod eval;
 pub mod fsutil;
 pub mod hand;
 pub mod hand_cache;
 pub mod handshape;
+#[warn(missing_docs)]
 pub mod home;
 pub mod hpo;
+#[warn(missing_docs)]
 pub mod infer;
+#[warn(missing_docs)]
 pub mod model;
 pub mod monitor;
+#[warn(missing_docs)]
 pub mod photo;
 pub mod pipeline;
 pub mod prep;
 pub mod progress;
+#[warn(missing_docs)]
 pub mod registry;
 pub mod rng;
 pub mod synth;
 pub mod tracking;
 pub mod train;
+#[warn(missing_docs)]
 pub mod word;
+#[warn(missing_docs)]
 pub mod workspace;
 
 pub use home::AslHome;

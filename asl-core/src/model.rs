@@ -11,10 +11,13 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+/// Why a backend or a model configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The device name asked for, and the backends this build has (comma-separated).
     #[error("unknown device {0:?}: this build of asl has {1}")]
     UnknownDevice(String, String),
+    /// A [`ModelConfig`] out of range (the message says which field).
     #[error("invalid model configuration: {0}")]
     BadConfig(String),
 }
@@ -22,6 +25,7 @@ pub enum ModelError {
 /// Architecture of the CNN family.
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
+    /// Number of outputs (default 29; a model card must have [`NUM_CLASSES`](crate::classes::NUM_CLASSES)).
     #[config(default = 29)]
     pub num_classes: usize,
     /// Side of the square input, in pixels. The defaults below (48 px, 4 stages from 24
@@ -39,6 +43,7 @@ pub struct ModelConfig {
     /// 3×3 convolutions per stage.
     #[config(default = 1)]
     pub convs_per_stage: usize,
+    /// Batch normalisation after every convolution, whose bias it replaces (default on).
     #[config(default = true)]
     pub batch_norm: bool,
     /// Global average pooling before the head (else flatten, as the course network does).
@@ -49,6 +54,7 @@ pub struct ModelConfig {
     /// Hidden dense layer before the output (0 = none).
     #[config(default = 128)]
     pub hidden: usize,
+    /// Dropout probability before the output layer, in [0, 1).
     #[config(default = 0.091)]
     pub dropout: f64,
 }
@@ -66,6 +72,9 @@ impl ModelConfig {
             .with_dropout(0.2)
     }
 
+    /// Checks the ranges: `depth` 1..=6, `width` 1..=512, `convs_per_stage` at least 1, an
+    /// `input_size` that survives `depth` halvings, `dropout` in [0, 1)
+    /// ([`ModelError::BadConfig`] otherwise).
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: &str| Err(ModelError::BadConfig(m.to_string()));
         if self.depth == 0 || self.depth > 6 {
@@ -87,6 +96,8 @@ impl ModelConfig {
         self.width << stage
     }
 
+    /// A new network of this architecture on `device`, randomly initialised (not validated: call
+    /// [`validate`](Self::validate) first).
     pub fn init(&self, device: &Device) -> Cnn {
         let mut stages = Vec::with_capacity(self.depth);
         let mut c_in = 3;
@@ -157,6 +168,8 @@ impl ModelConfig {
     }
 }
 
+/// One stage of the CNN: 3×3 convolutions (each followed by its batch norm when on, ReLU
+/// between them), then a 2×2 max-pool and a ReLU.
 #[derive(Module, Debug)]
 pub struct ConvStage {
     convs: Vec<Conv2d>,
@@ -184,6 +197,8 @@ impl ConvStage {
     }
 }
 
+/// The CNN of a [`ModelConfig`]: conv stages, optional global average pool, optional hidden
+/// dense layer (ReLU), dropout and the output layer (logits).
 #[derive(Module, Debug)]
 pub struct Cnn {
     stages: Vec<ConvStage>,

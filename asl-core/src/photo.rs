@@ -44,14 +44,19 @@ impl Default for DecodeBudget {
     }
 }
 
+/// Why a photo was not decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
+    /// The bytes are not in any image format the decoder recognises.
     #[error("not a JPEG or PNG image")]
     NotAnImage,
+    /// An image format other than JPEG or PNG (the format named, e.g. `Gif`).
     #[error("{0} images are not supported; send JPEG or PNG")]
     Unsupported(String),
+    /// A JPEG or PNG whose header or pixels cannot be decoded, or an empty (0-pixel) image.
     #[error("unreadable image: {0}")]
     Unreadable(String),
+    /// A JPEG without its end-of-image marker (e.g. an interrupted upload).
     #[error("truncated JPEG (no end-of-image marker)")]
     Truncated,
     /// Over one of the [`DecodeBudget`] limits (or a request's pixel budget).
@@ -62,12 +67,15 @@ pub enum PhotoError {
 /// What decoding one photo will produce and cost, read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
+    /// The file's format.
     pub format: ImageFormatKind,
     /// Size as stored in the file.
     pub width: u32,
+    /// Height as stored in the file, in pixels.
     pub height: u32,
     /// Size after decoding: the stored size divided by `scale` (rounded up).
     pub decoded_width: u32,
+    /// Height after decoding, in pixels (the stored height divided by `scale`, rounded up).
     pub decoded_height: u32,
     /// 1, 2, 4 or 8: the DCT scale denominator of a reduced-scale JPEG decode.
     pub scale: u32,
@@ -76,9 +84,12 @@ pub struct Plan {
     budget: DecodeBudget,
 }
 
+/// The image formats asl decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormatKind {
+    /// JPEG (decoded at a reduced DCT scale when the caller needs far fewer pixels).
     Jpeg,
+    /// PNG (always decoded at full size).
     Png,
 }
 

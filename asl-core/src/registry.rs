@@ -14,7 +14,11 @@ use crate::tracking::{ModelVersion, RunInfo, RunQuery, TrackingError, TrackingSt
 
 /// The registered model asl trains and serves.
 pub const MODEL_NAME: &str = "asl-fingerspelling";
+/// Alias of the version that is served; only [`Registry::promote`] (directly or through the
+/// guard) and [`Registry::rollback`] move it.
 pub const CHAMPION: &str = "champion";
+/// Alias of the last version the promotion guard judged and did not promote (removed when
+/// that version is promoted).
 pub const CHALLENGER: &str = "challenger";
 /// Version tag: when (ms since the epoch) the version last became champion. Rollback uses it.
 pub const CHAMPION_SINCE_TAG: &str = "asl.champion_since";
@@ -25,22 +29,40 @@ pub const LATENCY_METRIC: &str = "latency_ms";
 /// Run artifact folder that holds the model folder.
 pub const MODEL_ARTIFACT: &str = "model";
 
+/// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// The tracking store behind the registry failed.
     #[error(transparent)]
     Tracking(#[from] TrackingError),
+    /// No version matches a number or alias.
     #[error("model {model} has no version {what}")]
-    NoSuchVersion { model: String, what: String },
+    NoSuchVersion {
+        /// The registered model's name.
+        model: String,
+        /// The version asked for: its number, or `with alias "..."`.
+        what: String,
+    },
+    /// Rollback found no champion, or no earlier champion (the registered model named).
     #[error("model {0} has no champion to roll back from, or no earlier champion to roll back to")]
     NothingToRollBack(String),
+    /// The caller's held-out evaluation failed inside the promotion guard.
     #[error("evaluating {what} on the held-out split failed: {source}")]
     Evaluation {
+        /// The model evaluated (`version N` or `champion version N`).
         what: String,
+        /// The caller's error.
         #[source]
         source: BoxError,
     },
+    /// Making the local copy of a version failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 /// The error of a caller's held-out evaluation (the guard does not know how it evaluates).
@@ -94,14 +116,22 @@ pub fn select_best(runs: Vec<RunInfo>) -> Option<RunInfo> {
 /// What the promotion guard decided, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromotionDecision {
+    /// The version the guard judged.
     pub version: u32,
+    /// Whether it is now the champion (otherwise it became the challenger).
     pub promoted: bool,
+    /// Its accuracy on the held-out split (0–1).
     pub candidate_accuracy: f64,
+    /// The champion it was compared with; `None` when there was none.
     pub champion_version: Option<u32>,
+    /// The champion's held-out accuracy (0–1); `None` when there was no champion.
     pub champion_accuracy: Option<f64>,
+    /// Why, in one sentence for a person (with both accuracies in per cent).
     pub reason: String,
 }
 
+/// The versions and aliases of one registered model (default [`MODEL_NAME`]), kept in a
+/// tracking store, with local copies of versions under the state root's cache.
 pub struct Registry<'a> {
     store: &'a dyn TrackingStore,
     home: &'a AslHome,
@@ -109,6 +139,7 @@ pub struct Registry<'a> {
 }
 
 impl<'a> Registry<'a> {
+    /// The registry of [`MODEL_NAME`] in `store`; local copies go under `home`'s cache folder.
     pub fn new(store: &'a dyn TrackingStore, home: &'a AslHome) -> Self {
         Self {
             store,
@@ -117,15 +148,18 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The same registry for another registered model name.
     pub fn with_model_name(mut self, name: &str) -> Self {
         self.model = name.to_string();
         self
     }
 
+    /// The registered model's name.
     pub fn model_name(&self) -> &str {
         &self.model
     }
 
+    /// The tracking store the registry is kept in.
     pub fn store(&self) -> &dyn TrackingStore {
         self.store
     }
@@ -155,10 +189,12 @@ impl<'a> Registry<'a> {
             .create_model_version(&self.model, &run.run_id, MODEL_ARTIFACT, &tags)?)
     }
 
+    /// Every version of the registered model.
     pub fn versions(&self) -> Result<Vec<ModelVersion>, RegistryError> {
         Ok(self.store.list_versions(&self.model)?)
     }
 
+    /// The version `alias` points to, or `None` when it is not set.
     pub fn alias(&self, alias: &str) -> Result<Option<ModelVersion>, RegistryError> {
         Ok(self.store.alias_version(&self.model, alias)?)
     }

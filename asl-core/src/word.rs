@@ -12,27 +12,45 @@ use crate::decode::{self, DecodeConfig, LetterProbs, Lexicon, Skipped, WordEstim
 use crate::infer::{Classifier, InferError, Prediction};
 use crate::prep;
 
+/// Why reading an upload of photos, or estimating its word, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WordError {
+    /// The upload is not a zip archive asl can open (also: a word zip could not be written, or
+    /// contains a character that cannot be spelled).
     #[error("not a readable zip archive: {0}")]
     NotZip(String),
+    /// The upload exceeds the [`UploadLimits`] (the message says which).
     #[error("upload too large: {0}")]
     TooLarge(String),
+    /// No photo could be decoded; the ones skipped, with their reasons (for a word zip: the
+    /// character with no image of its class in the split).
     #[error("no readable photos in the upload{}", if .0.is_empty() { String::new() } else { format!(" ({} skipped)", .0.len()) })]
     NoPhotos(Vec<Skipped>),
+    /// Classifying the photos failed.
     #[error(transparent)]
     Infer(#[from] InferError),
+    /// The probabilities could not be decoded into a word.
     #[error(transparent)]
     Decode(#[from] decode::DecodeError),
+    /// Reading a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 /// Caps on what one upload may contain (zip bombs, huge batches).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadLimits {
+    /// Most photos in one upload (default 256); a zip may have at most four times as many
+    /// entries, plus 64.
     pub max_files: usize,
+    /// Largest uncompressed photo, in bytes (default 32 MiB).
     pub max_file_bytes: u64,
+    /// Largest total of uncompressed photos, in bytes (default 256 MiB).
     pub max_total_bytes: u64,
     /// Largest uncompressed/compressed ratio of one zip entry.
     pub max_ratio: u64,
@@ -52,14 +70,18 @@ impl Default for UploadLimits {
 /// One photo of a batch, still encoded.
 #[derive(Debug, Clone)]
 pub struct Photo {
+    /// The zip entry's path, or the file's name.
     pub name: String,
+    /// The encoded image (JPEG, PNG, ...).
     pub bytes: Vec<u8>,
 }
 
 /// Photos in spelling order, and what was left out (never silently).
 #[derive(Debug, Clone, Default)]
 pub struct PhotoBatch {
+    /// The photos to classify, in spelling order.
     pub photos: Vec<Photo>,
+    /// Entries left out (directories, metadata, non-images, unreadable entries), with reasons.
     pub skipped: Vec<Skipped>,
 }
 
@@ -142,6 +164,7 @@ fn unreadable_entry(e: &zip::result::ZipError) -> String {
     }
 }
 
+/// Reads the zip file at `path` as [`read_zip`] does.
 pub fn read_zip_file(path: &Path, limits: &UploadLimits) -> Result<PhotoBatch, WordError> {
     let bytes = std::fs::read(path).map_err(|source| WordError::Io {
         path: path.to_path_buf(),
@@ -173,6 +196,8 @@ pub fn read_files(paths: &[PathBuf]) -> Result<PhotoBatch, WordError> {
 /// Every letter and the word.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WordAnswer {
+    /// The word, its confidence and alternatives, and each photo's most likely class
+    /// (serialised inline).
     #[serde(flatten)]
     pub estimate: WordEstimate,
     /// The three most likely classes of each classified photo, in order.

@@ -22,47 +22,78 @@ use crate::train::{EpochCallback, TrainConfig};
 /// Tracking experiment of search trials.
 pub const HPO_EXPERIMENT: &str = "asl-hpo";
 
+/// Why a [`Workspace`] operation failed: a stage's own error, passed through, or one of the
+/// workspace's own checks.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
+    /// Downloading a dataset from Kaggle failed, or a dataset name (`owner/slug`) did not parse.
     #[error(transparent)]
     Kaggle(#[from] KaggleError),
+    /// Collecting, importing or finding a dataset version failed.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// A folder of images is not in a layout asl reads (class folders or Kaggle's layout).
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// Building or opening an image cache failed.
     #[error(transparent)]
     Prep(#[from] PrepError),
+    /// A tracked training run failed (including an invalid [`TrainConfig`]).
     #[error(transparent)]
     Train(#[from] TrackedTrainError),
+    /// A search (study) failed or was cancelled.
     #[error(transparent)]
     Hpo(#[from] HpoError),
+    /// The tracking store (local or MLflow) failed.
     #[error(transparent)]
     Tracking(#[from] TrackingError),
+    /// A registry operation failed (unknown alias or version, no champion to roll back, ...).
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Loading a model folder or classifying with it failed.
     #[error(transparent)]
     Infer(#[from] InferError),
+    /// Evaluating a model failed.
     #[error(transparent)]
     Eval(#[from] EvalError),
     /// An argument out of range (the message names it and its range).
     #[error("{0}")]
     Invalid(String),
+    /// [`ModelRef::Newest`] found no model folder under the folder named.
     #[error("no model under {0}; train one with `asl train` or pass --model DIR")]
     NoModel(PathBuf),
+    /// The held-out (validation) split to measure a model on is empty.
     #[error("the cache has no held-out images (val_fraction 0)")]
     NoHeldOut,
+    /// Writing the demo's synthetic dataset failed.
     #[error(transparent)]
     Synth(#[from] crate::synth::SynthError),
+    /// Spelling the demo's word with held-out photos, or reading it back, failed.
     #[error(transparent)]
     Word(#[from] crate::word::WordError),
+    /// Writing a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The cache a model was trained on could not be opened (evaluation without `--data`).
     #[error("the model's training cache {path}: {source} (pass --data DIR to evaluate on a folder)")]
-    NoTrainingCache { path: PathBuf, source: PrepError },
+    NoTrainingCache {
+        /// Where the training cache was expected.
+        path: PathBuf,
+        /// Why it could not be opened.
+        source: PrepError,
+    },
+    /// Finding the hands in a cache's photos (the hand path's cache) failed.
     #[error(transparent)]
     HandCache(#[from] crate::hand_cache::HandCacheError),
+    /// Reading the prediction log or writing a drift report failed.
     #[error(transparent)]
     Monitor(#[from] crate::monitor::MonitorError),
+    /// The model's card has no monitoring reference to compare predictions with (the folder named).
     #[error("model {0} has no monitoring reference (trained by an older asl); retrain it or pass another model")]
     NoReference(PathBuf),
 }
@@ -70,9 +101,11 @@ pub enum WorkspaceError {
 /// A model measured on photos (`asl eval`, `asl.evaluate`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Evaluation {
+    /// The model folder the classifier was loaded from.
     pub model: PathBuf,
     /// The cache the photos were read through (a folder or zip gets one of its own).
     pub data: PathBuf,
+    /// Accuracy, macro-F1, top-k, loss and confusion over all the photos.
     pub report: crate::eval::EvalReport,
     /// Per source (the file-name prefix before `__`) and the mean over sources, when asked.
     pub by_source: Option<crate::eval::SourceReport>,
@@ -81,16 +114,21 @@ pub struct Evaluation {
 /// A drift report written (`asl monitor report`, `asl.monitor_report`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MonitorReport {
+    /// The HTML file written.
     pub out: PathBuf,
+    /// Predictions in the log within the window.
     pub predictions: usize,
+    /// The model folder whose monitoring reference the predictions were compared with.
     pub model: PathBuf,
     /// The log read: its path, or its database URL without the password.
     pub log: String,
     /// Seconds since the epoch: the window reported.
     pub from: u64,
+    /// End of the window (the time of the call), in seconds since the epoch.
     pub to: u64,
 }
 
+/// A result whose error defaults to [`WorkspaceError`].
 pub type Result<T, E = WorkspaceError> = std::result::Result<T, E>;
 
 /// Which images a command reads.
@@ -140,6 +178,8 @@ impl ImageSource {
         }
     }
 
+    /// The images as a [`PrepSource`]: from the manifest of a collected version, else from the
+    /// scanned folder.
     pub fn prep_source(&self) -> PrepSource<'_> {
         match &self.manifest {
             Some(m) => PrepSource::from_manifest(&self.layout, m),
@@ -174,9 +214,11 @@ impl ModelRef {
 
 /// `asl train`: one tracked training run.
 pub struct TrainRequest {
+    /// The images to train on.
     pub data: DataSpec,
     /// Its `image_size` must be the model's input size.
     pub prep: PrepConfig,
+    /// The training hyper-parameters; validated before any image is read.
     pub config: TrainConfig,
     /// The model folder's name under `$ASL_HOME/models` (default: a time stamp and the cache hash).
     pub name: Option<String>,
@@ -188,26 +230,35 @@ pub struct TrainRequest {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A finished tracked training (from [`Workspace::train_run`]).
 pub struct TrainedRun {
+    /// The model folder's name under `$ASL_HOME/models` (also the default run folder's).
     pub name: String,
     /// Where the run is tracked (the local store, or the MLflow server).
     pub tracking: String,
+    /// The training's outcome, its tracked run and the model's measured latency.
     pub training: TrackedTraining,
 }
 
 /// `asl hpo`: a search over the caches of one image source.
 pub struct StudyRequest {
+    /// The images searched over.
     pub data: DataSpec,
     /// The caches' split; trials open the sizes they sample.
     pub prep: PrepConfig,
+    /// The search: space, sampler, pruner, budgets and the base training configuration.
     pub config: StudyConfig,
     /// Default: named after the data and the search, so the same request continues the same study.
     pub name: Option<String>,
 }
 
+/// A search run or continued (from [`Workspace::study`]).
 pub struct StudyOutcome {
+    /// The study's name (given, or from [`study_name`]).
     pub name: String,
+    /// The study's folder, `$ASL_HOME/hpo/<name>`.
     pub dir: PathBuf,
+    /// The study as saved: its configuration and every trial so far.
     pub study: Study,
 }
 
@@ -218,6 +269,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The operations on the state root `home`.
     pub fn new(home: AslHome) -> Self {
         Self { home }
     }
@@ -227,6 +279,7 @@ impl Workspace {
         Self::new(AslHome::resolve(explicit))
     }
 
+    /// The state root the operations work under.
     pub fn home(&self) -> &AslHome {
         &self.home
     }
@@ -583,21 +636,31 @@ pub struct DemoRequest {
     pub from_zip: Option<PathBuf>,
     /// The word (or phrase) spelled with held-out photos and read back.
     pub word: String,
+    /// Training epochs (default 20 with an archive, 12 on the synthetic dataset).
     pub epochs: Option<usize>,
+    /// Stop training so that it ends within this many seconds (default: no limit).
     pub time_budget_secs: Option<f64>,
 }
 
+/// What `asl demo` did (from [`Workspace::demo`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DemoOutcome {
+    /// The trained model folder, `$ASL_HOME/models/demo-<cache hash>`.
     pub model: PathBuf,
+    /// The validation summary as JSON: `images`, `accuracy`, `macro_f1`, `top3_accuracy`,
+    /// `top5_accuracy` and `loss`.
     pub validation: serde_json::Value,
+    /// The word's photos as a zip, `$ASL_HOME/demo/word.zip`.
     pub word_zip: PathBuf,
+    /// The word as requested (the photos spell its upper-case form).
     pub spelled: String,
     /// Photos in the word's zip.
     pub photos: usize,
     /// The letters as classified, before the lexicon (a space for `space`).
     pub letters: String,
+    /// The word read back: the letters decoded against the bundled lexicon.
     pub answer: crate::word::WordAnswer,
+    /// Wall-clock seconds the whole demo took.
     pub seconds: f64,
 }
 
