@@ -18,18 +18,40 @@ use crate::progress::Cancel;
 use crate::tracking::TrackingStore;
 use crate::train::{self, Control, TrainConfig};
 
+/// Why a study could not be run or continued (one trial's failure is a [`TrialError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum HpoError {
+    /// The search space (or a trial configuration drawn from it) is invalid.
     #[error("invalid search space: {0}")]
     BadSpace(String),
+    /// The study folder holds a study with another definition.
     #[error("{path}: this study was started with a different {what}; use another --study name or delete the folder")]
-    Incompatible { path: PathBuf, what: String },
+    Incompatible {
+        /// The study folder.
+        path: PathBuf,
+        /// What differs, in words.
+        what: String,
+    },
+    /// `study.json` does not parse or is of another format.
     #[error("{path}: unreadable study: {problem}")]
-    Corrupt { path: PathBuf, problem: String },
+    Corrupt {
+        /// The study file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Cancelled; the study is saved and the next run continues it.
     #[error("the search was interrupted; run the same command again to continue")]
     Cancelled,
+    /// A sampler name other than `tpe` or `random` (the name given).
     #[error("sampler must be \"tpe\" or \"random\", got {0:?}")]
     UnknownSampler(String),
     /// The study's own run in the tracking store (its trials' parent).
@@ -40,16 +62,26 @@ pub enum HpoError {
 /// Why one trial failed (recorded in the study as the trial's `error`; the study goes on).
 #[derive(Debug, thiserror::Error)]
 pub enum TrialError {
+    /// The cache for the trial's input size could not be opened or built.
     #[error("no cache for the trial's input size: {0}")]
     Cache(#[from] crate::prep::PrepError),
+    /// Training failed.
     #[error(transparent)]
     Train(#[from] train::TrainError),
+    /// Logging the trial's run failed.
     #[error("tracking failed: {0}")]
     Tracking(#[from] crate::tracking::TrackingError),
+    /// Loading the trial's model to time it failed.
     #[error(transparent)]
     Infer(#[from] crate::infer::InferError),
+    /// Writing the trial's folder failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A failure of an objective other than asl's own (tests, callers' objectives).
     #[error("{0}")]
     Failed(String),
@@ -66,21 +98,33 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HpoError + '_ {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
+    /// Log-uniform between `low` and `high` (0 < low < high): for rates and decays.
     LogUniform {
+        /// Smallest value.
         low: f64,
+        /// Largest value.
         high: f64,
     },
+    /// Uniform between `low` and `high`.
     Uniform {
+        /// Smallest value.
         low: f64,
+        /// Largest value.
         high: f64,
     },
+    /// A whole number from `low` to `high`, both included.
     Int {
+        /// Smallest value.
         low: i64,
+        /// Largest value.
         high: i64,
+        /// Sample on a log scale (then `low` ≥ 1).
         #[serde(default)]
         log: bool,
     },
+    /// One of a list of values (numbers for asl's parameters).
     Categorical {
+        /// The values to choose from (at least one).
         choices: Vec<Value>,
     },
 }
@@ -183,6 +227,11 @@ impl Default for SearchSpace {
 }
 
 impl SearchSpace {
+    /// Checks the space: not empty, only parameters of [`PARAMETERS`], valid bounds, and
+    /// whole-number priors (int, or categorical of whole numbers) for whole-number parameters.
+    ///
+    /// # Errors
+    /// [`HpoError::BadSpace`] naming the parameter and the problem.
     pub fn validate(&self) -> Result<(), HpoError> {
         if self.0.is_empty() {
             return Err(HpoError::BadSpace("the space is empty".into()));
@@ -228,6 +277,12 @@ impl SearchSpace {
         Ok(())
     }
 
+    /// Reads a space from a JSON file (`{"lr": {"type": "log_uniform", "low": …, "high": …}}`) and
+    /// validates it.
+    ///
+    /// # Errors
+    /// [`HpoError::Io`] when the file cannot be read; [`HpoError::BadSpace`] when it does not
+    /// parse or validate.
     pub fn load(path: &Path) -> Result<SearchSpace, HpoError> {
         let bytes = fs::read(path).map_err(io_err(path))?;
         let space: SearchSpace =
@@ -251,10 +306,14 @@ fn as_usize(v: &Value, name: &str) -> Result<usize, HpoError> {
     }
 }
 
-/// The training configuration of a trial: `base` with the sampled parameters set.
 /// A trial's parameter values by name.
 pub type TrialParams = BTreeMap<String, Value>;
 
+/// The training configuration of a trial: `base` with the sampled parameters set
+/// (`min_lr_ratio` sets `min_lr` as a fraction of `lr`; otherwise `min_lr` is capped at `lr`).
+///
+/// # Errors
+/// [`HpoError::BadSpace`] for an unknown parameter, or a value of the wrong kind.
 pub fn apply(base: &TrainConfig, params: &BTreeMap<String, Value>) -> Result<TrainConfig, HpoError> {
     let mut c = base.clone();
     for (name, v) in params {
@@ -293,10 +352,13 @@ pub fn trial_config(base: &TrainConfig, params: &TrialParams, max_epochs: usize)
     Ok(config)
 }
 
+/// How a study draws trial parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SamplerKind {
+    /// Uniformly at random within each prior.
     Random,
+    /// Tree-structured Parzen estimator, per parameter, after `startup_trials` random trials.
     Tpe,
 }
 
@@ -315,8 +377,11 @@ impl std::str::FromStr for SamplerKind {
 /// its validation accuracy is in the top `1/eta` of all trials that reached that rung.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Pruner {
+    /// Whether trials are pruned at all (default true).
     pub enabled: bool,
+    /// The first rung, in epochs (default 1).
     pub min_epochs: usize,
+    /// Each rung is `eta` times the previous; the top `1/eta` go on (default 3, at least 2).
     pub eta: usize,
     /// Never prune at a rung fewer than this many trials have reached.
     pub bootstrap: usize,
@@ -334,6 +399,7 @@ impl Default for Pruner {
 }
 
 impl Pruner {
+    /// The rung epochs below `max_epochs`: `min_epochs`, `min_epochs · eta`, …
     pub fn rungs(&self, max_epochs: usize) -> Vec<usize> {
         let mut out = Vec::new();
         let mut r = self.min_epochs.max(1);
@@ -360,13 +426,17 @@ impl Pruner {
 /// Everything that defines a study.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StudyConfig {
+    /// The parameters searched and their priors.
     pub space: SearchSpace,
+    /// How parameters are drawn (default TPE).
     pub sampler: SamplerKind,
+    /// Seed of the parameter draws (default 0).
     pub seed: u64,
     /// Random trials before TPE takes over.
     pub startup_trials: usize,
     /// Epochs of a trial that is never pruned (the resource ASHA allocates).
     pub max_epochs: usize,
+    /// When trials are stopped early.
     pub pruner: Pruner,
     /// The configuration trials start from (sampled parameters override it).
     pub base: TrainConfig,
@@ -401,17 +471,25 @@ impl Default for StudyConfig {
 pub struct SearchOptions {
     /// Trials to run in all (the study continues up to this many).
     pub trials: usize,
+    /// Stop starting trials after this much wall time over all sessions, in seconds.
     pub time_budget_secs: Option<f64>,
+    /// Trials trained at the same time (at least 1).
     pub parallel: usize,
+    /// How parameters are drawn.
     pub sampler: SamplerKind,
     /// None: the default space.
     pub space: Option<SearchSpace>,
     /// Epochs of a trial that is never pruned.
     pub epochs: usize,
+    /// Random trials before TPE takes over.
     pub startup_trials: usize,
+    /// Whether ASHA prunes weak trials.
     pub prune: bool,
+    /// ASHA's reduction factor (see [`Pruner::eta`]).
     pub eta: usize,
+    /// Seed of the parameter draws.
     pub seed: u64,
+    /// The configuration trials start from.
     pub base: TrainConfig,
 }
 
@@ -435,6 +513,8 @@ impl Default for SearchOptions {
 }
 
 impl SearchOptions {
+    /// The [`StudyConfig`] these options ask for (at least one parallel trial, the default pruner's
+    /// first rung and bootstrap).
     pub fn study_config(self) -> StudyConfig {
         StudyConfig {
             space: self.space.unwrap_or_default(),
@@ -472,30 +552,44 @@ impl StudyConfig {
     }
 }
 
+/// Where a trial is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrialState {
+    /// Drawn and not finished: training, or interrupted and resumed by the next session.
     Running,
+    /// Trained to `max_epochs`.
     Complete,
+    /// Stopped by the pruner at a rung.
     Pruned,
+    /// Refused (its configuration is invalid) or failed while training; see `error`.
     Failed,
 }
 
+/// One trial of a study, as saved in `study.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trial {
+    /// The trial's number, from 0, in drawing order.
     pub number: usize,
+    /// The parameter values drawn, by name.
     pub params: BTreeMap<String, Value>,
     /// The sampler's coordinates of `params` (TPE is rebuilt from them on resume).
     pub internal: BTreeMap<String, f64>,
+    /// Where the trial is.
     pub state: TrialState,
     /// Validation accuracy after each epoch (index 0 = epoch 1).
     pub intermediate: Vec<f64>,
     /// Objective: validation accuracy of the saved weights.
     pub value: Option<f64>,
+    /// Median single-image latency of its model, in milliseconds, when measured.
     pub latency_ms: Option<f64>,
+    /// Its run in the tracking store, when tracked.
     pub run_id: Option<String>,
+    /// The model folder it wrote.
     pub model_dir: Option<PathBuf>,
+    /// Seconds spent training it, over all sessions.
     pub seconds: f64,
+    /// Why it failed, for a failed trial.
     pub error: Option<String>,
 }
 
@@ -510,21 +604,34 @@ impl Trial {
     }
 }
 
+/// A search: its definition and every trial so far, as saved in its folder's `study.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Study {
+    /// Study file format ([`STUDY_FORMAT`]).
     pub format: u32,
+    /// The study's name.
     pub name: String,
+    /// What defines the study; a continued study must match its [`StudyConfig::identity`].
     pub config: StudyConfig,
+    /// Every trial drawn, by number.
     pub trials: Vec<Trial>,
     /// Wall time spent over all sessions.
     pub elapsed_secs: f64,
+    /// True when the last session ended with no trial left to resume.
     pub finished: bool,
 }
 
+/// Study file format; bump when `study.json` changes meaning.
 pub const STUDY_FORMAT: u32 = 1;
+/// The study's file in its folder.
 pub const STUDY_FILE: &str = "study.json";
 
 impl Study {
+    /// The study saved in `dir`, if there is one.
+    ///
+    /// # Errors
+    /// [`HpoError::Corrupt`] when the file does not parse or is of another format;
+    /// [`HpoError::Io`] when it cannot be read.
     pub fn load(dir: &Path) -> Result<Option<Study>, HpoError> {
         let p = dir.join(STUDY_FILE);
         let bytes = match fs::read(&p) {
@@ -568,6 +675,7 @@ impl Study {
             })
     }
 
+    /// Trials in `state`.
     pub fn count(&self, state: TrialState) -> usize {
         self.trials.iter().filter(|t| t.state == state).count()
     }
@@ -623,8 +731,11 @@ impl Study {
 /// What a trial is asked to do.
 #[derive(Debug, Clone)]
 pub struct TrialSpec {
+    /// The trial's number.
     pub number: usize,
+    /// The parameter values drawn.
     pub params: BTreeMap<String, Value>,
+    /// The full training configuration (`base` with the parameters applied).
     pub config: TrainConfig,
     /// The trial's own folder (checkpoints, model, run id).
     pub dir: PathBuf,
@@ -633,15 +744,22 @@ pub struct TrialSpec {
 /// What a finished (complete or pruned) trial reports.
 #[derive(Debug, Clone)]
 pub struct TrialResult {
+    /// Validation accuracy of the kept weights (at the stopping epoch for a pruned trial).
     pub value: f64,
+    /// True when the pruner stopped it.
     pub pruned: bool,
+    /// Median single-image latency of its model, in milliseconds, when measured.
     pub latency_ms: Option<f64>,
+    /// Its run in the tracking store, when tracked.
     pub run_id: Option<String>,
+    /// The model folder it wrote, if any.
     pub model_dir: Option<PathBuf>,
 }
 
 /// Runs one trial. `report(epoch, val_accuracy)` returns false when the pruner stops it.
 pub trait Objective: Sync {
+    /// Runs the trial, calling `report(epoch, val_accuracy)` after each epoch and stopping when it
+    /// returns false. Errors fail the trial, not the study.
     fn run(
         &self,
         spec: &TrialSpec,
@@ -652,6 +770,7 @@ pub trait Objective: Sync {
 
 /// Progress lines for a terminal or a notebook.
 pub trait StudyObserver: Sync {
+    /// Receives one progress line.
     fn event(&self, line: &str);
 }
 
@@ -1000,6 +1119,7 @@ pub struct CacheProvider<'a> {
 }
 
 impl<'a> CacheProvider<'a> {
+    /// A provider that opens the cache for an input size with `open` (building it if needed).
     pub fn new(open: impl Fn(usize) -> Result<Cache, PrepError> + Sync + 'a) -> Self {
         Self {
             open: Box::new(open),
@@ -1008,6 +1128,10 @@ impl<'a> CacheProvider<'a> {
         }
     }
 
+    /// The shared cache for input size `size`, opened on first use.
+    ///
+    /// # Errors
+    /// Whatever `open` returns for that size (the error is not remembered; a later call retries).
     pub fn get(&self, size: usize) -> Result<Arc<Cache>, PrepError> {
         if let Some(c) = self.caches.lock().unwrap_or_else(|p| p.into_inner()).get(&size) {
             return Ok(c.clone());
@@ -1028,9 +1152,13 @@ impl<'a> CacheProvider<'a> {
 /// The real objective: train the trial's configuration on the shared cache of its input
 /// size, log it as a tracked run (when a store is given), and measure its latency.
 pub struct TrainObjective<'a> {
+    /// The caches trials train on.
     pub caches: &'a CacheProvider<'a>,
+    /// Where trials are logged; `None` for no tracking.
     pub store: Option<&'a dyn TrackingStore>,
+    /// The tracking experiment of the trials.
     pub experiment: String,
+    /// The study's name (trial model folders are named after it).
     pub study: String,
     /// The study's run in the store: every trial's run is its child.
     pub parent_run_id: Option<String>,

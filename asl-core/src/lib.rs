@@ -9,6 +9,7 @@ pub mod augment;
 #[warn(missing_docs)]
 pub mod classes;
 pub mod clock;
+#[warn(missing_docs)]
 pub mod dataset;
 #[warn(missing_docs)]
 pub mod decode;
@@ -21,22 +22,28 @@ pub mod hand_cache;
 pub mod handshape;
 #[warn(missing_docs)]
 pub mod home;
+#[warn(missing_docs)]
 pub mod hpo;
 #[warn(missing_docs)]
 pub mod infer;
 #[warn(missing_docs)]
 pub mod model;
+#[warn(missing_docs)]
 pub mod monitor;
 #[warn(missing_docs)]
 pub mod photo;
+#[warn(missing_docs)]
 pub mod pipeline;
+#[warn(missing_docs)]
 pub mod prep;
 pub mod progress;
 #[warn(missing_docs)]
 pub mod registry;
 pub mod rng;
 pub mod synth;
+#[warn(missing_docs)]
 pub mod tracking;
+#[warn(missing_docs)]
 pub mod train;
 #[warn(missing_docs)]
 pub mod word;

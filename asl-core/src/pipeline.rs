@@ -20,19 +20,25 @@ use crate::workspace::{ImageSource, Workspace, WorkspaceError, heldout_accuracy,
 /// The step that failed, and why; what earlier steps wrote is kept.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// Collecting (or importing) the dataset failed.
     #[error("pipeline step `collect` failed: {0} (run again to continue)")]
     Collect(#[source] DatasetError),
+    /// Building the image cache failed.
     #[error("pipeline step `prep` failed: {0} (the collected data is kept; run again to continue)")]
     Prep(#[source] WorkspaceError),
+    /// The search failed or was cancelled.
     #[error("pipeline step `hpo` failed: {0} (finished trials are kept; run again to continue)")]
     Hpo(#[source] HpoError),
+    /// Registering the best trial's run, or the promotion guard, failed.
     #[error("pipeline step `register` failed: {0} (the study is kept; run again to continue)")]
     Register(#[source] WorkspaceError),
+    /// There is nothing to register: no complete trial, or the best trial has no tracked run.
     #[error("pipeline step `register` failed: {0}")]
     NothingToRegister(String),
 }
 
 impl PipelineError {
+    /// The failed step's name: `collect`, `prep`, `hpo` or `register`.
     pub fn step(&self) -> &'static str {
         match self {
             PipelineError::Collect(_) => "collect",
@@ -55,10 +61,15 @@ pub enum DataSource {
     Zip(PathBuf),
 }
 
+/// What one pipeline run works on.
 pub struct PipelineConfig {
+    /// The Kaggle dataset (`owner/slug`); it also names the local store and the study.
     pub dataset: DatasetRef,
+    /// Where the images come from.
     pub source: DataSource,
+    /// How the default cache is built (the search opens other sizes from the same source).
     pub prep: PrepConfig,
+    /// The search run in the `hpo` step.
     pub study: StudyConfig,
     /// Attempts of a network step before the pipeline gives up (the client also retries
     /// each request).
@@ -68,20 +79,31 @@ pub struct PipelineConfig {
 /// One step's line in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
+    /// The step's name: `collect`, `prep`, `hpo` or `register`.
     pub step: &'static str,
     /// `ran` or `skipped`.
     pub action: &'static str,
+    /// What the step did, in one line (version, hash, best trial, promotion decision).
     pub detail: String,
+    /// Wall-clock seconds the step took.
     pub seconds: f64,
 }
 
+/// What a pipeline run did, step by step.
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineOutcome {
+    /// One report per step, in order.
     pub steps: Vec<StepReport>,
+    /// The dataset version the run used.
     pub dataset_version: u32,
+    /// Hash of the default-size cache ([`crate::prep::CacheHeader::hash`]).
     pub cache_hash: String,
+    /// Name of the study searched.
     pub study: String,
+    /// The registry version of the best trial's run (always set on success).
     pub registered_version: Option<u32>,
+    /// The promotion guard's decision; `None` when that run was already registered, so
+    /// aliases were left alone.
     pub promotion: Option<PromotionDecision>,
 }
 
@@ -389,6 +411,8 @@ fn parse_duration_text(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?}: too long"))
 }
 
+/// A duration in the largest whole unit that fits, as [`parse_duration`] reads it back:
+/// `1d`, `6h`, `15m`, else seconds (`90s`); sub-second parts are dropped.
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {

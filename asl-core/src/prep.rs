@@ -26,21 +26,44 @@ use crate::photo::{self, DecodeBudget, PhotoError};
 use crate::progress::{Cancel, Progress};
 use crate::rng::SplitMix64;
 
+/// Cache file format; bump when the layout or the header changes meaning.
 pub const CACHE_FORMAT: u32 = 1;
 const MAGIC: &[u8; 8] = b"ASLCACHE";
 
+/// Why building or opening a cache failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepError {
+    /// The file is not a cache this asl reads: wrong magic or format, truncated, a bad header
+    /// or a label out of range.
     #[error("{path}: not an asl cache ({reason}); delete it or run `asl prep --force`")]
-    BadCache { path: PathBuf, reason: String },
+    BadCache {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No image of the dataset decoded (the training root named).
     #[error("no readable images in {0}")]
     Empty(PathBuf),
+    /// An image could not be read or decoded.
     #[error("image {file}: {reason}")]
-    Image { file: String, reason: String },
+    Image {
+        /// The image's file.
+        file: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The build was cancelled through its [`Cancel`] token.
     #[error("the operation was cancelled")]
     Cancelled,
+    /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrepError + '_ {
@@ -94,11 +117,14 @@ pub fn decode_planned_with_features(
 /// [`crate::hand::view`] the hand detector reads.
 #[derive(Debug, Clone)]
 pub struct PreparedPhoto {
+    /// The photo resized to the model's square input.
     pub input: RgbImage,
+    /// The full-size [`crate::hand::view`] for the hand detector; `None` when not asked for.
     pub view: Option<RgbImage>,
 }
 
 impl PreparedPhoto {
+    /// Resizes `rgb` to `size` × `size` for the CNN and, when `with_view`, keeps its hand view.
     pub fn new(rgb: RgbImage, size: u32, with_view: bool) -> PreparedPhoto {
         let view = with_view.then(|| crate::hand::view(&rgb));
         PreparedPhoto {
@@ -134,8 +160,11 @@ fn resize_rgb(rgb: RgbImage, size: u32) -> RgbImage {
 /// How to build a cache.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PrepConfig {
+    /// Side of the square images in the cache, in pixels (default 48).
     pub image_size: u32,
+    /// Share of each class held out for validation, 0 to 1 (default 0.2).
     pub val_fraction: f32,
+    /// Seed of the per-class shuffle that picks the validation images (default 42).
     pub seed: u64,
 }
 
@@ -152,14 +181,21 @@ impl Default for PrepConfig {
 /// The cache header: what the pixels are and where they came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CacheHeader {
+    /// The cache format the file was written in ([`CACHE_FORMAT`]).
     pub format: u32,
     /// Hash of the dataset manifest (or of the folder listing) the cache was built from.
     pub source_hash: String,
+    /// Name of the dataset: `owner/slug`, or `dir:<training root>` for a plain folder.
     pub dataset: String,
+    /// Version of the collected dataset; 0 for a plain folder.
     pub dataset_version: u32,
+    /// How the cache was built (image size, validation share, seed).
     pub config: PrepConfig,
+    /// Class names, in label order.
     pub classes: Vec<String>,
+    /// Training images in the cache (they come first).
     pub n_train: usize,
+    /// Validation images in the cache (after the training images).
     pub n_val: usize,
     /// File names relative to the training root, in cache order.
     pub files: Vec<String>,
@@ -167,6 +203,7 @@ pub struct CacheHeader {
     /// photos there when they are still present).
     #[serde(default)]
     pub train_root: Option<PathBuf>,
+    /// How many files could not be decoded and were left out.
     pub skipped_count: usize,
     /// The first few unreadable files and why.
     pub skipped: Vec<(String, String)>,
@@ -187,7 +224,9 @@ impl CacheHeader {
 
 /// A memory-mapped cache.
 pub struct Cache {
+    /// The header read from the file.
     pub header: CacheHeader,
+    /// The cache file.
     pub path: PathBuf,
     map: memmap2::Mmap,
     labels_at: usize,
@@ -207,11 +246,18 @@ impl std::fmt::Debug for Cache {
 /// Which part of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
+    /// The training images (the first `n_train`).
     Train,
+    /// The held-out validation images.
     Val,
 }
 
 impl Cache {
+    /// Maps a cache file and checks it: magic, format, header, file size and labels.
+    ///
+    /// # Errors
+    /// [`PrepError::BadCache`] when the file is not a valid cache of this format; [`PrepError::Io`]
+    /// when it cannot be opened or mapped.
     pub fn open(path: &Path) -> Result<Cache, PrepError> {
         let bad = |reason: &str| PrepError::BadCache {
             path: path.to_path_buf(),
@@ -255,15 +301,18 @@ impl Cache {
         })
     }
 
+    /// Side of the square images, in pixels.
     pub fn image_size(&self) -> usize {
         self.header.config.image_size as usize
     }
+    /// Number of images in a split.
     pub fn len(&self, split: Split) -> usize {
         match split {
             Split::Train => self.header.n_train,
             Split::Val => self.header.n_val,
         }
     }
+    /// True when the split has no images.
     pub fn is_empty(&self, split: Split) -> bool {
         self.len(split) == 0
     }
@@ -329,17 +378,23 @@ pub fn cache_path(cache_dir: &Path, source_hash: &str, cfg: &PrepConfig) -> Path
 /// What `prepare` did.
 #[derive(Debug)]
 pub struct PrepOutcome {
+    /// The cache, open.
     pub cache: Cache,
     /// False when an existing cache was reused.
     pub built: bool,
+    /// Wall-clock seconds spent (checking, or building and opening).
     pub seconds: f64,
 }
 
 /// Source of the images for a cache.
 pub struct PrepSource<'a> {
+    /// The dataset's images, by class.
     pub layout: &'a Layout,
+    /// Hash of the dataset manifest, or of the folder listing; a cache is reused only when it matches.
     pub source_hash: String,
+    /// Name of the dataset (`owner/slug`, or `dir:<root>`), recorded in the header.
     pub dataset: String,
+    /// Version of the collected dataset; 0 for a plain folder.
     pub dataset_version: u32,
 }
 
@@ -565,10 +620,13 @@ pub fn prepare_collected(
 /// Errors of the prep flow as a whole (finding the data, then caching it).
 #[derive(Debug, thiserror::Error)]
 pub enum PrepFlowError {
+    /// No complete local copy of the dataset, or its store could not be read.
     #[error(transparent)]
     Dataset(#[from] crate::dataset::DatasetError),
+    /// The dataset's folder is not in a layout asl reads.
     #[error(transparent)]
     Layout(#[from] crate::dataset::LayoutError),
+    /// Building or opening the cache failed.
     #[error(transparent)]
     Prep(#[from] PrepError),
 }

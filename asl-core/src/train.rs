@@ -22,30 +22,58 @@ use crate::prep::{Cache, Split};
 use crate::progress::{Cancel, Progress};
 use crate::rng::SplitMix64;
 
+/// Why a training run (or a throughput measurement) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// The model configuration is invalid, or the backend named cannot be used.
     #[error(transparent)]
     Model(#[from] model::ModelError),
+    /// Building, saving or loading the model folder's classifier failed.
     #[error(transparent)]
     Infer(#[from] infer::InferError),
+    /// Measuring the finished model on the validation split failed.
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
+    /// The training configuration is out of range (the message says which setting).
     #[error("invalid training configuration: {0}")]
     BadConfig(String),
+    /// Finding the hands or training the handshape classifier (the hand path) failed.
     #[error("the hand stage: {0}")]
     HandStage(#[from] crate::handshape::stage::HandStageError),
+    /// Saving the handshape model into the model folder failed.
     #[error("saving the handshape model: {0}")]
     Handshape(#[from] crate::handshape::HandshapeError),
+    /// The cache's image size (first) differs from the model's input size (second), in pixels.
     #[error("the cache has {0}px images but the model wants {1}px; run `asl prep --size {1}`")]
     SizeMismatch(usize, usize),
+    /// The run folder's checkpoint cannot be resumed: unreadable, or saved with another
+    /// configuration (the time budget aside).
     #[error("{path}: cannot resume: {problem}. Delete the run folder to start over")]
-    Resume { path: PathBuf, problem: String },
+    Resume {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// Why it cannot be resumed.
+        problem: String,
+    },
+    /// Saving a checkpoint or the model's weights, or loading the best weights back, failed.
     #[error("checkpoint {path}: {problem}")]
-    Checkpoint { path: PathBuf, problem: String },
+    Checkpoint {
+        /// The folder or weights file.
+        path: PathBuf,
+        /// The recorder's error.
+        problem: String,
+    },
+    /// Cancelled mid-epoch; the number is the epochs finished, whose checkpoint a rerun resumes.
     #[error("training was cancelled after epoch {0}; run again with the same run folder to resume")]
     Cancelled(usize),
+    /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -59,8 +87,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct TrainConfig {
+    /// The CNN's shape and input size.
     pub model: ModelConfig,
+    /// Epochs planned (default 18); early stopping or a time budget may end sooner.
     pub epochs: usize,
+    /// Training images per optimisation step, 1 to 4096 (default 32).
     pub batch_size: usize,
     /// Peak learning rate (after warm-up).
     pub lr: f64,
@@ -70,8 +101,11 @@ pub struct TrainConfig {
     pub weight_decay: f32,
     /// Linear warm-up length, in epochs (may be fractional).
     pub warmup_epochs: f64,
+    /// Label smoothing of the cross-entropy loss, in [0, 1) (default 0.1).
     pub label_smoothing: f32,
+    /// On-the-fly augmentation of the training images.
     pub augment: AugmentConfig,
+    /// Seed of the initialisation, the shuffles and the augmentation.
     pub seed: u64,
     /// Stop when validation loss has not improved for this many epochs (0 = never).
     pub patience: usize,
@@ -81,6 +115,7 @@ pub struct TrainConfig {
     pub device: String,
     /// Whether the model gets the hand path (landmarks → handshape MLP).
     pub hands: crate::handshape::HandsMode,
+    /// How the handshape classifier of the hand path is trained.
     pub handshape: crate::handshape::HandTrainConfig,
 }
 
@@ -112,6 +147,11 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks the ranges: the model, `epochs` ≥ 1, `batch_size` in 1..=4096, `lr` in (0, 1],
+    /// 0 ≤ `min_lr` ≤ `lr`, `label_smoothing` in [0, 1) and `weight_decay` ≥ 0.
+    ///
+    /// # Errors
+    /// [`TrainError::BadConfig`] (or [`TrainError::Model`]) naming the setting out of range.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate()?;
         let bad = |m: &str| Err(TrainError::BadConfig(m.into()));
@@ -142,19 +182,28 @@ impl TrainConfig {
 /// One epoch's numbers, handed to the callback and kept in the history.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpochMetrics {
+    /// The epoch, counted from 1.
     pub epoch: usize,
+    /// Mean training loss over the epoch's (augmented) images.
     pub train_loss: f64,
+    /// Share of the epoch's training images classified right before each update.
     pub train_accuracy: f64,
+    /// Validation loss after the epoch; NaN when the cache has no validation images.
     pub val_loss: f64,
+    /// Validation accuracy after the epoch; NaN when the cache has no validation images.
     pub val_accuracy: f64,
+    /// Learning rate of the epoch's last step.
     pub lr: f64,
+    /// Wall-clock seconds of the epoch, validation included.
     pub seconds: f64,
+    /// Training images per second in the epoch (validation not counted).
     pub images_per_sec: f64,
 }
 
 /// What the callback wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
+    /// Go on training.
     Continue,
     /// Stop now (a tracker's pruner, for example); the best model so far is kept.
     Stop,
@@ -162,6 +211,7 @@ pub enum Control {
 
 /// Called after every epoch. Experiment tracking and HPO pruning plug in here.
 pub trait EpochCallback {
+    /// Receives one finished epoch's metrics; says whether to go on.
     fn on_epoch(&mut self, metrics: &EpochMetrics) -> Control;
 }
 
@@ -179,12 +229,17 @@ impl<F: FnMut(&EpochMetrics) -> Control> EpochCallback for F {
     }
 }
 
+/// Why training ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
+    /// All planned epochs ran.
     Completed,
+    /// Validation loss did not improve for `patience` epochs.
     EarlyStopped,
+    /// The time budget left no room for another epoch.
     TimeBudget,
+    /// The callback asked to stop ([`Control::Stop`]).
     Callback,
 }
 
@@ -203,17 +258,27 @@ struct RunState {
     train_seconds: f64,
 }
 
+/// What a finished training run produced.
 #[derive(Debug)]
 pub struct TrainOutcome {
+    /// The run folder (checkpoints and best weights).
     pub run_dir: PathBuf,
+    /// The model folder written.
     pub model_dir: PathBuf,
+    /// Every epoch's metrics, those before a resume included.
     pub history: Vec<EpochMetrics>,
+    /// The epoch whose weights were kept (lowest validation loss, or the last without a
+    /// validation split), counted from 1.
     pub best_epoch: usize,
+    /// Why training ended.
     pub stop: StopReason,
+    /// The model folder's validation report, measured as the model serves.
     pub report: EvalReport,
+    /// Seconds spent training over all invocations of the run (resumes included).
     pub train_seconds: f64,
-    /// Training images per second over the whole run (augmentation included).
+    /// Training images per second: the mean of the epochs' rates (augmentation included).
     pub images_per_sec: f64,
+    /// Epochs already done in the checkpoint resumed from; 0 for a fresh run.
     pub resumed_from_epoch: usize,
 }
 
@@ -345,7 +410,9 @@ fn prefetched_batches(
 /// Training speed of a configuration, measured on real steps of the training loop.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
+    /// The configuration's batch size.
     pub batch_size: usize,
+    /// Training steps timed (the warm-up steps not counted).
     pub steps: usize,
     /// The training loop (forward + backward + update, the next batch filled meanwhile),
     /// images per second.

@@ -33,7 +33,9 @@ struct PartState {
 /// What a finished download produced.
 #[derive(Debug, Clone)]
 pub struct Downloaded {
+    /// The archive file.
     pub path: PathBuf,
+    /// Size of the archive in bytes.
     pub bytes: u64,
     /// Hex MD5 of the whole archive (always computed by us).
     pub md5_hex: String,
@@ -41,6 +43,7 @@ pub struct Downloaded {
     pub md5_verified: bool,
     /// Bytes that were already on disk from an interrupted run.
     pub resumed_from: u64,
+    /// Download attempts made, the successful one included.
     pub attempts: u32,
 }
 
@@ -501,6 +504,7 @@ pub fn hash_file(path: &Path) -> Result<(u64, [u8; 16]), KaggleError> {
     Ok((n_total, h.finalize().into()))
 }
 
+/// Lower-case hexadecimal of `bytes`, two digits a byte.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -10,18 +10,44 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::fsutil;
 
+/// Why an archive was refused or could not be extracted; nothing is left at the destination.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
+    /// The file is not a zip archive the reader can open.
     #[error("{archive}: not a readable zip archive: {reason}")]
-    NotZip { archive: PathBuf, reason: String },
+    NotZip {
+        /// The archive.
+        archive: PathBuf,
+        /// The zip reader's error.
+        reason: String,
+    },
+    /// An entry would escape the destination (absolute path, `..`) or is a link or device file.
     #[error("refused {entry:?}: {reason} (unsafe archive, nothing was extracted)")]
-    Unsafe { entry: String, reason: String },
+    Unsafe {
+        /// The entry's name in the archive.
+        entry: String,
+        /// What makes it unsafe.
+        reason: String,
+    },
+    /// The archive exceeds an [`ExtractLimits`] cap (the message says which).
     #[error("refused archive: {0} (possible zip bomb; raise the limit if the archive is genuine)")]
     TooBig(String),
+    /// An entry's data could not be read back intact.
     #[error("{entry:?} is corrupt: {reason}")]
-    Corrupt { entry: String, reason: String },
+    Corrupt {
+        /// The entry's name in the archive.
+        entry: String,
+        /// The zip reader's error.
+        reason: String,
+    },
+    /// Reading the archive or writing the extracted files failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExtractError + '_ {
@@ -34,7 +60,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExtractError + '_ {
 /// Caps against zip bombs. The real dataset is 87,000 files, ~1.1 GB.
 #[derive(Debug, Clone)]
 pub struct ExtractLimits {
+    /// Most entries an archive may hold (default 250,000).
     pub max_entries: usize,
+    /// Most uncompressed bytes in all (default 16 GiB).
     pub max_total_bytes: u64,
     /// Largest uncompressed/compressed ratio of one entry (JPEGs are close to 1).
     pub max_ratio: u64,
@@ -50,9 +78,12 @@ impl Default for ExtractLimits {
     }
 }
 
+/// What an extraction wrote.
 #[derive(Debug, Clone, Default)]
 pub struct ExtractSummary {
+    /// Files written.
     pub files: u64,
+    /// Bytes written (uncompressed).
     pub bytes: u64,
     /// Entries left out on purpose (`__MACOSX/`, dot files), never silently.
     pub skipped: Vec<String>,

@@ -16,45 +16,104 @@ pub const PROD_BASE: &str = "https://api.kaggle.com/v1";
 /// Explicit base URL override (ours; the SDK has none any more).
 pub const BASE_URL_ENV: &str = "ASL_KAGGLE_URL";
 
+/// Why a call to Kaggle (or resolving how to make one) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KaggleError {
+    /// `KAGGLE_API_ENVIRONMENT` names no known environment (the value given).
     #[error("KAGGLE_API_ENVIRONMENT={0} is not one of PROD, LOCALHOST, TEST, STAGING, ADMIN, QA")]
     BadEnvironment(String),
+    /// The base URL override is not an http(s) URL (the value given).
     #[error("bad Kaggle base URL {0:?}: expected http(s)://host[:port][/path]")]
     BadBaseUrl(String),
+    /// A dataset reference is not `owner/slug[/N]` or `owner/slug/versions/N` (the text given).
     #[error("bad dataset reference {0:?}: expected owner/slug (optionally /versions/N)")]
     BadRef(String),
+    /// A `kaggle.json` is not valid JSON or lacks `username` or `key`.
     #[error("{path}: {problem}")]
-    Credentials { path: String, problem: String },
+    Credentials {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Kaggle refused the credentials (HTTP 401 or 403).
     #[error(
         "Kaggle refused the credentials (HTTP {status}): {message}. \
          Set KAGGLE_API_TOKEN or create ~/.kaggle/kaggle.json (kaggle.com → Settings → API)"
     )]
-    Unauthorized { status: u16, message: String },
+    Unauthorized {
+        /// The HTTP status.
+        status: u16,
+        /// Kaggle's message.
+        message: String,
+    },
+    /// No such dataset or version (HTTP 404).
     #[error(
         "Kaggle says not found (HTTP 404): {message}. Check the dataset reference \
          (owner/slug) and version"
     )]
-    NotFound { message: String },
+    NotFound {
+        /// Kaggle's message.
+        message: String,
+    },
+    /// Any other error answer, including an error object inside an HTTP 200.
     #[error("Kaggle API error (HTTP {status}): {message}")]
-    Api { status: u16, message: String },
+    Api {
+        /// The HTTP status (or the error object's code).
+        status: u16,
+        /// Kaggle's message.
+        message: String,
+    },
+    /// Still 429 or 5xx after every retry.
     #[error("Kaggle is rate-limiting or unavailable (HTTP {status}) after {attempts} attempts")]
-    GaveUp { status: u16, attempts: u32 },
+    GaveUp {
+        /// The last HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The connection failed (or the HTTP client could not be built).
     #[error("network error talking to {url}: {source}")]
-    Network { url: String, source: reqwest::Error },
+    Network {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: reqwest::Error,
+    },
+    /// A reply asl cannot read: bad JSON, a redirect without a usable `Location`, a bad
+    /// `Content-Range`, …
     #[error("unexpected reply from {url}: {problem}")]
-    Protocol { url: String, problem: String },
+    Protocol {
+        /// The URL requested.
+        url: String,
+        /// What was wrong with the reply.
+        problem: String,
+    },
+    /// The archive download kept failing (or came out short); the partial file is kept.
     #[error(
         "download failed after {attempts} attempts: {last}. The partial file is kept and the \
          next run resumes it"
     )]
-    DownloadGaveUp { attempts: u32, last: String },
+    DownloadGaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The downloaded archive's MD5 differs from the storage's; it was deleted.
     #[error("the downloaded archive is corrupt: {0}. It was deleted; run again to re-download")]
     Checksum(String),
+    /// The download was cancelled through its [`crate::progress::Cancel`] token.
     #[error("the operation was cancelled")]
     Cancelled,
+    /// Reading or writing a local file (credentials, partial download) failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KaggleError + '_ {
@@ -67,7 +126,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KaggleError + '_ {
 /// `owner/slug`, as in `grassknoted/asl-alphabet`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DatasetRef {
+    /// The owner's user name.
     pub owner: String,
+    /// The dataset's slug.
     pub slug: String,
 }
 
@@ -123,6 +184,8 @@ pub struct Env {
 }
 
 impl Env {
+    /// Reads the variables the client uses (`KAGGLE_*`, `ASL_KAGGLE_URL`, `XDG_CONFIG_HOME`) and
+    /// `HOME` from the process.
     pub fn from_process() -> Self {
         let vars = std::env::vars()
             .filter(|(k, _)| k.starts_with("KAGGLE_") || k == BASE_URL_ENV || k == "XDG_CONFIG_HOME")
@@ -130,14 +193,17 @@ impl Env {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         Self { vars, home }
     }
+    /// The same snapshot with `key` set to `value`.
     pub fn with(mut self, key: &str, value: &str) -> Self {
         self.vars.insert(key.to_string(), value.to_string());
         self
     }
+    /// The same snapshot with another home directory.
     pub fn with_home(mut self, home: impl Into<PathBuf>) -> Self {
         self.home = Some(home.into());
         self
     }
+    /// The value of `key`; `None` when unset or empty.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(|s| s.as_str()).filter(|s| !s.is_empty())
     }
@@ -186,9 +252,12 @@ pub enum Credentials {
     Token(String),
     /// Legacy username + key, sent as HTTP Basic.
     Basic {
+        /// The Kaggle user name.
         username: String,
+        /// The API key.
         key: String,
     },
+    /// No credentials: only public endpoints work.
     Anonymous,
 }
 
@@ -222,8 +291,11 @@ impl Credentials {
 /// The credentials found, where they came from (never the secret), and warnings to show.
 #[derive(Debug, Clone)]
 pub struct ResolvedCredentials {
+    /// The credentials to send.
     pub credentials: Credentials,
+    /// Where they came from (an environment variable or a file path).
     pub source: String,
+    /// Problems noticed on the way (a file readable by others, …), for the user.
     pub warnings: Vec<String>,
 }
 
@@ -349,18 +421,28 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DatasetMetadata {
+    /// Kaggle's numeric id of the dataset.
     #[serde(deserialize_with = "lenient_i64")]
     pub id: Option<i64>,
+    /// `owner/slug`.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The dataset's title.
     pub title: Option<String>,
+    /// The dataset's subtitle.
     pub subtitle: Option<String>,
+    /// Display name of the owner.
     pub creator_name: Option<String>,
+    /// Size of the dataset in bytes.
     #[serde(deserialize_with = "lenient_i64")]
     pub total_bytes: Option<i64>,
+    /// The dataset's page on kaggle.com.
     pub url: Option<String>,
+    /// When the current version was published (RFC 3339; see [`parse_timestamp`]).
     pub last_updated: Option<String>,
+    /// Name of the dataset's licence.
     pub license_name: Option<String>,
+    /// The current version number.
     #[serde(deserialize_with = "lenient_i64")]
     pub current_version_number: Option<i64>,
 }
@@ -428,8 +510,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 /// How long to wait between retries of transient failures (429, 5xx, cut connections).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 6).
     pub max_attempts: u32,
+    /// Backoff base: the wait before retry `n` is `base_delay × 1.7^n` (default 0.5 s).
     pub base_delay: Duration,
+    /// Longest wait between attempts, `Retry-After` included (default 60 s).
     pub max_delay: Duration,
 }
 
@@ -472,10 +557,12 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// A client of Kaggle's dataset API: one API base and one set of credentials.
 pub struct KaggleClient {
     api_base: String,
     credentials: Credentials,
     http: reqwest::blocking::Client,
+    /// How failed requests and downloads are retried.
     pub retry: RetryPolicy,
 }
 
@@ -506,6 +593,8 @@ fn http_client(api_base: &str, read_timeout: Duration) -> Result<reqwest::blocki
 pub struct SignedUrl(pub String);
 
 impl KaggleClient {
+    /// A client of the API at `api_base` (a `.../v1` prefix, see [`resolve_api_base`]) sending
+    /// `credentials`, with the default read timeout and retry policy.
     pub fn new(api_base: String, credentials: Credentials) -> Result<Self, KaggleError> {
         let http = http_client(&api_base, READ_TIMEOUT)?;
         Ok(Self {
@@ -529,6 +618,7 @@ impl KaggleClient {
         Ok((Self::new(base, creds.credentials.clone())?, creds))
     }
 
+    /// The API base requests go to.
     pub fn api_base(&self) -> &str {
         &self.api_base
     }

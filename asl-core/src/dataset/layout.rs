@@ -13,6 +13,8 @@ use crate::decode::natural_cmp;
 /// Extensions read as images.
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "webp", "gif"];
 
+/// Whether a file name looks like an image: one of [`IMAGE_EXTENSIONS`] (any case), and not
+/// a dot file.
 pub fn is_image_name(name: &str) -> bool {
     !name.starts_with('.')
         && Path::new(name)
@@ -21,17 +23,26 @@ pub fn is_image_name(name: &str) -> bool {
             .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
+/// Why a folder could not be read as a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
+    /// No folder of class folders within 4 levels of the folder named.
     #[error("{0}: no folder of class folders (A..Z, del, nothing, space) found within 4 levels")]
     NoClasses(PathBuf),
+    /// Listing a folder failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 /// The images of one dataset, grouped by class.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The folder holding the class folders.
     pub train_root: PathBuf,
     /// For each class in canonical order, its image files in natural order.
     pub images: Vec<Vec<PathBuf>>,
@@ -39,13 +50,17 @@ pub struct Layout {
     pub unknown_folders: Vec<String>,
 }
 
+/// How many images one class has.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClassCount {
+    /// The class's canonical name (`A`, `del`, …).
     pub class: String,
+    /// Its image files.
     pub images: u64,
 }
 
 impl Layout {
+    /// Images per class, in canonical class order.
     pub fn counts(&self) -> Vec<ClassCount> {
         CLASSES
             .iter()
@@ -56,6 +71,7 @@ impl Layout {
             })
             .collect()
     }
+    /// Images over all classes.
     pub fn total_images(&self) -> usize {
         self.images.iter().map(Vec::len).sum()
     }

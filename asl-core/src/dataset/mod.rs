@@ -30,24 +30,43 @@ pub const DEFAULT_DATASET: &str = "grassknoted/asl-alphabet";
 /// Manifest format; bump when its meaning changes.
 pub const MANIFEST_FORMAT: u32 = 1;
 
+/// Why collecting, importing or finding a dataset version failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    /// Talking to Kaggle (metadata or download) failed.
     #[error(transparent)]
     Kaggle(#[from] KaggleError),
+    /// The archive was refused or could not be extracted.
     #[error(transparent)]
     Extract(#[from] ExtractError),
+    /// The extracted data has no folder of class folders.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// Kaggle did not say which version is current, and none was pinned (the dataset named).
     #[error("Kaggle's metadata for {0} has no currentVersionNumber; pass --version N")]
     NoVersion(String),
+    /// No complete local version of the dataset named.
     #[error("no complete local copy of {0}; run `asl collect` first")]
     NotCollected(String),
+    /// A manifest is not valid JSON, or of another format.
     #[error("{path}: corrupt manifest ({reason}); run `asl collect --force` to repair")]
-    BadManifest { path: PathBuf, reason: String },
+    BadManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The folder given to import does not exist or is not a folder.
     #[error("{0} does not exist or is not a directory")]
     NotADir(PathBuf),
+    /// Reading or writing a file of the store failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 impl DatasetError {
@@ -76,14 +95,19 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
 /// What we know about one complete local version. Written last: its presence means complete.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
+    /// Manifest format it was written in ([`MANIFEST_FORMAT`]).
     pub format: u32,
+    /// The dataset, `owner/slug`.
     pub dataset: String,
+    /// The version number (Kaggle's, or the one given to an import).
     pub version: u32,
     /// Kaggle's `lastUpdated` for the version, when known.
     pub last_updated: Option<String>,
     /// `kaggle`, `zip:<path>` or `dir:<path>`.
     pub source: String,
+    /// Size of the archive in bytes; `None` for a folder import.
     pub archive_bytes: Option<u64>,
+    /// Hex MD5 of the archive; `None` for a folder import.
     pub archive_md5: Option<String>,
     /// Whether the storage's MD5 was checked.
     pub md5_verified: bool,
@@ -91,17 +115,24 @@ pub struct Manifest {
     pub data_dir: PathBuf,
     /// Training root relative to `data_dir`.
     pub train_root: PathBuf,
+    /// Files in the dataset folder.
     pub files: u64,
+    /// Bytes in the dataset folder.
     pub bytes: u64,
+    /// Images found per class, in canonical class order.
     pub images_per_class: Vec<ClassCount>,
+    /// Folders under the training root that are not classes.
     pub unknown_folders: Vec<String>,
+    /// Archive entries left out on purpose (`__MACOSX/`, dot files).
     pub skipped_entries: usize,
     /// Unix seconds.
     pub completed_at: u64,
+    /// Always true in a written manifest (the marker is written only when complete).
     pub complete: bool,
 }
 
 impl Manifest {
+    /// Images over all classes.
     pub fn total_images(&self) -> u64 {
         self.images_per_class.iter().map(|c| c.images).sum()
     }
@@ -125,20 +156,24 @@ impl Manifest {
 /// The local store of one dataset under the state root.
 #[derive(Debug, Clone)]
 pub struct DatasetStore {
+    /// The dataset it holds.
     pub dataset: DatasetRef,
     dir: PathBuf,
 }
 
 impl DatasetStore {
+    /// The store of `dataset` under `home` (nothing is created until a write).
     pub fn new(home: &AslHome, dataset: &DatasetRef) -> Self {
         Self {
             dataset: dataset.clone(),
             dir: home.dataset_dir(&dataset.owner, &dataset.slug),
         }
     }
+    /// The store's folder (versions, manifests, downloads).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// Where version `v` is extracted (`versions/<v>`); a folder import stays in place instead.
     pub fn version_dir(&self, v: u32) -> PathBuf {
         self.dir.join("versions").join(v.to_string())
     }
@@ -207,6 +242,7 @@ impl DatasetStore {
         Ok(out)
     }
 
+    /// The complete version with the highest number, if any.
     pub fn newest_complete(&self) -> Result<Option<Manifest>, DatasetError> {
         Ok(self.complete_versions()?.into_iter().next())
     }
@@ -352,17 +388,20 @@ impl DatasetStore {
 /// What `collect` should do.
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
+    /// The Kaggle dataset to collect.
     pub dataset: DatasetRef,
     /// Pin a version; None = Kaggle's current one.
     pub version: Option<u32>,
     /// Re-download and re-extract even when a complete copy exists.
     pub force: bool,
+    /// Caps on the archive's extraction.
     pub limits: ExtractLimits,
     /// Keep the downloaded archive after extracting it.
     pub keep_archive: bool,
 }
 
 impl CollectOptions {
+    /// Options to collect Kaggle's current version, without forcing and without keeping the archive.
     pub fn new(dataset: DatasetRef) -> Self {
         Self {
             dataset,
@@ -374,17 +413,22 @@ impl CollectOptions {
     }
 }
 
+/// What [`collect`] did.
 #[derive(Debug, Clone)]
 pub enum CollectOutcome {
     /// A complete copy of the wanted version was already there; nothing was downloaded.
     UpToDate(Manifest),
+    /// A version was downloaded and extracted.
     Downloaded {
+        /// The new version's manifest.
         manifest: Manifest,
+        /// The download (size, MD5, whether the MD5 was checked).
         download: Downloaded,
     },
 }
 
 impl CollectOutcome {
+    /// The manifest of the version now on disk.
     pub fn manifest(&self) -> &Manifest {
         match self {
             CollectOutcome::UpToDate(m) => m,
@@ -442,12 +486,17 @@ pub fn collect(
 /// Local versus remote state of a dataset.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetStatus {
+    /// The dataset, `owner/slug`.
     pub dataset: String,
+    /// The version asked for, if one was pinned.
     pub pinned_version: Option<u32>,
+    /// Complete local versions, newest first.
     pub local_versions: Vec<LocalVersion>,
+    /// The highest complete local version, if any.
     pub newest_complete: Option<u32>,
     /// Bytes of an interrupted download of the remote current version, if any.
     pub partial_download_bytes: Option<u64>,
+    /// Kaggle's metadata, when a client was given and the call succeeded.
     pub remote: Option<RemoteInfo>,
     /// Why the remote could not be asked, when it could not.
     pub remote_error: Option<String>,
@@ -455,23 +504,37 @@ pub struct DatasetStatus {
     pub outdated: Option<bool>,
 }
 
+/// One complete local version, as [`status`] lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LocalVersion {
+    /// The version number.
     pub version: u32,
+    /// Where it came from: `kaggle`, `zip:<path>` or `dir:<path>`.
     pub source: String,
+    /// Kaggle's `lastUpdated` for the version, when known.
     pub last_updated: Option<String>,
+    /// Images over all classes.
     pub images: u64,
+    /// Bytes of the extracted data.
     pub bytes: u64,
+    /// Size of the archive in bytes; `None` for a folder import.
     pub archive_bytes: Option<u64>,
+    /// The absolute data folder.
     pub path: PathBuf,
 }
 
+/// What Kaggle says about a dataset, as [`status`] reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteInfo {
+    /// The dataset's title.
     pub title: Option<String>,
+    /// Kaggle's current version number.
     pub current_version: Option<i64>,
+    /// When Kaggle last updated the dataset.
     pub last_updated: Option<String>,
+    /// Size of the dataset in bytes, as Kaggle reports it.
     pub total_bytes: Option<i64>,
+    /// Name of the dataset's licence.
     pub license: Option<String>,
 }
 

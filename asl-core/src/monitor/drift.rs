@@ -22,10 +22,15 @@ use serde::{Deserialize, Serialize};
 
 use super::sketch::{ClassDistribution, FeatureSketch};
 
+/// PSI at or above which a feature warns (a moderate shift).
 pub const PSI_WARN: f64 = 0.1;
+/// PSI at or above which a feature drifts (a shift worth acting on).
 pub const PSI_DRIFT: f64 = 0.25;
+/// KS distance at or above which a feature's level is raised one step.
 pub const KS_DRIFT: f64 = 0.1;
+/// Chi-square p-value below which the class mix may drift (with [`CLASS_JS_DRIFT`]).
 pub const CHI2_P_DRIFT: f64 = 0.01;
+/// Jensen–Shannon distance at or above which the class mix may drift (with [`CHI2_P_DRIFT`]).
 pub const CLASS_JS_DRIFT: f64 = 0.1;
 /// Floor for an empty bin's share, so PSI stays finite (ln of 0).
 pub const PSI_EPSILON: f64 = 1e-4;
@@ -35,15 +40,20 @@ pub const CLASS_PSEUDO_COUNT: f64 = 0.5;
 /// Fewer photos than this and the statistics above are mostly sampling noise.
 pub const MIN_IMAGES_FOR_DRIFT: usize = 100;
 
+/// How far live data has moved from the reference; ordered `Ok < Warn < Drift`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftLevel {
+    /// Within the thresholds.
     Ok,
+    /// A moderate shift.
     Warn,
+    /// A shift worth acting on.
     Drift,
 }
 
 impl DriftLevel {
+    /// The level's name: `ok`, `warn` or `drift`.
     pub fn as_str(self) -> &'static str {
         match self {
             DriftLevel::Ok => "ok",
@@ -60,6 +70,7 @@ impl DriftLevel {
     }
 }
 
+/// The level of a PSI alone: [`PSI_WARN`] and [`PSI_DRIFT`] are the thresholds.
 pub fn psi_level(psi: f64) -> DriftLevel {
     if psi >= PSI_DRIFT {
         DriftLevel::Drift
@@ -77,6 +88,8 @@ pub fn feature_level(psi: f64, ks: f64) -> DriftLevel {
     if ks >= KS_DRIFT { level.raised() } else { level }
 }
 
+/// Drift when the chi-square p-value is below [`CHI2_P_DRIFT`] and the Jensen–Shannon distance
+/// is at least [`CLASS_JS_DRIFT`]; otherwise ok (the class mix never warns).
 pub fn class_level(chi2_p_value: f64, js: f64) -> DriftLevel {
     if chi2_p_value < CHI2_P_DRIFT && js >= CLASS_JS_DRIFT {
         DriftLevel::Drift
@@ -95,6 +108,7 @@ pub fn psi(expected_counts: &[u64], actual_counts: &[u64]) -> f64 {
     psi_from_shares(&shares(expected_counts), &shares(actual_counts))
 }
 
+/// [`psi`] of bin shares (each summing to 1) instead of counts.
 pub fn psi_from_shares(expected: &[f64], actual: &[f64]) -> f64 {
     expected
         .iter()
@@ -173,10 +187,14 @@ pub fn feature_drift(sketch: &FeatureSketch, values: &mut Vec<f64>) -> (f64, f64
     (psi, ks_against_sketch(values, sketch))
 }
 
+/// A chi-square test's result.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChiSquare {
+    /// The chi-square statistic.
     pub statistic: f64,
+    /// Degrees of freedom.
     pub dof: usize,
+    /// The p-value (upper tail).
     pub p_value: f64,
 }
 

@@ -11,6 +11,7 @@ use super::MonitorError;
 /// Longest side of the pixel grid the features are computed on.
 pub const MAX_SAMPLE_SIDE: u32 = 256;
 
+/// Number of features per photo.
 pub const NUM_FEATURES: usize = 9;
 
 /// Stable snake_case names: metric labels, SQLite columns and reference keys use them.
@@ -26,11 +27,14 @@ pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
     "height",
 ];
 
+/// The monitoring features of one photo.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ImageFeatures {
-    /// Mean of each channel, 0..=255.
+    /// Mean of the red channel, 0..=255.
     pub mean_r: f64,
+    /// Mean of the green channel, 0..=255.
     pub mean_g: f64,
+    /// Mean of the blue channel, 0..=255.
     pub mean_b: f64,
     /// Mean luma (BT.601), 0..=255.
     pub brightness: f64,
@@ -40,7 +44,9 @@ pub struct ImageFeatures {
     pub sharpness: f64,
     /// Width / height.
     pub aspect_ratio: f64,
+    /// Width of the photo as it arrived, in pixels.
     pub width: u32,
+    /// Height of the photo as it arrived, in pixels.
     pub height: u32,
 }
 
@@ -143,6 +149,7 @@ impl ImageFeatures {
         FEATURE_NAMES.into_iter().zip(self.values())
     }
 
+    /// The feature named (one of [`FEATURE_NAMES`]); `None` for an unknown name.
     pub fn get(&self, name: &str) -> Option<f64> {
         FEATURE_NAMES.iter().position(|n| *n == name).map(|i| self.values()[i])
     }

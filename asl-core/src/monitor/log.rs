@@ -28,14 +28,19 @@ pub struct LoggedPrediction {
     pub ts: u64,
     /// Name of the model that answered.
     pub model: String,
+    /// The HTTP request's `x-request-id` (shared by the photos of one request).
     pub request_id: String,
+    /// Index of the predicted class, in the model's class order.
     pub class_index: usize,
     /// Class name, so the table reads without the model card.
     pub class: String,
+    /// The predicted class's probability, 0 to 1.
     pub confidence: f32,
+    /// The photo's monitoring features.
     pub features: ImageFeatures,
 }
 
+/// How the prediction log's writer batches rows and how long rows are kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Rows waiting for the writer; beyond it rows are dropped.
@@ -69,6 +74,7 @@ impl Default for LogConfig {
 /// Counters since the log was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct LogCounts {
+    /// Rows committed.
     pub written: u64,
     /// Rows refused because the queue was full (or the writer had stopped).
     pub dropped: u64,
@@ -242,6 +248,8 @@ impl Store for SqliteStore {
     }
 }
 
+/// An append-only log of predictions (SQLite or PostgreSQL), written by a background thread so
+/// logging never blocks a request.
 pub struct PredictionLog {
     location: LogLocation,
     queue: Option<SyncSender<Message>>,
@@ -286,6 +294,7 @@ CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);"
 }
 
 impl PredictionLog {
+    /// [`PredictionLog::open_with`] the default [`LogConfig`].
     pub fn open(location: impl Into<LogLocation>) -> Result<PredictionLog, MonitorError> {
         Self::open_with(location, LogConfig::default())
     }
@@ -360,6 +369,7 @@ impl PredictionLog {
         sent
     }
 
+    /// The counters since the log was opened.
     pub fn counts(&self) -> LogCounts {
         LogCounts {
             written: self.shared.written.load(Ordering::Relaxed),

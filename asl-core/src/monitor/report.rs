@@ -41,11 +41,14 @@ fn describe(feature: &str) -> &'static str {
 pub struct DayStats {
     /// Unix seconds of the day's midnight, UTC.
     pub day_start: u64,
+    /// Predictions logged that day.
     pub predictions: usize,
+    /// The day's drift against the reference.
     pub drift: DriftSnapshot,
 }
 
 impl DayStats {
+    /// The day as `YYYY-MM-DD` (UTC).
     pub fn date(&self) -> String {
         date(self.day_start)
     }

@@ -14,11 +14,14 @@ use super::features::{FEATURE_NAMES, ImageFeatures, NUM_FEATURES};
 
 /// Bumped when the meaning of a field changes; older references are refused, not misread.
 pub const REFERENCE_VERSION: u32 = 1;
+/// Bins of a feature's PSI (fewer when training values tie).
 pub const PSI_BINS: usize = 10;
 /// Quantiles at 0%, 1%, …, 100%.
 pub const SKETCH_QUANTILES: usize = 101;
+/// Equal bins of the confidence histogram over [0, 1].
 pub const CONFIDENCE_BINS: usize = 20;
 
+/// The training distribution of one feature: quantile bins for PSI, quantiles for KS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSketch {
     /// Strictly increasing inner bin edges; bin `i` holds `edges[i-1] < v <= edges[i]`, the
@@ -29,6 +32,7 @@ pub struct FeatureSketch {
     pub counts: Vec<u64>,
     /// `quantiles[i]` is the value at probability `i / (len - 1)`.
     pub quantiles: Vec<f64>,
+    /// Finite training values summarised.
     pub n: u64,
 }
 
@@ -57,10 +61,12 @@ impl FeatureSketch {
         Some(sketch)
     }
 
+    /// Number of bins (`edges.len() + 1`).
     pub fn bins(&self) -> usize {
         self.edges.len() + 1
     }
 
+    /// The bin `v` falls in (see [`FeatureSketch::edges`]).
     pub fn bin_of(&self, v: f64) -> usize {
         self.edges.partition_point(|e| *e < v)
     }
@@ -106,6 +112,7 @@ impl FeatureSketch {
         }
     }
 
+    /// The stored 50 % quantile; NaN when there are no quantiles.
     pub fn median(&self) -> f64 {
         self.quantiles
             .get(self.quantiles.len() / 2)
@@ -127,11 +134,14 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
 /// How often each class was predicted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassDistribution {
+    /// Class names, in the model's class order.
     pub classes: Vec<String>,
+    /// Predictions per class, in the same order.
     pub counts: Vec<u64>,
 }
 
 impl ClassDistribution {
+    /// An empty distribution over `class_names`.
     pub fn new(class_names: &[&str]) -> ClassDistribution {
         ClassDistribution {
             classes: class_names.iter().map(|c| c.to_string()).collect(),
@@ -146,10 +156,12 @@ impl ClassDistribution {
         }
     }
 
+    /// Predictions counted.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
 
+    /// Each class's share of the predictions (all 0 when there are none).
     pub fn proportions(&self) -> Vec<f64> {
         let total = self.total().max(1) as f64;
         self.counts.iter().map(|c| *c as f64 / total).collect()
@@ -166,6 +178,7 @@ impl ClassDistribution {
 /// Confidences in [`CONFIDENCE_BINS`] equal bins over [0, 1].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceHistogram {
+    /// Predictions per bin; bin `i` covers confidences from `i / 20` up to `(i + 1) / 20`.
     pub counts: Vec<u64>,
 }
 
@@ -178,6 +191,7 @@ impl Default for ConfidenceHistogram {
 }
 
 impl ConfidenceHistogram {
+    /// The histogram of `confidences`.
     pub fn from_confidences(confidences: impl IntoIterator<Item = f32>) -> ConfidenceHistogram {
         let mut h = ConfidenceHistogram::default();
         for c in confidences {
@@ -186,11 +200,13 @@ impl ConfidenceHistogram {
         h
     }
 
+    /// The bin of a confidence (clamped to [0, 1]; 1.0 in the last bin, NaN in the first).
     pub fn bin_of(confidence: f32) -> usize {
         // 1.0 belongs to the last bin; NaN casts to 0.
         ((confidence.clamp(0.0, 1.0) * CONFIDENCE_BINS as f32) as usize).min(CONFIDENCE_BINS - 1)
     }
 
+    /// Counts one confidence.
     pub fn add(&mut self, confidence: f32) {
         let bin = Self::bin_of(confidence);
         if let Some(c) = self.counts.get_mut(bin) {
@@ -198,25 +214,33 @@ impl ConfidenceHistogram {
         }
     }
 
+    /// Confidences counted.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
 
+    /// Each bin's share of the confidences (all 0 when there are none).
     pub fn shares(&self) -> Vec<f64> {
         let total = self.total().max(1) as f64;
         self.counts.iter().map(|c| *c as f64 / total).collect()
     }
 }
 
+/// What a model saw at training time: per-feature sketches, the predicted class mix and the
+/// confidence histogram of a held-out sample. Stored in the model card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reference {
+    /// Reference format ([`REFERENCE_VERSION`]).
     pub version: u32,
     /// Unix seconds.
     pub created_at: u64,
+    /// Photos in the sample.
     pub n_images: u64,
     /// By feature name ([`FEATURE_NAMES`]).
     pub features: BTreeMap<String, FeatureSketch>,
+    /// Classes the model predicted on the sample.
     pub class_distribution: ClassDistribution,
+    /// Confidences the model gave on the sample.
     pub confidence_histogram: ConfidenceHistogram,
     /// Share of the reference photos with a hand found (models with a hand path).
     #[serde(default)]
@@ -270,15 +294,22 @@ impl Reference {
         })
     }
 
+    /// The sketch of the feature named, if the reference has it.
     pub fn feature(&self, name: &str) -> Option<&FeatureSketch> {
         self.features.get(name)
     }
 
+    /// The reference as JSON, for the model card.
     pub fn to_json(&self) -> serde_json::Value {
         // A struct of strings, numbers and maps with string keys always serialises.
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Reads a reference from the model card's JSON.
+    ///
+    /// # Errors
+    /// [`MonitorError::ReferenceFormat`] when it does not parse; [`MonitorError::Reference`] when it
+    /// is of another [`REFERENCE_VERSION`].
     pub fn from_json(value: &serde_json::Value) -> Result<Reference, MonitorError> {
         let reference = Reference::deserialize(value)?;
         if reference.version != REFERENCE_VERSION {

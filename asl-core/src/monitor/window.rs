@@ -18,9 +18,11 @@ use super::sketch::Reference;
 pub struct Observation {
     /// Unix seconds.
     pub ts: u64,
+    /// The photo's monitoring features.
     pub features: ImageFeatures,
     /// Predicted class index.
     pub class: usize,
+    /// The predicted class's probability, 0 to 1.
     pub confidence: f32,
     /// For a model with a hand path: the found hand's presence score, 0 when no hand was
     /// found. None for a photo-only model.
@@ -28,9 +30,12 @@ pub struct Observation {
     pub hand: Option<f32>,
 }
 
+/// Size, age limit and thresholds of the [`LiveWindow`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowConfig {
+    /// Most observations kept (default 1000).
     pub max_images: usize,
+    /// Observations older than this many seconds are dropped (default 3600).
     pub max_age_secs: u64,
     /// Predictions below this confidence count as low-confidence.
     pub low_confidence: f32,
@@ -49,11 +54,16 @@ impl Default for WindowConfig {
     }
 }
 
+/// How far one feature has moved from the reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureDrift {
+    /// The feature's name (one of [`FEATURE_NAMES`], or `hand_found`).
     pub feature: String,
+    /// Population stability index over the reference's bins.
     pub psi: f64,
+    /// Kolmogorov–Smirnov distance to the reference CDF.
     pub ks: f64,
+    /// The level PSI and KS give (see [`drift::feature_level`]).
     pub level: DriftLevel,
 }
 
@@ -63,15 +73,21 @@ pub struct FeatureDrift {
 pub struct DriftSnapshot {
     /// Unix seconds the snapshot was taken at.
     pub at: u64,
+    /// Observations in the window.
     pub window_images: usize,
     /// At least [`MIN_IMAGES_FOR_DRIFT`] photos: below that the scores are mostly noise.
     pub enough_data: bool,
     /// In [`FEATURE_NAMES`] order; features the reference lacks are left out.
     pub features: Vec<FeatureDrift>,
+    /// Chi-square p-value of the predicted classes against the reference's mix.
     pub class_chi2_pvalue: f64,
+    /// Jensen–Shannon distance of the predicted class mix to the reference's.
     pub class_js: f64,
+    /// The class mix's level (see [`drift::class_level`]).
     pub class_level: DriftLevel,
+    /// Share of predictions below [`WindowConfig::low_confidence`].
     pub low_confidence_share: f64,
+    /// Share of predictions of the `nothing` class.
     pub nothing_share: f64,
     /// Share of photos with no hand found (models with a hand path). A camera that stops
     /// showing hands drifts here first; against the reference it is scored as the
@@ -86,6 +102,7 @@ pub struct DriftSnapshot {
 }
 
 impl DriftSnapshot {
+    /// The drift of the feature named, if it was scored.
     pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
         self.features.iter().find(|f| f.feature == name)
     }
@@ -100,6 +117,7 @@ impl DriftSnapshot {
     }
 }
 
+/// The server's window of recent observations (see the module docs).
 #[derive(Debug, Clone)]
 pub struct LiveWindow {
     config: WindowConfig,
@@ -107,6 +125,7 @@ pub struct LiveWindow {
 }
 
 impl LiveWindow {
+    /// An empty window.
     pub fn new(config: WindowConfig) -> LiveWindow {
         // Capacity up front: the window fills within minutes and then stays full.
         let capacity = config.max_images.clamp(1, 100_000);
@@ -116,18 +135,22 @@ impl LiveWindow {
         }
     }
 
+    /// The window's settings.
     pub fn config(&self) -> &WindowConfig {
         &self.config
     }
 
+    /// Observations in the window.
     pub fn len(&self) -> usize {
         self.observations.len()
     }
 
+    /// True when the window holds no observation.
     pub fn is_empty(&self) -> bool {
         self.observations.is_empty()
     }
 
+    /// Forgets every observation.
     pub fn clear(&mut self) {
         self.observations.clear();
     }

@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::*;
 use crate::fsutil;
 
+/// The embedded store: runs under one folder, registered models under another (see the
+/// module docs for the layout).
 pub struct LocalStore {
     tracking: PathBuf,
     registry: PathBuf,
@@ -66,6 +68,8 @@ fn valid_model_name(name: &str) -> Result<(), TrackingError> {
 struct Aliases(BTreeMap<String, u32>);
 
 impl LocalStore {
+    /// A store keeping runs under `tracking` and registered models under `registry`; nothing is
+    /// created until the first write.
     pub fn new(tracking: impl Into<PathBuf>, registry: impl Into<PathBuf>) -> Self {
         Self {
             tracking: tracking.into(),

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::fsutil;
 
+/// A tracking store on an MLflow server, over its REST API.
 pub struct MlflowStore {
     base: String,
     http: Client,
@@ -92,6 +93,8 @@ impl MlflowStore {
         Self::new(uri, auth)
     }
 
+    /// A store for the server at `uri`, without credentials. Nothing is sent until the first
+    /// call.
     pub fn connect(uri: &str) -> Result<MlflowStore, TrackingError> {
         Self::new(uri, Auth::None)
     }

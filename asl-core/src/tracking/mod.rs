@@ -17,23 +17,50 @@ pub mod run;
 pub use local::LocalStore;
 pub use mlflow::MlflowStore;
 
+/// Why a tracking or registry operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrackingError {
+    /// Reading or writing a file of the local store (or an artifact) failed.
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The MLflow server could not be reached (or the HTTP client not built).
     #[error("cannot reach the tracking server at {url}: {source}")]
-    Network { url: String, source: reqwest::Error },
+    Network {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: reqwest::Error,
+    },
+    /// The MLflow server answered with an error.
     #[error("tracking server answered {status} to {url}: {code} {message}")]
     Api {
+        /// The URL requested.
         url: String,
+        /// The HTTP status code.
         status: u16,
+        /// MLflow's error code (`RESOURCE_DOES_NOT_EXIST`, …).
         code: String,
+        /// MLflow's error message.
         message: String,
     },
+    /// No such run, model or version (the thing named).
     #[error("{0} not found")]
     NotFound(String),
+    /// A local store record is not valid JSON of the expected shape.
     #[error("{path}: unreadable tracking record: {problem}")]
-    Corrupt { path: PathBuf, problem: String },
+    Corrupt {
+        /// The record's file.
+        path: PathBuf,
+        /// The parse error.
+        problem: String,
+    },
+    /// A request asl refuses or a server answer it cannot read: a bad key, alias or artifact
+    /// path, an unsupported `MLFLOW_TRACKING_URI`, … (the message says which).
     #[error("invalid tracking request: {0}")]
     Invalid(String),
 }
@@ -45,16 +72,22 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrackingErro
     }
 }
 
+/// A run's lifecycle state, spelled as MLflow spells it (`RUNNING`, `FINISHED`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
+    /// Started and not finished (or a crashed process never finished it).
     Running,
+    /// Ended normally.
     Finished,
+    /// Ended with an error.
     Failed,
+    /// Interrupted (asl marks a cancelled search study's run so).
     Killed,
 }
 
 impl RunStatus {
+    /// MLflow's name of the state (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "RUNNING",
@@ -63,6 +96,7 @@ impl RunStatus {
             RunStatus::Killed => "KILLED",
         }
     }
+    /// Reads MLflow's name of a state; anything unknown reads as [`RunStatus::Running`].
     pub fn parse(s: &str) -> RunStatus {
         match s {
             "FINISHED" => RunStatus::Finished,
@@ -76,29 +110,44 @@ impl RunStatus {
 /// One run as the store knows it. `metrics` holds the latest value of each key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
+    /// The store's id of the run.
     pub run_id: String,
+    /// The experiment the run belongs to, by name.
     pub experiment: String,
+    /// The run's display name.
     pub name: String,
+    /// Lifecycle state.
     pub status: RunStatus,
+    /// When the run started, in milliseconds since the epoch.
     pub start_time_ms: i64,
+    /// When it finished, in milliseconds since the epoch; `None` while running.
     pub end_time_ms: Option<i64>,
+    /// Parameters logged (hyperparameters and settings), as strings.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// The latest value of each metric.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Tags set on the run.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 
+/// One logged value of a metric.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MetricPoint {
+    /// The metric's name (see [`check_key`]).
     pub key: String,
+    /// The value.
     pub value: f64,
+    /// The step it belongs to (the epoch, for training metrics).
     pub step: i64,
+    /// When it was logged, in milliseconds since the epoch.
     pub timestamp_ms: i64,
 }
 
 impl MetricPoint {
+    /// A point stamped with the current time.
     pub fn now(key: &str, value: f64, step: i64) -> MetricPoint {
         MetricPoint {
             key: key.to_string(),
@@ -112,25 +161,33 @@ impl MetricPoint {
 /// Which runs `search_runs` returns, best first.
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
+    /// Only runs with status [`RunStatus::Finished`].
     pub finished_only: bool,
     /// Only runs that carry all of these tags with these values.
     pub tags: BTreeMap<String, String>,
     /// Order by this metric, descending (runs without it last).
     pub order_by_metric_desc: Option<String>,
+    /// At most this many runs; `None` for all.
     pub max_results: Option<usize>,
 }
 
 /// One version of a registered model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelVersion {
+    /// The registered model's name.
     pub name: String,
+    /// The version number, from 1, in registration order.
     pub version: u32,
+    /// The run whose artifacts the version was made from.
     pub run_id: String,
     /// Where the store keeps the files (a folder or an `mlflow-artifacts:` URI).
     pub source: String,
+    /// When the version was registered, in milliseconds since the epoch.
     pub created_ms: i64,
+    /// Tags set on the version.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The aliases (`champion`, …) that point at this version.
     #[serde(default)]
     pub aliases: Vec<String>,
 }
@@ -140,14 +197,18 @@ pub struct ModelVersion {
 pub trait TrackingStore: Send + Sync {
     /// Where this store keeps things, for messages ("local store at …", "MLflow at …").
     fn describe(&self) -> String;
+    /// Starts a run (status running) in `experiment`, creating the experiment on first use.
     fn create_run(
         &self,
         experiment: &str,
         run_name: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<RunInfo, TrackingError>;
+    /// Logs parameters on a run; keys must pass [`check_key`].
     fn log_params(&self, run_id: &str, params: &BTreeMap<String, String>) -> Result<(), TrackingError>;
+    /// Logs metric points on a run; each key's latest value becomes [`RunInfo::metrics`].
     fn log_metrics(&self, run_id: &str, metrics: &[MetricPoint]) -> Result<(), TrackingError>;
+    /// Sets (or overwrites) tags on a run.
     fn set_tags(&self, run_id: &str, tags: &BTreeMap<String, String>) -> Result<(), TrackingError>;
     /// Record the datasets a run read. MLflow keeps them as the run's inputs (its UI's
     /// Datasets column); the local store keeps them as the tag [`DATASET_INPUTS_TAG`].
@@ -156,10 +217,14 @@ pub trait TrackingStore: Send + Sync {
     }
     /// Copy every file under `local_dir` to the run's artifacts at `artifact_path`.
     fn log_artifacts(&self, run_id: &str, local_dir: &Path, artifact_path: &str) -> Result<(), TrackingError>;
+    /// Ends a run with `status`, recording its end time.
     fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), TrackingError>;
+    /// One run by id; [`TrackingError::NotFound`] when there is none.
     fn get_run(&self, run_id: &str) -> Result<RunInfo, TrackingError>;
     /// Every logged value of one metric, ordered by step.
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, TrackingError>;
+    /// The runs of `experiment` that match `query`, in its order (none when the experiment does
+    /// not exist).
     fn search_runs(&self, experiment: &str, query: &RunQuery) -> Result<Vec<RunInfo>, TrackingError>;
 
     /// Register the run's artifacts at `artifact_path` as a new version of `model` (created
@@ -173,10 +238,14 @@ pub trait TrackingStore: Send + Sync {
     ) -> Result<ModelVersion, TrackingError>;
     /// All versions of `model`, oldest first, with their aliases.
     fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, TrackingError>;
+    /// Points `alias` at `version` of `model` (moving it if it pointed elsewhere); the alias must
+    /// pass [`check_alias`].
     fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), TrackingError>;
+    /// Removes `alias` from `model`.
     fn delete_alias(&self, model: &str, alias: &str) -> Result<(), TrackingError>;
     /// The version `alias` points at, or None when the alias (or the model) does not exist.
     fn alias_version(&self, model: &str, alias: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    /// Sets (or overwrites) one tag on a version of `model`.
     fn set_version_tag(&self, model: &str, version: u32, key: &str, value: &str) -> Result<(), TrackingError>;
     /// Download the files of a version into the (new or empty) folder `dest`.
     fn download_version(&self, model: &str, version: u32, dest: &Path) -> Result<(), TrackingError>;
@@ -194,6 +263,7 @@ pub struct DatasetInput {
     pub name: String,
     /// Short content hash (MLflow allows 36 characters).
     pub digest: String,
+    /// The kind of source, for MLflow (asl logs `asl`).
     pub source_type: String,
     /// JSON describing where the data came from.
     pub source: String,
@@ -254,6 +324,7 @@ pub fn open_store(home: &AslHome) -> Result<Box<dyn TrackingStore>, TrackingErro
     }
 }
 
+/// The current time in milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

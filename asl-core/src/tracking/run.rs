@@ -195,6 +195,7 @@ pub fn single_image_latency_ms(model_dir: &Path, cache: &Cache) -> Result<f64, c
 /// A run being written.
 pub struct TrainingRun<'a> {
     store: &'a dyn TrackingStore,
+    /// The tracked run's id in the store.
     pub run_id: String,
 }
 
@@ -236,6 +237,8 @@ impl<'a> TrainingRun<'a> {
         Ok(Self { store, run_id })
     }
 
+    /// Logs one epoch's metrics at step `epoch` (non-finite values, such as NaN validation
+    /// metrics without a validation split, are left out).
     pub fn log_epoch(&self, m: &EpochMetrics) -> Result<(), TrackingError> {
         let step = m.epoch as i64;
         let points: Vec<MetricPoint> = [
@@ -289,6 +292,8 @@ impl<'a> TrainingRun<'a> {
         self.store.get_run(&self.run_id)
     }
 
+    /// Ends the run with `status` (failed or killed), keeping `why` (at most 7000 characters)
+    /// in the tag `asl.error`.
     pub fn fail(&self, status: RunStatus, why: &str) -> Result<(), TrackingError> {
         let why: String = why.chars().take(7000).collect();
         self.store
@@ -302,17 +307,24 @@ pub const TRAIN_EXPERIMENT: &str = "asl-train";
 /// File in a run folder holding the tracked run's id, so a resumed training logs into it.
 pub const RUN_ID_FILE: &str = "tracking_run_id";
 
+/// Why a tracked training failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrackedTrainError {
+    /// The training itself failed (or was cancelled).
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
+    /// Starting, continuing or finishing the tracked run failed.
     #[error(transparent)]
     Tracking(#[from] TrackingError),
+    /// Loading the finished model folder to time it failed.
     #[error(transparent)]
     Infer(#[from] crate::infer::InferError),
+    /// Creating the run folder or writing its run-id file failed.
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The file or folder.
         path: std::path::PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
 }
@@ -320,15 +332,21 @@ pub enum TrackedTrainError {
 /// How a training run is filed in the tracking store: experiment, run name and extra tags
 /// (an external search labels its trials with them).
 pub struct RunLabel<'a> {
+    /// The experiment to file the run under.
     pub experiment: &'a str,
+    /// The run's display name.
     pub name: &'a str,
+    /// Tags added to the run (besides the standard, lineage and `asl.kind` tags).
     pub tags: &'a BTreeMap<String, String>,
 }
 
 /// A finished tracked training.
 pub struct TrackedTraining {
+    /// What the training produced.
     pub outcome: TrainOutcome,
+    /// The run as the store holds it once finished.
     pub run: RunInfo,
+    /// Median single-image latency of the model folder, in milliseconds (NaN without images).
     pub latency_ms: f64,
 }
 
