@@ -10,8 +10,12 @@ use crate::rng::SplitMix64;
 
 /// Per-channel normalisation applied to pixels in [0, 1]; stored in the model card.
 pub const MEAN: [f32; 3] = [0.5, 0.5, 0.5];
+/// Per-channel standard deviation the model input is divided by after [`MEAN`] is subtracted;
+/// stored in the model card.
 pub const STD: [f32; 3] = [0.25, 0.25, 0.25];
 
+/// How hard training images are augmented. The default is the light setting the training
+/// time budget converges with; [`AugmentConfig::none`] turns augmentation off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AugmentConfig {
     /// 0 = no augmentation, 1 = the full ranges below.
@@ -38,6 +42,8 @@ impl Default for AugmentConfig {
 }
 
 impl AugmentConfig {
+    /// No augmentation at all: strength and every probability 0, so training sees the cached
+    /// pixels only normalised.
     pub fn none() -> Self {
         Self {
             strength: 0.0,

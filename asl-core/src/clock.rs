@@ -1,6 +1,7 @@
 //! Wall-clock helpers without a date-time dependency.
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The current time in whole seconds since the Unix epoch (0 if the clock is before 1970).
 pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

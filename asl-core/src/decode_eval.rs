@@ -28,16 +28,28 @@ const MAX_WORD_LEN: usize = 10;
 /// Most raw-correct sequences the lexicon may break, as a fraction of n, for [`tune`].
 pub const MAX_TURNED_WRONG_RATE: f64 = 1.0 / 200.0;
 
+/// Why an evaluation or a tuning run could not start: a malformed probability bank, a lexicon
+/// with nothing to spell, or a decoder error.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// The bank does not have one entry per class (the number it has).
     #[error("probability bank has {0} classes, expected {NUM_CLASSES}")]
     BankClasses(usize),
     #[error("probability bank has no vectors for class {0}")]
+    /// A letter class has no vectors to draw from (the class named).
     EmptyClass(&'static str),
     #[error("probability bank vector for class {class} has {found} entries, expected {NUM_CLASSES}")]
-    BankVectorLength { class: &'static str, found: usize },
+    /// A vector does not have one probability per class.
+    BankVectorLength {
+        /// The class whose vector is wrong.
+        class: &'static str,
+        /// How many entries the vector has.
+        found: usize,
+    },
     #[error("the lexicon has no words of {MIN_WORD_LEN} to {MAX_WORD_LEN} letters")]
+    /// The lexicon has no word of 3 to 10 letters to spell.
     NoWords,
+    /// Raw or lexicon decoding failed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
@@ -46,11 +58,17 @@ pub enum EvalError {
 /// total Levenshtein distance over the total reference length.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalReport {
+    /// Number of sequences decoded.
     pub n: usize,
+    /// The noise level η the bank's vectors were mixed with, as passed in.
     pub noise: f32,
+    /// Share of sequences [`decode::raw`] read exactly right, in 0..=1.
     pub raw_word_acc: f32,
+    /// Share of sequences [`Lexicon::decode`] read exactly right, in 0..=1.
     pub lexicon_word_acc: f32,
+    /// Character error rate of [`decode::raw`].
     pub raw_cer: f32,
+    /// Character error rate of [`Lexicon::decode`].
     pub lexicon_cer: f32,
     /// Sequences raw read right and the lexicon got wrong.
     pub raw_correct_turned_wrong: usize,
@@ -58,7 +76,9 @@ pub struct EvalReport {
     pub wrong_turned_correct: usize,
     /// How many sequences were made-up names, and the accuracies on them alone.
     pub oov_n: usize,
+    /// Share of the made-up names [`decode::raw`] read exactly right.
     pub raw_oov_acc: f32,
+    /// Share of the made-up names [`Lexicon::decode`] read exactly right.
     pub lexicon_oov_acc: f32,
     /// Mean wall time of one `Lexicon::decode` call, in microseconds.
     pub mean_decode_us: f32,
@@ -68,9 +88,13 @@ pub struct EvalReport {
 /// grid too because what matters for unknown words is `prior_weight * oov_log_prior`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TuneGrid {
+    /// Values of [`DecodeConfig::prior_weight`] tried.
     pub prior_weights: Vec<f32>,
+    /// Values of [`DecodeConfig::oov_min_confidence`] tried (above 1 never trusts an unknown word).
     pub oov_min_confidences: Vec<f32>,
+    /// Values of [`DecodeConfig::beam_width`] tried.
     pub beam_widths: Vec<usize>,
+    /// Values of [`DecodeConfig::oov_log_prior`] tried.
     pub oov_log_priors: Vec<f32>,
 }
 
@@ -86,9 +110,12 @@ impl Default for TuneGrid {
     }
 }
 
+/// What [`tune`] found: the chosen configuration, its report and every configuration tried.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TuneResult {
+    /// The chosen configuration (`base` itself when the grid is empty).
     pub best: DecodeConfig,
+    /// The evaluation of `best` on the tuning sequences.
     pub report: EvalReport,
     /// Whether `best` meets `raw_correct_turned_wrong / n <= MAX_TURNED_WRONG_RATE`.
     pub feasible: bool,

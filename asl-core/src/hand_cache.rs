@@ -21,23 +21,43 @@ pub const HAND_CACHE_FORMAT: u32 = 2;
 /// Photos probed before deciding whether a dataset shows hands at all.
 pub const PROBE_PHOTOS: usize = 100;
 
+/// Why building or loading a hand cache failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandCacheError {
+    /// The pixel cache's training root, where the original photos are read from, is no longer a
+    /// folder.
     #[error(
         "the original photos of {cache} are not at {root} any more (the hand cache is built from them); run `asl prep --force` on the dataset"
     )]
-    NoOriginals { cache: PathBuf, root: PathBuf },
+    NoOriginals {
+        /// The pixel cache file.
+        cache: PathBuf,
+        /// The training root recorded in its header (empty when it has none).
+        root: PathBuf,
+    },
+    /// A hand cache file is unusable.
     #[error("{path}: {reason}")]
-    BadCache { path: PathBuf, reason: String },
+    BadCache {
+        /// The hand cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The hand networks failed to load or to run.
     #[error(transparent)]
     Hand(#[from] HandError),
+    /// The device named for the hand networks cannot be used.
     #[error(transparent)]
     Device(#[from] crate::model::ModelError),
+    /// Detection was cancelled through its [`Cancel`] token.
     #[error("hand detection was cancelled")]
     Cancelled,
+    /// Writing the hand cache failed.
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The hand cache file.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
@@ -48,15 +68,18 @@ pub enum HandCacheError {
 pub struct CachedHand {
     /// Cascade step that found it (1-based).
     pub step: u8,
+    /// The landmark model's hand presence, a probability (above 0.5 for a found hand).
     pub presence: f32,
+    /// MediaPipe's score for a right hand, 1 − P(Left) (MediaPipe assumes a mirrored image).
     pub handedness_right: f32,
-    /// View pixels (see [`hand::view`]).
+    /// The 21 landmarks (x, y, z) in view pixels (see [`hand::view`]).
     pub landmarks: [[f32; 3]; 21],
 }
 
 /// One photo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HandEntry {
+    /// The hand found, or None when no hand was found or the photo could not be read.
     pub hand: Option<CachedHand>,
     /// Why the photo could not be read, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,9 +89,11 @@ pub struct HandEntry {
 /// `<cache>.hands.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandCache {
+    /// File format ([`HAND_CACHE_FORMAT`]); a cache of another format is rebuilt.
     pub format: u32,
     /// [`crate::prep::CacheHeader::hash`] of the pixel cache it belongs to.
     pub cache_hash: String,
+    /// One entry per photo of the pixel cache, in cache order (training photos, then validation).
     pub entries: Vec<HandEntry>,
 }
 

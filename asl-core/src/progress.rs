@@ -6,12 +6,16 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// A sink for the progress of long operations: stages that begin, advance and finish, and
+/// one-line messages. Called from worker threads, so it must be `Send + Sync`.
 pub trait Progress: Send + Sync {
     /// A new stage starts; `total` is in the stage's own unit (bytes, images, batches).
     fn begin(&self, stage: &str, total: Option<u64>);
+    /// `n` more units of the current stage are done.
     fn advance(&self, n: u64);
     /// Set the absolute position (used when a download resumes part-way).
     fn set_position(&self, pos: u64);
+    /// The current stage is over (a terminal bar is cleared).
     fn finish(&self);
     /// A one-line message for the person watching (never a secret).
     fn message(&self, _msg: &str) {}
@@ -96,12 +100,15 @@ impl Progress for TerminalProgress {
 pub struct Cancel(Arc<AtomicBool>);
 
 impl Cancel {
+    /// A flag not yet set.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Ask the operations holding this flag (or a clone) to stop.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
+    /// Whether [`Cancel::cancel`] was called on this flag or any clone of it.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }

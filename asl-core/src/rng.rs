@@ -1,12 +1,16 @@
 //! A small, fast, seedable PRNG (SplitMix64) so that splits, augmentation and sampling are
 //! deterministic given a seed, on every platform, without a dependency.
+/// The SplitMix64 generator: 64 bits of state, the same sequence for a seed on every platform.
+/// Not cryptographic.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator whose sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
+    /// The next 64 random bits (advances the state).
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -26,6 +30,7 @@ impl SplitMix64 {
     pub fn below(&mut self, n: usize) -> usize {
         (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
+    /// True with probability `p` (never for `p <= 0`, always for `p >= 1`).
     pub fn chance(&mut self, p: f32) -> bool {
         self.next_f32() < p
     }

@@ -39,10 +39,12 @@ pub struct CascadeStep {
     /// Black border on every side, as a fraction of the photo's width (left, right) and
     /// height (top, bottom).
     pub border: f64,
+    /// Whether the photo is converted to greyscale (kept as three equal channels) first.
     pub greyscale: bool,
     /// Gaussian blur's σ in pixels of the hand view (the photo brought to a longer side of
     /// 192–640 px by [`super::view`]; 0: none); only with greyscale.
     pub blur: f32,
+    /// The palm detector's score threshold for this step (a probability; MediaPipe's is 0.5).
     pub min_palm_score: f32,
 }
 
@@ -85,6 +87,7 @@ pub const MIN_PRESENCE: f32 = 0.5;
 pub struct FoundHand {
     /// Landmarks and ROI in the photo's own pixels (borders removed).
     pub hand: Hand,
+    /// The cascade step that found it, 1-based (an index into [`CASCADE`] plus one).
     pub step: u8,
 }
 

@@ -8,6 +8,7 @@
 use super::HandError;
 use super::roi::Roi;
 
+/// Landmarks per hand (MediaPipe's 21: the wrist and four joints per finger).
 pub const NUM_LANDMARKS: usize = 21;
 /// The landmark model's input side in pixels.
 pub const LANDMARK_INPUT_SIZE: u32 = 224;

@@ -95,10 +95,13 @@ pub struct LandmarkOutput {
 /// The two networks. Inputs are NCHW f32 RGB in [0, 1]: [1, 3, 192, 192] for the palm
 /// detector, [1, 3, 224, 224] for the landmark model.
 pub trait HandNets {
+    /// Runs the palm detector on one 3 × 192 × 192 input.
     fn palm(&self, input: &[f32]) -> Result<PalmOutput, HandError>;
+    /// Runs the landmark model on one 3 × 224 × 224 crop.
     fn landmarks(&self, input: &[f32]) -> Result<LandmarkOutput, HandError>;
 }
 
+/// Why hand detection failed (a photo without a hand is not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum HandError {
     /// The network implementation failed.
@@ -107,12 +110,21 @@ pub enum HandError {
     /// A network returned the wrong number of values.
     #[error("{what}: expected {expected} values, got {got}")]
     OutputSize {
+        /// Which output (or input) it was.
         what: &'static str,
+        /// The number of values it must have.
         expected: usize,
+        /// The number it had.
         got: usize,
     },
+    /// The image has no pixels.
     #[error("empty image ({width}×{height})")]
-    EmptyImage { width: u32, height: u32 },
+    EmptyImage {
+        /// Its width in pixels.
+        width: u32,
+        /// Its height in pixels.
+        height: u32,
+    },
 }
 
 /// Thresholds; the defaults are MediaPipe Hands' (min_detection_confidence,
@@ -143,9 +155,12 @@ pub struct Hand {
     pub landmarks: [[f32; 3]; NUM_LANDMARKS],
     /// Metres, hand-centred, rotated to the image's orientation.
     pub world_landmarks: [[f32; 3]; NUM_LANDMARKS],
+    /// The landmark model's hand presence, a probability (above the threshold, or there would
+    /// be no hand).
     pub presence: f32,
     /// MediaPipe's score for "Right" (1 − P(Left)); MediaPipe assumes a mirrored image.
     pub handedness_right: f32,
+    /// The score of the palm detection the hand was found from, a probability.
     pub palm_score: f32,
     /// The rotated square the landmark model saw.
     pub roi: Roi,
@@ -156,6 +171,8 @@ pub struct Hand {
 /// reduced so that a request's photos stay small in memory. Training and serving both go
 /// through [`view`], so landmarks are measured the same way.
 pub const VIEW_MIN_SIDE: u32 = 192;
+/// The longest side, in pixels, a photo keeps for hand detection; larger photos are reduced to
+/// it (see [`VIEW_MIN_SIDE`]).
 pub const VIEW_MAX_SIDE: u32 = 640;
 
 /// The photo as the hand pipeline sees it (bilinear resampling, aspect ratio kept).

@@ -28,6 +28,8 @@ pub struct BurnHandNets {
 }
 
 impl BurnHandNets {
+    /// Builds both networks on `device` and loads their embedded weights; fails with
+    /// [`HandError::Net`] when the weights do not load.
     pub fn load(device: &Device) -> Result<BurnHandNets, HandError> {
         let palm = load_weights(palm_detection_full::Model::new(device), PALM_WEIGHTS, "palm detector")?;
         let landmarks = load_weights(

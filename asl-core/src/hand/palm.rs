@@ -13,6 +13,7 @@ use super::roi::{self, Border, Roi};
 
 /// Values per anchor: box (x_center, y_center, w, h), then 7 keypoints × (x, y).
 pub const NUM_COORDS: usize = 18;
+/// Keypoints per palm detection (wrist, index/middle/ring/pinky-finger MCPs, thumb joints).
 pub const NUM_KEYPOINTS: usize = 7;
 /// The palm detector's input side in pixels.
 pub const PALM_INPUT_SIZE: u32 = 192;
@@ -41,7 +42,9 @@ pub struct PalmDetection {
 /// the top and at the bottom (ImageToTensor's PadRoi splits it equally).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Padding {
+    /// Padding on each of the left and right sides, as a fraction of the square's side.
     pub x: f64,
+    /// Padding on each of the top and bottom, as a fraction of the square's side.
     pub y: f64,
 }
 

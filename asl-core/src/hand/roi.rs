@@ -35,9 +35,14 @@ const PIXEL_SCALE: f32 = (1.0f64 / 255.0) as f32;
 /// screen, since y points down). `side` is the square's edge in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Roi {
+    /// x of the square's centre, in image pixels.
     pub x_center: f64,
+    /// y of the square's centre, in image pixels (y points down).
     pub y_center: f64,
+    /// Edge length in pixels.
     pub side: f64,
+    /// Rotation about the centre in radians (clockwise on screen); [`palm_to_roi`] wraps it
+    /// into [−π, π).
     pub rotation: f64,
 }
 
