@@ -22,23 +22,48 @@ pub use model::{HandshapeModel, HandshapeModelCard};
 pub use stage::{HandsMode, PipelineInfo, build_hand_stage};
 pub use train::{HandTrainConfig, LabelledHand, train_handshape_model};
 
+/// Why training, loading or running the handshape classifier failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshapeError {
+    /// The training photos showed fewer hands than [`HandTrainConfig::min_hands`].
     #[error("too few hands to train the handshape model: {found} found, at least {needed} needed")]
-    TooFewHands { found: usize, needed: usize },
+    TooFewHands {
+        /// Training hands found.
+        found: usize,
+        /// The minimum.
+        needed: usize,
+    },
+    /// A training setting is out of range (or the backend named is unknown).
     #[error("invalid handshape training configuration: {0}")]
     BadConfig(String),
+    /// `handshape.json` is unreadable, of another format, or disagrees with the features.
     #[error("{path}: {problem}")]
-    BadCard { path: std::path::PathBuf, problem: String },
+    BadCard {
+        /// The card file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// `handshape.bpk` is missing or does not fit the card's layer sizes.
     #[error("{path}: cannot load the handshape weights: {problem}")]
-    BadWeights { path: std::path::PathBuf, problem: String },
+    BadWeights {
+        /// The weights file.
+        path: std::path::PathBuf,
+        /// The loader's error.
+        problem: String,
+    },
+    /// The tensor backend failed while running the MLP.
     #[error("the backend failed: {0}")]
     Backend(String),
+    /// Training stopped because its [`crate::progress::Cancel`] was set.
     #[error("training was cancelled")]
     Cancelled,
+    /// Reading or writing a model file failed.
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The file.
         path: std::path::PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },

@@ -12,7 +12,9 @@ use super::HandshapeError;
 use super::features::NUM_FEATURES;
 use crate::classes::NUM_CLASSES;
 
+/// The handshape card's file name in a model folder.
 pub const HANDSHAPE_CARD_FILE: &str = "handshape.json";
+/// The handshape MLP's weights file name in a model folder (a burn binary record).
 pub const HANDSHAPE_WEIGHTS_FILE: &str = "handshape.bpk";
 /// Card format; bump when the features or the card change meaning.
 pub const HANDSHAPE_FORMAT: u32 = 1;
@@ -26,6 +28,7 @@ pub struct LandmarkMlp {
 }
 
 impl LandmarkMlp {
+    /// A randomly initialised MLP with these hidden layer widths, on `device`.
     pub fn new(hidden: &[usize], device: &Device) -> LandmarkMlp {
         let mut layers = Vec::new();
         let mut width = NUM_FEATURES;
@@ -51,11 +54,13 @@ impl LandmarkMlp {
 /// `handshape.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandshapeModelCard {
+    /// [`HANDSHAPE_FORMAT`] when written; another value is refused on load.
     pub format: u32,
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
     /// Per-feature mean and standard deviation of the training set (inputs are standardised).
     pub feature_mean: Vec<f32>,
+    /// See `feature_mean` (a constant feature gets 1).
     pub feature_std: Vec<f32>,
     /// The training configuration, as given.
     pub training: serde_json::Value,
@@ -79,12 +84,14 @@ fn one() -> f32 {
 /// A trained handshape classifier, ready for inference.
 #[derive(Debug, Clone)]
 pub struct HandshapeModel {
+    /// What `handshape.json` says: sizes, standardisation, training settings, metrics.
     pub card: HandshapeModelCard,
     mlp: LandmarkMlp,
     device: Device,
 }
 
 impl HandshapeModel {
+    /// A model from a card and trained weights (the card must match the MLP's layers).
     pub fn from_parts(card: HandshapeModelCard, mlp: LandmarkMlp, device: Device) -> HandshapeModel {
         HandshapeModel { card, mlp, device }
     }
@@ -94,6 +101,7 @@ impl HandshapeModel {
         dir.join(HANDSHAPE_CARD_FILE).is_file()
     }
 
+    /// Reads `handshape.json` and `handshape.bpk` from the model folder `dir` onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<HandshapeModel, HandshapeError> {
         let path = dir.join(HANDSHAPE_CARD_FILE);
         let bad = |problem: String| HandshapeError::BadCard {

@@ -58,22 +58,29 @@ impl Default for PipelineInfo {
     }
 }
 
+/// The hand networks this build runs, as recorded in a model's pipeline description.
 pub const HAND_NETWORKS: &str =
     "MediaPipe Hands 0.10.21 (palm_detection_full + hand_landmark_full, Apache-2.0), converted to burn";
 
+/// Why the hand stage of training failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandStageError {
+    /// Detecting hands in the cache's photos, or reading the hand cache, failed.
     #[error(transparent)]
     Cache(#[from] HandCacheError),
+    /// Training the handshape classifier failed (with `--hands on`: too few hands too).
     #[error(transparent)]
     Train(#[from] HandshapeError),
+    /// The embedded hand networks could not be loaded on the device.
     #[error("the hand networks: {0}")]
     Nets(String),
 }
 
 /// What the hand stage produced.
 pub struct HandStageOutcome {
+    /// The handshape classifier; `None` when the model reads photos with the CNN alone.
     pub model: Option<HandshapeModel>,
+    /// What the model card records about the hand path (detection rate, why it is off).
     pub pipeline: PipelineInfo,
 }
 
