@@ -511,15 +511,20 @@ mod tests {
         assert!(agreement[crate::classes::class_index("W").expect("a class")] < 0.2);
     }
 
-    #[test]
-    fn a_boost_multiplies_that_letters_prior_weight_only() {
-        let hands = photo_hands(&["A", "B"], 10, 4);
-        let cfg = HandTrainConfig {
+    /// 2 augmented copies a hand, 7 prior hands a letter weighing half the real ones.
+    fn two_letter_prior_config() -> HandTrainConfig {
+        HandTrainConfig {
             augmented_copies: 2,
             prior_samples: 7,
             prior_weight: 0.5,
             ..HandTrainConfig::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_boost_multiplies_that_letters_prior_weight_only() {
+        let hands = photo_hands(&["A", "B"], 10, 4);
+        let cfg = two_letter_prior_config();
         let mut boost = [1.0; NUM_LETTERS];
         boost[crate::classes::class_index("B").expect("a class")] = 4.0;
         let set = build_training_set_boosted(&hands, &cfg, &boost);
@@ -533,12 +538,7 @@ mod tests {
     #[test]
     fn the_training_set_weighs_the_prior_like_the_letters_real_hands() {
         let hands = photo_hands(&["A", "B"], 10, 4);
-        let cfg = HandTrainConfig {
-            augmented_copies: 2,
-            prior_samples: 7,
-            prior_weight: 0.5,
-            ..HandTrainConfig::default()
-        };
+        let cfg = two_letter_prior_config();
         let set = build_training_set(&hands, &cfg);
         // 20 hands × (1 + 2) real and augmented, + 7 prior hands for each of A and B.
         assert_eq!(set.labels.len(), 20 * 3 + 2 * 7);
