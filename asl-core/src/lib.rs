@@ -5,6 +5,10 @@
 //! [`hpo`] (search), [`tracking`] and [`registry`] (runs, versions, aliases), [`pipeline`], [`monitor`] (drift).
 //! [`workspace`] is the use-case layer over them: the operations on one state root, written once.
 //! Frontends (`asl-cli`, `asl-http`, `asl-py`) parse, make one call there (or on a stage), and render.
+//! Two helpers stay public because the API needs them: [`rng`]'s seeded generator is what the
+//! augmentation functions take, and frontends render the core's timestamps (unix seconds) with
+//! [`clock`] in the RFC 3339 form the core writes to its files. Crash-safe writes are the
+//! core's own business.
 #![warn(missing_docs)]
 pub mod augment;
 pub mod classes;
@@ -13,7 +17,7 @@ pub mod dataset;
 pub mod decode;
 pub mod decode_eval;
 pub mod eval;
-pub mod fsutil;
+mod fsutil;
 pub mod hand;
 pub mod hand_cache;
 pub mod handshape;
