@@ -85,8 +85,8 @@ impl Default for HandTrainConfig {
             prior_samples: 300,
             prior_weight: 1.0,
             // Off: the prototype gained +0.8/+0.9 point of dev mean over sources at 3 (2 seeds),
-            // the Rust pipeline lost 2.2 points at seed 0, within its seed noise either way
-            // (docs/hands/classifier.md, section 11.2).
+            // the Rust pipeline lost 1.4-2.2 points at both seeds (docs/hands/classifier.md,
+            // section 11.2).
             prior_boost: 0.0,
             seed: 0,
             min_hands: 100,
