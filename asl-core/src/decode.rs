@@ -41,8 +41,6 @@ const PROB_FLOOR: f32 = 1e-4;
 /// Longest dictionary word (the trie keeps a bit mask of word lengths per node).
 pub const MAX_WORD_LEN: usize = 31;
 
-const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "gif"];
-
 static BUNDLED_WORDS: &str = include_str!("../data/words_en.txt");
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +293,7 @@ fn skip_reason(name: &str) -> Option<String> {
     };
     match file.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => {
-            if IMAGE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)) {
+            if crate::photo::is_image_extension(ext) {
                 None
             } else {
                 Some(format!("not an image (.{ext})"))

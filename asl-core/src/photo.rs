@@ -19,6 +19,18 @@ use serde::{Deserialize, Serialize};
 /// generous for any real photo's metadata, small next to the pixels.
 pub const HEADER_ALLOC: u64 = 16 << 20;
 
+/// Extensions of the files taken as photos (any case): JPEG and PNG, which [`plan`] decodes,
+/// and WebP, BMP and GIF, which it refuses with [`PhotoError::Unsupported`] naming the format.
+/// The refused ones are listed so that an upload or a dataset folder holding them reports why
+/// they were left out instead of passing over them in silence. Uploads and dataset scans both
+/// read this one list.
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "gif"];
+
+/// Whether `ext` (without the dot) is one of [`IMAGE_EXTENSIONS`], in any case.
+pub fn is_image_extension(ext: &str) -> bool {
+    IMAGE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext))
+}
+
 /// Limits on one photo. The defaults fit what a phone camera produces (up to ~24 Mpx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

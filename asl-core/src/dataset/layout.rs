@@ -10,17 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::classes::{CLASSES, NUM_CLASSES, class_index};
 use crate::decode::natural_cmp;
 
-/// Extensions read as images.
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "webp", "gif"];
-
-/// Whether a file name looks like an image: one of [`IMAGE_EXTENSIONS`] (any case), and not
-/// a dot file.
+/// Whether a file name looks like an image: one of
+/// [`photo::IMAGE_EXTENSIONS`](crate::photo::IMAGE_EXTENSIONS) (any case), and not a dot file.
 pub fn is_image_name(name: &str) -> bool {
     !name.starts_with('.')
         && Path::new(name)
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+            .is_some_and(crate::photo::is_image_extension)
 }
 
 /// Why a folder could not be read as a dataset.
