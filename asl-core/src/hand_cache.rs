@@ -35,14 +35,6 @@ pub enum HandCacheError {
         /// The training root recorded in its header (empty when it has none).
         root: PathBuf,
     },
-    /// A hand cache file is unusable.
-    #[error("{path}: {reason}")]
-    BadCache {
-        /// The hand cache file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The hand networks failed to load or to run.
     #[error(transparent)]
     Hand(#[from] HandError),
@@ -105,7 +97,9 @@ pub fn hand_cache_path(cache: &Cache) -> PathBuf {
 }
 
 impl HandCache {
-    /// The saved hand cache of `cache`, if there is a current one.
+    /// The saved hand cache of `cache`, if there is a current one. A missing, unreadable or
+    /// stale file reads as none, not as an error: the hand cache is derived from the photos, so
+    /// [`open_or_build`] rebuilds it and replaces the file atomically.
     pub fn open(cache: &Cache) -> Option<HandCache> {
         let bytes = std::fs::read(hand_cache_path(cache)).ok()?;
         let hc: HandCache = serde_json::from_slice(&bytes).ok()?;

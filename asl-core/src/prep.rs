@@ -30,7 +30,8 @@ use crate::rng::SplitMix64;
 pub const CACHE_FORMAT: u32 = 1;
 const MAGIC: &[u8; 8] = b"ASLCACHE";
 
-/// Why building or opening a cache failed.
+/// Why building or opening a cache failed. An image that does not decode is not an error: it
+/// is left out, counted and named in the header ([`CacheHeader::skipped`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PrepError {
     /// The file is not a cache this asl reads: wrong magic or format, truncated, a bad header
@@ -45,14 +46,6 @@ pub enum PrepError {
     /// No image of the dataset decoded (the training root named).
     #[error("no readable images in {0}")]
     Empty(PathBuf),
-    /// An image could not be read or decoded.
-    #[error("image {file}: {reason}")]
-    Image {
-        /// The image's file.
-        file: String,
-        /// Why it was refused.
-        reason: String,
-    },
     /// The build was cancelled through its [`Cancel`] token.
     #[error("the operation was cancelled")]
     Cancelled,
