@@ -275,11 +275,18 @@ impl MlflowStore {
             .flatten()
             .filter_map(|m| Some((m["key"].as_str()?.to_string(), number(&m["value"])?)))
             .collect();
+        let status = info["status"].as_str().unwrap_or("RUNNING");
+        let status = RunStatus::parse(status).ok_or_else(|| {
+            TrackingError::Invalid(format!(
+                "the server reports run {} with status {status:?}, which MLflow does not define",
+                info["run_id"]
+            ))
+        })?;
         Ok(RunInfo {
             run_id: info["run_id"].as_str().unwrap_or_default().to_string(),
             experiment: self.experiment_name(info["experiment_id"].as_str().unwrap_or_default())?,
             name: info["run_name"].as_str().unwrap_or_default().to_string(),
-            status: RunStatus::parse(info["status"].as_str().unwrap_or("RUNNING")),
+            status,
             start_time_ms: int(&info["start_time"]),
             end_time_ms: info.get("end_time").map(int),
             params: kv_back(&data["params"]),

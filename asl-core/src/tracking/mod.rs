@@ -96,13 +96,15 @@ impl RunStatus {
             RunStatus::Killed => "KILLED",
         }
     }
-    /// Reads MLflow's name of a state; anything unknown reads as [`RunStatus::Running`].
-    pub fn parse(s: &str) -> RunStatus {
+    /// Reads MLflow's name of a state: `RUNNING` and `SCHEDULED` (not finished either) read as
+    /// [`RunStatus::Running`]; a name MLflow does not define reads as `None`.
+    pub fn parse(s: &str) -> Option<RunStatus> {
         match s {
-            "FINISHED" => RunStatus::Finished,
-            "FAILED" => RunStatus::Failed,
-            "KILLED" => RunStatus::Killed,
-            _ => RunStatus::Running,
+            "RUNNING" | "SCHEDULED" => Some(RunStatus::Running),
+            "FINISHED" => Some(RunStatus::Finished),
+            "FAILED" => Some(RunStatus::Failed),
+            "KILLED" => Some(RunStatus::Killed),
+            _ => None,
         }
     }
 }
@@ -393,5 +395,25 @@ pub(crate) fn safe_relative(path: &str) -> Result<PathBuf, TrackingError> {
         Err(TrackingError::Invalid(format!(
             "artifact path {path:?} must be relative without `..`"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunStatus;
+
+    #[test]
+    fn run_status_reads_mlflow_names_and_refuses_others() {
+        for s in [
+            RunStatus::Running,
+            RunStatus::Finished,
+            RunStatus::Failed,
+            RunStatus::Killed,
+        ] {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RunStatus::parse("SCHEDULED"), Some(RunStatus::Running));
+        assert_eq!(RunStatus::parse("finished"), None);
+        assert_eq!(RunStatus::parse("DONE"), None);
     }
 }
