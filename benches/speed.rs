@@ -135,7 +135,7 @@ fn main() {
 
         let device = asl::model::device(&cfg.device).expect("device");
         // As the classifier serves it: batch norms folded into the convolutions.
-        let net = model.init(&device).fold_batch_norm();
+        let net = model.init(&device).expect("a valid architecture").fold_batch_norm();
         let s = model.input_size;
         let plane = 3 * s * s;
         let batch: Vec<f32> = (0..BATCH * plane)

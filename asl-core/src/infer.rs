@@ -394,7 +394,7 @@ impl Classifier {
         }
         let model = card
             .architecture
-            .init(&device)
+            .init(&device)?
             .try_load_file(&weights)
             .map_err(|e| InferError::BadWeights {
                 path: weights.clone(),

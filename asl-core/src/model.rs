@@ -96,9 +96,11 @@ impl ModelConfig {
         self.width << stage
     }
 
-    /// A new network of this architecture on `device`, randomly initialised (not validated: call
-    /// [`validate`](Self::validate) first).
-    pub fn init(&self, device: &Device) -> Cnn {
+    /// A new network of this architecture on `device`, randomly initialised, after
+    /// [`validate`](Self::validate) (so a hand-edited `model.json` is refused with the reason
+    /// instead of building a network that cannot run).
+    pub fn init(&self, device: &Device) -> Result<Cnn, ModelError> {
+        self.validate()?;
         let mut stages = Vec::with_capacity(self.depth);
         let mut c_in = 3;
         for s in 0..self.depth {
@@ -134,13 +136,13 @@ impl ModelConfig {
             0 => (None, features),
             h => (Some(LinearConfig::new(features, h).init(device)), h),
         };
-        Cnn {
+        Ok(Cnn {
             stages,
             gap: self.global_pool.then(|| AdaptiveAvgPool2dConfig::new([1, 1]).init()),
             hidden,
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(head_in, self.num_classes).init(device),
-        }
+        })
     }
 
     /// Multiply-adds × 2 of one forward pass, for GFLOP/s reports.
@@ -289,7 +291,7 @@ mod tests {
     #[test]
     fn course_network_matches_the_prototype() {
         let cfg = ModelConfig::course();
-        let model = cfg.init(&device("flex").unwrap());
+        let model = cfg.init(&device("flex").unwrap()).unwrap();
         // The prototype's count for Conv 16/32/64 + Dense 128 on 64×64 input.
         assert_eq!(model.num_params(), 551_741);
         // The issue quotes ~23 MFLOP per image forward for this network.
@@ -427,7 +429,7 @@ mod tests {
     fn folding_batch_norm_keeps_the_outputs() {
         let dev = device("flex").unwrap();
         let cfg = ModelConfig::new().with_input_size(16).with_depth(2).with_width(4);
-        let mut model = cfg.init(&dev);
+        let mut model = cfg.init(&dev).unwrap();
         // Non-trivial statistics and affine parameters (fresh ones fold to the identity).
         let vals = |len: usize, seed: usize, lo: f32| -> Vec<f32> {
             (0..len)
@@ -464,12 +466,16 @@ mod tests {
     fn forward_shapes_and_validation() {
         let dev = device("flex").unwrap();
         let cfg = ModelConfig::new().with_input_size(32).with_depth(3).with_width(8);
-        cfg.validate().unwrap();
-        let m = cfg.init(&dev);
+        let m = cfg.init(&dev).unwrap();
         let x = Tensor::<4>::zeros([2, 3, 32, 32], &dev);
         assert_eq!(m.forward(x).dims(), [2, 29]);
         assert!(ModelConfig::new().with_depth(7).validate().is_err());
         assert!(ModelConfig::new().with_input_size(8).with_depth(4).validate().is_err());
+        // init refuses what validate refuses (a hand-edited model.json).
+        assert!(matches!(
+            ModelConfig::new().with_width(0).init(&dev),
+            Err(ModelError::BadConfig(_))
+        ));
         assert!(device("tpu").is_err());
     }
 }

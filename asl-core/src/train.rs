@@ -454,7 +454,7 @@ pub fn measure_throughput(
     }
     let ad = model::device(&cfg.device)?.autodiff();
     ad.seed(cfg.seed);
-    let model = cfg.model.init(&ad);
+    let model = cfg.model.init(&ad)?;
     let (mut optim, loss_fn) = optimiser_and_loss(cfg, &ad);
     let s = cache.image_size();
     let batches = warmup + steps;
@@ -709,7 +709,7 @@ fn resume(
         train_seconds: 0.0,
     };
     let Some(ck) = find_checkpoint(run_dir) else {
-        return Ok((cfg.model.init(ad), optim, fresh));
+        return Ok((cfg.model.init(ad)?, optim, fresh));
     };
     let bad = |problem: String| TrainError::Resume {
         path: ck.clone(),
@@ -730,7 +730,7 @@ fn resume(
     }
     let model = cfg
         .model
-        .init(ad)
+        .init(ad)?
         .try_load_file(ck.join("model.bpk"))
         .map_err(|e| bad(format!("{e:?}")))?;
     let optim = optim.load(ck.join("optim.bpk")).map_err(|e| bad(format!("{e:?}")))?;
@@ -921,7 +921,7 @@ fn write_model_folder(
 fn load_best_weights(cfg: &TrainConfig, run_dir: &Path, device: &Device) -> Result<Cnn, TrainError> {
     let best_path = run_dir.join("best.bpk");
     cfg.model
-        .init(device)
+        .init(device)?
         .try_load_file(&best_path)
         .map_err(|e| TrainError::Checkpoint {
             path: best_path.clone(),
