@@ -11,10 +11,13 @@ use asl::prep::{self, Cache, PrepConfig, PrepSource, Split};
 use asl::progress::{Cancel, NoProgress};
 use asl::train::{self, Control, TrainConfig};
 
-/// A synthetic dataset extracted once per test binary.
+/// A synthetic dataset extracted once per test binary (tests run in parallel: the first
+/// caller of a size extracts it while the others wait).
 fn synthetic(per_class: usize, size: u32) -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static EXTRACTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    let _one_at_a_time = EXTRACTING.lock().unwrap_or_else(|e| e.into_inner());
     let out = dir.path().join(format!("synth-{per_class}-{size}"));
     if !out.exists() {
         let zip = dir.path().join(format!("synth-{per_class}-{size}.zip"));
@@ -132,6 +135,13 @@ fn a_corrupt_image_is_skipped_and_reported() {
     let victim = l.images[5][1].clone();
     std::fs::write(&victim, b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
     std::fs::write(l.images[6][0].with_file_name("G_empty.jpg"), b"").unwrap();
+    // A format asl does not decode is taken as a photo and refused with a reason, not passed
+    // over in silence.
+    std::fs::write(
+        l.images[6][0].with_file_name("G_anim.gif"),
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+    )
+    .unwrap();
     let l = layout::scan(data.path()).unwrap();
     let caches = tempfile::tempdir().unwrap();
     let out = prepare(
@@ -144,7 +154,7 @@ fn a_corrupt_image_is_skipped_and_reported() {
         },
     );
     let h = &out.cache.header;
-    assert_eq!(h.skipped_count, 2);
+    assert_eq!(h.skipped_count, 3);
     assert_eq!(h.n_train + h.n_val, 29 * 4 - 1);
     let names: Vec<&str> = h.skipped.iter().map(|(f, _)| f.as_str()).collect();
     assert!(
@@ -153,6 +163,37 @@ fn a_corrupt_image_is_skipped_and_reported() {
             .any(|n| n.ends_with(&*victim.file_name().unwrap().to_string_lossy())),
         "{names:?}"
     );
+    let gif = h.skipped.iter().find(|(f, _)| f.ends_with("G_anim.gif"));
+    assert!(
+        gif.is_some_and(|(_, reason)| reason.contains("Gif") && reason.contains("JPEG or PNG")),
+        "{:?}",
+        h.skipped
+    );
+}
+
+#[test]
+fn a_word_zip_spells_letters_and_spaces_and_refuses_anything_else() {
+    let l = layout::scan(&synthetic(4, 40)).unwrap();
+    let caches = tempfile::tempdir().unwrap();
+    let cfg = PrepConfig {
+        image_size: 32,
+        val_fraction: 0.25,
+        seed: 1,
+    };
+    let cache = prepare(&l, caches.path(), &cfg).cache;
+    let bytes = asl::word::word_zip_from_cache(&cache, Split::Val, "HI YO", 3).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().to_string())
+        .collect();
+    assert_eq!(names, ["01_H.jpg", "02_I.jpg", "03_space.jpg", "04_Y.jpg", "05_O.jpg"]);
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_index(0).unwrap(), &mut first).unwrap();
+    assert_eq!(prep::decode_and_preprocess(&first, 32).unwrap().dimensions(), (32, 32));
+    assert!(matches!(
+        asl::word::word_zip_from_cache(&cache, Split::Val, "HI5", 3),
+        Err(asl::word::WordError::Unspellable('5'))
+    ));
 }
 
 #[test]

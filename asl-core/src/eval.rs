@@ -18,10 +18,18 @@ pub enum EvalError {
     /// Loading the model or classifying with it failed.
     #[error(transparent)]
     Infer(#[from] InferError),
-    /// There is nothing to evaluate: an empty split, or a cache whose image size is not the
-    /// model's input size (the message says which).
+    /// There is nothing to evaluate: the split named is empty.
     #[error("nothing to evaluate: {0}")]
     Empty(String),
+    /// The cache holds images of another size than the model reads (prepare one of the
+    /// model's size: the workspace's evaluation does).
+    #[error("cache images are {cache}px, the model wants {model}px")]
+    SizeMismatch {
+        /// The cache's image side.
+        cache: usize,
+        /// The model's input side.
+        model: usize,
+    },
     /// Finding the hands of a cache's photos (for a model with a hand path) failed.
     #[error(transparent)]
     Hands(#[from] crate::hand_cache::HandCacheError),
@@ -82,6 +90,18 @@ pub struct EvalReport {
     pub confusion: Vec<Vec<usize>>,
 }
 
+/// The answer for one image's probabilities: the most likely class, the first on ties (as
+/// the classifier answers). Every accuracy of this module counts with it.
+fn predicted_class(p: &[f32]) -> usize {
+    p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b })
+}
+
+/// The rank of class `y` (0 = most likely): how many classes are strictly more likely, so ties
+/// count in its favour in every top-k of this module.
+fn rank_of(p: &[f32], y: usize) -> usize {
+    p.iter().filter(|v| **v > p[y]).count()
+}
+
 impl EvalReport {
     /// Metrics from row-major `n × 29` probabilities and the true labels.
     pub fn from_probs(probs: &[f32], labels: &[u8]) -> EvalReport {
@@ -90,10 +110,8 @@ impl EvalReport {
         let (mut top3, mut top5, mut loss) = (0usize, 0usize, 0f64);
         for (p, &y) in probs.chunks_exact(NUM_CLASSES).zip(labels) {
             let y = y as usize;
-            let pred = p.iter().enumerate().fold(0, |b, (i, v)| if *v > p[b] { i } else { b });
-            confusion[y][pred] += 1;
-            // Rank of the true class = how many classes are strictly more likely.
-            let rank = p.iter().filter(|v| **v > p[y]).count();
+            confusion[y][predicted_class(p)] += 1;
+            let rank = rank_of(p, y);
             top3 += (rank < 3) as usize;
             top5 += (rank < 5) as usize;
             loss -= (p[y].max(1e-7) as f64).ln();
@@ -249,6 +267,13 @@ pub struct SplitAnswers {
     pub hand_found: Option<Vec<bool>>,
 }
 
+fn check_size(clf: &Classifier, cache: &Cache) -> Result<(), EvalError> {
+    match (cache.image_size(), clf.input_size()) {
+        (c, m) if c == m => Ok(()),
+        (cache, model) => Err(EvalError::SizeMismatch { cache, model }),
+    }
+}
+
 /// The model's probabilities for every image of a cache split: the photo CNN on the cached
 /// pixels and, for a model with a hand path, the handshape model on the hands of the cache's
 /// hand cache (built from the original photos when missing), fused as in serving.
@@ -260,13 +285,7 @@ pub fn split_probabilities(clf: &Classifier, cache: &Cache, split: Split) -> Res
             cache.path.display()
         )));
     }
-    if cache.image_size() != clf.input_size() {
-        return Err(EvalError::Empty(format!(
-            "cache images are {}px, the model wants {}px",
-            cache.image_size(),
-            clf.input_size()
-        )));
-    }
+    check_size(clf, cache)?;
     let mut probs = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
     let Some(stage) = clf.hands() else {
         return Ok(SplitAnswers {
@@ -304,9 +323,9 @@ pub struct SourceMetrics {
     pub source: String,
     /// Photos of this source.
     pub images: usize,
-    /// Share of its photos whose true class is the most likely (0–1).
+    /// Share of its photos whose true class is the most likely, the first on ties (0–1).
     pub accuracy: f64,
-    /// Share of its photos whose true class is among the 3 most likely (0–1).
+    /// Share of its photos whose true class is among the 3 most likely, ties in its favour (0–1).
     pub top3_accuracy: f64,
     /// Share of the photos with a hand found (models with a hand path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,9 +367,12 @@ impl SourceReport {
         let mut hands: std::collections::BTreeMap<&str, usize> = Default::default();
         for (i, ((p, &y), file)) in probs.chunks_exact(NUM_CLASSES).zip(labels).zip(files).enumerate() {
             let y = y as usize;
-            let rank = p.iter().filter(|v| **v > p[y]).count();
             let t = tally.entry(source_of(file)).or_default();
-            *t = (t.0 + 1, t.1 + usize::from(rank == 0), t.2 + usize::from(rank < 3));
+            *t = (
+                t.0 + 1,
+                t.1 + usize::from(predicted_class(p) == y),
+                t.2 + usize::from(rank_of(p, y) < 3),
+            );
             if let Some(found) = hand_found {
                 *hands.entry(source_of(file)).or_default() += usize::from(found.get(i).copied().unwrap_or(false));
             }
@@ -444,11 +466,13 @@ pub fn stress_augment() -> AugmentConfig {
 pub fn evaluate_stress(clf: &Classifier, cache: &Cache, split: Split, seed: u64) -> Result<EvalReport, EvalError> {
     let n = cache.len(split);
     let s = clf.input_size();
-    if n == 0 || cache.image_size() != s {
-        return Err(EvalError::Empty(
-            "stress set needs a non-empty split of the model's input size".into(),
-        ));
+    if n == 0 {
+        return Err(EvalError::Empty(format!(
+            "the {split:?} split of {} is empty",
+            cache.path.display()
+        )));
     }
+    check_size(clf, cache)?;
     let plane = 3 * s * s;
     let cfg = stress_augment();
     let mut probs = Vec::with_capacity(n * NUM_CLASSES);
@@ -533,6 +557,23 @@ mod source_tests {
         assert_eq!((r.sources[1].accuracy, r.sources[1].top3_accuracy), (0.0, 1.0));
         assert!((r.pooled_accuracy - 0.5).abs() < 1e-12);
         assert!((r.mean_accuracy_over_sources - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ties_count_the_same_in_both_reports() {
+        // Image 0: a tie between B and A, true class B: the answer is A (the first), so it is
+        // wrong, and B is still in the top 3. Image 1: no tie, right.
+        let mut tie = vec![0.0f32; NUM_CLASSES];
+        (tie[0], tie[1]) = (0.5, 0.5);
+        let mut clear = vec![0.0f32; NUM_CLASSES];
+        clear[2] = 1.0;
+        let probs = [tie, clear].concat();
+        let labels = [1u8, 2];
+        let pooled = EvalReport::from_probs(&probs, &labels);
+        let by_source = SourceReport::from_probs(&probs, &labels, &["s__1.jpg", "s__2.jpg"], None);
+        assert_eq!((pooled.accuracy, pooled.top3_accuracy), (0.5, 1.0));
+        assert_eq!((by_source.pooled_accuracy, by_source.pooled_top3_accuracy), (0.5, 1.0));
+        assert_eq!(by_source.sources[0].accuracy, 0.5);
     }
 }
 

@@ -15,10 +15,15 @@ use crate::prep;
 /// Why reading an upload of photos, or estimating its word, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WordError {
-    /// The upload is not a zip archive asl can open (also: a word zip could not be written, or
-    /// contains a character that cannot be spelled).
+    /// The upload is not a zip archive asl can open.
     #[error("not a readable zip archive: {0}")]
     NotZip(String),
+    /// A word zip was asked for a character no class spells (letters A–Z and spaces are).
+    #[error("cannot spell {0:?}: only letters A–Z and spaces have a class")]
+    Unspellable(char),
+    /// Writing a word zip in memory failed (encoding a photo or the archive).
+    #[error("cannot write the word zip: {0}")]
+    WriteZip(String),
     /// The upload exceeds the [`UploadLimits`] (the message says which).
     #[error("upload too large: {0}")]
     TooLarge(String),
@@ -295,13 +300,12 @@ pub fn word_zip_from_cache(
     let labels = cache.labels(split);
     let mut rng = crate::rng::SplitMix64::new(seed);
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let zerr = |e: zip::result::ZipError| WordError::NotZip(e.to_string());
+    let zerr = |e: zip::result::ZipError| WordError::WriteZip(e.to_string());
     for (k, ch) in text.chars().enumerate() {
         let class = if ch == ' ' {
             crate::classes::SPACE
         } else {
-            crate::classes::class_index(&ch.to_string())
-                .ok_or_else(|| WordError::NotZip(format!("cannot spell {ch:?}")))?
+            crate::classes::class_index(&ch.to_string()).ok_or(WordError::Unspellable(ch))?
         };
         let candidates: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == class).collect();
         if candidates.is_empty() {
@@ -312,18 +316,18 @@ pub fn word_zip_from_cache(
         }
         let i = candidates[rng.below(candidates.len())];
         let img = image::RgbImage::from_raw(s, s, cache.pixels(split, i).to_vec())
-            .ok_or_else(|| WordError::NotZip("bad cache image".into()))?;
+            .ok_or_else(|| WordError::WriteZip(format!("cache image {i} is not {s}×{s} RGB")))?;
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
             .encode_image(&img)
-            .map_err(|e| WordError::NotZip(e.to_string()))?;
+            .map_err(|e| WordError::WriteZip(e.to_string()))?;
         let label = if ch == ' ' { "space".to_string() } else { ch.to_string() };
         w.start_file(
             format!("{:02}_{label}.jpg", k + 1),
             zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
         )
         .map_err(zerr)?;
-        w.write_all(&jpeg).map_err(|e| WordError::NotZip(e.to_string()))?;
+        w.write_all(&jpeg).map_err(|e| WordError::WriteZip(e.to_string()))?;
     }
     Ok(w.finish().map_err(zerr)?.into_inner())
 }
