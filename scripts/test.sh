@@ -46,6 +46,16 @@ cargo fmt --all --check
 (cd asl-py && cargo fmt --all --check)
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# examples/dependent: a crate outside this workspace that depends on asl by path, as a user's
+# would. It must link the vendored burn-flex through its own [patch] line and compile clean
+# against the public API. (Built and run, it compiles burn again under its own feature set: README.)
+echo "== examples/dependent: vendored burn-flex, fmt, clippy"
+dependent_flex=$(cd examples/dependent && cargo tree --locked -e normal -i burn-flex --depth 0)
+case "$dependent_flex" in
+  *vendor/burn-flex*) echo "   $dependent_flex" ;;
+  *) echo "examples/dependent resolves burn-flex to $dependent_flex, not vendor/burn-flex" >&2; exit 1 ;;
+esac
+(cd examples/dependent && cargo fmt --check && cargo clippy --locked -- -D warnings)
 cargo test --workspace --locked "$@"
 
 # The Python bindings (asl-py, `import asl`), in their own venv (.venv-py; .venv holds MLflow):

@@ -1,0 +1,71 @@
+//! A crate outside asl's workspace, using `asl` as a dependency: it synthesises a small dataset,
+//! prepares its cache and times a few training steps of the default network, with the library
+//! alone. scripts/test.sh checks that it compiles clean against the public API and resolves
+//! burn-flex to the vendored copy (its `[patch.crates-io]` line); the README says why CI does
+//! not build and run it.
+//!
+//! ```text
+//! cargo run --manifest-path examples/dependent/Cargo.toml -- [STEPS]   # as a dependent
+//! cargo run --example train_steps -- [STEPS]                            # inside the workspace
+//! ```
+use std::process::ExitCode;
+
+use asl::dataset::{extract, layout};
+use asl::prep::{self, PrepConfig, PrepSource};
+use asl::progress::{Cancel, NoProgress};
+use asl::synth::{self, SynthConfig};
+use asl::train::{self, TrainConfig};
+
+fn run(steps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile_dir()?;
+    let zip = dir.join("synthetic.zip");
+    let synth_cfg = SynthConfig {
+        per_class: 8,
+        image_size: 64,
+        seed: 3,
+        ..Default::default()
+    };
+    synth::write_zip(&synth_cfg, &zip)?;
+    let data = dir.join("data");
+    extract::extract_zip(&zip, &data, &Default::default(), &NoProgress)?;
+    let found = layout::scan(&data)?;
+    let cfg = TrainConfig::default();
+    let prep_cfg = PrepConfig {
+        image_size: cfg.model.input_size as u32,
+        ..Default::default()
+    };
+    let cache = prep::prepare(
+        &dir.join("caches"),
+        &PrepSource::from_folder(&found),
+        &prep_cfg,
+        false,
+        &NoProgress,
+        &Cancel::new(),
+    )?
+    .cache;
+    let t = train::measure_throughput(&cache, &cfg, 2, steps)?;
+    println!(
+        "default network, batch {}: {:.0} images/s training ({:.0} images/s forward + backward + update alone, {} steps)",
+        t.batch_size, t.images_per_sec, t.compute_images_per_sec, t.steps
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// A fresh scratch folder under the system's temporary folder.
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("asl-dependent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn main() -> ExitCode {
+    let steps = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    match run(steps) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
