@@ -47,8 +47,8 @@ cargo fmt --all --check
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # examples/dependent: a crate outside this workspace that depends on asl by path, as a user's
-# would. It must link the vendored burn-flex through its own [patch] line and compile clean
-# against the public API. (Built and run, it compiles burn again under its own feature set: README.)
+# would. It must link the vendored burn-flex through its own [patch] line, compile clean
+# against the public API, and (after the tests, below) train as fast as the workspace does.
 echo "== examples/dependent: vendored burn-flex, fmt, clippy"
 dependent_flex=$(cd examples/dependent && cargo tree --locked -e normal -i burn-flex --depth 0)
 case "$dependent_flex" in
@@ -57,6 +57,25 @@ case "$dependent_flex" in
 esac
 (cd examples/dependent && cargo fmt --check && cargo clippy --locked -- -D warnings)
 cargo test --workspace --locked "$@"
+
+# The same training steps timed inside the workspace (its train_steps example, built by the
+# tests above) and as the dependent. Upstream burn-flex trains the default network about 5x
+# slower than the vendored kernels (README, "As a Rust dependency"), so a dependent under half
+# the workspace's speed has lost the [patch]. The dependent's Cargo.toml aligns two serde
+# features so that this build reuses the burn the tests compiled.
+echo "== examples/dependent: build, run, and train as fast as the workspace"
+steps=20
+workspace_line=$("${CARGO_TARGET_DIR:-target}/debug/examples/train_steps" "$steps")
+dependent_line=$(cd examples/dependent && cargo run --locked --quiet -- "$steps")
+echo "   workspace: $workspace_line"
+echo "   dependent: $dependent_line"
+compute_rate() { sed -n 's/.*(\([0-9]*\) images\/s forward.*/\1/p' <<<"$1"; }
+ws_rate=$(compute_rate "$workspace_line")
+dep_rate=$(compute_rate "$dependent_line")
+if [ -z "$ws_rate" ] || [ -z "$dep_rate" ] || [ $((dep_rate * 2)) -lt "$ws_rate" ]; then
+  echo "examples/dependent trains at ${dep_rate:-?} images/s, the workspace at ${ws_rate:-?}" >&2
+  exit 1
+fi
 
 # The Python bindings (asl-py, `import asl`), in their own venv (.venv-py; .venv holds MLflow):
 # build and install the wheel with maturin as `pip install ./asl-py` does, then run their tests
