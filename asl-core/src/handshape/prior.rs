@@ -106,7 +106,9 @@ pub struct Prior {
 }
 
 /// The table train_final.py wrote (full precision), embedded so the prior needs no files.
-const EMBEDDED_TABLE: &str = include_str!("prior_table.json");
+/// The prior every training run uses (its text also keys the reuse of trained handshape
+/// models: a new table trains anew).
+pub(crate) const EMBEDDED_TABLE: &str = include_str!("prior_table.json");
 
 impl Prior {
     /// Parses a prior table (the JSON layout of `prior_table.json`).
