@@ -770,6 +770,11 @@ pub struct WordEvalArgs {
     /// Model folder (default: the newest under $ASL_HOME/models).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// Labelled photos (class folders, or a zip of them) whose probabilities the words are
+    /// spelled with, e.g. other people's photos (default: the held-out split the model was
+    /// trained on).
+    #[arg(long, value_name = "DIR|ZIP")]
+    pub data: Option<PathBuf>,
     /// Word sequences per noise level.
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
@@ -788,8 +793,7 @@ pub fn word_eval_cmd(ws: &Workspace, a: WordEvalArgs, json: bool) -> CliResult {
     use asl_core::decode_eval;
     let dir = model_dir(ws, &a.model)?;
     let clf = asl_core::infer::Classifier::load(&dir)?;
-    let cache = ws.training_cache(&clf)?;
-    let bank = asl_core::eval::probability_bank(&clf, &cache, prep::Split::Val)?;
+    let bank = ws.probability_bank(&clf, a.data.as_deref(), &TerminalProgress::default(), &Cancel::new())?;
     let lexicon = Lexicon::bundled();
     let mut rows = Vec::new();
     for &noise in &a.noise {

@@ -565,6 +565,22 @@ impl Workspace {
         Ok(cache)
     }
 
+    /// For each class, the probability vectors `clf` gives the held-out photos of that class:
+    /// the bank word-level evaluation draws letters from ([`crate::decode_eval`]). The photos
+    /// are those of [`Workspace::evaluation_cache`]: a folder or zip of labelled photos (other
+    /// people's, say, to tune the word decoder for them), else the training cache's held-out
+    /// split.
+    pub fn probability_bank(
+        &self,
+        clf: &Classifier,
+        data: Option<&Path>,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
+        let cache = self.evaluation_cache(clf, data, progress, cancel)?;
+        Ok(crate::eval::probability_bank(clf, &cache, Split::Val)?)
+    }
+
     /// The cache (default split) a model was trained on, at its input size.
     pub fn training_cache(&self, clf: &Classifier) -> Result<prep::Cache> {
         let cfg = PrepConfig {
