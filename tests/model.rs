@@ -308,6 +308,24 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     assert_eq!(a.card.architecture, cfg.model);
     assert!(trained.model_dir.join("confusion.svg").is_file() && trained.model_dir.join("confusion.csv").is_file());
 
+    // The word-level bank of a folder of labelled photos (`asl word-eval --data`): every one of
+    // its photos held out, its probability vectors filed under its class.
+    let home = tempfile::tempdir().unwrap();
+    let ws = asl::workspace::Workspace::new(asl::AslHome::new(home.path()));
+    let bank = ws
+        .probability_bank(&a, Some(&synthetic(60, 64)), &NoProgress, &Cancel::new())
+        .unwrap();
+    assert_eq!(bank.len(), asl::classes::NUM_CLASSES);
+    assert!(bank.iter().all(|vectors| vectors.len() == 60), "60 photos a class");
+    for (class, vectors) in bank.iter().enumerate() {
+        for p in vectors {
+            assert_eq!(p.len(), asl::classes::NUM_CLASSES);
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-3);
+        }
+        let right = vectors.iter().filter(|p| p.iter().all(|&q| q <= p[class])).count();
+        assert!(right >= 50, "class {class}: {right} of 60 read right");
+    }
+
     // A broken model folder says what is wrong.
     let broken = work.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
