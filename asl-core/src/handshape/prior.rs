@@ -30,8 +30,8 @@ pub const JITTER_SPREAD_DEG: f64 = 4.0;
 /// Standard deviation of the thumb angle jitter (b, g, tm, ti), degrees.
 pub const JITTER_THUMB_DEG: f64 = 7.0;
 /// Finger flexion after jitter is clipped to this range (degrees): no hyperextension past 10°,
-/// no curl past 120°.
-pub const FLEX_RANGE_DEG: (f64, f64) = (-10.0, 120.0);
+/// no curl past 160° (a fist's PIP is 140° as MediaPipe's landmarks show it: prior.py `FIST`).
+pub const FLEX_RANGE_DEG: (f64, f64) = (-10.0, 160.0);
 
 /// Landmarks placed directly from the palm geometry (wrist, thumb CMC, finger MCPs).
 const PALM_LANDMARKS: [usize; 6] = [0, 1, 5, 9, 13, 17];
@@ -365,11 +365,11 @@ mod tests {
     fn clip_limits_flexion() {
         let prior = Prior::embedded();
         let mut j = Jitter::ZERO;
-        j.fingers[1][1] = 200.0; // middle PIP 100 + 200 → 120
-        j.fingers[0][0] = -50.0; // index MCP 85 − 50 = 35 (inside the range)
+        j.fingers[1][1] = 200.0; // middle PIP 140 + 200 → 160
+        j.fingers[0][0] = -50.0; // index MCP 45 − 50 = −5 (inside the range)
         let p = prior.hand("A", &j).expect("A");
         let pip = angle_deg(sub(p[10], p[9]), sub(p[11], p[10]));
-        assert!((pip - 120.0).abs() < 1e-6, "{pip}");
+        assert!((pip - 160.0).abs() < 1e-6, "{pip}");
         j.fingers[1][1] = -200.0; // → −10: bent backwards by 10°
         let p = prior.hand("A", &j).expect("A");
         let pip = angle_deg(sub(p[10], p[9]), sub(p[11], p[10]));

@@ -83,7 +83,10 @@ impl Default for HandTrainConfig {
             augmented_copies: 4,
             augment: AugmentConfig::STRONG,
             prior_samples: 300,
-            prior_weight: 1.0,
+            // Each letter's prior hands weigh twice its real ones: with the prior posed as MediaPipe
+            // shows hands (2026-12-03), 2 read dev 1.3 points better than 1 over two seeds, 3
+            // worse (docs/hands/classifier.md, section 11.5).
+            prior_weight: 2.0,
             // Off: the prototype gained +0.8/+0.9 point of dev mean over sources at 3 (2 seeds),
             // the Rust pipeline lost 1.4-2.2 points at both seeds (docs/hands/classifier.md,
             // section 11.2).

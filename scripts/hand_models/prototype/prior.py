@@ -32,7 +32,16 @@ from features import FINGERS, WRIST
 
 # ---------------------------------------------------------------- handshape definitions ---
 EXT = (0, 0, 0)             # MCP, PIP, DIP flexion (deg): straight finger
-FIST = (85, 100, 45)        # fully curled into the palm
+# Fully curled into the palm, as MediaPipe's landmarks show a fist: the kinematic model fitted
+# to the mean landmarks of the Kaggle signer's A and S fists gives MCP 28-60, PIP 136-153,
+# DIP about 0 (index to pinky). (Anatomical angles, 85/100/45, put the fingertips where
+# MediaPipe never does: its depth is flat.)
+FIST = (45, 140, 0)
+# Bent over a thumb tucked beneath (M, N, T): the thumb keeps the PIP from closing. Set from
+# the fingers of the dev set's M and N photos fitted the same way (index and middle MCP 40-47,
+# PIP 90-104): tuned on dev.
+OVER = (45, 95, 10)
+FLEX_MAX = 160              # jittered flexion is clipped here (deg)
 TOG = (3, 0, -3, -6)        # spread (deg) of index, middle, ring, pinky: fingers together
 FAN = (12, 0, -10, -20)     # fingers spread apart
 
@@ -73,10 +82,10 @@ LETTERS = {
     "L": dict(f=[EXT, FIST, FIST, FIST], sp=TOG,
               thumb=lambda P, a, u, n: P[5] + 0.95 * a - 0.10 * u),
     # thumb tucked under index, middle and ring (tip between ring and pinky)
-    "M": dict(f=[(75, 95, 40), (75, 95, 40), (75, 95, 40), FIST], sp=TOG,
+    "M": dict(f=[OVER, OVER, OVER, FIST], sp=TOG,
               thumb=lambda P, a, u, n: _under(P, [14, 15, 18, 19], n)),
     # thumb tucked under index and middle (tip between middle and ring)
-    "N": dict(f=[(75, 95, 40), (75, 95, 40), FIST, FIST], sp=TOG,
+    "N": dict(f=[OVER, OVER, FIST, FIST], sp=TOG,
               thumb=lambda P, a, u, n: _under(P, [10, 11, 14, 15], n)),
     # all fingertips meet the thumb tip in an O; seen from the side
     "O": dict(f=[(45, 55, 30)] * 4, sp=TOG, thumb=lambda P, a, u, n: P[8], orient="kaggle"),
@@ -92,7 +101,7 @@ LETTERS = {
     # fist, thumb across the front of the index and middle fingers
     "S": dict(f=[FIST] * 4, sp=TOG, thumb=lambda P, a, u, n: 0.5 * (P[7] + P[11]) + 0.15 * n),
     # fist, thumb tucked between index and middle (index bent over the thumb)
-    "T": dict(f=[(60, 95, 30), FIST, FIST, FIST], sp=TOG,
+    "T": dict(f=[OVER, FIST, FIST, FIST], sp=TOG,
               thumb=lambda P, a, u, n: 0.25 * (P[6] + P[7] + P[10] + P[11])),
     # index + middle up together, thumb over ring/pinky
     "U": dict(f=[EXT, EXT, FIST, FIST], sp=TOG,
@@ -232,7 +241,7 @@ class Prior:
     def sample(self, L, rng):
         t = self.table[L]
         f = t["f"] + rng.normal(0, JITTER["finger_deg"], t["f"].shape)
-        f = np.clip(f, -10, 120)
+        f = np.clip(f, -10, FLEX_MAX)
         sp = t["sp"] + rng.normal(0, JITTER["spread_deg"], 4)
         th = t["thumb"] + np.radians(rng.normal(0, JITTER["thumb_deg"], 4))
         P = build_hand(self.geo, f, sp, th)
