@@ -786,10 +786,43 @@ pub struct WordEvalArgs {
     /// Grid-search the decoder settings on one seed and report them on another.
     #[arg(long)]
     pub tune: bool,
+    /// Decoder settings to evaluate instead of the defaults (the starting point of --tune).
+    #[command(flatten)]
+    pub decoder: DecoderArgs,
+}
+
+/// Overrides of the word decoder's defaults (`asl_core::decode::DecodeConfig`).
+#[derive(Args)]
+pub struct DecoderArgs {
+    /// Weight of the word-frequency prior.
+    #[arg(long)]
+    pub prior_weight: Option<f32>,
+    /// Prefixes kept per letter.
+    #[arg(long)]
+    pub beam_width: Option<usize>,
+    /// An unknown word whose letters all have at least this probability wins.
+    #[arg(long)]
+    pub oov_min_confidence: Option<f32>,
+    /// Log prior of other unknown words.
+    #[arg(long)]
+    pub oov_log_prior: Option<f32>,
+}
+
+impl DecoderArgs {
+    fn config(&self) -> asl_core::decode::DecodeConfig {
+        let d = asl_core::decode::DecodeConfig::default();
+        asl_core::decode::DecodeConfig {
+            prior_weight: self.prior_weight.unwrap_or(d.prior_weight),
+            beam_width: self.beam_width.unwrap_or(d.beam_width),
+            oov_min_confidence: self.oov_min_confidence.unwrap_or(d.oov_min_confidence),
+            oov_log_prior: self.oov_log_prior.unwrap_or(d.oov_log_prior),
+            ..d
+        }
+    }
 }
 
 pub fn word_eval_cmd(ws: &Workspace, a: WordEvalArgs, json: bool) -> CliResult {
-    use asl_core::decode::{DecodeConfig, Lexicon};
+    use asl_core::decode::Lexicon;
     use asl_core::decode_eval;
     let dir = model_dir(ws, &a.model)?;
     let clf = asl_core::infer::Classifier::load(&dir)?;
@@ -797,7 +830,7 @@ pub fn word_eval_cmd(ws: &Workspace, a: WordEvalArgs, json: bool) -> CliResult {
     let lexicon = Lexicon::bundled();
     let mut rows = Vec::new();
     for &noise in &a.noise {
-        let mut dcfg = DecodeConfig::default();
+        let mut dcfg = a.decoder.config();
         let mut tuned = None;
         if a.tune {
             let t = decode_eval::tune(&bank, lexicon, &dcfg, &Default::default(), a.seed, a.n, noise)?;

@@ -239,11 +239,11 @@ pub(crate) fn estimate_from_probs(
 ///     names: a name per row (default ``[0]``, ``[1]``, …), echoed in ``letters``.
 ///     raw: argmax letters only, no lexicon.
 ///     lexicon: a word list file (``word<TAB>count`` per line) instead of the bundled one.
-///     prior_weight: weight of the word-frequency log prior (default 0.3).
-///     beam_width: prefixes kept per letter (default 16).
+///     prior_weight: weight of the word-frequency log prior (default 0.5).
+///     beam_width: prefixes kept per letter (default 32).
 ///     oov_min_confidence: an unknown word whose letters all have at least this probability
-///         wins (default 0.8).
-///     oov_log_prior: log prior of other unknown words (default -16).
+///         wins (default 0.6).
+///     oov_log_prior: log prior of other unknown words (default -22).
 ///     top_k: readings returned in ``alternatives`` (default 5).
 ///     collapse_repeats: merge runs of the same class (video frames).
 ///
