@@ -1,9 +1,7 @@
 //! Training the handshape MLP (`docs/hands/classifier.md`, section 3): every training hand,
 //! `augmented_copies` landmark-space variants of it, and prior hands for each letter whose
-//! total weight equals `prior_weight` × that letter's real (+ augmented) count, raised for the
-//! letters the training signer makes otherwise than the textbook (`prior_boost`, measured by
-//! [`signer_agreement`]); Adam on a weighted cross-entropy, inputs standardised with the
-//! training set's weighted statistics.
+//! total weight equals `prior_weight` × that letter's real (+ augmented) count; Adam on a
+//! weighted cross-entropy, inputs standardised with the training set's weighted statistics.
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -59,10 +57,6 @@ pub struct HandTrainConfig {
     pub prior_samples: usize,
     /// Total weight of a letter's prior hands relative to its real (+ augmented) ones; 0 = none.
     pub prior_weight: f64,
-    /// More prior where the training signer makes a letter otherwise than the textbook: letter
-    /// L's prior weight is `prior_weight × (1 + prior_boost × (1 − a_L))`, `a_L` from
-    /// [`signer_agreement`]; 0 = the same for every letter (and no agreement model trained).
-    pub prior_boost: f64,
     /// Seed of augmentation, prior sampling, initial weights and shuffling.
     pub seed: u64,
     /// Fewer training hands than this and no handshape model is trained.
@@ -87,10 +81,6 @@ impl Default for HandTrainConfig {
             // shows hands (2026-12-03), 2 read dev 1.3 points better than 1 over two seeds, 3
             // worse (docs/hands/classifier.md, section 11.5).
             prior_weight: 2.0,
-            // Off: the prototype gained +0.8/+0.9 point of dev mean over sources at 3 (2 seeds),
-            // the Rust pipeline lost 1.4-2.2 points at both seeds (docs/hands/classifier.md,
-            // section 11.2).
-            prior_boost: 0.0,
             seed: 0,
             min_hands: 100,
             // The product of the two experts at temperature 8: (l_hand + log p_photo) / 8.
@@ -121,9 +111,6 @@ impl HandTrainConfig {
         if !(self.prior_weight >= 0.0 && self.prior_weight.is_finite()) {
             return bad("the prior weight must be >= 0");
         }
-        if !(self.prior_boost >= 0.0 && self.prior_boost.is_finite()) {
-            return bad("the prior boost must be >= 0");
-        }
         if self.hidden.contains(&0) {
             return bad("hidden layers must have at least one unit");
         }
@@ -143,15 +130,6 @@ pub struct TrainingSet {
 
 /// Real hands, their augmented variants, and the prior's hands (every letter's at `prior_weight`).
 pub fn build_training_set(hands: &[LabelledHand], cfg: &HandTrainConfig) -> TrainingSet {
-    build_training_set_boosted(hands, cfg, &[1.0; NUM_LETTERS])
-}
-
-/// As [`build_training_set`], letter L's prior weighed `boost[L]` times more.
-pub fn build_training_set_boosted(
-    hands: &[LabelledHand],
-    cfg: &HandTrainConfig,
-    boost: &[f64; NUM_LETTERS],
-) -> TrainingSet {
     let mut rng = SplitMix64::new(cfg.seed ^ 0x5EED_4A4D);
     let mut set = TrainingSet {
         features: Vec::new(),
@@ -174,7 +152,7 @@ pub fn build_training_set_boosted(
             if counts[class] == 0 {
                 continue;
             }
-            let w = (cfg.prior_weight * boost[class] * counts[class] as f64 / cfg.prior_samples as f64) as f32;
+            let w = (cfg.prior_weight * counts[class] as f64 / cfg.prior_samples as f64) as f32;
             for _ in 0..cfg.prior_samples {
                 let Some(q) = prior.sample(name, &mut rng) else {
                     break;
@@ -237,81 +215,19 @@ pub fn train_handshape_model(
         });
     }
     let device = crate::model::device(device_name).map_err(|e| HandshapeError::BadConfig(e.to_string()))?;
-    let agreement = if cfg.prior_boost > 0.0 && cfg.prior_weight > 0.0 {
-        Some(signer_agreement(train, cfg, &device, progress, cancel)?)
-    } else {
-        None
-    };
-    let boost = agreement.map_or([1.0; NUM_LETTERS], |a| a.map(|a| 1.0 + cfg.prior_boost * (1.0 - a)));
-    let set = build_training_set_boosted(train, cfg, &boost);
+    let set = build_training_set(train, cfg);
     let fitted = fit(&set, cfg, &device, "handshape", progress, cancel)?;
     let mut model = fitted.model;
     let val_accuracy = accuracy(&model, val)?;
-    let agreement_by_letter: Option<serde_json::Map<String, serde_json::Value>> = agreement.map(|a| {
-        CLASSES
-            .iter()
-            .zip(a)
-            .map(|(name, a)| (name.to_string(), serde_json::json!(a)))
-            .collect()
-    });
     model.card.metrics = serde_json::json!({
         "train_hands": train.len(),
         "training_samples": set.labels.len(),
         "val_hands": val.len(),
         "val_accuracy": val_accuracy,
-        "signer_agreement": agreement_by_letter,
         "final_loss": fitted.history.last(),
         "loss_history": fitted.history,
     });
     Ok(model)
-}
-
-/// Prior hands drawn per letter to measure the signer's agreement with the textbook.
-const AGREEMENT_SAMPLES: usize = 200;
-
-/// Per letter, the share of the prior's (augmented) hands that a model of the real hands alone
-/// reads as that letter: low where the training signer makes the letter another way than the
-/// textbook (the Kaggle signer's T, N, H, P…), which is where other people's hands need the
-/// prior most. Training data only: nothing is tuned on other people's photos.
-pub fn signer_agreement(
-    train: &[LabelledHand],
-    cfg: &HandTrainConfig,
-    device: &Device,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-) -> Result<[f64; NUM_LETTERS], HandshapeError> {
-    // A lighter model than the final one (the prototype's: half the epochs, 2 variants a hand).
-    let probe_cfg = HandTrainConfig {
-        epochs: (cfg.epochs / 2).max(1),
-        augmented_copies: cfg.augmented_copies.min(2),
-        prior_weight: 0.0,
-        prior_boost: 0.0,
-        ..cfg.clone()
-    };
-    let set = build_training_set(train, &probe_cfg);
-    let real_only = fit(&set, &probe_cfg, device, "handshape agreement", progress, cancel)?.model;
-    let prior = Prior::embedded();
-    let mut rng = SplitMix64::new(cfg.seed ^ 0xA6EE_3E47);
-    let mut agreement = [1.0; NUM_LETTERS];
-    for (class, name) in CLASSES.iter().enumerate().take(NUM_LETTERS) {
-        let mut feats = Vec::with_capacity(AGREEMENT_SAMPLES);
-        for _ in 0..AGREEMENT_SAMPLES {
-            let Some(q) = prior.sample(name, &mut rng) else {
-                break;
-            };
-            let f = base_features(&augment(&q, &mut rng, &cfg.augment));
-            if f.iter().all(|v| v.is_finite()) {
-                feats.push(f);
-            }
-        }
-        if feats.is_empty() {
-            continue;
-        }
-        let probs = real_only.probabilities(&feats)?;
-        let read_right = probs.chunks_exact(NUM_CLASSES).filter(|p| argmax(p) == class).count();
-        agreement[class] = read_right as f64 / feats.len() as f64;
-    }
-    Ok(agreement)
 }
 
 /// A trained MLP and its per-epoch mean loss.
@@ -493,27 +409,6 @@ mod tests {
         assert!(matches!(err, Err(HandshapeError::BadConfig(_))));
     }
 
-    #[test]
-    fn a_signer_who_makes_the_textbook_shapes_agrees_with_the_prior_and_gets_no_boost() {
-        // "Real" hands drawn from the prior itself: the signer is the textbook.
-        let letters = ["A", "B", "L", "V", "Y"];
-        let hands = photo_hands(&letters, 40, 5);
-        let cfg = HandTrainConfig {
-            epochs: 30,
-            augmented_copies: 1,
-            min_hands: 10,
-            ..HandTrainConfig::default()
-        };
-        let device = crate::model::device("flex").expect("flex");
-        let agreement = signer_agreement(&hands, &cfg, &device, &NoProgress, &Cancel::new()).expect("trains");
-        for name in letters {
-            let a = agreement[crate::classes::class_index(name).expect("a class")];
-            assert!(a > 0.8, "{name}: agreement {a}");
-        }
-        // A letter the signer never showed is read as one of the five: no agreement.
-        assert!(agreement[crate::classes::class_index("W").expect("a class")] < 0.2);
-    }
-
     /// 2 augmented copies a hand, 7 prior hands a letter weighing half the real ones.
     fn two_letter_prior_config() -> HandTrainConfig {
         HandTrainConfig {
@@ -522,20 +417,6 @@ mod tests {
             prior_weight: 0.5,
             ..HandTrainConfig::default()
         }
-    }
-
-    #[test]
-    fn a_boost_multiplies_that_letters_prior_weight_only() {
-        let hands = photo_hands(&["A", "B"], 10, 4);
-        let cfg = two_letter_prior_config();
-        let mut boost = [1.0; NUM_LETTERS];
-        boost[crate::classes::class_index("B").expect("a class")] = 4.0;
-        let set = build_training_set_boosted(&hands, &cfg, &boost);
-        let plain = build_training_set(&hands, &cfg);
-        assert_eq!(set.labels, plain.labels);
-        let (a, b) = (&set.weights[60..67], &set.weights[67..74]);
-        assert!((a.iter().sum::<f32>() - 0.5 * 30.0).abs() < 1e-3);
-        assert!((b.iter().sum::<f32>() - 4.0 * 0.5 * 30.0).abs() < 1e-3);
     }
 
     #[test]
