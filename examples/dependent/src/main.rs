@@ -17,7 +17,8 @@ use asl::synth::{self, SynthConfig};
 use asl::train::{self, TrainConfig};
 
 fn run(steps: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile_dir()?;
+    let scratch = ScratchDir::create()?;
+    let dir = &scratch.0;
     let zip = dir.join("synthetic.zip");
     let synth_cfg = SynthConfig {
         per_class: 8,
@@ -48,15 +49,26 @@ fn run(steps: usize) -> Result<(), Box<dyn std::error::Error>> {
         "default network, batch {}: {:.0} images/s training ({:.0} images/s forward + backward + update alone, {} steps)",
         t.batch_size, t.images_per_sec, t.compute_images_per_sec, t.steps
     );
-    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 
-/// A fresh scratch folder under the system's temporary folder.
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("asl-dependent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A fresh scratch folder under the system's temporary folder, removed when dropped (on an
+/// error too). Hand-rolled rather than the `tempfile` crate: the example keeps to `asl` alone.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn create() -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("asl-dependent-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: a scratch folder left behind is not worth failing the run for.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn main() -> ExitCode {
