@@ -62,7 +62,9 @@ cargo test --workspace --locked "$@"
 # tests above) and as the dependent. Upstream burn-flex trains the default network about 5x
 # slower than the vendored kernels (README, "As a Rust dependency"), so a dependent under half
 # the workspace's speed has lost the [patch]. The dependent's Cargo.toml aligns two serde
-# features so that this build reuses the burn the tests compiled.
+# features so that this build reuses most of the burn crates the tests compiled; burn-flex and
+# the crates above it are compiled again (8-14 min here: Cargo hashes a path package outside the
+# workspace root by its absolute path).
 echo "== examples/dependent: build, run, and train as fast as the workspace"
 steps=20
 workspace_line=$("${CARGO_TARGET_DIR:-target}/debug/examples/train_steps" "$steps")
