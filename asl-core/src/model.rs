@@ -425,6 +425,61 @@ mod tests {
         }
     }
 
+    /// The depthwise kernel (vendor/burn-flex `conv2d_depthwise`, the hand networks' layers)
+    /// through burn's public API, against the definition: the palm detector's and the landmark
+    /// model's geometries (5 × 5 and 3 × 3, stride 1 and stride 2 with TFLite's asymmetric
+    /// padding, planes of 7 to 48), plus bias and two samples.
+    #[test]
+    fn depthwise_conv_matches_the_definition() {
+        let dev = device("flex").unwrap();
+        // (batch, channels, side, kernel, stride, padding before, padding after)
+        for (n, c, s, k, stride, pb, pa) in [
+            (1, 32, 48, 5, 1, 2, 2),
+            (2, 9, 7, 5, 1, 2, 2),
+            (1, 16, 14, 3, 1, 1, 1),
+            (1, 8, 48, 5, 2, 1, 2),
+            (1, 12, 28, 3, 2, 0, 1),
+        ] {
+            let vals = |len: usize, seed: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0)
+                    .collect()
+            };
+            let (xv, wv, bv) = (vals(n * c * s * s, 1), vals(c * k * k, 2), vals(c, 3));
+            let y = burn::tensor::module::conv2d(
+                Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, c, s, s]), &dev),
+                Tensor::<4>::from_data(TensorData::new(wv.clone(), [c, 1, k, k]), &dev),
+                Some(Tensor::<1>::from_data(TensorData::new(bv.clone(), [c]), &dev)),
+                burn::tensor::ops::ConvOptions::new_with_padding([stride, stride], [(pb, pa), (pb, pa)], [1, 1], c),
+            );
+            let o = (s + pb + pa - k) / stride + 1;
+            assert_eq!(y.dims(), [n, c, o, o]);
+            let yv: Vec<f32> = y.try_into_vec_as::<f32>().unwrap();
+            for plane in 0..n * c {
+                let ch = plane % c;
+                for oy in 0..o {
+                    for ox in 0..o {
+                        let mut acc = bv[ch];
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * stride + ky) as isize - pb as isize;
+                                let ix = (ox * stride + kx) as isize - pb as isize;
+                                if (0..s as isize).contains(&iy) && (0..s as isize).contains(&ix) {
+                                    acc += xv[(plane * s + iy as usize) * s + ix as usize] * wv[(ch * k + ky) * k + kx];
+                                }
+                            }
+                        }
+                        let got = yv[(plane * o + oy) * o + ox];
+                        assert!(
+                            (got - acc).abs() < 1e-4 * (1.0 + acc.abs()),
+                            "{n}×{c}×{s}² k {k} stride {stride}: ({plane}, {oy}, {ox}) {got} vs {acc}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn folding_batch_norm_keeps_the_outputs() {
         let dev = device("flex").unwrap();

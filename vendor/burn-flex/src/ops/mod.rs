@@ -98,6 +98,7 @@ pub mod comparison;
 mod conv_common;
 pub mod conv;
 mod batch_norm;
+mod conv2d_depthwise;
 mod conv2d_direct;
 mod conv2d_narrow;
 mod conv2d_gemm;

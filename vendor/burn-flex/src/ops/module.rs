@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{batch_norm, conv, conv2d_direct, conv2d_gemm, conv2d_winograd, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv2d_depthwise, conv2d_direct, conv2d_gemm, conv2d_winograd, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -114,6 +114,9 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
+        if conv2d_depthwise::supported(&x, &weight, &options) {
+            return conv2d_depthwise::conv2d(x, weight, bias, &options);
+        }
         if conv2d_winograd::supported(&x, &weight, &options) {
             return conv2d_winograd::conv2d(x, weight, bias, &options);
         }

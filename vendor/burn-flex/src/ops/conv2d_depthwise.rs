@@ -1,0 +1,420 @@
+//! Depthwise 2D convolution for f32 (groups = input channels = output channels, one filter per
+//! channel), forward pass only, as AVX2/FMA kernels (runtime-detected; other CPUs keep the
+//! upstream path).
+//!
+//! Why: MobileNet-style networks (MediaPipe's palm detector and hand-landmark model) are half
+//! depthwise layers, at batch 1 and with small planes (7 × 7 to 96 × 96, 5 × 5 or 3 × 3
+//! kernels, stride 1 or 2). Upstream's depthwise path spends one rayon task and one
+//! vectorised pass over the output per tap on every channel plane: 3–14 GFLOP/s on these
+//! layers, worst on the small planes and on stride 2 (a strided inner loop).
+//!
+//! Here each channel plane is copied once into a zero-padded scratch plane split by column
+//! phase (`stride` planes: column `p + stride · j` of the padded row goes to phase `p`, index
+//! `j`), so that every tap of every output row is a contiguous, unit-stride run for any stride.
+//! Output rows are then computed 16 (or 8) positions at a time with the accumulators held in
+//! registers over all `kh · kw` taps (one load and one FMA per tap and 8 outputs). Channel
+//! planes are split over the rayon pool in runs of several planes, not one task per plane.
+//! The backward passes are not here: depthwise training keeps upstream's lowering.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_backend::ops::ConvOptions;
+
+use super::conv2d_direct::cpu_has_kernels;
+use super::conv2d_gemm::f32_tensor;
+use crate::FlexTensor;
+
+/// Largest stride taken here (one scratch phase per stride step).
+const MAX_STRIDE: usize = 4;
+
+/// Work (multiply-adds) below which one thread does the whole layer: splitting a tiny layer
+/// over the pool costs more than it saves.
+const MIN_PARALLEL_MACS: usize = 64 * 1024;
+
+/// Sizes of one depthwise convolution.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    planes: usize,
+    channels: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    stride: [usize; 2],
+    /// Padding before the first row and column.
+    pad: [usize; 2],
+    /// Rows of the padded plane that outputs read.
+    rows: usize,
+    /// Length of one phase row (the output width rounded up to 8, plus the taps' reach and
+    /// one vector of slack, so that every 8-wide load stays inside the row).
+    phase_w: usize,
+}
+
+impl Geometry {
+    fn new(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Option<Self> {
+        let size = |i: usize, k: usize| {
+            let (b, e) = options.padding[i];
+            (x[2 + i] + b + e).checked_sub(k).map(|span| span / options.stride[i] + 1)
+        };
+        let (oh, ow) = (size(0, w[2])?, size(1, w[3])?);
+        let stride = options.stride;
+        let rows = (oh - 1) * stride[0] + w[2];
+        let phase_w = ow.div_ceil(8) * 8 + (w[3] - 1) / stride[1] + 8;
+        Some(Geometry {
+            planes: x[0] * x[1],
+            channels: x[1],
+            h: x[2],
+            w: x[3],
+            kh: w[2],
+            kw: w[3],
+            oh,
+            ow,
+            stride,
+            pad: options.padding_begin(),
+            rows,
+            phase_w,
+        })
+    }
+
+    /// Floats of scratch one plane needs: `stride` phases of `rows` rows.
+    fn scratch(&self) -> usize {
+        self.stride[1] * self.rows * self.phase_w
+    }
+
+    /// Offset in the scratch of tap (ky, kx) for output (0, 0).
+    fn tap_offsets(&self) -> Vec<usize> {
+        let (s, phase) = (self.stride[1], self.rows * self.phase_w);
+        let mut offsets = Vec::with_capacity(self.kh * self.kw);
+        for ky in 0..self.kh {
+            for kx in 0..self.kw {
+                offsets.push((kx % s) * phase + ky * self.phase_w + kx / s);
+            }
+        }
+        offsets
+    }
+
+    /// Copy one input plane into `scratch`, split by column phase. Every plane lands on the
+    /// same scratch positions, so the padding stays as the first call found it: `scratch` must
+    /// start zeroed (`Geometry::scratch` floats) and be reused only for this geometry.
+    fn fill_scratch(&self, plane: &[f32], scratch: &mut [f32]) {
+        let (s, phase) = (self.stride[1], self.rows * self.phase_w);
+        for r in 0..self.rows {
+            let Some(iy) = r.checked_sub(self.pad[0]).filter(|&iy| iy < self.h) else {
+                continue;
+            };
+            let src = &plane[iy * self.w..(iy + 1) * self.w];
+            if s == 1 {
+                // Padded column pad + ix, phase 0.
+                let n = self.w.min(self.phase_w - self.pad[1]);
+                scratch[r * self.phase_w + self.pad[1]..][..n].copy_from_slice(&src[..n]);
+                continue;
+            }
+            if s == 2 {
+                // Pairs of input columns go to both phases at once (a shuffle, no gather).
+                let (even, odd) = scratch[r * self.phase_w..].split_at_mut(phase);
+                let (even, odd) = (&mut even[..self.phase_w], &mut odd[..self.phase_w]);
+                let (first, second, j0) = if self.pad[1] % 2 == 0 {
+                    (even, odd, self.pad[1] / 2)
+                } else {
+                    (odd, even, self.pad[1] / 2)
+                };
+                // Input column 2t lands at padded column 2t + pad: phase (pad mod 2), index
+                // t + pad / 2; column 2t + 1 in the other phase, index t + (pad + 1) / 2.
+                let j1 = (self.pad[1] + 1) / 2;
+                let pairs = src.chunks_exact(2);
+                let last = pairs.remainder().first().copied();
+                let n = pairs.len().min(self.phase_w - j1);
+                for (t, pair) in pairs.take(n).enumerate() {
+                    first[j0 + t] = pair[0];
+                    second[j1 + t] = pair[1];
+                }
+                if let Some(v) = last.filter(|_| j0 + n < self.phase_w && n == src.len() / 2) {
+                    first[j0 + n] = v;
+                }
+                continue;
+            }
+            // Phase p holds padded columns p, p + s, p + 2s, …: input columns p − pad + s·j.
+            for p in 0..s {
+                let dst = &mut scratch[p * phase + r * self.phase_w..][..self.phase_w];
+                // First j whose input column is ≥ 0.
+                let j0 = self.pad[1].saturating_sub(p).div_ceil(s);
+                let Some(from) = src.get(j0 * s + p - self.pad[1]..) else {
+                    continue;
+                };
+                for (d, &v) in dst.iter_mut().skip(j0).zip(from.iter().step_by(s)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+}
+
+/// Whether this convolution takes the depthwise kernels: f32, one filter per channel, no
+/// dilation, a stride of at most 4, an AVX2/FMA CPU.
+pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && xs.len() == 4
+        && ws.len() == 4
+        && options.groups == xs[1]
+        && ws[0] == xs[1]
+        && ws[1] == 1
+        && options.dilation == [1, 1]
+        && options.stride.iter().all(|&s| (1..=MAX_STRIDE).contains(&s))
+        && Geometry::new(xs, ws, options).is_some()
+        && cpu_has_kernels()
+}
+
+/// Forward: `[N, C, H, W] ⊛ [C, 1, KH, KW] (+ bias) → [N, C, OH, OW]`.
+pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options)
+        .expect("conv2d_depthwise::supported checked the geometry");
+    let (xd, wd): (&[f32], &[f32]) = (x.storage(), weight.storage());
+    let bias = bias.map(|b| b.to_contiguous());
+    let b: Option<&[f32]> = bias.as_ref().map(|b| b.storage());
+    let plane_out = g.oh * g.ow;
+    let mut out = vec![0.0f32; g.planes * plane_out];
+    if plane_out == 0 || g.planes == 0 {
+        return f32_tensor(out, vec![g.planes / g.channels.max(1), g.channels, g.oh, g.ow]);
+    }
+    let offsets = g.tap_offsets();
+    let taps = g.kh * g.kw;
+    // One zeroed scratch per thread and call (see `fill_scratch`).
+    let run_planes = |first: usize, out: &mut [f32], scratch: &mut Vec<f32>| {
+        if scratch.is_empty() {
+            scratch.resize(g.scratch(), 0.0);
+        }
+        for (i, y) in out.chunks_exact_mut(plane_out).enumerate() {
+            let plane = first + i;
+            let c = plane % g.channels;
+            g.fill_scratch(&xd[plane * g.h * g.w..(plane + 1) * g.h * g.w], scratch);
+            let w = &wd[c * taps..(c + 1) * taps];
+            let bias = b.map_or(0.0, |b| b[c]);
+            // SAFETY: AVX2/FMA checked by `supported`; the scratch holds `rows` rows of
+            // `phase_w` floats per phase, enough for every tap of every 8-wide load (see
+            // `Geometry::phase_w`); `y` holds oh × ow floats.
+            unsafe { kernels::plane(scratch, &offsets, w, bias, &g, y) };
+        }
+    };
+    let macs = g.planes * plane_out * taps;
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let threads = rayon::current_num_threads();
+        if macs >= MIN_PARALLEL_MACS && threads > 1 {
+            // About four runs per thread, so that an uneven split still balances.
+            let per_run = g.planes.div_ceil(threads * 4).max(1);
+            out.par_chunks_mut(per_run * plane_out)
+                .enumerate()
+                .for_each_init(Vec::new, |scratch, (r, y)| run_planes(r * per_run, y, scratch));
+            return f32_tensor(out, vec![g.planes / g.channels, g.channels, g.oh, g.ow]);
+        }
+    }
+    let _ = macs;
+    run_planes(0, &mut out, &mut Vec::new());
+    f32_tensor(out, vec![g.planes / g.channels, g.channels, g.oh, g.ow])
+}
+
+#[cfg(target_arch = "x86_64")]
+mod kernels {
+    use core::arch::x86_64::*;
+
+    use super::Geometry;
+
+    /// One output plane from its phase-split padded input: 16 (then 8) positions of a row at a
+    /// time, each accumulator kept in a register over all taps.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `scratch` as `Geometry::fill_scratch` leaves it (every
+    /// `offset + row · phase_w + x0 + 8` with x0 < ow in bounds); `w` holds one weight per
+    /// offset; `y` holds oh × ow floats.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn plane(scratch: &[f32], offsets: &[usize], w: &[f32], bias: f32, g: &Geometry, y: &mut [f32]) {
+        debug_assert_eq!(offsets.len(), w.len());
+        debug_assert!(y.len() >= g.oh * g.ow);
+        let base = scratch.as_ptr();
+        let row_step = g.stride[0] * g.phase_w;
+        let b = _mm256_set1_ps(bias);
+        for oy in 0..g.oh {
+            let row = base.wrapping_add(oy * row_step);
+            let out = &mut y[oy * g.ow..(oy + 1) * g.ow];
+            let mut x0 = 0;
+            while x0 + 16 <= g.ow {
+                let (mut a0, mut a1) = (b, b);
+                for (&off, &wk) in offsets.iter().zip(w) {
+                    let wv = _mm256_set1_ps(wk);
+                    // SAFETY: in bounds by the contract (x0 + 16 <= ow).
+                    let src = unsafe { row.add(off + x0) };
+                    a0 = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(src) }, a0);
+                    a1 = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(src.add(8)) }, a1);
+                }
+                // SAFETY: out has ow floats and x0 + 16 <= ow.
+                unsafe {
+                    _mm256_storeu_ps(out.as_mut_ptr().add(x0), a0);
+                    _mm256_storeu_ps(out.as_mut_ptr().add(x0 + 8), a1);
+                }
+                x0 += 16;
+            }
+            while x0 < g.ow {
+                let mut a = b;
+                for (&off, &wk) in offsets.iter().zip(w) {
+                    // SAFETY: in bounds by the contract (phase rows have 8 floats of slack).
+                    a = _mm256_fmadd_ps(_mm256_set1_ps(wk), unsafe { _mm256_loadu_ps(row.add(off + x0)) }, a);
+                }
+                let n = (g.ow - x0).min(8);
+                if n == 8 {
+                    // SAFETY: x0 + 8 <= ow.
+                    unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x0), a) };
+                } else {
+                    let mut tail = [0.0f32; 8];
+                    // SAFETY: tail holds 8 floats.
+                    unsafe { _mm256_storeu_ps(tail.as_mut_ptr(), a) };
+                    out[x0..x0 + n].copy_from_slice(&tail[..n]);
+                }
+                x0 += 8;
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod kernels {
+    use super::Geometry;
+
+    /// Never called: `supported` is false off x86-64.
+    pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: &Geometry, _: &mut [f32]) {
+        unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use burn_backend::ops::ConvOptions;
+    use burn_std::{Bytes, Shape};
+
+    use crate::Layout;
+
+    fn tensor(data: Vec<f32>, shape: &[usize]) -> FlexTensor {
+        FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape.to_vec())), DType::F32)
+    }
+
+    fn vals(len: usize, seed: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
+    }
+
+    /// The convolution by its definition, in f64.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(x: &[f32], w: &[f32], b: &[f32], n: usize, c: usize, h: usize, wd: usize, k: [usize; 2], o: &ConvOptions<2>) -> (Vec<f32>, usize, usize) {
+        let (pt, pb, pl, pr) = (o.padding[0].0, o.padding[0].1, o.padding[1].0, o.padding[1].1);
+        let oh = (h + pt + pb - k[0]) / o.stride[0] + 1;
+        let ow = (wd + pl + pr - k[1]) / o.stride[1] + 1;
+        let mut y = vec![0.0f32; n * c * oh * ow];
+        for p in 0..n * c {
+            let ch = p % c;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = b[ch] as f64;
+                    for ky in 0..k[0] {
+                        for kx in 0..k[1] {
+                            let iy = (oy * o.stride[0] + ky) as isize - pt as isize;
+                            let ix = (ox * o.stride[1] + kx) as isize - pl as isize;
+                            if (0..h as isize).contains(&iy) && (0..wd as isize).contains(&ix) {
+                                acc += x[(p * h + iy as usize) * wd + ix as usize] as f64 * w[(ch * k[0] + ky) * k[1] + kx] as f64;
+                            }
+                        }
+                    }
+                    y[(p * oh + oy) * ow + ox] = acc as f32;
+                }
+            }
+        }
+        (y, oh, ow)
+    }
+
+    #[test]
+    fn depthwise_matches_the_definition() {
+        if !cpu_has_kernels() {
+            return;
+        }
+        // (batch, channels, h, w, kernel, stride, padding (top, bottom, left, right)):
+        // widths below, at and above one and two vectors, stride 2 with MediaPipe's asymmetric
+        // padding, non-square kernels and planes, padding larger than the kernel's reach.
+        let cases: [(usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4]); 9] = [
+            (1, 32, 12, 12, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (2, 3, 7, 7, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (1, 5, 96, 96, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (1, 4, 17, 23, [3, 3], [1, 1], [1, 1, 1, 1]),
+            (1, 6, 96, 96, [5, 5], [2, 2], [1, 2, 1, 2]),
+            (2, 3, 15, 9, [3, 3], [2, 2], [0, 1, 0, 1]),
+            (1, 2, 10, 33, [3, 5], [1, 2], [1, 1, 2, 2]),
+            (1, 3, 8, 8, [3, 3], [3, 3], [0, 0, 0, 0]),
+            (1, 2, 5, 6, [3, 3], [1, 1], [3, 0, 0, 4]),
+        ];
+        for (n, c, h, wd, k, stride, p) in cases {
+            let options = ConvOptions::new_with_padding(stride, [(p[0], p[1]), (p[2], p[3])], [1, 1], c);
+            let (xv, wv, bv) = (vals(n * c * h * wd, 1), vals(c * k[0] * k[1], 2), vals(c, 3));
+            let x = tensor(xv.clone(), &[n, c, h, wd]);
+            let w = tensor(wv.clone(), &[c, 1, k[0], k[1]]);
+            assert!(supported(&x, &w, &options));
+            let y = conv2d(x, w, Some(tensor(bv.clone(), &[c])), &options);
+            let (expected, oh, ow) = reference(&xv, &wv, &bv, n, c, h, wd, k, &options);
+            assert_eq!(y.layout().shape().to_vec(), vec![n, c, oh, ow]);
+            let got: &[f32] = y.storage();
+            for (i, (a, e)) in got.iter().zip(&expected).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "case {n}×{c}×{h}×{wd} k {k:?} s {stride:?}: [{i}] {a} vs {e}");
+            }
+        }
+    }
+
+    /// Per layer, batch 1, against upstream's depthwise path, on the hand networks' depthwise
+    /// geometries: `cargo test --release --lib -- --ignored --nocapture conv2d_depthwise_speed`.
+    #[test]
+    #[ignore]
+    fn conv2d_depthwise_speed() {
+        use crate::ops::conv2d_gemm::speed::median_ms;
+        for (c, side, k, stride) in [
+            (32, 96, 5, 1),
+            (64, 48, 5, 1),
+            (128, 24, 5, 1),
+            (256, 12, 5, 1),
+            (24, 112, 3, 1),
+            (144, 56, 3, 1),
+            (240, 28, 5, 1),
+            (672, 14, 5, 1),
+            (1152, 7, 5, 1),
+            (32, 96, 5, 2),
+            (144, 56, 5, 2),
+            (672, 14, 5, 2),
+        ] {
+            let options = ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], c);
+            let x = tensor(vals(c * side * side, 1), &[1, c, side, side]);
+            let w = tensor(vals(c * k * k, 2), &[c, 1, k, k]);
+            let b = tensor(vals(c, 3), &[c]);
+            let here = median_ms(|| drop(conv2d(x.clone(), w.clone(), Some(b.clone()), &options)));
+            let upstream = median_ms(|| drop(crate::ops::conv::conv2d_f32(x.clone(), w.clone(), Some(b.clone()), &options)));
+            let o = (side + 2 * (k / 2) - k) / stride + 1;
+            let gflop = 2.0 * (c * o * o * k * k) as f64 / 1e9;
+            std::println!(
+                "{c:>4} ch {side:>3}px {k}x{k} stride {stride}: {:.3} ms ({:.0} GFLOP/s), upstream {:.3} ms ({:.0} GFLOP/s)",
+                here,
+                gflop / here * 1e3,
+                upstream,
+                gflop / upstream * 1e3
+            );
+        }
+    }
+
+    #[test]
+    fn grouped_but_not_depthwise_is_not_taken() {
+        let x = tensor(vals(2 * 4 * 8 * 8, 1), &[2, 4, 8, 8]);
+        let w = tensor(vals(4 * 2 * 9, 2), &[4, 2, 3, 3]);
+        assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
+        let w = tensor(vals(4 * 9, 2), &[4, 1, 3, 3]);
+        assert!(!supported(&x, &w, &ConvOptions::new([1, 1], [1, 1], [2, 2], 4)), "dilation");
+    }
+}
