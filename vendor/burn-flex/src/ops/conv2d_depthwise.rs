@@ -35,6 +35,7 @@ const MIN_PARALLEL_MACS: usize = 64 * 1024;
 /// Sizes of one depthwise convolution.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
+    batch: usize,
     planes: usize,
     channels: usize,
     h: usize,
@@ -64,6 +65,7 @@ impl Geometry {
         let rows = (oh - 1) * stride[0] + w[2];
         let phase_w = ow.div_ceil(8) * 8 + (w[3] - 1) / stride[1] + 8;
         Some(Geometry {
+            batch: x[0],
             planes: x[0] * x[1],
             channels: x[1],
             h: x[2],
@@ -177,10 +179,14 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
     let (xd, wd): (&[f32], &[f32]) = (x.storage(), weight.storage());
     let bias = bias.map(|b| b.to_contiguous());
     let b: Option<&[f32]> = bias.as_ref().map(|b| b.storage());
+    if let Some(b) = b {
+        assert_eq!(b.len(), g.channels, "conv2d: bias length must equal the output channels");
+    }
     let plane_out = g.oh * g.ow;
+    let shape = vec![g.batch, g.channels, g.oh, g.ow];
     let mut out = vec![0.0f32; g.planes * plane_out];
     if plane_out == 0 || g.planes == 0 {
-        return f32_tensor(out, vec![g.planes / g.channels.max(1), g.channels, g.oh, g.ow]);
+        return f32_tensor(out, shape);
     }
     let offsets = g.tap_offsets();
     let taps = g.kh * g.kw;
@@ -212,12 +218,12 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
             out.par_chunks_mut(per_run * plane_out)
                 .enumerate()
                 .for_each_init(Vec::new, |scratch, (r, y)| run_planes(r * per_run, y, scratch));
-            return f32_tensor(out, vec![g.planes / g.channels, g.channels, g.oh, g.ow]);
+            return f32_tensor(out, shape);
         }
     }
     let _ = macs;
     run_planes(0, &mut out, &mut Vec::new());
-    f32_tensor(out, vec![g.planes / g.channels, g.channels, g.oh, g.ow])
+    f32_tensor(out, shape)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -344,7 +350,7 @@ mod tests {
         // (batch, channels, h, w, kernel, stride, padding (top, bottom, left, right)):
         // widths below, at and above one and two vectors, stride 2 with MediaPipe's asymmetric
         // padding, non-square kernels and planes, padding larger than the kernel's reach.
-        let cases: [(usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4]); 9] = [
+        let cases: [(usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4]); 12] = [
             (1, 32, 12, 12, [5, 5], [1, 1], [2, 2, 2, 2]),
             (2, 3, 7, 7, [5, 5], [1, 1], [2, 2, 2, 2]),
             (1, 5, 96, 96, [5, 5], [1, 1], [2, 2, 2, 2]),
@@ -354,6 +360,9 @@ mod tests {
             (1, 2, 10, 33, [3, 5], [1, 2], [1, 1, 2, 2]),
             (1, 3, 8, 8, [3, 3], [3, 3], [0, 0, 0, 0]),
             (1, 2, 5, 6, [3, 3], [1, 1], [3, 0, 0, 4]),
+            (1, 3, 11, 13, [5, 5], [4, 4], [2, 1, 3, 2]),
+            (1, 2, 9, 14, [3, 5], [3, 2], [1, 1, 1, 2]),
+            (1, 3, 9, 11, [3, 3], [2, 2], [1, 1, 1, 1]),
         ];
         for (n, c, h, wd, k, stride, p) in cases {
             let options = ConvOptions::new_with_padding(stride, [(p[0], p[1]), (p[2], p[3])], [1, 1], c);
