@@ -318,13 +318,15 @@ mod tests {
         }
     }
 
+    /// Deterministic values in [-1, 1) for the kernel checks.
+    fn vals(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0)
+            .collect()
+    }
+
     fn conv_and_pool_match(n: usize, ci: usize, co: usize, s: usize) {
         let dev = device("flex").unwrap().autodiff();
-        let vals = |len: usize, seed: usize| -> Vec<f32> {
-            (0..len)
-                .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0)
-                .collect()
-        };
         let (xv, wv, gv) = (
             vals(n * ci * s * s, 1),
             vals(co * ci * 9, 2),
@@ -440,11 +442,6 @@ mod tests {
             (1, 8, 48, 5, 2, 1, 2),
             (1, 12, 28, 3, 2, 0, 1),
         ] {
-            let vals = |len: usize, seed: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0)
-                    .collect()
-            };
             let (xv, wv, bv) = (vals(n * c * s * s, 1), vals(c * k * k, 2), vals(c, 3));
             let y = burn::tensor::module::conv2d(
                 Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, c, s, s]), &dev),
