@@ -436,7 +436,7 @@ fn build(
         return Err(PrepError::Cancelled);
     }
     let (header, labels) = cache_header(src, cfg, &all, &decoded, train.len())?;
-    write_cache(path, &header, &labels, &decoded)
+    write_cache(path, &header, &labels, decoded.iter().flatten())
 }
 
 /// Decodes every image in parallel, resized to `s`; each result is either pixels or the
@@ -520,13 +520,13 @@ fn cache_header(
     Ok((header, labels))
 }
 
-/// Writes the cache file through a temporary file beside `path`, fsynced and renamed into
-/// place.
-fn write_cache(
+/// Writes a cache file (`labels` and `images` in cache order, `header` describing them) through
+/// a temporary file beside `path`, fsynced and renamed into place.
+pub fn write_cache<'a>(
     path: &Path,
     header: &CacheHeader,
     labels: &[u8],
-    decoded: &[Result<RgbImage, String>],
+    images: impl IntoIterator<Item = &'a RgbImage>,
 ) -> Result<(), PrepError> {
     let dir = fsutil::parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -548,7 +548,7 @@ fn write_cache(
         head.resize(head.len().div_ceil(64) * 64, 0);
         w.write_all(&head).map_err(io_err(path))?;
         w.write_all(labels).map_err(io_err(path))?;
-        for img in decoded.iter().flatten() {
+        for img in images {
             w.write_all(img.as_raw()).map_err(io_err(path))?;
         }
         w.flush().map_err(io_err(path))?;

@@ -51,6 +51,7 @@
 //! are meaningless.
 pub mod anchors;
 pub mod cascade;
+pub mod crop;
 pub mod landmarks;
 pub mod nets;
 pub mod palm;
