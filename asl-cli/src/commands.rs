@@ -326,6 +326,10 @@ pub struct TrainArgs {
     /// handshape model alone).
     #[arg(long)]
     pub fusion_weight: Option<f32>,
+    /// Copies of each embedded other signer's hand in the handshape model's training set
+    /// (landmarks of MIT-licensed photos of other people; 0 = the training photos alone).
+    #[arg(long, value_name = "N")]
+    pub other_signers: Option<usize>,
 }
 
 fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
@@ -382,6 +386,9 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     }
     if let Some(v) = a.fusion_weight {
         cfg.handshape.fusion_photo_weight = v
+    }
+    if let Some(v) = a.other_signers {
+        cfg.handshape.other_signers_repeat = v
     }
     Ok(cfg)
 }

@@ -7,7 +7,8 @@
 //! landmarks of the training photos, each seen again under landmark-space augmentation
 //! ([`augment`]: 3-D rotation, finger-length and hand-width jitter, noise), plus hands drawn
 //! from a kinematic handshape prior ([`prior`]): the textbook form of each letter, which the
-//! Kaggle signer does not always make (T, D, M, N) but other people do.
+//! Kaggle signer does not always make (T, D, M, N) but other people do, and the hands of other
+//! signers from MIT-licensed photo collections ([`signers`]).
 //!
 //! The design and every number behind it: `docs/hands/classifier.md` (a Python prototype,
 //! `scripts/hand_models/prototype/`, is the executable specification).
@@ -15,6 +16,7 @@ pub mod augment;
 pub mod features;
 pub mod model;
 pub mod prior;
+pub mod signers;
 pub mod stage;
 pub mod train;
 

@@ -205,15 +205,21 @@ fn probe(
 /// Where the handshape model trained on `cache` with `cfg` and the embedded prior is kept for
 /// reuse.
 fn memo_dir(cache: &Cache, cfg: &HandTrainConfig) -> PathBuf {
-    memo_dir_for(&cache.path, cfg, super::prior::EMBEDDED_TABLE)
+    memo_dir_for(
+        &cache.path,
+        cfg,
+        &[super::prior::EMBEDDED_TABLE, super::signers::EMBEDDED_TABLE],
+    )
 }
 
-fn memo_dir_for(cache_path: &Path, cfg: &HandTrainConfig, prior_table: &str) -> PathBuf {
+fn memo_dir_for(cache_path: &Path, cfg: &HandTrainConfig, tables: &[&str]) -> PathBuf {
     let key = serde_json::to_string(cfg).unwrap_or_default();
     let mut h = sha2::Sha256::default();
     sha2::Digest::update(&mut h, key.as_bytes());
-    // A model trained with another version's prior is not this version's.
-    sha2::Digest::update(&mut h, prior_table.as_bytes());
+    // A model trained with another version's prior or other signers' hands is not this version's.
+    for table in tables {
+        sha2::Digest::update(&mut h, table.as_bytes());
+    }
     let digest = crate::dataset::download::hex(&sha2::Digest::finalize(h)[..6]);
     let mut name = cache_path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".handshape-{digest}"));
@@ -255,8 +261,8 @@ mod tests {
     fn reuse_is_keyed_by_config_and_prior() {
         let cache = Path::new("/h/cache/abc-48px.aslcache");
         let cfg = HandTrainConfig::default();
-        let a = memo_dir_for(cache, &cfg, "{prior 1}");
-        assert_eq!(a, memo_dir_for(cache, &cfg, "{prior 1}"));
+        let a = memo_dir_for(cache, &cfg, &["{prior 1}"]);
+        assert_eq!(a, memo_dir_for(cache, &cfg, &["{prior 1}"]));
         assert_eq!(a.parent(), cache.parent());
         assert!(
             a.file_name()
@@ -264,11 +270,12 @@ mod tests {
                 .to_string_lossy()
                 .starts_with("abc-48px.aslcache.handshape-")
         );
-        assert_ne!(a, memo_dir_for(cache, &cfg, "{prior 2}"));
+        assert_ne!(a, memo_dir_for(cache, &cfg, &["{prior 2}"]));
+        assert_ne!(a, memo_dir_for(cache, &cfg, &["{prior 1}", "{other signers}"]));
         let other = HandTrainConfig {
             seed: cfg.seed + 1,
             ..cfg.clone()
         };
-        assert_ne!(a, memo_dir_for(cache, &other, "{prior 1}"));
+        assert_ne!(a, memo_dir_for(cache, &other, &["{prior 1}"]));
     }
 }

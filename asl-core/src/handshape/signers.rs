@@ -1,0 +1,111 @@
+//! Hands of other signers than the training photos': the landmarks asl's detection cascade
+//! found in the photos of public, MIT-licensed repositories of other people fingerspelling
+//! (the three MIT sources of the `asl-ood-dev` development set), embedded and mixed into every
+//! handshape training run ([`super::HandTrainConfig::other_signers_repeat`]). They teach the
+//! classifier how other people make the letters the Kaggle signer makes their own way (T, G,
+//! H, P): measured leaving each source out of its own reading, dev mean over sources 66 → 70 %
+//! (`docs/hands/classifier.md`, section 11.6). Licences: `asl-core/data/NOTICE_other_signers.md`.
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::train::LabelledHand;
+use crate::classes::class_index;
+
+/// The table (`examples/hand_research.rs export`); its text also keys the reuse of trained
+/// handshape models, like the prior's.
+pub(crate) const EMBEDDED_TABLE: &str = include_str!("../../data/other_signers_hands.json");
+
+/// Where a group of hands comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerSource {
+    /// Short name, the prefix of the dev set's file names (`<source>__<file>`).
+    pub source: String,
+    /// The GitHub repository (`owner/name`).
+    pub repository: String,
+    /// The commit the photos were taken from.
+    pub commit: String,
+    /// The licence as the repository states it.
+    pub licence: String,
+}
+
+/// One photo's hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignerHand {
+    /// [`SignerSource::source`] of its repository.
+    pub source: String,
+    /// The photo, as the dev set names it (`<LETTER>/<source>__<file>`).
+    pub file: String,
+    /// The letter signed.
+    pub class: String,
+    /// MediaPipe's "Right" score (see [`crate::hand::Hand::handedness_right`]).
+    pub handedness_right: f32,
+    /// Photo pixels, z in the same scale.
+    pub landmarks: [[f32; 3]; 21],
+}
+
+/// The embedded table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtherSigners {
+    /// What the table is.
+    pub about: String,
+    /// The repositories.
+    pub sources: Vec<SignerSource>,
+    /// Their hands.
+    pub hands: Vec<SignerHand>,
+}
+
+impl OtherSigners {
+    /// The embedded table, parsed once.
+    pub fn embedded() -> &'static OtherSigners {
+        static TABLE: OnceLock<OtherSigners> = OnceLock::new();
+        TABLE.get_or_init(|| serde_json::from_str(EMBEDDED_TABLE).expect("embedded other_signers_hands.json is valid"))
+    }
+
+    /// The hands of every source but those in `excluded`, as training hands.
+    pub fn labelled(&self, excluded: &[String]) -> Vec<LabelledHand> {
+        self.hands
+            .iter()
+            .filter(|h| !excluded.contains(&h.source))
+            .filter_map(|h| {
+                Some(LabelledHand {
+                    class: class_index(&h.class)?,
+                    landmarks: h.landmarks,
+                    handedness_right: h.handedness_right,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classes::NUM_LETTERS;
+
+    #[test]
+    fn the_embedded_table_holds_three_licensed_sources_of_every_letter() {
+        let t = OtherSigners::embedded();
+        let names: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
+        assert_eq!(names, ["hackmit", "longhongvo23", "seeeeeeel"]);
+        assert!(t.sources.iter().all(|s| s.licence.starts_with("MIT")));
+        assert!(t.hands.iter().all(|h| names.contains(&h.source.as_str())));
+        assert!(
+            t.hands
+                .iter()
+                .all(|h| h.landmarks.iter().flatten().all(|v| v.is_finite()))
+        );
+        let all = t.labelled(&[]);
+        assert_eq!(all.len(), t.hands.len(), "every hand has a letter");
+        let mut letters = [0usize; NUM_LETTERS];
+        for h in &all {
+            assert!(h.class < NUM_LETTERS, "letters only");
+            letters[h.class] += 1;
+        }
+        assert!(letters.iter().all(|&n| n >= 5), "{letters:?}");
+        let without = t.labelled(&["hackmit".into()]);
+        let hackmit = t.hands.iter().filter(|h| h.source == "hackmit").count();
+        assert!(hackmit > 50);
+        assert_eq!(without.len(), all.len() - hackmit);
+    }
+}

@@ -1,0 +1,412 @@
+//! Research harness of the hand path (issue 18; docs/hands/classifier.md, section 11.6).
+//!
+//! ```text
+//! cargo run --release --example hand_research -- crops <kaggle cache> <dev cache> <model dir> <out dir> [budget s]
+//! cargo run --release --example hand_research -- loso <kaggle cache> <dev cache> <model dir> [repeat] [seed]
+//! cargo run --release --example hand_research -- export <dev cache> <out json>
+//! ```
+//! The caches are pixel caches with their hand caches (`asl prep --detect-hands` on the 200 px
+//! subset, and the one `asl eval --data asl-ood-dev.zip` builds); the model folder is one
+//! `asl train --hands on` wrote.
+//! - `crops`: builds a crop cache of each (hands found only), trains the default CNN on the
+//!   Kaggle crops, and prints accuracies per source for the photo CNN, the hand path, the crop
+//!   CNN and their fusions.
+//! - `loso`: the handshape model with the other signers' hands of the dev set's MIT-licensed
+//!   sources, each of those sources read by a model trained without it (leave one source out).
+//! - `export`: writes those sources' hands as the table `asl_core::handshape::signers` embeds.
+use std::path::{Path, PathBuf};
+
+use asl::classes::NUM_CLASSES;
+use asl::hand::crop::hand_crop;
+use asl::hand_cache::HandCache;
+use asl::handshape::features::{from_f32, is_right_hand, photo_features};
+use asl::infer::{Classifier, Lineage, fuse};
+use asl::prep::{Cache, CacheHeader, Split, write_cache};
+use asl::progress::{Cancel, NoProgress};
+use asl::train::{NoCallback, TrainConfig, train};
+use rayon::prelude::*;
+
+type Error = Box<dyn std::error::Error>;
+
+/// A crop cache beside `out`, and for each crop its split and index in the pixel cache.
+fn crop_cache(cache: &Cache, out: &Path, side: u32) -> Result<(Cache, Vec<(Split, usize)>), Error> {
+    let hands = HandCache::open(cache).ok_or("no current hand cache: run asl prep --detect-hands")?;
+    let root = cache.header.train_root.clone().ok_or("no training root")?;
+    let n_train = cache.header.n_train;
+    let rows: Vec<(Split, usize, usize)> = (0..n_train + cache.header.n_val)
+        .filter(|&i| hands.entries[i].hand.is_some())
+        .map(|i| {
+            if i < n_train {
+                (Split::Train, i, i)
+            } else {
+                (Split::Val, i - n_train, i)
+            }
+        })
+        .collect();
+    let crops: Vec<image::RgbImage> = rows
+        .par_iter()
+        .map(|&(_, _, i)| -> Result<image::RgbImage, String> {
+            let h = hands.entries[i].hand.as_ref().ok_or("no hand")?;
+            let bytes = std::fs::read(root.join(&cache.header.files[i])).map_err(|e| e.to_string())?;
+            let rgb = asl::photo::decode(
+                &bytes,
+                &Default::default(),
+                asl::photo::needed_side(cache.header.config.image_size),
+            )
+            .map_err(|e| e.to_string())?;
+            let view = asl::hand::view(&rgb);
+            let right = is_right_hand(&from_f32(&h.landmarks), h.handedness_right);
+            Ok(hand_crop(&view, &h.landmarks, right, side))
+        })
+        .collect::<Result<_, _>>()?;
+    let labels: Vec<u8> = rows.iter().map(|&(s, j, _)| cache.labels(s)[j]).collect();
+    let mut header: CacheHeader = cache.header.clone();
+    header.source_hash = format!("crops-of-{}", cache.header.hash());
+    header.config.image_size = side;
+    header.n_train = rows.iter().filter(|r| r.0 == Split::Train).count();
+    header.n_val = rows.len() - header.n_train;
+    header.files = rows.iter().map(|&(_, _, i)| cache.header.files[i].clone()).collect();
+    let path = out.join(format!("{}.crops.aslcache", cache.header.hash()));
+    write_cache(&path, &header, &labels, crops.iter())?;
+    Ok((Cache::open(&path)?, rows.iter().map(|&(s, j, _)| (s, j)).collect()))
+}
+
+/// The photos' classes and file names (their source is the prefix before `__`).
+struct Truth {
+    labels: Vec<u8>,
+    files: Vec<String>,
+}
+
+/// Per-photo probabilities of every reader, for one split of a pixel cache.
+struct Readers {
+    truth: Truth,
+    photo: Vec<Vec<f32>>,
+    /// The model's answer as served today (hand path fused with the photo CNN where a hand is found).
+    served: Vec<Vec<f32>>,
+    shape: Vec<Option<Vec<f32>>>,
+    crop: Vec<Option<Vec<f32>>>,
+}
+
+fn readers(
+    clf: &Classifier,
+    crop_clf: &Classifier,
+    cache: &Cache,
+    split: Split,
+    crops: &Cache,
+    crop_rows: &[(Split, usize)],
+) -> Result<Readers, Error> {
+    let n = cache.len(split);
+    let stage = clf.hands().ok_or("the model has no hand path")?;
+    let hands = HandCache::open(cache).ok_or("no hand cache")?;
+    let offset = if split == Split::Train { 0 } else { cache.header.n_train };
+    let photo = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
+    let mut served = photo.clone();
+    let rows: Vec<_> = (0..n)
+        .filter_map(|i| {
+            let h = hands.entries[offset + i].hand.as_ref()?;
+            Some((i, h.landmarks, h.handedness_right))
+        })
+        .collect();
+    stage.answer_hands(&rows, &mut served)?;
+    let feats: Vec<_> = rows.iter().map(|(_, l, r)| photo_features(&from_f32(l), *r)).collect();
+    let shape_p = stage.shape.probabilities(&feats)?;
+    let mut shape = vec![None; n];
+    for ((i, _, _), p) in rows.iter().zip(shape_p.chunks_exact(NUM_CLASSES)) {
+        shape[*i] = Some(p.to_vec());
+    }
+    // This split's crops: crop-cache rows are in pixel-cache order, training crops first.
+    let base = if split == Split::Train { 0 } else { crops.header.n_train };
+    let mine: Vec<(usize, usize)> = crop_rows
+        .iter()
+        .enumerate()
+        .filter(|(_, (s, _))| *s == split)
+        .map(|(k, (_, j))| (k - base, *j))
+        .collect();
+    let pix: Vec<&[u8]> = mine.iter().map(|&(k, _)| crops.pixels(split, k)).collect();
+    let crop_p = crop_clf.probabilities(&pix)?;
+    let mut crop = vec![None; n];
+    for ((_, j), p) in mine.iter().zip(crop_p.chunks_exact(NUM_CLASSES)) {
+        crop[*j] = Some(p.to_vec());
+    }
+    Ok(Readers {
+        truth: Truth {
+            labels: cache.labels(split).to_vec(),
+            files: (0..n).map(|i| cache.file(split, i).to_string()).collect(),
+        },
+        photo: photo.chunks_exact(NUM_CLASSES).map(<[f32]>::to_vec).collect(),
+        served: served.chunks_exact(NUM_CLASSES).map(<[f32]>::to_vec).collect(),
+        shape,
+        crop,
+    })
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+        .0
+}
+
+/// Accuracy pooled, mean over sources, and per source, of answers `a`.
+fn report(name: &str, r: &Truth, a: &[Vec<f32>]) {
+    let mut by: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut ok = 0;
+    for ((p, &label), file) in a.iter().zip(&r.labels).zip(&r.files) {
+        let right = argmax(p) == label as usize;
+        ok += right as usize;
+        let e = by.entry(asl::eval::source_of(file).to_string()).or_default();
+        e.0 += right as usize;
+        e.1 += 1;
+    }
+    let mean = by.values().map(|(k, n)| *k as f64 / *n as f64).sum::<f64>() / by.len() as f64;
+    let per: Vec<String> = by
+        .iter()
+        .map(|(s, (k, n))| format!("{} {:.1}", &s[..s.len().min(6)], 100.0 * *k as f64 / *n as f64))
+        .collect();
+    println!(
+        "{name:<28} mean {:.1} pooled {:.1} | {}",
+        100.0 * mean,
+        100.0 * ok as f64 / a.len() as f64,
+        per.join(" ")
+    );
+}
+
+fn letters(name: &str, r: &Truth, a: &[Vec<f32>]) {
+    let classes = asl::classes::CLASSES;
+    let mut s = String::new();
+    for (c, cname) in classes.iter().enumerate().take(26) {
+        let idx: Vec<usize> = (0..a.len()).filter(|&i| r.labels[i] as usize == c).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let k = idx.iter().filter(|&&i| argmax(&a[i]) == c).count();
+        s += &format!("{cname}{k}/{} ", idx.len());
+    }
+    println!("{name:<28} {s}");
+}
+
+fn mix(a: &[f32], b: &[f32], w: f32) -> Vec<f32> {
+    fuse(a, b, w)
+}
+
+/// The dev set's MIT-licensed sources: (source, repository, commit, copyright as the repository states it).
+const MIT_SOURCES: [(&str, &str, &str, &str); 3] = [
+    (
+        "hackmit",
+        "helloparthshah/HackMIT",
+        "3bd0ae716e380d373f080f8c2f71bbee73e84ea0",
+        "MIT © Parth Shah (README)",
+    ),
+    (
+        "longhongvo23",
+        "longhongvo23/ASL-Recognition-System",
+        "44d10e5a3f042d6c02a75f554f403a3e5b1f0653",
+        "MIT (README: \"available under the MIT License\"), © 2025 longhongvo23",
+    ),
+    (
+        "seeeeeeel",
+        "seeeeeeel/Hand_sign_language",
+        "01ff9720da32622e026dedccd4686a70c3ad9085",
+        "MIT (License file), © 2023 Computer vision developer",
+    ),
+];
+
+/// Writes the hands the detector found in the MIT sources' photos of `dev` as the table
+/// `asl_core::handshape::signers` embeds (landmarks rounded to 0.01 px).
+fn export(dev: &Cache, out: &Path) -> Result<(), Error> {
+    let dh = HandCache::open(dev).ok_or("no dev hand cache: run asl eval --data asl-ood-dev.zip first")?;
+    let n = dev.len(Split::Val);
+    use asl::handshape::signers::{OtherSigners, SignerHand, SignerSource};
+    let round = |v: f32| (v * 100.0).round() / 100.0;
+    let mut hands = Vec::new();
+    for i in 0..n {
+        let file = dev.file(Split::Val, i);
+        let src = asl::eval::source_of(file);
+        let Some(h) = dh.entries[i]
+            .hand
+            .as_ref()
+            .filter(|_| MIT_SOURCES.iter().any(|m| m.0 == src))
+        else {
+            continue;
+        };
+        hands.push(SignerHand {
+            source: src.to_string(),
+            file: file.to_string(),
+            class: asl::classes::CLASSES[dev.labels(Split::Val)[i] as usize].to_string(),
+            handedness_right: round(h.handedness_right),
+            landmarks: h.landmarks.map(|p| p.map(round)),
+        });
+    }
+    hands.sort_by(|a, b| a.file.cmp(&b.file));
+    let table = OtherSigners {
+        about: "Hands of other signers than the Kaggle dataset's: the 21 landmarks (photo pixels, z in the same scale) and MediaPipe's Right score that asl's detection cascade found in the photos of the MIT-licensed sources of asl-ood-dev (examples/hand_research.rs export). Derived from those repositories' photos; their licences: NOTICE_other_signers.md beside this file.".into(),
+        sources: MIT_SOURCES
+            .iter()
+            .map(|(source, repository, commit, licence)| SignerSource {
+                source: source.to_string(),
+                repository: repository.to_string(),
+                commit: commit.to_string(),
+                licence: licence.to_string(),
+            })
+            .collect(),
+        hands,
+    };
+    // One hand a line: reviewable diffs, still compact.
+    let text = serde_json::to_string(&table)?.replace("},{\"source\"", "},\n{\"source\"");
+    std::fs::write(out, text.as_bytes())?;
+    println!("{} hands of {} photos", table.hands.len(), n);
+    Ok(())
+}
+
+/// Leave-one-source-out: the handshape model trained on the Kaggle hands plus the embedded
+/// other signers' hands (`asl_core::handshape::signers`, each `repeat` times), every source of
+/// that table read by the model trained without it, the other dev sources by the model trained
+/// with all of it; against the same training without other signers.
+fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize, seed: u64) -> Result<(), Error> {
+    let table = asl::handshape::signers::OtherSigners::embedded();
+    let table_sources: Vec<String> = table.sources.iter().map(|s| s.source.clone()).collect();
+    let clf = Classifier::load(model)?;
+    let w = clf.hands().ok_or("no hand path")?.shape.card.fusion_photo_weight;
+    let kh = HandCache::open(kaggle).ok_or("no hand cache")?;
+    let dh = HandCache::open(dev).ok_or("no dev hand cache")?;
+    let train_hands = kh.labelled(kaggle, Split::Train);
+    let val_hands = kh.labelled(kaggle, Split::Val);
+    let n = dev.len(Split::Val);
+    let files: Vec<String> = (0..n).map(|i| dev.file(Split::Val, i).to_string()).collect();
+    let labels = dev.labels(Split::Val).to_vec();
+    let photo = clf.probabilities(&(0..n).map(|i| dev.pixels(Split::Val, i)).collect::<Vec<_>>())?;
+    let mut answers: Vec<Vec<f32>> = photo.chunks_exact(NUM_CLASSES).map(<[f32]>::to_vec).collect();
+    let mut base = answers.clone();
+    // None: no other signers (the baseline); Some(s): all of the table but source s ("" = all).
+    let mut runs: Vec<Option<String>> = vec![None, Some(String::new())];
+    runs.extend(table_sources.iter().cloned().map(Some));
+    for held in runs {
+        let cfg = asl::handshape::HandTrainConfig {
+            seed,
+            other_signers_repeat: if held.is_some() { repeat } else { 0 },
+            excluded_signer_sources: held.iter().filter(|h| !h.is_empty()).cloned().collect(),
+            ..Default::default()
+        };
+        let t = std::time::Instant::now();
+        let m =
+            asl::handshape::train_handshape_model(&train_hands, &val_hands, &cfg, "flex", &NoProgress, &Cancel::new())?;
+        let kaggle_acc = asl::handshape::train::accuracy(&m, &val_hands)?.unwrap_or(0.0);
+        println!(
+            "trained {held:?}: Kaggle held-out hands {:.2} % ({:.0} s)",
+            100.0 * kaggle_acc,
+            t.elapsed().as_secs_f64()
+        );
+        for i in 0..n {
+            let src = asl::eval::source_of(&files[i]);
+            let mine = match held.as_deref() {
+                None => true,
+                Some("") => !table_sources.iter().any(|s| s == src),
+                Some(h) => src == h,
+            };
+            let Some(h) = dh.entries[i].hand.as_ref().filter(|_| mine) else {
+                continue;
+            };
+            let hand = asl::handshape::LabelledHand {
+                class: labels[i] as usize,
+                landmarks: h.landmarks,
+                handedness_right: h.handedness_right,
+            };
+            let p = m.probabilities(&[hand.features()])?;
+            let fused = fuse(&p, &photo[i * NUM_CLASSES..(i + 1) * NUM_CLASSES], w);
+            if held.is_none() {
+                base[i] = fused;
+            } else {
+                answers[i] = fused;
+            }
+        }
+    }
+    let r = Truth { labels, files };
+    report("Kaggle signer only", &r, &base);
+    letters("Kaggle signer only", &r, &base);
+    report("+ other signers, LOSO", &r, &answers);
+    letters("+ other signers, LOSO", &r, &answers);
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("export") {
+        let [dev, out] = [1, 2].map(|i| PathBuf::from(args.get(i).cloned().unwrap_or_default()));
+        return export(&Cache::open(&dev)?, &out);
+    }
+    if args.first().map(String::as_str) == Some("loso") {
+        let [kaggle, dev, model] = [1, 2, 3].map(|i| PathBuf::from(args.get(i).cloned().unwrap_or_default()));
+        let repeat = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(8);
+        let seed = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
+        return leave_one_source_out(&Cache::open(&kaggle)?, &Cache::open(&dev)?, &model, repeat, seed);
+    }
+    if args.first().map(String::as_str) != Some("crops") {
+        return Err("usage: hand_research crops|loso|export ... (see the file's header)".into());
+    }
+    let [kaggle, dev, model, out] = [1, 2, 3, 4].map(|i| PathBuf::from(args.get(i).cloned().unwrap_or_default()));
+    let budget: f64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(300.0);
+    std::fs::create_dir_all(&out)?;
+    let kaggle = Cache::open(&kaggle)?;
+    let dev = Cache::open(&dev)?;
+    let t = std::time::Instant::now();
+    let (kc, krows) = crop_cache(&kaggle, &out, 48)?;
+    let (dc, drows) = crop_cache(&dev, &out, 48)?;
+    println!(
+        "crops: kaggle {} + {}, dev {} + {} ({:.0} s)",
+        kc.header.n_train,
+        kc.header.n_val,
+        dc.header.n_train,
+        dc.header.n_val,
+        t.elapsed().as_secs_f64()
+    );
+    let crop_model = out.join("crop-model");
+    if !crop_model.join("model.json").is_file() {
+        let mut cfg = TrainConfig {
+            time_budget_secs: Some(budget),
+            hands: asl::handshape::HandsMode::Off,
+            ..TrainConfig::default()
+        };
+        cfg.augment.mirror = 0.0;
+        let o = train(
+            &kc,
+            &cfg,
+            Lineage::of(&kc),
+            &out.join("crop-run"),
+            &crop_model,
+            &mut NoCallback,
+            &NoProgress,
+            &Cancel::new(),
+        )?;
+        println!("crop CNN trained: {:?}", o.history.last().map(|m| m.val_accuracy));
+    }
+    let clf = Classifier::load(&model)?;
+    let crop_clf = Classifier::load(&crop_model)?;
+    for (name, cache, split, crops, rows) in [
+        ("kaggle val", &kaggle, Split::Val, &kc, &krows),
+        ("dev", &dev, Split::Val, &dc, &drows),
+    ] {
+        let r = readers(&clf, &crop_clf, cache, split, crops, rows)?;
+        println!("== {name}: {} photos", r.truth.labels.len());
+        let n = r.truth.labels.len();
+        let pick = |f: &dyn Fn(usize) -> Vec<f32>| (0..n).map(f).collect::<Vec<_>>();
+        report("photo CNN", &r.truth, &r.photo);
+        report("served (hand+photo)", &r.truth, &r.served);
+        let shape_only = pick(&|i| r.shape[i].clone().unwrap_or_else(|| r.photo[i].clone()));
+        report("handshape alone", &r.truth, &shape_only);
+        let crop_only = pick(&|i| r.crop[i].clone().unwrap_or_else(|| r.photo[i].clone()));
+        report("crop CNN alone", &r.truth, &crop_only);
+        letters("served", &r.truth, &r.served);
+        letters("crop", &r.truth, &crop_only);
+        for w in [0.1f32, 0.25, 0.5, 1.0] {
+            let a = pick(&|i| match &r.crop[i] {
+                Some(c) if r.shape[i].is_some() => mix(&r.served[i], c, w),
+                _ => r.served[i].clone(),
+            });
+            report(&format!("served x crop^{w}"), &r.truth, &a);
+            if w == 0.25 || w == 0.5 {
+                letters(&format!("served x crop^{w}"), &r.truth, &a);
+            }
+        }
+    }
+    Ok(())
+}
