@@ -185,10 +185,6 @@ fn letters(name: &str, r: &Truth, a: &[Vec<f32>]) {
     println!("{name:<28} {s}");
 }
 
-fn mix(a: &[f32], b: &[f32], w: f32) -> Vec<f32> {
-    fuse(a, b, w)
-}
-
 /// The dev set's MIT-licensed sources: (source, repository, commit, copyright as the repository states it).
 const MIT_SOURCES: [(&str, &str, &str, &str); 3] = [
     (
@@ -222,7 +218,7 @@ fn export(dev: &Cache, out: &Path) -> Result<(), Error> {
     for i in 0..n {
         let file = dev.file(Split::Val, i);
         let src = asl::eval::source_of(file);
-        let Some(h) = dh.entries[i]
+        let Some(h) = dh.entries[dev.header.n_train + i]
             .hand
             .as_ref()
             .filter(|_| MIT_SOURCES.iter().any(|m| m.0 == src))
@@ -303,7 +299,7 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
                 Some("") => !table_sources.iter().any(|s| s == src),
                 Some(h) => src == h,
             };
-            let Some(h) = dh.entries[i].hand.as_ref().filter(|_| mine) else {
+            let Some(h) = dh.entries[dev.header.n_train + i].hand.as_ref().filter(|_| mine) else {
                 continue;
             };
             let hand = asl::handshape::LabelledHand {
@@ -380,6 +376,15 @@ fn main() -> Result<(), Error> {
         println!("crop CNN trained: {:?}", o.history.last().map(|m| m.val_accuracy));
     }
     let clf = Classifier::load(&model)?;
+    let trained_on_others = clf
+        .hands()
+        .and_then(|h| h.shape.card.training.get("other_signers_repeat")?.as_u64())
+        .is_some_and(|r| r > 0);
+    if trained_on_others {
+        println!(
+            "note: this model's handshape MLP trained on the other signers' table: its dev figures of those sources are no measurement"
+        );
+    }
     let crop_clf = Classifier::load(&crop_model)?;
     for (name, cache, split, crops, rows) in [
         ("kaggle val", &kaggle, Split::Val, &kc, &krows),
@@ -399,7 +404,7 @@ fn main() -> Result<(), Error> {
         letters("crop", &r.truth, &crop_only);
         for w in [0.1f32, 0.25, 0.5, 1.0] {
             let a = pick(&|i| match &r.crop[i] {
-                Some(c) if r.shape[i].is_some() => mix(&r.served[i], c, w),
+                Some(c) if r.shape[i].is_some() => fuse(&r.served[i], c, w),
                 _ => r.served[i].clone(),
             });
             report(&format!("served x crop^{w}"), &r.truth, &a);

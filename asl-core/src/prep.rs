@@ -521,13 +521,27 @@ fn cache_header(
 }
 
 /// Writes a cache file (`labels` and `images` in cache order, `header` describing them) through
-/// a temporary file beside `path`, fsynced and renamed into place.
+/// a temporary file beside `path`, fsynced and renamed into place. A label count, image count
+/// or image size that does not match the header is a [`PrepError::BadCache`], and nothing is
+/// written.
 pub fn write_cache<'a>(
     path: &Path,
     header: &CacheHeader,
     labels: &[u8],
     images: impl IntoIterator<Item = &'a RgbImage>,
 ) -> Result<(), PrepError> {
+    let bad = |reason: String| PrepError::BadCache {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if labels.len() != header.n_train + header.n_val {
+        return Err(bad(format!(
+            "{} labels, the header says {} + {} images",
+            labels.len(),
+            header.n_train,
+            header.n_val
+        )));
+    }
     let dir = fsutil::parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = tempfile::Builder::new()
@@ -548,8 +562,21 @@ pub fn write_cache<'a>(
         head.resize(head.len().div_ceil(64) * 64, 0);
         w.write_all(&head).map_err(io_err(path))?;
         w.write_all(labels).map_err(io_err(path))?;
+        let side = header.config.image_size;
+        let mut written = 0usize;
         for img in images {
+            if img.dimensions() != (side, side) {
+                return Err(bad(format!(
+                    "an image of {}×{}, the header says {side}",
+                    img.width(),
+                    img.height()
+                )));
+            }
             w.write_all(img.as_raw()).map_err(io_err(path))?;
+            written += 1;
+        }
+        if written != labels.len() {
+            return Err(bad(format!("{written} images for {} labels", labels.len())));
         }
         w.flush().map_err(io_err(path))?;
     }
@@ -647,5 +674,46 @@ mod tests {
             assert!(!jpeg_is_complete(&full[..cut]), "cut at {cut}");
         }
         assert!(jpeg_is_complete(b"\x89PNG not a jpeg"));
+    }
+
+    #[test]
+    fn a_written_cache_reads_back_and_a_mismatched_one_is_refused() {
+        use super::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.aslcache");
+        let header = CacheHeader {
+            format: CACHE_FORMAT,
+            source_hash: "test".into(),
+            dataset: "dir:/nowhere".into(),
+            dataset_version: 0,
+            config: PrepConfig {
+                image_size: 4,
+                ..PrepConfig::default()
+            },
+            classes: crate::classes::CLASSES.iter().map(|c| c.to_string()).collect(),
+            n_train: 2,
+            n_val: 1,
+            files: vec!["A/1.jpg".into(), "B/2.jpg".into(), "C/3.jpg".into()],
+            train_root: None,
+            skipped_count: 0,
+            skipped: Vec::new(),
+        };
+        let images: Vec<RgbImage> = (0..3u8)
+            .map(|k| RgbImage::from_pixel(4, 4, image::Rgb([k, 0, 0])))
+            .collect();
+        write_cache(&path, &header, &[0, 1, 2], images.iter()).unwrap();
+        let cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.labels(Split::Val), &[2]);
+        assert_eq!(cache.pixels(Split::Train, 1)[0], 1);
+        // Two images for three labels, a wrong size, a label too few: refused, the file kept.
+        let refused = [
+            write_cache(&path, &header, &[0, 1, 2], images[..2].iter()),
+            write_cache(&path, &header, &[0, 1, 2], [RgbImage::new(5, 5)].iter()),
+            write_cache(&path, &header, &[0, 1], images.iter()),
+        ];
+        for r in refused {
+            assert!(matches!(r, Err(PrepError::BadCache { .. })), "{r:?}");
+        }
+        assert_eq!(Cache::open(&path).unwrap().pixels(Split::Val, 0)[0], 2);
     }
 }

@@ -95,6 +95,12 @@ mod tests {
         let right = upright_hand().map(|[x, y, z]| [100.0 + (150.0 - y), 100.0 + (x - 100.0), z]);
         let r = crop_roi(&right);
         assert!((r.rotation - std::f64::consts::FRAC_PI_2).abs() < 1e-9, "{r:?}");
+        // The same square, turned with the hand: centre (101, 100) maps to (150, 101).
+        assert!(
+            (r.x_center - 150.0).abs() < 1e-6 && (r.y_center - 101.0).abs() < 1e-6,
+            "{r:?}"
+        );
+        assert!((r.side - 160.0).abs() < 1e-6, "{r:?}");
     }
 
     #[test]
@@ -122,10 +128,14 @@ mod tests {
         let photo = RgbImage::from_pixel(200, 200, image::Rgb([0, 0, 255]));
         let mut l = upright_hand();
         for p in &mut l {
-            p[0] -= 95.0; // the hand at the photo's left edge
+            p[0] -= 95.0; // the hand at the photo's left edge: the crop spans x −74..86
         }
-        let crop = hand_crop(&photo, &l, true, 48);
-        assert_eq!(crop.get_pixel(0, 24)[2], 0, "outside the photo");
-        assert!(crop.get_pixel(40, 24)[2] > 200, "inside the photo");
+        let crop = hand_crop(&photo, &l, true, SAMPLE_SIDE);
+        let blue = |u: u32| crop.get_pixel(u, 48)[2];
+        // Column u reads x = −74 + u·160/96: u 20 is outside the photo, u 45 (x 1) on its
+        // ignored edge, u 50 (x 9) inside.
+        assert_eq!(blue(20), 0, "outside the photo");
+        assert_eq!(blue(45), 0, "the photo's outer pixels");
+        assert_eq!(blue(50), 255, "inside the photo");
     }
 }

@@ -3,8 +3,8 @@
 //! (the three MIT sources of the `asl-ood-dev` development set), embedded and mixed into every
 //! handshape training run ([`super::HandTrainConfig::other_signers_repeat`]). They teach the
 //! classifier how other people make the letters the Kaggle signer makes their own way (T, G,
-//! H, P): measured leaving each source out of its own reading, dev mean over sources 66 → 70 %
-//! (`docs/hands/classifier.md`, section 11.6). Licences: `asl-core/data/NOTICE_other_signers.md`.
+//! H): measured leaving each source out of its own reading, dev mean over sources 65–67 → 70–72 %
+//! (`docs/hands/classifier.md`, section 11.7). Licences: `asl-core/data/NOTICE_other_signers.md`.
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
