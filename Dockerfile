@@ -25,6 +25,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/asl --create-home asl
 COPY --from=build /out/asl-http /out/asl /usr/local/bin/
+# The binaries embed the bundled word list (CC BY-SA) and other signers' hand landmarks (MIT):
+# their notices travel with them.
+COPY asl-core/data/WORDS_LICENSE.md asl-core/data/NOTICE_other_signers.md /usr/share/doc/asl/
 USER 10001:10001
 # The replica's only local state: a scratch root (model downloads, the prediction log).
 ENV ASL_HOME=/var/lib/asl \
