@@ -321,6 +321,27 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
     letters("Kaggle signer only", &r, &base);
     report("+ other signers, LOSO", &r, &answers);
     letters("+ other signers, LOSO", &r, &answers);
+    // Words as `asl word-eval --data asl-ood-dev.zip` spells them (2,000 lexicon words and
+    // names, each letter a random dev photo of it), from each set of answers.
+    for (name, a) in [("Kaggle signer only", &base), ("+ other signers, LOSO", &answers)] {
+        let mut bank = vec![Vec::new(); NUM_CLASSES];
+        for (p, &label) in a.iter().zip(&r.labels) {
+            bank[label as usize].push(p.clone());
+        }
+        let w = asl::decode_eval::evaluate(
+            &bank,
+            asl::decode::Lexicon::bundled(),
+            &Default::default(),
+            0,
+            2000,
+            0.0,
+        )?;
+        println!(
+            "{name:<28} words: {:.1} % read right ({:.1} % letter by letter)",
+            100.0 * w.lexicon_word_acc,
+            100.0 * w.raw_word_acc
+        );
+    }
     Ok(())
 }
 
