@@ -20,6 +20,7 @@ use asl::classes::NUM_CLASSES;
 use asl::hand::crop::hand_crop;
 use asl::hand_cache::HandCache;
 use asl::handshape::features::{from_f32, is_right_hand, photo_features};
+use asl::handshape::train::argmax;
 use asl::infer::{Classifier, Lineage, fuse};
 use asl::prep::{Cache, CacheHeader, Split, write_cache};
 use asl::progress::{Cancel, NoProgress};
@@ -140,33 +141,21 @@ fn readers(
     })
 }
 
-fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-        .0
-}
-
-/// Accuracy pooled, mean over sources, and per source, of answers `a`.
+/// Accuracy pooled, mean over sources, and per source, of answers `a` (`asl eval --by-source`'s
+/// figures).
 fn report(name: &str, r: &Truth, a: &[Vec<f32>]) {
-    let mut by: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
-    let mut ok = 0;
-    for ((p, &label), file) in a.iter().zip(&r.labels).zip(&r.files) {
-        let right = argmax(p) == label as usize;
-        ok += right as usize;
-        let e = by.entry(asl::eval::source_of(file).to_string()).or_default();
-        e.0 += right as usize;
-        e.1 += 1;
-    }
-    let mean = by.values().map(|(k, n)| *k as f64 / *n as f64).sum::<f64>() / by.len() as f64;
-    let per: Vec<String> = by
+    let probs: Vec<f32> = a.concat();
+    let files: Vec<&str> = r.files.iter().map(String::as_str).collect();
+    let rep = asl::eval::SourceReport::from_probs(&probs, &r.labels, &files, None);
+    let per: Vec<String> = rep
+        .sources
         .iter()
-        .map(|(s, (k, n))| format!("{} {:.1}", &s[..s.len().min(6)], 100.0 * *k as f64 / *n as f64))
+        .map(|s| format!("{} {:.1}", &s.source[..s.source.len().min(6)], 100.0 * s.accuracy))
         .collect();
     println!(
         "{name:<28} mean {:.1} pooled {:.1} | {}",
-        100.0 * mean,
-        100.0 * ok as f64 / a.len() as f64,
+        100.0 * rep.mean_accuracy_over_sources,
+        100.0 * rep.pooled_accuracy,
         per.join(" ")
     );
 }
