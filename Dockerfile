@@ -25,7 +25,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/asl --create-home asl
 COPY --from=build /out/asl-http /out/asl /usr/local/bin/
-# The binaries embed the bundled word list (CC BY-SA) and other signers' hand landmarks (MIT):
+# The binaries embed the bundled word list (CC BY-SA) and other signers' hand landmarks (MIT, public domain):
 # their notices travel with them.
 COPY asl-core/data/WORDS_LICENSE.md asl-core/data/NOTICE_other_signers.md /usr/share/doc/asl/
 USER 10001:10001

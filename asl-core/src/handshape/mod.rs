@@ -8,7 +8,7 @@
 //! ([`augment`]: 3-D rotation, finger-length and hand-width jitter, noise), plus hands drawn
 //! from a kinematic handshape prior ([`prior`]): the textbook form of each letter, which the
 //! Kaggle signer does not always make (T, D, M, N) but other people do, and the hands of other
-//! signers from MIT-licensed photo collections ([`signers`]).
+//! signers from MIT-licensed and public-domain photo collections ([`signers`]).
 //!
 //! The design and every number behind it: `docs/hands/classifier.md` (a Python prototype,
 //! `scripts/hand_models/prototype/`, is the executable specification).

@@ -1,10 +1,12 @@
 //! Hands of other signers than the training photos': the landmarks asl's detection cascade
-//! found in the photos of public, MIT-licensed repositories of other people fingerspelling
-//! (the three MIT sources of the `asl-ood-dev` development set), embedded and mixed into every
-//! handshape training run ([`super::HandTrainConfig::other_signers_repeat`]). They teach the
-//! classifier how other people make the letters the Kaggle signer makes their own way (T, G,
-//! H): measured leaving each source out of its own reading, dev mean over sources 65–67 → 70–72 %
-//! (`docs/hands/classifier.md`, section 11.7). Licences: `asl-core/data/NOTICE_other_signers.md`.
+//! found in public photos of other people fingerspelling that may be used (the three
+//! MIT-licensed sources of the `asl-ood-dev` development set and David Lee's public-domain
+//! Roboflow letters), embedded and mixed into every handshape training run
+//! ([`super::HandTrainConfig::other_signers_repeat`]). They teach the classifier how other
+//! people make the letters the Kaggle signer makes their own way (T, G, H, P): measured leaving
+//! each source out of its own reading, dev mean over sources 65–67 → 70–72 % with the MIT
+//! sources, 74 % with Roboflow too (`docs/hands/classifier.md`, sections 11.7–11.8).
+//! Licences: `asl-core/data/NOTICE_other_signers.md`.
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,7 @@ pub(crate) const EMBEDDED_TABLE: &str = include_str!("../../data/other_signers_h
 /// Where a group of hands comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignerSource {
-    /// Short name, the prefix of the dev set's file names (`<source>__<file>`).
+    /// Short name, the prefix of the photos' file names (`<source>__<file>`, as in the dev set).
     pub source: String,
     /// The GitHub repository (`owner/name`).
     pub repository: String,
@@ -34,7 +36,8 @@ pub struct SignerSource {
 pub struct SignerHand {
     /// [`SignerSource::source`] of its repository.
     pub source: String,
-    /// The photo, as the dev set names it (`<LETTER>/<source>__<file>`).
+    /// The photo, in the dev set's layout (`<LETTER>/<source>__<file>`; Roboflow's as
+    /// `scripts/roboflow_letters_zip.py` names them).
     pub file: String,
     /// The letter signed.
     pub class: String,
@@ -84,11 +87,16 @@ mod tests {
     use crate::classes::NUM_LETTERS;
 
     #[test]
-    fn the_embedded_table_holds_three_licensed_sources_of_every_letter() {
+    fn the_embedded_table_holds_four_licensed_sources_of_every_letter() {
         let t = OtherSigners::embedded();
         let names: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
-        assert_eq!(names, ["hackmit", "longhongvo23", "seeeeeeel"]);
-        assert!(t.sources.iter().all(|s| s.licence.starts_with("MIT")));
+        assert_eq!(names, ["hackmit", "longhongvo23", "seeeeeeel", "roboflow"]);
+        // Only sources whose licence allows it (the dev set's unlicensed sources are not here).
+        assert!(
+            t.sources
+                .iter()
+                .all(|s| s.licence.starts_with("MIT") || s.licence.starts_with("Public domain"))
+        );
         assert!(t.hands.iter().all(|h| names.contains(&h.source.as_str())));
         assert!(
             t.hands
@@ -103,6 +111,20 @@ mod tests {
             letters[h.class] += 1;
         }
         assert!(letters.iter().all(|&n| n >= 5), "{letters:?}");
+        // Every source holds a share of every letter but its motion letters' gaps: at least 20
+        // letters each (a table cut short by an export would not).
+        for s in &names {
+            let mut seen = [false; NUM_LETTERS];
+            t.hands
+                .iter()
+                .filter(|h| h.source == *s)
+                .filter_map(|h| crate::classes::class_index(&h.class))
+                .for_each(|c| seen[c] = true);
+            assert!(seen.iter().filter(|&&b| b).count() >= 20, "{s}: {seen:?}");
+        }
+        // The hands per source that NOTICE_other_signers.md states.
+        let count = |s: &str| t.hands.iter().filter(|h| h.source == s).count();
+        assert_eq!(names.iter().map(|s| count(s)).collect::<Vec<_>>(), [120, 130, 130, 682]);
         let without = t.labelled(&["hackmit".into()]);
         let hackmit = t.hands.iter().filter(|h| h.source == "hackmit").count();
         assert!(hackmit > 50);
