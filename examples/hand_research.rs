@@ -1,19 +1,23 @@
-//! Research harness of the hand path (issue 18; docs/hands/classifier.md, section 11.6).
+//! Research harness of the hand path (issue 18; docs/hands/classifier.md, sections 11.6–11.9).
 //!
 //! ```text
 //! cargo run --release --example hand_research -- crops <kaggle cache> <dev cache> <model dir> <out dir> [budget s]
-//! cargo run --release --example hand_research -- loso <kaggle cache> <dev cache> <model dir> [repeat] [seed]
-//! cargo run --release --example hand_research -- export <dev cache> <out json>
+//! cargo run --release --example hand_research -- loso <kaggle cache> <dev cache> <model dir> [repeat] [seed] [excluded,sources]
+//! cargo run --release --example hand_research -- export <out json> <dev cache> <roboflow cache> [<landmark rows json>...]
 //! ```
 //! The caches are pixel caches with their hand caches (`asl prep --detect-hands` on the 200 px
-//! subset, and the one `asl eval --data asl-ood-dev.zip` builds); the model folder is one
-//! `asl train --hands on` wrote.
+//! subset, and the ones `asl eval --data asl-ood-dev.zip` and `asl eval --data <Roboflow zip>`
+//! build); the model folder is one `asl train --hands on` wrote.
 //! - `crops`: builds a crop cache of each (hands found only), trains the default CNN on the
 //!   Kaggle crops, and prints accuracies per source for the photo CNN, the hand path, the crop
 //!   CNN and their fusions.
-//! - `loso`: the handshape model with the other signers' hands of the dev set's MIT-licensed
-//!   sources, each of those sources read by a model trained without it (leave one source out).
-//! - `export`: writes those sources' hands as the table `asl_core::handshape::signers` embeds.
+//! - `loso`: the handshape model with the embedded other signers' hands, each of their sources
+//!   among the photos read by a model trained without it (leave one source out; the sources
+//!   named last are left out of every run); then the photo CNN's weight in the fusion and a
+//!   gate on its confidence, swept on the Kaggle signer's held-out photos and the photos read.
+//! - `export`: writes the hands of the table's sources (`TABLE_SOURCES`) found in the given
+//!   caches, and the landmark-only rows of the given `.json` files, as the table
+//!   `asl_core::handshape::signers` embeds.
 use std::path::{Path, PathBuf};
 
 use asl::classes::NUM_CLASSES;
@@ -174,8 +178,11 @@ fn letters(name: &str, r: &Truth, a: &[Vec<f32>]) {
     println!("{name:<28} {s}");
 }
 
-/// The dev set's MIT-licensed sources: (source, repository, commit, copyright as the repository states it).
-const MIT_SOURCES: [(&str, &str, &str, &str); 3] = [
+/// The sources whose hands the table holds: (source, repository, commit, licence as the
+/// repository states it). The first three are the dev set's MIT-licensed sources; `roboflow` is
+/// David Lee's public-domain Roboflow set as `thesoorajsingh/Project-S` holds it, one copy of
+/// each source photo (section 11.8).
+const TABLE_SOURCES: [(&str, &str, &str, &str); 4] = [
     (
         "hackmit",
         "helloparthshah/HackMIT",
@@ -194,38 +201,72 @@ const MIT_SOURCES: [(&str, &str, &str, &str); 3] = [
         "01ff9720da32622e026dedccd4686a70c3ad9085",
         "MIT (License file), © 2023 Computer vision developer",
     ),
+    (
+        "roboflow",
+        "thesoorajsingh/Project-S",
+        "2f4c8d5010b27d49ac162a586efd4b9a6bdf90c9",
+        "Public domain (data/ASL-data/README.md: David Lee's Roboflow \"American Sign Language Letters\" v1, \"License: Public Domain\"); repository MIT © 2021 Sooraj Singh",
+    ),
 ];
 
-/// Writes the hands the detector found in the MIT sources' photos of `dev` as the table
+/// Writes the hands the detector found in the photos of the table's sources, read from the
+/// caches `asl eval` built of them (`asl-ood-dev.zip`, the Roboflow set), and the sources
+/// that come as landmarks only (`landmark_files`: JSON lists of table rows, as
+/// `scripts/borisgraudt_landmarks.py` writes them; such a source needs its line in
+/// `TABLE_SOURCES` too, docs/hands/classifier.md 11.10), as the table
 /// `asl_core::handshape::signers` embeds (landmarks rounded to 0.01 px).
-fn export(dev: &Cache, out: &Path) -> Result<(), Error> {
-    let dh = HandCache::open(dev).ok_or("no dev hand cache: run asl eval --data asl-ood-dev.zip first")?;
-    let n = dev.len(Split::Val);
+fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<(), Error> {
     use asl::handshape::signers::{OtherSigners, SignerHand, SignerSource};
     let round = |v: f32| (v * 100.0).round() / 100.0;
     let mut hands = Vec::new();
-    for i in 0..n {
-        let file = dev.file(Split::Val, i);
-        let src = asl::eval::source_of(file);
-        let Some(h) = dh.entries[dev.header.n_train + i]
-            .hand
-            .as_ref()
-            .filter(|_| MIT_SOURCES.iter().any(|m| m.0 == src))
-        else {
-            continue;
-        };
-        hands.push(SignerHand {
-            source: src.to_string(),
-            file: file.to_string(),
-            class: asl::classes::CLASSES[dev.labels(Split::Val)[i] as usize].to_string(),
+    let mut photos = 0;
+    for file in landmark_files {
+        let rows: Vec<SignerHand> = std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(h) = rows.iter().find(|h| !TABLE_SOURCES.iter().any(|m| m.0 == h.source)) {
+            return Err(format!("{}: source {} is not in TABLE_SOURCES", file.display(), h.source).into());
+        }
+        if let Some(h) = rows.iter().find(|h| asl::classes::class_index(&h.class).is_none()) {
+            return Err(format!("{}: {} is not a class ({})", file.display(), h.class, h.file).into());
+        }
+        photos += rows.len();
+        hands.extend(rows.into_iter().map(|h| SignerHand {
             handedness_right: round(h.handedness_right),
             landmarks: h.landmarks.map(|p| p.map(round)),
-        });
+            ..h
+        }));
+    }
+    for cache in caches {
+        let ch = HandCache::open(cache).ok_or("no hand cache: run asl eval --data <zip> first")?;
+        for i in 0..cache.len(Split::Val) {
+            let file = cache.file(Split::Val, i);
+            let src = asl::eval::source_of(file);
+            if !TABLE_SOURCES.iter().any(|m| m.0 == src) {
+                continue;
+            }
+            photos += 1;
+            let Some(h) = ch.entries[cache.header.n_train + i].hand.as_ref() else {
+                continue;
+            };
+            hands.push(SignerHand {
+                source: src.to_string(),
+                file: file.to_string(),
+                class: asl::classes::CLASSES[cache.labels(Split::Val)[i] as usize].to_string(),
+                handedness_right: round(h.handedness_right),
+                landmarks: h.landmarks.map(|p| p.map(round)),
+            });
+        }
+    }
+    // A table cut short would silently train on fewer signers: every source must have hands.
+    if let Some((missing, ..)) = TABLE_SOURCES.iter().find(|m| !hands.iter().any(|h| h.source == m.0)) {
+        return Err(format!("no hands of source {missing} in the caches given: nothing written").into());
     }
     hands.sort_by(|a, b| a.file.cmp(&b.file));
     let table = OtherSigners {
-        about: "Hands of other signers than the Kaggle dataset's: the 21 landmarks (photo pixels, z in the same scale) and MediaPipe's Right score that asl's detection cascade found in the photos of the MIT-licensed sources of asl-ood-dev (examples/hand_research.rs export). Derived from those repositories' photos; their licences: NOTICE_other_signers.md beside this file.".into(),
-        sources: MIT_SOURCES
+        about: "Hands of other signers than the Kaggle dataset's: the 21 landmarks (photo pixels, z in the same scale) and MediaPipe's Right score that asl's detection cascade found in the photos of the MIT-licensed sources of asl-ood-dev and of David Lee's public-domain Roboflow ASL letters (examples/hand_research.rs export). Derived from those photos; their licences: NOTICE_other_signers.md beside this file.".into(),
+        sources: TABLE_SOURCES
             .iter()
             .map(|(source, repository, commit, licence)| SignerSource {
                 source: source.to_string(),
@@ -239,19 +280,27 @@ fn export(dev: &Cache, out: &Path) -> Result<(), Error> {
     // One hand a line: reviewable diffs, still compact.
     let text = serde_json::to_string(&table)?.replace("},{\"source\"", "},\n{\"source\"");
     std::fs::write(out, text.as_bytes())?;
-    println!("{} hands of {} photos", table.hands.len(), n);
+    println!("{} hands of {photos} photos", table.hands.len());
     Ok(())
 }
 
 /// Leave-one-source-out: the handshape model trained on the Kaggle hands plus the embedded
 /// other signers' hands (`asl_core::handshape::signers`, each `repeat` times), every source of
 /// that table read by the model trained without it, the other dev sources by the model trained
-/// with all of it; against the same training without other signers.
-fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize, seed: u64) -> Result<(), Error> {
+/// with all of it; against the same training without other signers. `always_excluded` sources
+/// are left out of every run (and read, where present, by the model trained on the rest).
+fn leave_one_source_out(
+    kaggle: &Cache,
+    dev: &Cache,
+    model: &Path,
+    repeat: usize,
+    seed: u64,
+    always_excluded: &[String],
+) -> Result<(), Error> {
     let table = asl::handshape::signers::OtherSigners::embedded();
     let table_sources: Vec<String> = table.sources.iter().map(|s| s.source.clone()).collect();
     let clf = Classifier::load(model)?;
-    let w = clf.hands().ok_or("no hand path")?.shape.card.fusion_photo_weight;
+    let served_w = clf.hands().ok_or("no hand path")?.shape.card.fusion_photo_weight;
     let kh = HandCache::open(kaggle).ok_or("no hand cache")?;
     let dh = HandCache::open(dev).ok_or("no dev hand cache")?;
     let train_hands = kh.labelled(kaggle, Split::Train);
@@ -260,16 +309,48 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
     let files: Vec<String> = (0..n).map(|i| dev.file(Split::Val, i).to_string()).collect();
     let labels = dev.labels(Split::Val).to_vec();
     let photo = clf.probabilities(&(0..n).map(|i| dev.pixels(Split::Val, i)).collect::<Vec<_>>())?;
-    let mut answers: Vec<Vec<f32>> = photo.chunks_exact(NUM_CLASSES).map(<[f32]>::to_vec).collect();
-    let mut base = answers.clone();
+    // The Kaggle signer's held-out photos: the photo CNN's answers and the hands found.
+    let nk = kaggle.len(Split::Val);
+    let kphoto = clf.probabilities(&(0..nk).map(|i| kaggle.pixels(Split::Val, i)).collect::<Vec<_>>())?;
+    let krows: Vec<(usize, asl::handshape::LabelledHand)> = (0..nk)
+        .filter_map(|i| {
+            let h = kh.entries[kaggle.header.n_train + i].hand.as_ref()?;
+            Some((
+                i,
+                asl::handshape::LabelledHand {
+                    class: kaggle.labels(Split::Val)[i] as usize,
+                    landmarks: h.landmarks,
+                    handedness_right: h.handedness_right,
+                },
+            ))
+        })
+        .collect();
+    // Handshape probabilities (temperature applied) per dev photo: without other signers, and
+    // leaving each photo's source out; per Kaggle photo: without, and with all other signers.
+    let mut dev_base: Vec<Option<Vec<f32>>> = vec![None; n];
+    let mut dev_loso: Vec<Option<Vec<f32>>> = vec![None; n];
+    let mut kaggle_base: Vec<Option<Vec<f32>>> = vec![None; nk];
+    let mut kaggle_all: Vec<Option<Vec<f32>>> = vec![None; nk];
     // None: no other signers (the baseline); Some(s): all of the table but source s ("" = all).
     let mut runs: Vec<Option<String>> = vec![None, Some(String::new())];
-    runs.extend(table_sources.iter().cloned().map(Some));
+    // Leaving out a source only matters where the photos read include it.
+    runs.extend(
+        table_sources
+            .iter()
+            .filter(|s| !always_excluded.contains(s) && files.iter().any(|f| asl::eval::source_of(f) == s.as_str()))
+            .cloned()
+            .map(Some),
+    );
     for held in runs {
         let cfg = asl::handshape::HandTrainConfig {
             seed,
             other_signers_repeat: if held.is_some() { repeat } else { 0 },
-            excluded_signer_sources: held.iter().filter(|h| !h.is_empty()).cloned().collect(),
+            excluded_signer_sources: held
+                .iter()
+                .filter(|h| !h.is_empty())
+                .chain(always_excluded)
+                .cloned()
+                .collect(),
             ..Default::default()
         };
         let t = std::time::Instant::now();
@@ -281,11 +362,23 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
             100.0 * kaggle_acc,
             t.elapsed().as_secs_f64()
         );
+        if held.as_deref().is_none_or(str::is_empty) {
+            let feats: Vec<_> = krows.iter().map(|(_, h)| h.features()).collect();
+            let p = m.probabilities(&feats)?;
+            let slot = if held.is_none() {
+                &mut kaggle_base
+            } else {
+                &mut kaggle_all
+            };
+            for ((i, _), p) in krows.iter().zip(p.chunks_exact(NUM_CLASSES)) {
+                slot[*i] = Some(p.to_vec());
+            }
+        }
         for i in 0..n {
             let src = asl::eval::source_of(&files[i]);
             let mine = match held.as_deref() {
                 None => true,
-                Some("") => !table_sources.iter().any(|s| s == src),
+                Some("") => !table_sources.iter().any(|s| s == src) || always_excluded.iter().any(|s| s == src),
                 Some(h) => src == h,
             };
             let Some(h) = dh.entries[dev.header.n_train + i].hand.as_ref().filter(|_| mine) else {
@@ -297,19 +390,80 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
                 handedness_right: h.handedness_right,
             };
             let p = m.probabilities(&[hand.features()])?;
-            let fused = fuse(&p, &photo[i * NUM_CLASSES..(i + 1) * NUM_CLASSES], w);
             if held.is_none() {
-                base[i] = fused;
+                dev_base[i] = Some(p);
             } else {
-                answers[i] = fused;
+                dev_loso[i] = Some(p);
             }
         }
     }
+    // Each photo's answer: fused where a hand was found, else the photo CNN's. The photo
+    // weight is `w_sure` where the CNN's top probability reaches `tau`, else `w`.
+    let top = |p: &[f32]| p.iter().copied().fold(0.0f32, f32::max);
+    let gated = |hands: &[Option<Vec<f32>>], photo: &[f32], w: f32, tau: f32, w_sure: f32| -> Vec<Vec<f32>> {
+        hands
+            .iter()
+            .zip(photo.chunks_exact(NUM_CLASSES))
+            .map(|(h, p)| {
+                let w = if top(p) >= tau { w_sure } else { w };
+                h.as_ref().map_or_else(|| p.to_vec(), |h| fuse(h, p, w))
+            })
+            .collect()
+    };
+    let answer = |hands: &[Option<Vec<f32>>], photo: &[f32], w: f32| gated(hands, photo, w, f32::INFINITY, w);
     let r = Truth { labels, files };
+    let base = answer(&dev_base, &photo, served_w);
+    let answers = answer(&dev_loso, &photo, served_w);
     report("Kaggle signer only", &r, &base);
     letters("Kaggle signer only", &r, &base);
     report("+ other signers, LOSO", &r, &answers);
     letters("+ other signers, LOSO", &r, &answers);
+    // The photo CNN's weight in the fusion, on both kinds of photos.
+    let klabels = kaggle.labels(Split::Val);
+    let kaggle_accuracy = |a: &[Vec<f32>]| {
+        let right = a.iter().zip(klabels).filter(|(p, y)| argmax(p) == **y as usize).count();
+        100.0 * right as f64 / nk.max(1) as f64
+    };
+    println!(
+        "photo CNN alone: Kaggle held-out {:.2} %",
+        kaggle_accuracy(&answer(&vec![None; nk], &kphoto, 0.0))
+    );
+    for w in [0.0f32, 0.125, 0.25, 0.5, 1.0, 2.0] {
+        println!(
+            "photo weight {w}: Kaggle held-out {:.2} % (without other signers {:.2} %)",
+            kaggle_accuracy(&answer(&kaggle_all, &kphoto, w)),
+            kaggle_accuracy(&answer(&kaggle_base, &kphoto, w))
+        );
+        report(
+            &format!("  dev LOSO, photo weight {w}"),
+            &r,
+            &answer(&dev_loso, &photo, w),
+        );
+    }
+    // A gate: the photo CNN's weight raised where it is sure (its training signer's look?).
+    let share_sure = |photo: &[f32], tau: f32| {
+        let rows = photo.chunks_exact(NUM_CLASSES);
+        let n = rows.len().max(1);
+        100.0 * rows.filter(|p| top(p) >= tau).count() as f64 / n as f64
+    };
+    for tau in [0.6f32, 0.7, 0.8, 0.85, 0.88] {
+        println!(
+            "photo CNN max p >= {tau}: Kaggle {:.1} % of photos, dev {:.1} %",
+            share_sure(&kphoto, tau),
+            share_sure(&photo, tau)
+        );
+        for w_hi in [0.5f32, 1.0] {
+            println!(
+                "gate {tau} -> weight {w_hi}: Kaggle held-out {:.2} %",
+                kaggle_accuracy(&gated(&kaggle_all, &kphoto, served_w, tau, w_hi))
+            );
+            report(
+                &format!("  dev LOSO gate {tau}/{w_hi}"),
+                &r,
+                &gated(&dev_loso, &photo, served_w, tau, w_hi),
+            );
+        }
+    }
     // Words as `asl word-eval --data asl-ood-dev.zip` spells them (2,000 lexicon words and
     // names, each letter a random dev photo of it), from each set of answers.
     for (name, a) in [("Kaggle signer only", &base), ("+ other signers, LOSO", &answers)] {
@@ -337,14 +491,34 @@ fn leave_one_source_out(kaggle: &Cache, dev: &Cache, model: &Path, repeat: usize
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("export") {
-        let [dev, out] = [1, 2].map(|i| PathBuf::from(args.get(i).cloned().unwrap_or_default()));
-        return export(&Cache::open(&dev)?, &out);
+        let out = PathBuf::from(args.get(1).cloned().unwrap_or_default());
+        // Caches are folders; a `.json` argument is a list of landmark-only rows.
+        let (landmark_files, cache_dirs): (Vec<PathBuf>, Vec<PathBuf>) = args[2.min(args.len())..]
+            .iter()
+            .map(PathBuf::from)
+            .partition(|p| p.extension().is_some_and(|e| e == "json"));
+        let caches = cache_dirs
+            .iter()
+            .map(|p| Cache::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        return export(&caches, &landmark_files, &out);
     }
     if args.first().map(String::as_str) == Some("loso") {
         let [kaggle, dev, model] = [1, 2, 3].map(|i| PathBuf::from(args.get(i).cloned().unwrap_or_default()));
         let repeat = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(8);
         let seed = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
-        return leave_one_source_out(&Cache::open(&kaggle)?, &Cache::open(&dev)?, &model, repeat, seed);
+        let always_excluded: Vec<String> = args
+            .get(6)
+            .map(|s| s.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default();
+        return leave_one_source_out(
+            &Cache::open(&kaggle)?,
+            &Cache::open(&dev)?,
+            &model,
+            repeat,
+            seed,
+            &always_excluded,
+        );
     }
     if args.first().map(String::as_str) != Some("crops") {
         return Err("usage: hand_research crops|loso|export ... (see the file's header)".into());
