@@ -263,8 +263,9 @@ pub fn prep_cmd(ws: &Workspace, a: PrepArgs, json: bool) -> CliResult {
     }
     if let Some((rate, steps)) = hands {
         println!(
-            "hand found in {:.1}% of the photos (by cascade step 1-7: {:?}; none: {})",
+            "hand found in {:.1}% of the photos (by cascade step 1-{}: {:?}; none: {})",
             rate * 100.0,
+            steps.len() - 1,
             &steps[1..],
             steps[0]
         );
@@ -327,7 +328,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub fusion_weight: Option<f32>,
     /// Copies of each embedded other signer's hand in the handshape model's training set
-    /// (landmarks of MIT-licensed photos of other people; 0 = the training photos alone).
+    /// (landmarks of MIT-licensed and public-domain photos of other people; 0 = the training photos alone).
     #[arg(long, value_name = "N")]
     pub other_signers: Option<usize>,
 }
