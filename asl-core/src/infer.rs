@@ -360,12 +360,11 @@ impl HandStage {
             .map(|(_, l, right)| crate::handshape::features::photo_features(&l.map(|p| p.map(f64::from)), *right))
             .collect();
         let shape = self.shape.probabilities(&feats)?;
-        let w = self.shape.card.fusion_photo_weight;
         let mut answered = Vec::with_capacity(hands.len());
         for ((i, _, _), hp) in hands.iter().zip(shape.chunks_exact(NUM_CLASSES)) {
             if hp.iter().all(|v| v.is_finite()) {
                 let row = &mut probs[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-                let fused = fuse(hp, row, w);
+                let fused = fuse(hp, row, self.shape.photo_weight(row));
                 row.copy_from_slice(&fused);
                 answered.push(*i);
             }

@@ -20,7 +20,7 @@ pub mod signers;
 pub mod stage;
 pub mod train;
 
-pub use model::{HandshapeModel, HandshapeModelCard};
+pub use model::{FusionGate, HandshapeModel, HandshapeModelCard};
 pub use stage::{HandsMode, PipelineInfo, build_hand_stage};
 pub use train::{HandTrainConfig, LabelledHand, train_handshape_model};
 

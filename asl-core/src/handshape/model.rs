@@ -70,6 +70,10 @@ pub struct HandshapeModelCard {
     /// path alone); chosen on other people's photos (README, "Other people's hands").
     #[serde(default)]
     pub fusion_photo_weight: f32,
+    /// Where the photo CNN is sure, its weight in the fused answer is raised (none: the same
+    /// weight everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion_gate: Option<FusionGate>,
     /// Softmax temperature of the handshape logits. The MLP is trained to near-certainty on
     /// one signer's hands; on other people's it is as sure when wrong, and the word decoder
     /// then believes a misread letter over the lexicon. > 1 softens it (README).
@@ -79,6 +83,43 @@ pub struct HandshapeModelCard {
 
 fn one() -> f32 {
     1.0
+}
+
+/// The photo CNN's weight where it is sure: `w = photo_weight` when the CNN's top probability
+/// reaches `photo_confidence`, else the card's `fusion_photo_weight`. A CNN trained on many
+/// photos of one signer is sure of itself on that signer's photos (and right) but seldom on
+/// other people's, so the gate gives it that signer's photos and leaves other people to the
+/// hand path (docs/hands/classifier.md, sections 11.9 and 11.11).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FusionGate {
+    /// The CNN's top probability from which it weighs `photo_weight`, in (0, 1].
+    pub photo_confidence: f32,
+    /// The CNN's weight there, ≥ 0.
+    pub photo_weight: f32,
+}
+
+impl FusionGate {
+    /// The gate at `photo_confidence` with the photo CNN's full weight (1) above it.
+    pub fn at(photo_confidence: f32) -> FusionGate {
+        FusionGate {
+            photo_confidence,
+            photo_weight: 1.0,
+        }
+    }
+
+    /// `None` when both values are in range, else what is wrong.
+    pub fn problem(&self) -> Option<String> {
+        if !(self.photo_confidence > 0.0 && self.photo_confidence <= 1.0) {
+            return Some(format!(
+                "the gate's confidence {} is not in (0, 1]",
+                self.photo_confidence
+            ));
+        }
+        if !(self.photo_weight >= 0.0 && self.photo_weight.is_finite()) {
+            return Some(format!("the gate's photo weight {} is not >= 0", self.photo_weight));
+        }
+        None
+    }
 }
 
 /// A trained handshape classifier, ready for inference.
@@ -125,6 +166,9 @@ impl HandshapeModel {
         if !(card.temperature > 0.0 && card.temperature.is_finite()) {
             return Err(bad(format!("temperature {} is not positive", card.temperature)));
         }
+        if let Some(problem) = card.fusion_gate.as_ref().and_then(FusionGate::problem) {
+            return Err(bad(problem));
+        }
         if card.feature_std.iter().any(|s| s.is_nan() || *s <= 0.0) {
             return Err(bad("a feature standard deviation is not positive".into()));
         }
@@ -157,6 +201,15 @@ impl HandshapeModel {
             .and_then(|f| f.sync_all())
             .map_err(io(tmp.clone()))?;
         std::fs::rename(&tmp, &weights).map_err(io(weights))
+    }
+
+    /// The photo CNN's weight in the fused answer of a photo whose CNN answer is `photo`.
+    pub fn photo_weight(&self, photo: &[f32]) -> f32 {
+        let top = photo.iter().copied().fold(0.0f32, f32::max);
+        match self.card.fusion_gate {
+            Some(g) if top >= g.photo_confidence => g.photo_weight,
+            _ => self.card.fusion_photo_weight,
+        }
     }
 
     /// Softmax probabilities, row-major `n × 29`, for raw (unstandardised) feature vectors.

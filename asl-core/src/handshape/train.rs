@@ -70,6 +70,12 @@ pub struct HandTrainConfig {
     pub min_hands: usize,
     /// Recorded in the card: see [`HandshapeModelCard::fusion_photo_weight`].
     pub fusion_photo_weight: f32,
+    /// Recorded in the card: see [`HandshapeModelCard::fusion_gate`]. Off by default: with
+    /// the CNN trained on the same photos as the hand path it costs other people more than it
+    /// gives the training signer; with a CNN trained on more of that signer's photos
+    /// (`TrainConfig::photo_model`) it costs them nothing (docs/hands/classifier.md, 11.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion_gate: Option<super::FusionGate>,
     /// Recorded in the card: see [`HandshapeModelCard::temperature`].
     pub temperature: f32,
 }
@@ -105,6 +111,7 @@ impl Default for HandTrainConfig {
             // letter over the lexicon; dev words read right 5/55 at T = 1, 14-15/55 at 5-8
             // (README, "Other people's hands").
             fusion_photo_weight: 0.125,
+            fusion_gate: None,
             temperature: 8.0,
         }
     }
@@ -121,6 +128,12 @@ impl HandTrainConfig {
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return bad("the temperature must be positive");
+        }
+        if !(self.fusion_photo_weight >= 0.0 && self.fusion_photo_weight.is_finite()) {
+            return bad("the fusion's photo weight must be >= 0");
+        }
+        if let Some(problem) = self.fusion_gate.as_ref().and_then(super::FusionGate::problem) {
+            return bad(&problem);
         }
         if !(self.prior_weight >= 0.0 && self.prior_weight.is_finite()) {
             return bad("the prior weight must be >= 0");
@@ -312,6 +325,7 @@ fn fit(
         training: serde_json::to_value(cfg).unwrap_or_default(),
         metrics: serde_json::Value::Null,
         fusion_photo_weight: cfg.fusion_photo_weight,
+        fusion_gate: cfg.fusion_gate,
         temperature: cfg.temperature,
     };
     Ok(Fitted {
@@ -404,6 +418,7 @@ mod tests {
             other_signers_repeat: 0,
             // The model's own probabilities (serving softens them).
             temperature: 1.0,
+            fusion_gate: Some(super::super::FusionGate::at(0.8)),
             ..HandTrainConfig::default()
         };
         let model = train_handshape_model(&train, &val, &cfg, "flex", &NoProgress, &Cancel::new()).expect("trains");
@@ -423,6 +438,31 @@ mod tests {
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
         // Classes never trained (here `nothing`) stay unlikely.
         assert!(a.chunks_exact(NUM_CLASSES).all(|p| p[crate::classes::NOTHING] < 0.05));
+
+        // The gate travels in the card: the photo CNN weighs 1 where it is at least 0.8 sure.
+        let mut sure = vec![0.2 / 28.0; NUM_CLASSES];
+        sure[3] = 0.8;
+        let unsure = vec![1.0 / NUM_CLASSES as f32; NUM_CLASSES];
+        assert_eq!(loaded.card.fusion_gate, cfg.fusion_gate);
+        assert_eq!(loaded.photo_weight(&sure), 1.0);
+        assert_eq!(loaded.photo_weight(&unsure), cfg.fusion_photo_weight);
+        let ungated = HandshapeModel::from_parts(
+            HandshapeModelCard {
+                fusion_gate: None,
+                ..loaded.card.clone()
+            },
+            LandmarkMlp::new(&cfg.hidden, &device),
+            device.clone(),
+        );
+        assert_eq!(ungated.photo_weight(&sure), cfg.fusion_photo_weight);
+        // A hand-edited card with a gate out of range is refused on load, saying why.
+        let card_path = dir.path().join(super::super::model::HANDSHAPE_CARD_FILE);
+        let edited = std::fs::read_to_string(&card_path)
+            .expect("card")
+            .replace("\"photo_confidence\": 0.8", "\"photo_confidence\": 1.5");
+        std::fs::write(&card_path, edited).expect("writes");
+        let err = HandshapeModel::load(dir.path(), &device).expect_err("refused");
+        assert!(err.to_string().contains("confidence 1.5"), "{err}");
     }
 
     #[test]
@@ -440,6 +480,26 @@ mod tests {
         };
         let err = train_handshape_model(&hands, &[], &bad, "flex", &NoProgress, &Cancel::new());
         assert!(matches!(err, Err(HandshapeError::BadConfig(_))));
+        for bad in [
+            HandTrainConfig {
+                fusion_photo_weight: -1.0,
+                ..HandTrainConfig::default()
+            },
+            HandTrainConfig {
+                fusion_gate: Some(super::super::FusionGate::at(0.0)),
+                ..HandTrainConfig::default()
+            },
+            HandTrainConfig {
+                fusion_gate: Some(super::super::FusionGate {
+                    photo_confidence: 0.8,
+                    photo_weight: f32::NAN,
+                }),
+                ..HandTrainConfig::default()
+            },
+        ] {
+            let err = train_handshape_model(&hands, &[], &bad, "flex", &NoProgress, &Cancel::new());
+            assert!(matches!(err, Err(HandshapeError::BadConfig(_))), "{bad:?}");
+        }
     }
 
     /// 2 augmented copies a hand, 7 prior hands a letter weighing half the real ones.
