@@ -341,6 +341,79 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
 }
 
 #[test]
+fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
+    let l = layout::scan(&synthetic(12, 48)).unwrap();
+    let caches = tempfile::tempdir().unwrap();
+    let out = prepare(
+        &l,
+        caches.path(),
+        &PrepConfig {
+            image_size: 48,
+            val_fraction: 0.25,
+            seed: 3,
+        },
+    );
+    let cache = &out.cache;
+    let work = tempfile::tempdir().unwrap();
+    let cfg = small_config(2);
+    let _serial = one_training_at_a_time();
+    let run = |cfg: &TrainConfig, name: &str| {
+        train::train(
+            cache,
+            cfg,
+            Lineage::of(cache),
+            &work.path().join(name).join("run"),
+            &work.path().join(name).join("model"),
+            &mut train::NoCallback,
+            &NoProgress,
+            &Cancel::new(),
+        )
+    };
+    let source = run(&cfg, "source").unwrap();
+
+    // Asked for another architecture, the taker gets the source's CNN: no epoch runs, and the
+    // CNN answers every photo exactly as in the source folder.
+    let taker = TrainConfig {
+        model: ModelConfig::new().with_input_size(48).with_width(8),
+        photo_model: Some(source.model_dir.clone()),
+        ..cfg.clone()
+    };
+    let taken = run(&taker, "taker").unwrap();
+    assert_eq!(taken.stop, train::StopReason::PhotoModelTaken);
+    assert!(taken.history.is_empty());
+    let (mut a, mut b) = (
+        Classifier::load(&source.model_dir).unwrap(),
+        Classifier::load(&taken.model_dir).unwrap(),
+    );
+    let _ = (a.take_hands(), b.take_hands());
+    assert_eq!(b.card.architecture, a.card.architecture);
+    let pixels: Vec<&[u8]> = (0..cache.len(Split::Val))
+        .map(|i| cache.pixels(Split::Val, i))
+        .collect();
+    assert_eq!(a.probabilities(&pixels).unwrap(), b.probabilities(&pixels).unwrap());
+    // The card says where the CNN came from and what it measured there.
+    let record = &b.card.extra[train::PHOTO_MODEL_CARD_KEY];
+    assert_eq!(record["name"], a.card.name.as_str());
+    assert_eq!(record["metrics"], a.card.metrics);
+    assert_eq!(b.card.training["photo_model"], source.model_dir.to_str().unwrap());
+
+    // Refused, with nothing written: the hand path off (the result would be a copy), and a
+    // folder that holds no model.
+    let off = TrainConfig {
+        hands: asl::handshape::HandsMode::Off,
+        ..taker.clone()
+    };
+    assert!(matches!(run(&off, "off"), Err(train::TrainError::BadConfig(_))));
+    let nowhere = TrainConfig {
+        photo_model: Some(work.path().join("no-such-model")),
+        ..taker.clone()
+    };
+    let err = run(&nowhere, "nowhere").unwrap_err();
+    assert!(err.to_string().contains("no-such-model"), "{err}");
+    assert!(!work.path().join("off/model").exists() && !work.path().join("nowhere/model").exists());
+}
+
+#[test]
 fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
     let l = layout::scan(&synthetic(12, 48)).unwrap();
     let caches = tempfile::tempdir().unwrap();

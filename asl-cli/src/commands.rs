@@ -327,6 +327,14 @@ pub struct TrainArgs {
     /// handshape model alone).
     #[arg(long)]
     pub fusion_weight: Option<f32>,
+    /// Where the photo CNN's top probability reaches TAU, its weight becomes 1 (the photos of
+    /// the signer it knows). Pays with --photo-model; off by default.
+    #[arg(long, value_name = "TAU")]
+    pub fusion_gate: Option<f32>,
+    /// Take the photo CNN from this model folder (e.g. one trained with --hands off on a larger
+    /// archive) and train only the hand path on this data.
+    #[arg(long, value_name = "DIR")]
+    pub photo_model: Option<PathBuf>,
     /// Copies of each embedded other signer's hand in the handshape model's training set
     /// (landmarks of MIT-licensed and public-domain photos of other people; 0 = the training photos alone).
     #[arg(long, value_name = "N")]
@@ -390,6 +398,12 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     }
     if let Some(v) = a.other_signers {
         cfg.handshape.other_signers_repeat = v
+    }
+    if let Some(tau) = a.fusion_gate {
+        cfg.handshape.fusion_gate = Some(asl_core::handshape::FusionGate::at(tau))
+    }
+    if let Some(dir) = &a.photo_model {
+        cfg.photo_model = Some(dir.clone())
     }
     Ok(cfg)
 }

@@ -825,6 +825,12 @@ pub fn run_study(
 fn open_study(dir: &Path, name: &str, config: &StudyConfig, observer: &dyn StudyObserver) -> Result<Study, HpoError> {
     config.space.validate()?;
     config.base.validate().map_err(|e| HpoError::BadSpace(e.to_string()))?;
+    if config.base.photo_model.is_some() {
+        // Every trial would take the same CNN: the search would search nothing.
+        return Err(HpoError::BadSpace(
+            "the base configuration takes its photo CNN from a model folder (photo_model): a search trains the CNN".into(),
+        ));
+    }
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut study = match Study::load(dir)? {
         Some(s) => {
@@ -1449,6 +1455,17 @@ mod tests {
             tpe_sum / 8.0,
             rnd_sum / 8.0
         );
+    }
+
+    #[test]
+    fn a_search_refuses_a_base_that_takes_its_photo_cnn_from_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = bowl_config(SamplerKind::Tpe, 1, 2);
+        config.base.photo_model = Some(dir.path().join("some-model"));
+        let quiet = |_: &str| {};
+        let err = run_study(dir.path(), "bowl", &config, &Bowl, &quiet, &Cancel::new()).unwrap_err();
+        assert!(matches!(&err, HpoError::BadSpace(m) if m.contains("photo_model")), "{err}");
+        assert!(Study::load(dir.path()).unwrap().is_none(), "nothing written");
     }
 
     #[test]

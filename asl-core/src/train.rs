@@ -117,6 +117,12 @@ pub struct TrainConfig {
     pub hands: crate::handshape::HandsMode,
     /// How the handshape classifier of the hand path is trained.
     pub handshape: crate::handshape::HandTrainConfig,
+    /// Take the photo CNN from this model folder instead of training one, and train only the
+    /// hand path here: e.g. a CNN trained with `--hands off` on a larger archive of the
+    /// training signer, the hands from sharper photos (docs/hands/classifier.md, 11.11).
+    /// Its architecture replaces `model`; its input size must be the cache's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_model: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -142,6 +148,7 @@ impl Default for TrainConfig {
             device: model::default_device_name().to_string(),
             hands: Default::default(),
             handshape: Default::default(),
+            photo_model: None,
         }
     }
 }
@@ -241,6 +248,9 @@ pub enum StopReason {
     TimeBudget,
     /// The callback asked to stop ([`Control::Stop`]).
     Callback,
+    /// No epoch ran: the photo CNN was taken from another model folder
+    /// ([`TrainConfig::photo_model`]).
+    PhotoModelTaken,
 }
 
 /// Resume state, written with every checkpoint.
@@ -628,6 +638,9 @@ pub fn train(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<TrainOutcome, TrainError> {
+    if let Some(source) = &cfg.photo_model {
+        return train_hand_path_only(cache, cfg, source, lineage, run_dir, model_dir, progress, cancel);
+    }
     let n_train = checked_inputs(cache, cfg)?;
     fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
     let device = model::device(&cfg.device)?;
@@ -688,6 +701,83 @@ pub fn train(
         progress,
         cancel,
     )
+}
+
+/// [`TrainConfig::photo_model`]: the model folder gets the photo CNN of `source` (its weights
+/// become the run's best weights) and a hand path trained on `cache`.
+#[allow(clippy::too_many_arguments)]
+fn train_hand_path_only(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    source: &Path,
+    lineage: Lineage,
+    run_dir: &Path,
+    model_dir: &Path,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<TrainOutcome, TrainError> {
+    if cfg.hands == crate::handshape::HandsMode::Off {
+        return Err(TrainError::BadConfig(
+            "a photo model with the hand path off would be a copy of it: use --hands on or auto".into(),
+        ));
+    }
+    let source_card = ModelCard::load(source)?;
+    let cfg = TrainConfig {
+        model: source_card.architecture.clone(),
+        ..cfg.clone()
+    };
+    checked_inputs(cache, &cfg)?;
+    if source_card.normalization != infer::normalization() {
+        return Err(TrainError::BadConfig(format!(
+            "{}: its photo CNN was trained with another input normalisation than this asl's",
+            source.display()
+        )));
+    }
+    let device = model::device(&cfg.device)?;
+    let weights = source.join(WEIGHTS_FILE);
+    let cnn: Cnn = cfg
+        .model
+        .init(&device)?
+        .try_load_file(&weights)
+        .map_err(|e| TrainError::Checkpoint {
+            path: weights.clone(),
+            problem: format!("{e:?}"),
+        })?;
+    fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
+    let best_path = run_dir.join("best.bpk");
+    cnn.save_file(&best_path).map_err(|e| TrainError::Checkpoint {
+        path: best_path.clone(),
+        problem: format!("{e:?}"),
+    })?;
+    let state = RunState {
+        config: cfg.clone(),
+        epochs_done: 0,
+        planned_epochs: 0,
+        best_val_loss: f64::NAN,
+        best_epoch: 0,
+        history: Vec::new(),
+        stop: Some(StopReason::PhotoModelTaken),
+        train_seconds: 0.0,
+    };
+    write_model_folder(
+        cache, &cfg, lineage, run_dir, model_dir, &device, state, 0, progress, cancel,
+    )
+}
+
+/// `model.json`'s record of where a taken photo CNN came from ([`TrainConfig::photo_model`]).
+pub const PHOTO_MODEL_CARD_KEY: &str = "photo_model";
+
+/// What the card says of the model folder `source` whose photo CNN was taken: its path, name,
+/// data and validation metrics (the photos it was trained on decide what its figures mean).
+fn photo_model_record(source: &Path) -> Result<serde_json::Value, TrainError> {
+    let card = ModelCard::load(source)?;
+    Ok(serde_json::json!({
+        "from": source,
+        "name": card.name,
+        "created_at": card.created_at,
+        "lineage": card.lineage,
+        "metrics": card.metrics,
+    }))
 }
 
 /// A fresh model, optimiser and state, or those of the run folder's last checkpoint (whose
@@ -893,6 +983,10 @@ fn write_model_folder(
             problem: format!("{e:?}"),
         })?;
     let mut card = new_model_card(cfg, model_dir, &best, lineage, &state.history);
+    if let Some(source) = &cfg.photo_model {
+        card.extra
+            .insert(PHOTO_MODEL_CARD_KEY.into(), photo_model_record(source)?);
+    }
     let (hands, pipeline) = build_hand_path(cache, cfg, device, tmp.path(), progress, cancel)?;
     card.pipeline = pipeline;
     let clf = Classifier::from_parts(card.clone(), model_dir.to_path_buf(), best, device.clone()).with_hands(hands);

@@ -34,7 +34,8 @@ pub struct Run {
     /// Epoch whose weights were kept (lowest validation loss).
     #[pyo3(get)]
     best_epoch: usize,
-    /// Why training stopped: ``completed``, ``early_stopped``, ``time_budget`` or ``callback``.
+    /// Why training stopped: ``completed``, ``early_stopped``, ``time_budget``, ``callback`` or
+    /// ``photo_model_taken`` (no epoch: the photo CNN came from another model folder).
     #[pyo3(get)]
     stop: String,
     #[pyo3(get)]
