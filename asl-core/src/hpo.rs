@@ -828,7 +828,8 @@ fn open_study(dir: &Path, name: &str, config: &StudyConfig, observer: &dyn Study
     if config.base.photo_model.is_some() {
         // Every trial would take the same CNN: the search would search nothing.
         return Err(HpoError::BadSpace(
-            "the base configuration takes its photo CNN from a model folder (photo_model): a search trains the CNN".into(),
+            "the base configuration takes its photo CNN from a model folder (photo_model): a search trains the CNN"
+                .into(),
         ));
     }
     fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -1464,7 +1465,10 @@ mod tests {
         config.base.photo_model = Some(dir.path().join("some-model"));
         let quiet = |_: &str| {};
         let err = run_study(dir.path(), "bowl", &config, &Bowl, &quiet, &Cancel::new()).unwrap_err();
-        assert!(matches!(&err, HpoError::BadSpace(m) if m.contains("photo_model")), "{err}");
+        assert!(
+            matches!(&err, HpoError::BadSpace(m) if m.contains("photo_model")),
+            "{err}"
+        );
         assert!(Study::load(dir.path()).unwrap().is_none(), "nothing written");
     }
 

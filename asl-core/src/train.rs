@@ -771,8 +771,10 @@ pub const PHOTO_MODEL_CARD_KEY: &str = "photo_model";
 /// data and validation metrics (the photos it was trained on decide what its figures mean).
 fn photo_model_record(source: &Path) -> Result<serde_json::Value, TrainError> {
     let card = ModelCard::load(source)?;
+    // A relative path would mean nothing once the card is read from elsewhere.
+    let from = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
     Ok(serde_json::json!({
-        "from": source,
+        "from": from,
         "name": card.name,
         "created_at": card.created_at,
         "lineage": card.lineage,
