@@ -231,6 +231,20 @@ fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
+/// Twelve synthetic photos a class at 48 px, a quarter held out, cached in a temporary
+/// folder that lives as long as the returned guard.
+fn small_cache() -> (tempfile::TempDir, prep::PrepOutcome) {
+    let l = layout::scan(&synthetic(12, 48)).unwrap();
+    let caches = tempfile::tempdir().unwrap();
+    let cfg = PrepConfig {
+        image_size: 48,
+        val_fraction: 0.25,
+        seed: 3,
+    };
+    let out = prepare(&l, caches.path(), &cfg);
+    (caches, out)
+}
+
 fn small_config(epochs: usize) -> TrainConfig {
     TrainConfig {
         model: ModelConfig::new()
@@ -342,17 +356,7 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
 
 #[test]
 fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
-    let l = layout::scan(&synthetic(12, 48)).unwrap();
-    let caches = tempfile::tempdir().unwrap();
-    let out = prepare(
-        &l,
-        caches.path(),
-        &PrepConfig {
-            image_size: 48,
-            val_fraction: 0.25,
-            seed: 3,
-        },
-    );
+    let (_caches, out) = small_cache();
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(2);
@@ -415,17 +419,7 @@ fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
 
 #[test]
 fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
-    let l = layout::scan(&synthetic(12, 48)).unwrap();
-    let caches = tempfile::tempdir().unwrap();
-    let out = prepare(
-        &l,
-        caches.path(),
-        &PrepConfig {
-            image_size: 48,
-            val_fraction: 0.25,
-            seed: 3,
-        },
-    );
+    let (_caches, out) = small_cache();
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(3);

@@ -203,6 +203,17 @@ impl HandshapeModel {
         std::fs::rename(&tmp, &weights).map_err(io(weights))
     }
 
+    /// The same weights serving `cfg`'s fusion and temperature, the card recording `cfg`
+    /// (a model trained with the same [`HandTrainConfig::fitting_part`] and other serving
+    /// settings).
+    pub(crate) fn serving(mut self, cfg: &super::HandTrainConfig) -> HandshapeModel {
+        self.card.fusion_photo_weight = cfg.fusion_photo_weight;
+        self.card.fusion_gate = cfg.fusion_gate;
+        self.card.temperature = cfg.temperature;
+        self.card.training = serde_json::to_value(cfg).unwrap_or_default();
+        self
+    }
+
     /// The photo CNN's weight in the fused answer of a photo whose CNN answer is `photo`.
     pub fn photo_weight(&self, photo: &[f32]) -> f32 {
         let top = photo.iter().copied().fold(0.0f32, f32::max);

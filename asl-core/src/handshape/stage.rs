@@ -127,7 +127,7 @@ pub fn build_hand_stage(
     };
     let rate = hands.detection_rate();
     let model = match trained_before(cache, cfg, &device) {
-        Some(m) => m,
+        Some(m) => m.serving(cfg),
         None => {
             let train = hands.labelled(cache, Split::Train);
             let val = hands.labelled(cache, Split::Val);
@@ -203,7 +203,8 @@ fn probe(
 }
 
 /// Where the handshape model trained on `cache` with `cfg` and the embedded prior is kept for
-/// reuse.
+/// reuse. Settings that only shape the served answer are not part of the key: a changed
+/// fusion gate or temperature serves the same weights rather than training them again.
 fn memo_dir(cache: &Cache, cfg: &HandTrainConfig) -> PathBuf {
     memo_dir_for(
         &cache.path,
@@ -213,7 +214,7 @@ fn memo_dir(cache: &Cache, cfg: &HandTrainConfig) -> PathBuf {
 }
 
 fn memo_dir_for(cache_path: &Path, cfg: &HandTrainConfig, tables: &[&str]) -> PathBuf {
-    let key = serde_json::to_string(cfg).unwrap_or_default();
+    let key = serde_json::to_string(&cfg.fitting_part()).unwrap_or_default();
     let mut h = sha2::Sha256::default();
     sha2::Digest::update(&mut h, key.as_bytes());
     // A model trained with another version's prior or other signers' hands is not this version's.
@@ -277,5 +278,12 @@ mod tests {
             ..cfg.clone()
         };
         assert_ne!(a, memo_dir_for(cache, &other, &["{prior 1}"]));
+        let served_otherwise = HandTrainConfig {
+            fusion_photo_weight: 1.0,
+            fusion_gate: Some(crate::handshape::FusionGate::at(0.8)),
+            temperature: 2.0,
+            ..cfg.clone()
+        };
+        assert_eq!(a, memo_dir_for(cache, &served_otherwise, &["{prior 1}"]));
     }
 }

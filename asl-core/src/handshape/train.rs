@@ -118,6 +118,19 @@ impl Default for HandTrainConfig {
 }
 
 impl HandTrainConfig {
+    /// This configuration with the settings that only shape the served answer (the fusion's
+    /// photo weight and gate, the temperature) at their defaults: what the MLP's weights
+    /// depend on, so a model trained with it can serve any of those settings.
+    pub(crate) fn fitting_part(&self) -> HandTrainConfig {
+        let serving = HandTrainConfig::default();
+        HandTrainConfig {
+            fusion_photo_weight: serving.fusion_photo_weight,
+            fusion_gate: serving.fusion_gate,
+            temperature: serving.temperature,
+            ..self.clone()
+        }
+    }
+
     fn validate(&self) -> Result<(), HandshapeError> {
         let bad = |m: &str| Err(HandshapeError::BadConfig(m.into()));
         if self.epochs == 0 || self.batch_size == 0 {
@@ -455,6 +468,19 @@ mod tests {
             device.clone(),
         );
         assert_eq!(ungated.photo_weight(&sure), cfg.fusion_photo_weight);
+        // The same weights serve another gate and temperature (a memoised model reused).
+        let softer = HandTrainConfig {
+            temperature: 4.0,
+            fusion_gate: None,
+            ..cfg.clone()
+        };
+        assert_eq!(softer.fitting_part(), cfg.fitting_part());
+        let reserved = loaded.clone().serving(&softer);
+        assert_eq!(reserved.photo_weight(&sure), cfg.fusion_photo_weight);
+        assert_eq!(reserved.card.training["temperature"], 4.0);
+        let c = reserved.probabilities(&feats).expect("runs");
+        let sharpest = |p: &[f32]| p.iter().copied().fold(0.0f32, f32::max);
+        assert!(sharpest(&c[..NUM_CLASSES]) < sharpest(&b[..NUM_CLASSES]));
         // A hand-edited card with a gate out of range is refused on load, saying why.
         let card_path = dir.path().join(super::super::model::HANDSHAPE_CARD_FILE);
         let edited = std::fs::read_to_string(&card_path)
