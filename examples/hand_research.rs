@@ -219,7 +219,7 @@ fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<()
     use asl::handshape::signers::{OtherSigners, SignerHand, SignerSource};
     let round = |v: f32| (v * 100.0).round() / 100.0;
     let mut hands = Vec::new();
-    let mut photos = 0;
+    let (mut photos, mut landmark_rows) = (0, 0);
     for file in landmark_files {
         let rows: Vec<SignerHand> = std::fs::read(file)
             .map_err(|e| e.to_string())
@@ -231,7 +231,7 @@ fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<()
         if let Some(h) = rows.iter().find(|h| asl::classes::class_index(&h.class).is_none()) {
             return Err(format!("{}: {} is not a class ({})", file.display(), h.class, h.file).into());
         }
-        photos += rows.len();
+        landmark_rows += rows.len();
         hands.extend(rows.into_iter().map(|h| SignerHand {
             handedness_right: round(h.handedness_right),
             landmarks: h.landmarks.map(|p| p.map(round)),
@@ -280,7 +280,11 @@ fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<()
     // One hand a line: reviewable diffs, still compact.
     let text = serde_json::to_string(&table)?.replace("},{\"source\"", "},\n{\"source\"");
     std::fs::write(out, text.as_bytes())?;
-    println!("{} hands of {photos} photos", table.hands.len());
+    println!(
+        "{} hands: {} found in {photos} photos, {landmark_rows} from landmark rows",
+        table.hands.len(),
+        table.hands.len() - landmark_rows
+    );
     Ok(())
 }
 
