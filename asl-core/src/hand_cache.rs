@@ -17,7 +17,7 @@ use crate::prep::{Cache, Split};
 use crate::progress::{Cancel, Progress};
 
 /// Bump when detection or the view changes what the landmarks mean.
-pub const HAND_CACHE_FORMAT: u32 = 2;
+pub const HAND_CACHE_FORMAT: u32 = 3;
 /// Photos probed before deciding whether a dataset shows hands at all.
 pub const PROBE_PHOTOS: usize = 100;
 

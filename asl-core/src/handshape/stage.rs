@@ -217,6 +217,8 @@ fn memo_dir_for(cache_path: &Path, cfg: &HandTrainConfig, tables: &[&str]) -> Pa
     let key = serde_json::to_string(&cfg.fitting_part()).unwrap_or_default();
     let mut h = sha2::Sha256::default();
     sha2::Digest::update(&mut h, key.as_bytes());
+    // Hands found by another cascade are other training hands.
+    sha2::Digest::update(&mut h, crate::hand_cache::HAND_CACHE_FORMAT.to_le_bytes());
     // A model trained with another version's prior or other signers' hands is not this version's.
     for table in tables {
         sha2::Digest::update(&mut h, table.as_bytes());
