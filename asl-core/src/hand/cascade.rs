@@ -218,7 +218,7 @@ pub fn grey(img: &RgbImage) -> RgbImage {
 }
 
 /// Each channel's 1st..99th percentile stretched linearly to 0..255 (clamped): a washed-out
-/// photo whose hand is barely lighter than its background gets its contrast back.
+/// photo whose hand differs little from its background gets its contrast back.
 pub fn auto_levels(img: &RgbImage) -> RgbImage {
     let n = img.pixels().len();
     let mut out = img.clone();
