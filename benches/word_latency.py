@@ -13,48 +13,23 @@ p50/p90 latency.
 Standard library only.
 """
 import argparse
-import io
-import json
 import statistics
 import sys
-import time
-import urllib.request
-import uuid
-import zipfile
 from pathlib import Path
+
+# The dev set's reader and the zip post are ood_words.py's (same folder).
+from ood_words import dev_photos, post_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def word_zip(dev_zip, source, word):
-    """The word's photos by `source`, zipped in spelling order."""
-    first = {}
-    with zipfile.ZipFile(dev_zip) as z:
-        for name in sorted(z.namelist()):
-            parts = name.split("/")
-            if len(parts) >= 2 and parts[-1].startswith(source + "__"):
-                first.setdefault(parts[-2], name)
-        missing = sorted({c for c in word if c not in first})
-        if missing:
-            sys.exit(f"{source} has no photo of {', '.join(missing)}")
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as out:
-            for i, letter in enumerate(word):
-                name = first[letter]
-                out.writestr(f"{i + 1:02d}_{name.split('/')[-1]}", z.read(name))
-    return buf.getvalue()
-
-
-def post(server, body, boundary):
-    req = urllib.request.Request(
-        server.rstrip("/") + "/predict",
-        data=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    t = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=120) as r:
-        answer = json.loads(r.read())
-    return (time.perf_counter() - t) * 1000, answer
+def word_photos(dev_zip, source, word):
+    """The word's photos by `source` (each letter's first in name order), in spelling order."""
+    photos = dev_photos(dev_zip)
+    missing = sorted({c for c in word if source not in photos.get(c, {})})
+    if missing:
+        sys.exit(f"{source} has no photo of {', '.join(missing)}")
+    return [min(photos[c][source]) for c in word]
 
 
 def main():
@@ -67,26 +42,22 @@ def main():
     args = ap.parse_args()
     if args.n < 1:
         sys.exit("-n must be at least 1")
-    zipped = word_zip(args.dev, args.source, args.word.upper())
-    boundary = uuid.uuid4().hex
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="zipfile"; filename="word.zip"\r\n'
-        "Content-Type: application/zip\r\n\r\n"
-    ).encode() + zipped + f"\r\n--{boundary}--\r\n".encode()
+    word = args.word.upper()
+    files = word_photos(args.dev, args.source, word)
     for _ in range(2):
-        post(args.server, body, boundary)
+        post_zip(args.server, files)
     times, answer = [], None
     for _ in range(args.n):
-        ms, answer = post(args.server, body, boundary)
-        times.append(ms)
+        answer, seconds = post_zip(args.server, files)
+        times.append(seconds * 1000)
     times.sort()
     paths = [
         f"{p['class']}:{p['answered_by']['path']}@{p['answered_by'].get('detection_step', '-')}"
         for p in answer["letters"]
     ]
-    print(f"answer {answer.get('text')!r} for {args.word.upper()!r}; paths: {paths}")
+    print(f"answer {answer.get('text')!r} for {word!r}; paths: {paths}")
     print(
-        f"{len(args.word)}-photo word ({args.source}, {len(zipped):,} bytes zipped), {args.n} posts: "
+        f"{len(word)}-photo word ({args.source}, {sum(len(d) for _, d in files):,} bytes of photos), {args.n} posts: "
         f"p50 {statistics.median(times):.0f} ms, p90 {times[max(0, int(0.9 * len(times)) - 1)]:.0f} ms, "
         f"min {times[0]:.0f} ms"
     )

@@ -173,14 +173,13 @@ fn a_corrupt_image_is_skipped_and_reported() {
 
 #[test]
 fn a_word_zip_spells_letters_and_spaces_and_refuses_anything_else() {
-    let l = layout::scan(&synthetic(4, 40)).unwrap();
-    let caches = tempfile::tempdir().unwrap();
     let cfg = PrepConfig {
         image_size: 32,
         val_fraction: 0.25,
         seed: 1,
     };
-    let cache = prepare(&l, caches.path(), &cfg).cache;
+    let (_caches, out) = synthetic_cache(4, 40, &cfg);
+    let cache = out.cache;
     let bytes = asl::word::word_zip_from_cache(&cache, Split::Val, "HI YO", 3).unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let names: Vec<String> = (0..zip.len())
@@ -230,21 +229,26 @@ fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
-/// Twelve synthetic photos a class at 48 px, a quarter held out, cached in a temporary
+/// `per_class` synthetic photos a class of `side` px, prepared with `cfg` in a temporary
 /// folder that lives as long as the returned guard.
-fn small_cache() -> (tempfile::TempDir, prep::PrepOutcome) {
-    let l = layout::scan(&synthetic(12, 48)).unwrap();
+fn synthetic_cache(per_class: usize, side: u32, cfg: &PrepConfig) -> (tempfile::TempDir, prep::PrepOutcome) {
+    let l = layout::scan(&synthetic(per_class, side)).unwrap();
     let caches = tempfile::tempdir().unwrap();
+    let out = prepare(&l, caches.path(), cfg);
+    (caches, out)
+}
+
+/// Twelve synthetic photos a class at 48 px, a quarter held out.
+fn small_cache() -> (tempfile::TempDir, prep::PrepOutcome) {
     let cfg = PrepConfig {
         image_size: 48,
         val_fraction: 0.25,
         seed: 3,
     };
-    let out = prepare(&l, caches.path(), &cfg);
-    (caches, out)
+    synthetic_cache(12, 48, &cfg)
 }
 
+/// Small and fast: learns the synthetic dataset, is saved, reloaded, and resumed.
 fn small_config(epochs: usize) -> TrainConfig {
     TrainConfig {
         model: ModelConfig::new()
@@ -269,17 +273,12 @@ fn small_config(epochs: usize) -> TrainConfig {
 
 #[test]
 fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
-    let l = layout::scan(&synthetic(60, 64)).unwrap();
-    let caches = tempfile::tempdir().unwrap();
-    let out = prepare(
-        &l,
-        caches.path(),
-        &PrepConfig {
-            image_size: 48,
-            val_fraction: 0.2,
-            seed: 3,
-        },
-    );
+    let prep_cfg = PrepConfig {
+        image_size: 48,
+        val_fraction: 0.2,
+        seed: 3,
+    };
+    let (_caches, out) = synthetic_cache(60, 64, &prep_cfg);
     let cache = &out.cache;
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(10);
