@@ -171,35 +171,51 @@ fn probe(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(usize, f64), HandCacheError> {
-    #[derive(Serialize, Deserialize)]
-    struct Probe {
-        cache_hash: String,
-        photos: usize,
-        detection_rate: f64,
-    }
     let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
     name.push(".hands-probe.json");
     let path = cache.path.with_file_name(name);
     let hash = cache.header.hash();
-    if let Some(p) = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
-        .filter(|p| p.cache_hash == hash)
-    {
+    if let Some(p) = remembered_probe(&path, &hash) {
         return Ok((p.photos, p.detection_rate));
     }
     let n = cache.len(Split::Train).min(PROBE_PHOTOS);
     let indices: Vec<usize> = (0..n).collect();
     let found = hand_cache::detect_photos(cache, &indices, nets, progress, cancel)?;
-    let rate = hand_cache::detection_rate(&found);
-    let record = Probe {
-        cache_hash: hash,
-        photos: n,
-        detection_rate: rate,
-    };
+    let record = Probe::new(hash, n, hand_cache::detection_rate(&found));
     // Only a time saver: failing to remember it is not an error.
     let _ = crate::fsutil::write_json_atomic(&path, &record);
-    Ok((n, rate))
+    Ok((n, record.detection_rate))
+}
+
+/// A detection probe as remembered beside its cache.
+#[derive(Debug, Serialize, Deserialize)]
+struct Probe {
+    cache_hash: String,
+    /// Another cascade finds other hands: a probe made with it is not reused. Probes written
+    /// before this field existed read as format 0.
+    #[serde(default)]
+    hand_cache_format: u32,
+    photos: usize,
+    detection_rate: f64,
+}
+
+impl Probe {
+    fn new(cache_hash: String, photos: usize, detection_rate: f64) -> Self {
+        Probe {
+            cache_hash,
+            hand_cache_format: hand_cache::HAND_CACHE_FORMAT,
+            photos,
+            detection_rate,
+        }
+    }
+}
+
+/// The probe at `path` when it was made on the cache with `cache_hash` by this cascade.
+fn remembered_probe(path: &Path, cache_hash: &str) -> Option<Probe> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
+        .filter(|p| p.cache_hash == cache_hash && p.hand_cache_format == hand_cache::HAND_CACHE_FORMAT)
 }
 
 /// Where the handshape model trained on `cache` with `cfg` and the embedded prior is kept for
@@ -287,5 +303,24 @@ mod tests {
             ..cfg.clone()
         };
         assert_eq!(a, memo_dir_for(cache, &served_otherwise, &["{prior 1}"]));
+    }
+
+    #[test]
+    fn a_probe_is_reused_only_for_its_cache_and_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc.aslcache.hands-probe.json");
+        crate::fsutil::write_json_atomic(&path, &Probe::new("abc".into(), 200, 0.9)).unwrap();
+        let reused = remembered_probe(&path, "abc").expect("same cache, same cascade");
+        assert_eq!((reused.photos, reused.detection_rate), (200, 0.9));
+        assert!(remembered_probe(&path, "other").is_none());
+        // A probe from before the hand cache format was recorded, or from another cascade.
+        let older = Probe {
+            hand_cache_format: hand_cache::HAND_CACHE_FORMAT - 1,
+            ..Probe::new("abc".into(), 200, 0.9)
+        };
+        crate::fsutil::write_json_atomic(&path, &older).unwrap();
+        assert!(remembered_probe(&path, "abc").is_none());
+        std::fs::write(&path, r#"{"cache_hash":"abc","photos":200,"detection_rate":0.9}"#).unwrap();
+        assert!(remembered_probe(&path, "abc").is_none());
     }
 }
