@@ -80,9 +80,17 @@ fn scalar(t: Tensor<2>, what: &str) -> Result<f32, HandError> {
         .ok_or_else(|| HandError::Net(format!("{what}: empty output")))
 }
 
+/// Runs `f` on a thread of the rayon pool. The CPU backend spreads each operation's work over
+/// that pool: from a thread outside it, every one of the networks' ~400 operations is handed
+/// to the pool and waited for (two thread switches each); from inside, the caller works too.
+fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 impl HandNets for BurnHandNets {
     fn palm(&self, input: &[f32]) -> Result<PalmOutput, HandError> {
-        let (regressors, scores) = self.palm.forward(self.input(input, PALM_INPUT_SIZE)?);
+        let x = self.input(input, PALM_INPUT_SIZE)?;
+        let (regressors, scores) = on_pool(|| self.palm.forward(x));
         Ok(PalmOutput {
             regressors: values(regressors, "palm regressors")?,
             scores: values(scores, "palm scores")?,
@@ -90,8 +98,8 @@ impl HandNets for BurnHandNets {
     }
 
     fn landmarks(&self, input: &[f32]) -> Result<LandmarkOutput, HandError> {
-        let (landmarks, presence, handedness_left, world) =
-            self.landmarks.forward(self.input(input, LANDMARK_INPUT_SIZE)?);
+        let x = self.input(input, LANDMARK_INPUT_SIZE)?;
+        let (landmarks, presence, handedness_left, world) = on_pool(|| self.landmarks.forward(x));
         Ok(LandmarkOutput {
             landmarks: values(landmarks, "landmarks")?,
             presence: scalar(presence, "presence")?,
