@@ -311,8 +311,6 @@ where
     )
 }
 
-/// Bilinear interpolation.
-/// Uses 4-point weighted average based on distance to neighbors.
 /// One output coordinate's taps along an axis: the lower and upper input index and the
 /// upper one's weight.
 type LinearTap<T> = (usize, usize, T);
@@ -348,6 +346,8 @@ fn bilinear_plane<T: Float>(input: &[T], in_width: usize, ys: &[LinearTap<T>], x
     }
 }
 
+/// Bilinear interpolation.
+/// Uses 4-point weighted average based on distance to neighbors.
 fn interpolate_bilinear_impl<T>(
     x: FlexTensor,
     output_size: [usize; 2],
