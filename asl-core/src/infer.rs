@@ -281,8 +281,7 @@ pub fn forward_probs(
     s: usize,
 ) -> Result<Vec<f32>, InferError> {
     let x = Tensor::<4>::from_data(TensorData::new(batch, [n, 3, s, s]), device);
-    softmax(model.forward(x), 1)
-        .try_into_vec_as::<f32>()
+    crate::model::on_pool(|| softmax(model.forward(x), 1).try_into_vec_as::<f32>())
         .map_err(|e| InferError::Backend(format!("{e:?}")))
 }
 

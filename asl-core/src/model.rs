@@ -250,6 +250,15 @@ impl Cnn {
     }
 }
 
+/// Runs `f` on a thread of the rayon pool. The CPU backend spreads each operation's work over
+/// that pool: from a thread outside it (a frontend's main thread, the server's batcher), every
+/// operation of a forward or backward pass is handed to the pool and waited for (two thread
+/// switches each, the caller idle); from inside, the caller works too. Inline when already on
+/// the pool.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// Backends compiled into this build, by name.
 pub fn available_devices() -> Vec<&'static str> {
     let mut v = Vec::new();

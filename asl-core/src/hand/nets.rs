@@ -5,6 +5,8 @@ use burn::prelude::{Device, Module, Tensor, TensorData};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
+use crate::model::on_pool;
+
 use super::{HandError, HandNets, LANDMARK_INPUT_SIZE, LandmarkOutput, PALM_INPUT_SIZE, PalmOutput};
 
 #[allow(clippy::all, unused)]
@@ -78,13 +80,6 @@ fn scalar(t: Tensor<2>, what: &str) -> Result<f32, HandError> {
         .first()
         .copied()
         .ok_or_else(|| HandError::Net(format!("{what}: empty output")))
-}
-
-/// Runs `f` on a thread of the rayon pool. The CPU backend spreads each operation's work over
-/// that pool: from a thread outside it, every one of the networks' ~400 operations is handed
-/// to the pool and waited for (two thread switches each); from inside, the caller works too.
-fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
 }
 
 impl HandNets for BurnHandNets {

@@ -230,9 +230,10 @@ impl HandshapeModel {
         }
         let x = standardised(features, &self.card.feature_mean, &self.card.feature_std);
         let x = Tensor::<2>::from_data(TensorData::new(x, [features.len(), NUM_FEATURES]), &self.device);
-        softmax(self.mlp.forward(x).div_scalar(self.card.temperature), 1)
-            .try_into_vec_as::<f32>()
-            .map_err(|e| HandshapeError::Backend(format!("{e:?}")))
+        crate::model::on_pool(|| {
+            softmax(self.mlp.forward(x).div_scalar(self.card.temperature), 1).try_into_vec_as::<f32>()
+        })
+        .map_err(|e| HandshapeError::Backend(format!("{e:?}")))
     }
 }
 
