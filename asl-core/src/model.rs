@@ -252,9 +252,10 @@ impl Cnn {
 
 /// Runs `f` on a thread of the rayon pool. The CPU backend spreads each operation's work over
 /// that pool: from a thread outside it (a frontend's main thread, the server's batcher), every
-/// operation of a forward or backward pass is handed to the pool and waited for (two thread
-/// switches each, the caller idle); from inside, the caller works too. Inline when already on
-/// the pool.
+/// operation of a forward pass is handed to the pool and waited for (two thread switches
+/// each, the caller idle); from inside, the caller works too. Inline when already on the pool.
+/// It made the hand networks (~400 small operations) ~1.2× faster at batch 1; the photo CNN's
+/// few larger ones gain nothing measurable, but all inference goes through the one entry.
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
