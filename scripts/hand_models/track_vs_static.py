@@ -56,15 +56,14 @@ def main():
                 image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 a = landmarks(still.process(image), image)
                 b = landmarks(tracking.process(image), image)
-                if a is not None and b is not None:
-                    side = max(np.ptp(a[:, 0]), np.ptp(a[:, 1]))
-                    d = float(np.linalg.norm(a - b, axis=1).mean() / side)
-                    moved.append(d)
-                    by_source.setdefault(source or "mixed", []).append(d)
-                    counts["both"] += 1
-                else:
-                    counts[{(True, False): "still only", (False, True): "tracking only"}.get(
-                        (a is not None, b is not None), "neither")] += 1
+                if a is None or b is None:
+                    counts["neither" if a is None and b is None else "tracking only" if a is None else "still only"] += 1
+                    continue
+                counts["both"] += 1
+                side = max(np.ptp(a[:, 0]), np.ptp(a[:, 1]))
+                d = float(np.linalg.norm(a - b, axis=1).mean() / side)
+                moved.append(d)
+                by_source.setdefault(source or "mixed", []).append(d)
     print("photos:", ", ".join(f"{k} {v}" for k, v in counts.items()))
     m = np.array(moved)
     print(
