@@ -11,15 +11,18 @@
 //! Here each channel plane is copied once into a zero-padded scratch plane split by column
 //! phase (`stride` planes: column `p + stride · j` of the padded row goes to phase `p`, index
 //! `j`), so that every tap of every output row is a contiguous, unit-stride run for any stride.
-//! Output rows are then computed 16 (or 8) positions at a time with the accumulators held in
-//! registers over all `kh · kw` taps (one load and one FMA per tap and 8 outputs). Channel
-//! planes are split over the rayon pool in runs of several planes, not one task per plane.
+//! Outputs are then computed in register blocks of up to 8 vectors (several rows × 8 or 16
+//! positions), each accumulator held in a register over all `kh · kw` taps (one load and one
+//! FMA per tap and 8 outputs, one weight broadcast per tap and block): enough independent FMA
+//! chains to hide their latency, also on 7 × 7 and 14 × 14 planes. Channel planes are split
+//! over the rayon pool in runs of several planes, not one task per plane.
 //! The backward passes are not here: depthwise training keeps upstream's lowering.
 
 use alloc::vec;
 use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
+use core::mem::MaybeUninit;
 
 use super::conv2d_direct::cpu_has_kernels;
 use super::conv2d_gemm::f32_tensor;
@@ -184,14 +187,17 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
     }
     let plane_out = g.oh * g.ow;
     let shape = vec![g.batch, g.channels, g.oh, g.ow];
-    let mut out = vec![0.0f32; g.planes * plane_out];
-    if plane_out == 0 || g.planes == 0 {
-        return f32_tensor(out, shape);
+    let len = g.planes * plane_out;
+    if len == 0 {
+        return f32_tensor(Vec::new(), shape);
     }
+    // Not zero-filled: `kernels::plane` writes every output (zeroing it first cost ~2 % of the
+    // hand networks' time, mostly as memset).
+    let mut out: Vec<f32> = Vec::with_capacity(len);
     let offsets = g.tap_offsets();
     let taps = g.kh * g.kw;
     // One zeroed scratch per thread and call (see `fill_scratch`).
-    let run_planes = |first: usize, out: &mut [f32], scratch: &mut Vec<f32>| {
+    let run_planes = |first: usize, out: &mut [MaybeUninit<f32>], scratch: &mut Vec<f32>| {
         if scratch.is_empty() {
             scratch.resize(g.scratch(), 0.0);
         }
@@ -215,74 +221,139 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
         if macs >= MIN_PARALLEL_MACS && threads > 1 {
             // About four runs per thread, so that an uneven split still balances.
             let per_run = g.planes.div_ceil(threads * 4).max(1);
-            out.par_chunks_mut(per_run * plane_out)
+            out.spare_capacity_mut()[..len]
+                .par_chunks_mut(per_run * plane_out)
                 .enumerate()
                 .for_each_init(Vec::new, |scratch, (r, y)| run_planes(r * per_run, y, scratch));
+            // SAFETY: every plane of the `len` floats was written by `kernels::plane`.
+            unsafe { out.set_len(len) };
             return f32_tensor(out, shape);
         }
     }
     let _ = macs;
-    run_planes(0, &mut out, &mut Vec::new());
+    run_planes(0, &mut out.spare_capacity_mut()[..len], &mut Vec::new());
+    // SAFETY: every plane of the `len` floats was written by `kernels::plane`.
+    unsafe { out.set_len(len) };
     f32_tensor(out, shape)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod kernels {
     use core::arch::x86_64::*;
+    use core::mem::MaybeUninit;
 
     use super::Geometry;
 
-    /// One output plane from its phase-split padded input: 16 (then 8) positions of a row at a
-    /// time, each accumulator kept in a register over all taps.
+    /// One output plane from its phase-split padded input, in register blocks of several
+    /// output rows × one or two 8-wide vectors, each accumulator kept in a register over all
+    /// taps. A tap's chain of FMAs is latency-bound (each waits for the previous one), so a
+    /// block holds 8 independent chains where the plane allows: pairs of vectors four rows
+    /// at a time, then the odd last vector eight rows at a time (small planes, 7 × 7 and
+    /// 14 × 14, are mostly that).
     ///
     /// # Safety
     /// AVX2 and FMA must be available; `scratch` as `Geometry::fill_scratch` leaves it (every
-    /// `offset + row · phase_w + x0 + 8` with x0 < ow in bounds); `w` holds one weight per
-    /// offset; `y` holds oh × ow floats.
+    /// `offset + row · phase_w + x0 + 8` with x0 < ow rounded up to 8 in bounds); `w` holds
+    /// one weight per offset; `y` holds oh × ow floats, which are all written.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn plane(scratch: &[f32], offsets: &[usize], w: &[f32], bias: f32, g: &Geometry, y: &mut [f32]) {
+    pub(super) unsafe fn plane(scratch: &[f32], offsets: &[usize], w: &[f32], bias: f32, g: &Geometry, y: &mut [MaybeUninit<f32>]) {
         debug_assert_eq!(offsets.len(), w.len());
         debug_assert!(y.len() >= g.oh * g.ow);
-        let base = scratch.as_ptr();
-        let row_step = g.stride[0] * g.phase_w;
-        let b = _mm256_set1_ps(bias);
-        for oy in 0..g.oh {
-            let row = base.wrapping_add(oy * row_step);
-            let out = &mut y[oy * g.ow..(oy + 1) * g.ow];
-            let mut x0 = 0;
-            while x0 + 16 <= g.ow {
-                let (mut a0, mut a1) = (b, b);
-                for (&off, &wk) in offsets.iter().zip(w) {
-                    let wv = _mm256_set1_ps(wk);
-                    // SAFETY: in bounds by the contract (x0 + 16 <= ow).
-                    let src = unsafe { row.add(off + x0) };
-                    a0 = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(src) }, a0);
-                    a1 = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(src.add(8)) }, a1);
-                }
-                // SAFETY: out has ow floats and x0 + 16 <= ow.
+        let rows = Rows {
+            base: scratch.as_ptr(),
+            step: g.stride[0] * g.phase_w,
+            offsets,
+            w,
+            bias: _mm256_set1_ps(bias),
+            ow: g.ow,
+        };
+        let vectors = g.ow.div_ceil(8);
+        let pairs = vectors / 2;
+        let mut oy = 0;
+        while oy < g.oh {
+            let r = (g.oh - oy).min(4);
+            for p in 0..pairs {
+                // SAFETY: rows oy..oy + r exist; vectors 2p and 2p + 1 start inside ow.
                 unsafe {
-                    _mm256_storeu_ps(out.as_mut_ptr().add(x0), a0);
-                    _mm256_storeu_ps(out.as_mut_ptr().add(x0 + 8), a1);
+                    match r {
+                        4 => rows.block::<4, 2>(oy, 16 * p, y),
+                        3 => rows.block::<3, 2>(oy, 16 * p, y),
+                        2 => rows.block::<2, 2>(oy, 16 * p, y),
+                        _ => rows.block::<1, 2>(oy, 16 * p, y),
+                    }
                 }
-                x0 += 16;
             }
-            while x0 < g.ow {
-                let mut a = b;
-                for (&off, &wk) in offsets.iter().zip(w) {
-                    // SAFETY: in bounds by the contract (phase rows have 8 floats of slack).
-                    a = _mm256_fmadd_ps(_mm256_set1_ps(wk), unsafe { _mm256_loadu_ps(row.add(off + x0)) }, a);
+            oy += r;
+        }
+        if vectors % 2 == 1 {
+            let x0 = 16 * pairs;
+            let mut oy = 0;
+            while oy < g.oh {
+                let r = (g.oh - oy).min(8);
+                // SAFETY: rows oy..oy + r exist; the vector at x0 starts inside ow.
+                unsafe {
+                    match r {
+                        8 => rows.block::<8, 1>(oy, x0, y),
+                        7 => rows.block::<7, 1>(oy, x0, y),
+                        6 => rows.block::<6, 1>(oy, x0, y),
+                        5 => rows.block::<5, 1>(oy, x0, y),
+                        4 => rows.block::<4, 1>(oy, x0, y),
+                        3 => rows.block::<3, 1>(oy, x0, y),
+                        2 => rows.block::<2, 1>(oy, x0, y),
+                        _ => rows.block::<1, 1>(oy, x0, y),
+                    }
                 }
-                let n = (g.ow - x0).min(8);
-                if n == 8 {
-                    // SAFETY: x0 + 8 <= ow.
-                    unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(x0), a) };
-                } else {
-                    let mut tail = [0.0f32; 8];
-                    // SAFETY: tail holds 8 floats.
-                    unsafe { _mm256_storeu_ps(tail.as_mut_ptr(), a) };
-                    out[x0..x0 + n].copy_from_slice(&tail[..n]);
+                oy += r;
+            }
+        }
+    }
+
+    /// What every register block of one plane shares.
+    struct Rows<'a> {
+        base: *const f32,
+        /// Floats between the first tap of consecutive output rows.
+        step: usize,
+        offsets: &'a [usize],
+        w: &'a [f32],
+        bias: __m256,
+        ow: usize,
+    }
+
+    impl Rows<'_> {
+        /// Output rows `oy..oy + R`, positions `x0..x0 + 8 · V` (clipped to the row).
+        ///
+        /// # Safety
+        /// As [`plane`], with `oy + R <= oh` and `x0 + 8 · (V − 1) < ow`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn block<const R: usize, const V: usize>(&self, oy: usize, x0: usize, y: &mut [MaybeUninit<f32>]) {
+            let mut acc = [[self.bias; V]; R];
+            for (&off, &wk) in self.offsets.iter().zip(self.w) {
+                let wv = _mm256_set1_ps(wk);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let src = self.base.wrapping_add((oy + r) * self.step + off + x0);
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        // SAFETY: in bounds by the contract (phase rows reach ow rounded up
+                        // to 8 plus the taps' reach).
+                        *a = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(src.add(8 * v)) }, *a);
+                    }
                 }
-                x0 += 8;
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                let out = y[(oy + r) * self.ow..(oy + r + 1) * self.ow].as_mut_ptr().cast::<f32>();
+                for (v, a) in acc.iter().enumerate() {
+                    let x = x0 + 8 * v;
+                    let n = (self.ow - x).min(8);
+                    if n == 8 {
+                        // SAFETY: x + 8 <= ow.
+                        unsafe { _mm256_storeu_ps(out.add(x), *a) };
+                    } else {
+                        // Lanes 0..n only (a masked store writes nothing past them).
+                        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                        // SAFETY: lanes x..x + n are inside `out`; masked lanes are not touched.
+                        unsafe { _mm256_maskstore_ps(out.add(x), mask, *a) };
+                    }
+                }
             }
         }
     }
@@ -293,7 +364,7 @@ mod kernels {
     use super::Geometry;
 
     /// Never called: `supported` is false off x86-64.
-    pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: &Geometry, _: &mut [f32]) {
+    pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: &Geometry, _: &mut [core::mem::MaybeUninit<f32>]) {
         unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
     }
 }
