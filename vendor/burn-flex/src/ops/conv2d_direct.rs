@@ -418,15 +418,14 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
     // reads its input where it is: the padded copy would hold the same floats in the same
     // places (copying them was ~2 % of the hand networks' time).
     let unpadded = p.kh == 1 && p.kw == 1 && p.ph == 0 && p.pw == 0 && p.plane == p.h * p.w;
-    let padded = |xs: &'_ [f32], xp: &'_ mut [f32]| -> bool {
-        if !unpadded {
-            pad_into(xs, p, xp);
-        }
-        !unpadded
-    };
     let one_sample = |s: usize, y: &mut [MaybeUninit<f32>], xp: &mut [f32], yq: &mut [f32]| {
         let xs = &input[s * in_len..(s + 1) * in_len];
-        let xp: &[f32] = if padded(xs, xp) { xp } else { xs };
+        let xp: &[f32] = if unpadded {
+            xs
+        } else {
+            pad_into(xs, p, xp);
+            xp
+        };
         if aligned {
             for (cb, yb) in y.chunks_exact_mut(block_out).enumerate() {
                 convolve_block_rows(p, xp, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], block_bias(cb), yb);
@@ -466,7 +465,12 @@ fn convolve(p: &Plan, n: usize, input: &[f32], wpk: &[f32], bias: Option<&[f32]>
             let (mut xp, mut yq) = scratch();
             for (s, y) in dst.chunks_exact_mut(out_len).enumerate() {
                 let xs = &input[s * in_len..(s + 1) * in_len];
-                let xs: &[f32] = if padded(xs, &mut xp) { &xp } else { xs };
+                let xs: &[f32] = if unpadded {
+                    xs
+                } else {
+                    pad_into(xs, p, &mut xp);
+                    &xp
+                };
                 if aligned {
                     y.par_chunks_exact_mut(block_out).enumerate().for_each(|(cb, yb)| {
                         convolve_block_rows(p, xs, &offsets, &wpk[cb * block_w..(cb + 1) * block_w], block_bias(cb), yb);
