@@ -239,8 +239,9 @@ fn gemm_parallelism(samples: usize) -> gemm::Parallelism {
 }
 
 /// Run `f(sample, output chunk, scratch)` for every `chunk`-sized piece of `out`, in parallel
-/// when rayon is on.
-fn for_each_sample(out: &mut [f32], chunk: usize, scratch: usize, f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Send + Sync) {
+/// when rayon is on. `out` holds floats, or not-yet-written ones (`MaybeUninit<f32>`: the
+/// forward output, which the GEMM writes without reading).
+fn for_each_sample<T: Send>(out: &mut [T], chunk: usize, scratch: usize, f: impl Fn(usize, &mut [T], &mut Vec<f32>) + Send + Sync) {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
@@ -298,19 +299,7 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
                 }
             }
         };
-        let samples = &mut out.spare_capacity_mut()[..len];
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            samples.par_chunks_mut(g.c_out * p).enumerate().for_each_init(|| vec![0.0f32; scratch], |col, (s, y)| sample(s, y, col));
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
-            let mut col = vec![0.0f32; scratch];
-            for (s, y) in samples.chunks_mut(g.c_out * p).enumerate() {
-                sample(s, y, &mut col);
-            }
-        }
+        for_each_sample(&mut out.spare_capacity_mut()[..len], g.c_out * p, scratch, sample);
         // SAFETY: every sample's outputs were written above.
         unsafe { out.set_len(len) };
     }
