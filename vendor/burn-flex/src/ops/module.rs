@@ -120,7 +120,9 @@ impl ModuleOps<Flex> for Flex {
         if conv2d_winograd::supported(&x, &weight, &options) {
             return conv2d_winograd::conv2d(x, weight, bias, &options);
         }
-        if conv2d_direct::supported(&x, &weight, &options) {
+        // 1×1 layers: the GEMM is faster forward (`conv2d_gemm::pointwise`); the backward passes
+        // keep the direct kernels.
+        if conv2d_direct::supported(&x, &weight, &options) && !conv2d_gemm::pointwise(&x, &weight, &options) {
             return conv2d_direct::conv2d(x, weight, bias, &options);
         }
         if conv2d_gemm::supported(&x, &weight, &options) {
