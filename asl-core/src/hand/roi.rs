@@ -112,19 +112,72 @@ pub fn warp(img: &RgbImage, roi: &Roi, out_size: u32, border: Border) -> RgbImag
         return out;
     }
     // Rows in parallel: the two crops of a photo are ~90,000 samples (5 % of a photo's time
-    // on one thread).
+    // on one thread before `warp_row`'s fast path, ~3 % after).
     out.par_chunks_mut(3 * out_size as usize)
         .enumerate()
         .for_each(|(v, row)| {
             let vf = v as f64;
-            for (u, px) in row.chunks_exact_mut(3).enumerate() {
+            // Output pixel u of this row reads the source here.
+            let source = |u: usize| {
                 let uf = u as f64;
-                let sx = x0 + uf * sx_u + vf * sx_v;
-                let sy = y0 + uf * sy_u + vf * sy_v;
-                px.copy_from_slice(&sample_bilinear(img, sx, sy, border));
-            }
+                (x0 + uf * sx_u + vf * sx_v, y0 + uf * sy_u + vf * sy_v)
+            };
+            warp_row(img, source, row, border);
         });
     out
+}
+
+/// One output row of [`warp`]: `source(u)` is where its pixel u reads `img`. The same values
+/// as [`sample_bilinear`] at every pixel, without its general case where it cannot apply: a
+/// row whose two ends lie within ±2^25 px (the coordinate in 1/32 px within ±2^30) has every
+/// sample between them there too (each coordinate is monotone in u: a product and two sums,
+/// each rounded monotonically), so the rounding needs
+/// neither the clamp to the i32 range nor a NaN case; inside samples read their four pixels
+/// straight from the rows, and a sample wholly outside the image on a black border is black.
+/// (1.9× the per-sample path on the palm and landmark crops of a 640 × 480 photo.)
+fn warp_row(img: &RgbImage, source: impl Fn(usize) -> (f64, f64), row: &mut [u8], border: Border) {
+    let n = row.len() / 3;
+    let scale = INTER_TAB_SIZE as f64;
+    let near = |(x, y): (f64, f64)| (x * scale).abs() < (1u64 << 30) as f64 && (y * scale).abs() < (1u64 << 30) as f64;
+    if n == 0 || !(near(source(0)) && near(source(n - 1))) {
+        for (u, px) in row.chunks_exact_mut(3).enumerate() {
+            let (sx, sy) = source(u);
+            px.copy_from_slice(&sample_bilinear(img, sx, sy, border));
+        }
+        return;
+    }
+    let raw = img.as_raw();
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    let stride = 3 * img.width() as usize;
+    let one = INTER_TAB_SIZE as u32;
+    for (u, px) in row.chunks_exact_mut(3).enumerate() {
+        let (sx, sy) = source(u);
+        let (qx, qy) = (round_to_int(sx * scale), round_to_int(sy * scale));
+        let (ix, iy) = (qx >> INTER_BITS, qy >> INTER_BITS);
+        if !((0..w - 1).contains(&ix) && (0..h - 1).contains(&iy)) {
+            if border == Border::Zero && (ix < -1 || ix >= w || iy < -1 || iy >= h) {
+                px.fill(0); // all four taps black
+            } else {
+                px.copy_from_slice(&sample_bilinear(img, sx, sy, border));
+            }
+            continue;
+        }
+        let (fx, fy) = ((qx & (INTER_TAB_SIZE - 1)) as u32, (qy & (INTER_TAB_SIZE - 1)) as u32);
+        let top = 3 * (iy * w + ix) as usize;
+        let (above, below) = (&raw[top..top + 6], &raw[top + stride..top + stride + 6]);
+        let weights = [(one - fx) * (one - fy), fx * (one - fy), (one - fx) * fy, fx * fy];
+        // As `sample_bilinear`: weights sum to 1024, so the rounded sum fits a u8.
+        let mix = |c: usize| {
+            let sum = u32::from(above[c]) * weights[0]
+                + u32::from(above[c + 3]) * weights[1]
+                + u32::from(below[c]) * weights[2]
+                + u32::from(below[c + 3]) * weights[3];
+            ((sum + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS) as u8
+        };
+        px[0] = mix(0);
+        px[1] = mix(1);
+        px[2] = mix(2);
+    }
 }
 
 /// OpenCV's fixed-point bilinear sample of a u8 image at (sx, sy), following
@@ -175,6 +228,14 @@ pub fn sample_bilinear(img: &RgbImage, sx: f64, sy: f64, border: Border) -> [u8;
         *value = rounded.clamp(0, 255) as u8;
     }
     out
+}
+
+/// `x.round_ties_even()` as an integer, for |x| < 2^51: adding 1.5 · 2^52 rounds to an integer
+/// (half to even) and leaves it in the low 52 bits of the sum, offset by 2^51.
+fn round_to_int(x: f64) -> i64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    const MANTISSA: i64 = (1 << 52) - 1;
+    (((x + SHIFT).to_bits() as i64) & MANTISSA) - (1 << 51)
 }
 
 /// `x.round_ties_even()` without the libm call it compiles to on baseline x86-64 (no SSE4.1;
@@ -329,6 +390,69 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn warp_reads_every_pixel_as_the_per_sample_definition() {
+        let img = pattern(37, 23);
+        let mut rois = Vec::new();
+        for i in 0..60 {
+            let f = f64::from(i);
+            rois.push(Roi {
+                x_center: -20.0 + 1.3 * f,
+                y_center: 30.0 - 0.9 * f,
+                side: 5.0 + 1.7 * f,
+                rotation: -3.0 + 0.11 * f,
+            });
+        }
+        // Far outside, past the i32 range in 1/32 px, and not a number: the general path.
+        for (x_center, side) in [
+            (1e6, 50.0),
+            (4e7, 10.0),
+            (1e12, 1e12),
+            (f64::NAN, 10.0),
+            (10.0, f64::INFINITY),
+        ] {
+            rois.push(Roi {
+                x_center,
+                y_center: 11.0,
+                side,
+                rotation: 0.4,
+            });
+        }
+        for roi in &rois {
+            for border in [Border::Zero, Border::Replicate] {
+                for n in [1u32, 7, 16] {
+                    let got = warp(&img, roi, n, border);
+                    let nf = f64::from(n);
+                    let (c, s) = (roi.rotation.cos(), roi.rotation.sin());
+                    let (x0, y0) = (
+                        roi.x_center - 0.5 * roi.side * c + 0.5 * roi.side * s,
+                        roi.y_center - 0.5 * roi.side * s - 0.5 * roi.side * c,
+                    );
+                    for v in 0..n {
+                        for u in 0..n {
+                            let (uf, vf) = (f64::from(u), f64::from(v));
+                            let sx = x0 + uf * (c * roi.side / nf) + vf * (-s * roi.side / nf);
+                            let sy = y0 + uf * (s * roi.side / nf) + vf * (c * roi.side / nf);
+                            let want = sample_bilinear(&img, sx, sy, border);
+                            assert_eq!(got.get_pixel(u, v).0, want, "{roi:?} {border:?} n {n} ({u}, {v})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integer_rounding_is_half_to_even() {
+        for i in -70_000..70_000 {
+            let x = f64::from(i) / 8.0 + if i % 3 == 0 { 1e-9 } else { 0.0 };
+            assert_eq!(round_to_int(x), x.round_ties_even() as i64, "{x}");
+        }
+        for x in [2f64.powi(40) + 0.5, -(2f64.powi(40)) - 0.5, 2f64.powi(50) - 1.5] {
+            assert_eq!(round_to_int(x), x.round_ties_even() as i64, "{x}");
         }
     }
 
