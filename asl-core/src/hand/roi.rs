@@ -131,10 +131,10 @@ pub fn warp(img: &RgbImage, roi: &Roi, out_size: u32, border: Border) -> RgbImag
 /// as [`sample_bilinear`] at every pixel, without its general case where it cannot apply: a
 /// row whose two ends lie within ±2^25 px (the coordinate in 1/32 px within ±2^30) has every
 /// sample between them there too (each coordinate is monotone in u: a product and two sums,
-/// each rounded monotonically), so the rounding needs
-/// neither the clamp to the i32 range nor a NaN case; inside samples read their four pixels
-/// straight from the rows, and a sample wholly outside the image on a black border is black.
-/// (1.9× the per-sample path on the palm and landmark crops of a 640 × 480 photo.)
+/// each rounded monotonically), so the rounding needs neither the clamp to the i32 range nor
+/// a NaN case; inside samples read their four pixels straight from the rows, and a sample
+/// wholly outside the image on a black border is black. (1.9× the per-sample path on the palm
+/// and landmark crops of a 640 × 480 photo.)
 fn warp_row(img: &RgbImage, source: impl Fn(usize) -> (f64, f64), row: &mut [u8], border: Border) {
     let n = row.len() / 3;
     let scale = INTER_TAB_SIZE as f64;
