@@ -84,7 +84,9 @@ impl Geometry {
         let shift = (kx * self.dilation[1]) as isize - self.pad[1] as isize;
         let first = (-shift).max(0) as usize;
         let last = ((self.w as isize - shift).max(0) as usize).min(self.ow);
-        (first.min(last), last, first as isize + shift)
+        // An empty run (the kernel column reaches past the image: padding only) starts at 0, so
+        // that `src[ix0..ix0]` stays inside the row.
+        if first < last { (first, last, first as isize + shift) } else { (last, last, 0) }
     }
 
     /// The input row of output row `oy` for kernel row `ky`, if inside the image.
@@ -246,19 +248,21 @@ fn gemm_parallelism(samples: usize) -> gemm::Parallelism {
 struct Col(Vec<f32>);
 
 impl Col {
-    fn key(len: usize) -> [usize; 10] {
-        [usize::MAX, len, 0, 0, 0, 0, 0, 0, 0, 0]
-    }
+    /// The scratch cache's key for column matrices (`take` also matches the length; the direct
+    /// kernels' roles are small numbers).
+    const KEY: [usize; 10] = [usize::MAX, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     fn new(len: usize) -> Col {
-        Col(scratch::take(Col::key(len), len))
+        // 1×1 layers need none.
+        Col(if len == 0 { Vec::new() } else { scratch::take(Col::KEY, len) })
     }
 }
 
 impl Drop for Col {
     fn drop(&mut self) {
-        let buf = core::mem::take(&mut self.0);
-        scratch::give(Col::key(buf.len()), buf);
+        if !self.0.is_empty() {
+            scratch::give(Col::KEY, core::mem::take(&mut self.0));
+        }
     }
 }
 
@@ -266,7 +270,7 @@ impl Drop for Col {
 /// when rayon is on, with a `scratch`-float column matrix whose contents are left from earlier
 /// calls. `out` holds floats, or not-yet-written ones (`MaybeUninit<f32>`: the forward output,
 /// which the GEMM writes without reading).
-fn for_each_sample<T: Send>(out: &mut [T], chunk: usize, scratch: usize, f: impl Fn(usize, &mut [T], &mut Vec<f32>) + Send + Sync) {
+fn for_each_sample<T: Send>(out: &mut [T], chunk: usize, scratch: usize, f: impl Fn(usize, &mut [T], &mut [f32]) + Send + Sync) {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
@@ -286,14 +290,14 @@ pub(super) fn f32_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape)), DType::F32)
 }
 
-/// Whether this is a 1×1, stride-1, unpadded convolution, which the forward pass computes here
-/// as one GEMM straight on the input. The direct kernels' 4 × 16 tile reuses each loaded input
-/// vector for only four output channels, where the GEMM's 16 × 6 microkernel does twelve FMAs
-/// per two loads: on the hand networks' 1×1 layers at 48², 56², 96² and 112² the GEMM is the
-/// faster path (palm detector 13.7 → 13.3 ms on one thread, `cargo bench --bench hand`).
-pub(crate) fn pointwise(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
-    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    xs.num_dims() == 4 && ws.num_dims() == 4 && Geometry::new(xs, ws, options, None).is_pointwise()
+/// Whether this is a 1×1, stride-1, unpadded convolution, whose forward pass is one GEMM
+/// straight on the input (no im2col copy; the GEMM still packs its operands). On the hand
+/// networks' 1×1 layers at 48², 56², 96² and 112² the direct kernels ran at ~0.6–0.7× the
+/// GEMM's rate (its 16 × 6 microkernel keeps 12 accumulators to their 8), so the forward pass
+/// comes here (palm detector 13.7 → 13.3 ms on one thread, `cargo bench --bench hand`).
+pub(crate) fn pointwise(weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let ws = weight.layout().shape();
+    ws.num_dims() == 4 && ws[2] == 1 && ws[3] == 1 && options.stride == [1, 1] && options.padding == [(0, 0), (0, 0)]
 }
 
 /// Forward: `[N, Ci, H, W] ⊛ [Co, Ci, KH, KW] (+ bias) → [N, Co, OH, OW]`.
@@ -312,7 +316,7 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
         let par = gemm_parallelism(g.batch);
         let pointwise = g.is_pointwise();
         let scratch = if pointwise { 0 } else { k * p };
-        let sample = |s: usize, y: &mut [MaybeUninit<f32>], col: &mut Vec<f32>| {
+        let sample = |s: usize, y: &mut [MaybeUninit<f32>], col: &mut [f32]| {
             let xs = &xd[s * g.plane_in()..(s + 1) * g.plane_in()];
             let col: &[f32] = if pointwise {
                 xs
@@ -511,6 +515,30 @@ mod tests {
         check([1, 2, 9, 9], [2, 2, 3, 2], ConvOptions::new([2, 3], [1, 2], [2, 1], 1));
         check([2, 4, 5, 5], [3, 4, 1, 1], ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
         check([2, 2, 6, 7], [2, 2, 3, 3], ConvOptions::new_with_padding([1, 2], [(0, 2), (1, 0)], [1, 1], 1));
+    }
+
+    /// Kernel columns that reach past a one-pixel-wide image into the end padding alone (their
+    /// run of valid output columns is empty) used to slice past the row.
+    #[test]
+    fn kernel_columns_over_padding_only() {
+        check([1, 2, 3, 1], [2, 2, 3, 3], ConvOptions::new_with_padding([1, 1], [(1, 1), (0, 2)], [1, 1], 1));
+        check([2, 1, 4, 2], [1, 1, 2, 4], ConvOptions::new_with_padding([1, 1], [(0, 0), (0, 3)], [1, 1], 1));
+    }
+
+    /// The column matrix is kept per thread and not cleared: NaNs left by one call must not
+    /// reach the next call's results (forward, and both backward passes on the same thread).
+    #[test]
+    fn column_matrix_left_by_an_earlier_call_is_written_over() {
+        let (xs, ws, options) = ([2, 3, 6, 5], [4, 3, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let run = || {
+            let nan = f32_tensor(vec![f32::NAN; xs.iter().product()], xs.to_vec());
+            drop(conv2d(nan, f32_tensor(values(ws.iter().product(), 2), ws.to_vec()), None, &options));
+            check(xs, ws, options.clone());
+        };
+        #[cfg(feature = "rayon")]
+        rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool").install(run);
+        #[cfg(not(feature = "rayon"))]
+        run();
     }
 }
 

@@ -122,7 +122,7 @@ impl ModuleOps<Flex> for Flex {
         }
         // 1×1 layers: the GEMM is faster forward (`conv2d_gemm::pointwise`); the backward passes
         // keep the direct kernels.
-        if conv2d_direct::supported(&x, &weight, &options) && !conv2d_gemm::pointwise(&x, &weight, &options) {
+        if conv2d_direct::supported(&x, &weight, &options) && !conv2d_gemm::pointwise(&weight, &options) {
             return conv2d_direct::conv2d(x, weight, bias, &options);
         }
         if conv2d_gemm::supported(&x, &weight, &options) {
