@@ -176,6 +176,13 @@ pub(crate) fn supported(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptio
 
 /// Forward: `[N, C, H, W] ⊛ [C, 1, KH, KW] (+ bias) → [N, C, OH, OW]`.
 pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    conv2d_clamped(x, weight, bias, options, (f32::NEG_INFINITY, f32::INFINITY))
+}
+
+/// [`conv2d`] with each output clamped to `min..=max` as it is stored, as `f32::clamp` does
+/// (NaN stays NaN, −0.0 stays −0.0). The infinite bounds of plain [`conv2d`] change no value.
+pub(crate) fn conv2d_clamped(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>, (min, max): (f32, f32)) -> FlexTensor {
+    debug_assert!(min <= max, "conv2d_clamped: min > max");
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options)
         .expect("conv2d_depthwise::supported checked the geometry");
@@ -210,7 +217,7 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
             // SAFETY: AVX2/FMA checked by `supported`; the scratch holds `rows` rows of
             // `phase_w` floats per phase, enough for every tap of every 8-wide load (see
             // `Geometry::phase_w`); `y` holds oh × ow floats.
-            unsafe { kernels::plane(scratch, &offsets, w, bias, &g, y) };
+            unsafe { kernels::plane(scratch, &offsets, w, bias, (min, max), &g, y) };
         }
     };
     let macs = g.planes * plane_out * taps;
@@ -256,7 +263,7 @@ mod kernels {
     /// `offset + row · phase_w + x0 + 8` with x0 < ow rounded up to 8 in bounds); `w` holds
     /// one weight per offset; `y` holds oh × ow floats, which are all written.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn plane(scratch: &[f32], offsets: &[usize], w: &[f32], bias: f32, g: &Geometry, y: &mut [MaybeUninit<f32>]) {
+    pub(super) unsafe fn plane(scratch: &[f32], offsets: &[usize], w: &[f32], bias: f32, (min, max): (f32, f32), g: &Geometry, y: &mut [MaybeUninit<f32>]) {
         debug_assert_eq!(offsets.len(), w.len());
         debug_assert!(y.len() >= g.oh * g.ow);
         let rows = Rows {
@@ -265,6 +272,8 @@ mod kernels {
             offsets,
             w,
             bias: _mm256_set1_ps(bias),
+            min: _mm256_set1_ps(min),
+            max: _mm256_set1_ps(max),
             ow: g.ow,
         };
         let vectors = g.ow.div_ceil(8);
@@ -316,6 +325,9 @@ mod kernels {
         offsets: &'a [usize],
         w: &'a [f32],
         bias: __m256,
+        /// Bounds each output is clamped to before it is stored (infinite: no clamp).
+        min: __m256,
+        max: __m256,
         ow: usize,
     }
 
@@ -342,6 +354,9 @@ mod kernels {
             for (r, acc) in acc.iter().enumerate() {
                 let out = y[(oy + r) * self.ow..(oy + r + 1) * self.ow].as_mut_ptr().cast::<f32>();
                 for (v, a) in acc.iter().enumerate() {
+                    // `f32::clamp`: max/min return their second operand when either is NaN or
+                    // both are zeros, so a NaN or −0.0 output is kept.
+                    let a = &_mm256_min_ps(self.max, _mm256_max_ps(self.min, *a));
                     let x = x0 + 8 * v;
                     let n = (self.ow - x).min(8);
                     if n == 8 {
@@ -364,7 +379,7 @@ mod kernels {
     use super::Geometry;
 
     /// Never called: `supported` is false off x86-64.
-    pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: &Geometry, _: &mut [core::mem::MaybeUninit<f32>]) {
+    pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: (f32, f32), _: &Geometry, _: &mut [core::mem::MaybeUninit<f32>]) {
         unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
     }
 }

@@ -24,6 +24,7 @@ use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape};
 
 use super::conv2d_direct::scratch;
+use super::conv2d_fused::Finish;
 use super::reduce::sum_f32_contiguous;
 use crate::{FlexTensor, Layout};
 
@@ -300,8 +301,20 @@ pub(crate) fn pointwise(weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
     ws.num_dims() == 4 && ws[2] == 1 && ws[3] == 1 && options.stride == [1, 1] && options.padding == [(0, 0), (0, 0)]
 }
 
+/// The forward pass's output shape `[N, Co, OH, OW]`.
+pub(crate) fn output_shape(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Vec<usize> {
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options, None);
+    vec![g.batch, g.c_out, g.oh, g.ow]
+}
+
 /// Forward: `[N, Ci, H, W] ⊛ [Co, Ci, KH, KW] (+ bias) → [N, Co, OH, OW]`.
 pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    conv2d_finished(x, weight, bias, options, &Finish::Bias)
+}
+
+/// [`conv2d`], with `finish` applied to each output plane after its GEMM (the bias, and the
+/// element-wise step after the convolution: `conv2d_fused`).
+pub(crate) fn conv2d_finished(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: &ConvOptions<2>, finish: &Finish) -> FlexTensor {
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options, None);
     let (xd, wd): (&[f32], &[f32]) = (x.storage(), weight.storage());
@@ -331,11 +344,9 @@ pub(crate) fn conv2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>
             unsafe { sgemm_strided(p, g.c_out, k, y, (1, p as isize), false, Operand::transposed(col, p), Operand::transposed(wd, k), par) };
             // SAFETY: the GEMM wrote all of `y`.
             let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            // The bias while this sample's output is still in cache.
-            if let Some(b) = b {
-                for (plane, &bias) in y.chunks_exact_mut(p).zip(b) {
-                    plane.iter_mut().for_each(|v| *v += bias);
-                }
+            // The bias and what follows it, one pass over each output plane.
+            for (c, plane) in y.chunks_exact_mut(p).enumerate() {
+                finish.plane(plane, b.map(|b| b[c]), c, (s * g.c_out + c) * p);
             }
         };
         for_each_sample(&mut out.spare_capacity_mut()[..len], g.c_out * p, scratch, sample);

@@ -100,6 +100,7 @@ pub mod conv;
 mod batch_norm;
 mod conv2d_depthwise;
 mod conv2d_direct;
+pub mod conv2d_fused;
 mod conv2d_narrow;
 mod conv2d_gemm;
 mod conv2d_winograd;

@@ -2,6 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
+use crate::ops::conv2d_fused::{self, ForwardPath};
 use crate::ops::{batch_norm, conv, conv2d_depthwise, conv2d_direct, conv2d_gemm, conv2d_winograd, conv_transpose, max_pool2x2, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -114,19 +115,12 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        if conv2d_depthwise::supported(&x, &weight, &options) {
-            return conv2d_depthwise::conv2d(x, weight, bias, &options);
-        }
-        if conv2d_winograd::supported(&x, &weight, &options) {
-            return conv2d_winograd::conv2d(x, weight, bias, &options);
-        }
-        // 1×1 layers: the GEMM is faster forward (`conv2d_gemm::pointwise`); the backward passes
-        // keep the direct kernels.
-        if conv2d_direct::supported(&x, &weight, &options) && !conv2d_gemm::pointwise(&weight, &options) {
-            return conv2d_direct::conv2d(x, weight, bias, &options);
-        }
-        if conv2d_gemm::supported(&x, &weight, &options) {
-            return conv2d_gemm::conv2d(x, weight, bias, &options);
+        match conv2d_fused::forward_path(&x, &weight, &options) {
+            ForwardPath::Depthwise => return conv2d_depthwise::conv2d(x, weight, bias, &options),
+            ForwardPath::Winograd => return conv2d_winograd::conv2d(x, weight, bias, &options),
+            ForwardPath::Direct => return conv2d_direct::conv2d(x, weight, bias, &options),
+            ForwardPath::Gemm => return conv2d_gemm::conv2d(x, weight, bias, &options),
+            ForwardPath::Generic => {}
         }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
