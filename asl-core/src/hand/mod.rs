@@ -52,6 +52,7 @@
 pub mod anchors;
 pub mod cascade;
 pub mod crop;
+pub mod fused;
 pub mod landmarks;
 pub mod nets;
 pub mod palm;
