@@ -1,15 +1,16 @@
 //! The hand networks' convolutions together with the element-wise step after them (ReLU6, or a
 //! residual add then PReLU), which the generated code (`tools/hand-codegen`) calls in place of
-//! the two or three separate ops. On the `flex` CPU backend they run as one pass over the
-//! output (`burn_flex::ops::conv2d_fused`: the same floats as the separate ops, bit for bit);
-//! on any other device, or where the convolution does not fit, they are the separate ops.
+//! the two or three separate ops. With the `fused` feature (which needs the vendored burn-flex)
+//! they run on the `flex` CPU backend as one pass over the output
+//! (`burn_flex::ops::conv2d_fused`: the same floats as the separate ops, bit for bit); without
+//! it, on any other device, or where the convolution does not fit, they are the separate ops.
 use burn::nn::PRelu;
 use burn::nn::conv::Conv2d;
 use burn::prelude::Tensor;
 
 /// `conv.forward(x).clamp(min, max)`.
 pub fn conv_clamp(conv: &Conv2d, x: Tensor<4>, min: f64, max: f64) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "fused")]
     if let Some(y) = flex::conv_then(conv, &x, || {
         Some(burn_flex::ops::conv2d_fused::Then::Clamp {
             min: min as f32,
@@ -23,7 +24,7 @@ pub fn conv_clamp(conv: &Conv2d, x: Tensor<4>, min: f64, max: f64) -> Tensor<4> 
 
 /// `prelu.forward(residual.add(conv.forward(x)))`, the palm detector's residual blocks.
 pub fn conv_add_prelu(conv: &Conv2d, x: Tensor<4>, residual: Tensor<4>, prelu: &PRelu) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "fused")]
     if let Some(y) = flex::conv_then(conv, &x, || {
         Some(burn_flex::ops::conv2d_fused::Then::AddPRelu {
             residual: flex::primitive(&residual)?,
@@ -35,7 +36,7 @@ pub fn conv_add_prelu(conv: &Conv2d, x: Tensor<4>, residual: Tensor<4>, prelu: &
     prelu.forward(residual.add(conv.forward(x)))
 }
 
-#[cfg(feature = "flex")]
+#[cfg(feature = "fused")]
 mod flex {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2d;

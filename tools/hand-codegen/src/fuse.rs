@@ -58,10 +58,11 @@ pub fn fuse(src: &str) -> String {
                 i += 2;
                 continue;
             }
-            // Convolution, residual add (either order: f32 addition commutes), then PReLU.
+            // Convolution, residual add (`skip.add(c)`: `skip + c`, the order the fused op
+            // adds in), then PReLU.
             if let Some((a, expr)) = binding(next)
-                && let Some((lhs, rhs)) = expr.strip_suffix(')').and_then(|e| e.split_once(".add("))
-                && let Some(skip) = if rhs == c { Some(lhs) } else if lhs == c { Some(rhs) } else { None }
+                && let Some((skip, rhs)) = expr.strip_suffix(')').and_then(|e| e.split_once(".add("))
+                && rhs == c
                 && let Some((p, prelu_expr)) = lines.get(i + 2).and_then(|l| binding(l))
                 && let Some((prelu, a_arg)) = module_call(prelu_expr, "prelu")
                 && a_arg == a
