@@ -9,6 +9,12 @@ p50/p90 latency.
 
     python3 benches/word_latency.py --server http://127.0.0.1:9696 \\
         --dev ../shared/data/asl-ood-dev.zip --source cryingbaker [--word WONDERFULS] [-n 20]
+        [--compare http://127.0.0.1:9697]
+
+With `--compare`, a second server (another build, the same model) gets the same posts,
+alternated one by one with the first: the VM this runs on drifts by ~15 % within an hour, so
+only interleaved timings compare two builds; it prints both, and the second's p50 as a share
+of the first's.
 
 Standard library only.
 """
@@ -39,28 +45,38 @@ def main():
     ap.add_argument("--source", default="cryingbaker")
     ap.add_argument("--word", default="WONDERFULS")
     ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--compare", help="a second server, posted to alternately with --server")
     args = ap.parse_args()
     if args.n < 1:
         sys.exit("-n must be at least 1")
     word = args.word.upper()
     files = word_photos(args.dev, args.source, word)
-    for _ in range(2):
-        post_zip(args.server, files)
-    times, answer = [], None
+    servers = [args.server] + ([args.compare] if args.compare else [])
+    for server in servers:
+        for _ in range(2):
+            post_zip(server, files)
+    times = [[] for _ in servers]
+    answers = [None for _ in servers]
     for _ in range(args.n):
-        answer, seconds = post_zip(args.server, files)
-        times.append(seconds * 1000)
-    times.sort()
-    paths = [
-        f"{p['class']}:{p['answered_by']['path']}@{p['answered_by'].get('detection_step', '-')}"
-        for p in answer["letters"]
-    ]
-    print(f"answer {answer.get('text')!r} for {word!r}; paths: {paths}")
-    print(
-        f"{len(word)}-photo word ({args.source}, {sum(len(d) for _, d in files):,} bytes of photos), {args.n} posts: "
-        f"p50 {statistics.median(times):.0f} ms, p90 {times[max(0, int(0.9 * len(times)) - 1)]:.0f} ms, "
-        f"min {times[0]:.0f} ms"
-    )
+        for i, server in enumerate(servers):
+            answers[i], seconds = post_zip(server, files)
+            times[i].append(seconds * 1000)
+    size = sum(len(d) for _, d in files)
+    for server, t, answer in zip(servers, times, answers):
+        t = sorted(t)
+        paths = [
+            f"{p['class']}:{p['answered_by']['path']}@{p['answered_by'].get('detection_step', '-')}"
+            for p in answer["letters"]
+        ]
+        print(f"{server}: answer {answer.get('text')!r} for {word!r}; paths: {paths}")
+        print(
+            f"{server}: {len(word)}-photo word ({args.source}, {size:,} bytes of photos), {args.n} posts: "
+            f"p50 {statistics.median(t):.0f} ms, p90 {t[max(0, int(0.9 * len(t)) - 1)]:.0f} ms, "
+            f"min {t[0]:.0f} ms"
+        )
+    if args.compare:
+        ratio = statistics.median(times[1]) / statistics.median(times[0])
+        print(f"{args.compare} p50 / {args.server} p50 = {ratio:.3f} (posts alternated)")
 
 
 if __name__ == "__main__":
