@@ -12,7 +12,7 @@ p50/p90 latency.
         [--compare http://127.0.0.1:9697]
 
 With `--compare`, a second server (another build, the same model) gets the same posts,
-alternated one by one with the first: the VM this runs on drifts by ~15 % within an hour, so
+alternated one by one with the first (which goes first swaps every round): the VM this runs on drifts by ~15 % within an hour, so
 only interleaved timings compare two builds; it prints both, and the second's p50 as a share
 of the first's.
 
@@ -57,8 +57,10 @@ def main():
             post_zip(server, files)
     times = [[] for _ in servers]
     answers = [None for _ in servers]
-    for _ in range(args.n):
-        for i, server in enumerate(servers):
+    for k in range(args.n):
+        # Each round reverses the order (A B, B A, ...): neither server always goes first.
+        order = list(enumerate(servers))
+        for i, server in order if k % 2 == 0 else reversed(order):
             answers[i], seconds = post_zip(server, files)
             times[i].append(seconds * 1000)
     size = sum(len(d) for _, d in files)
