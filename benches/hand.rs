@@ -2,13 +2,13 @@
 //! 8 test photos of other signers (`asl-core/tests/data/hands`), on the default `flex` device:
 //! `cargo bench --bench hand` (or, in the test profile, whose dependencies are optimised too:
 //! `cargo test --workspace --bench hand`). Prints the median per photo of the whole `detect`
-//! and of each network alone. Issue 18's targets: the whole per-photo pipeline ≤ 25 ms on two
+//! and of each network alone, with each of MediaPipe's two landmark models. Issue 18's targets: the whole per-photo pipeline ≤ 25 ms on two
 //! cores, and no slower than MediaPipe's own Python pipeline on the same photos
 //! (`scripts/hand_models/bench.py`).
 use std::path::Path;
 use std::time::Instant;
 
-use asl::hand::{self, BurnHandNets, DetectConfig, HandNets};
+use asl::hand::{self, BurnHandNets, DetectConfig, HandNets, LandmarkModel};
 
 const ROUNDS: usize = 15;
 
@@ -22,8 +22,14 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    for model in [LandmarkModel::Full, LandmarkModel::Lite] {
+        bench(model);
+    }
+}
+
+fn bench(model: LandmarkModel) {
     let device = asl::model::device("flex").expect("flex device");
-    let nets = BurnHandNets::load(&device).expect("embedded weights");
+    let nets = BurnHandNets::load(&device, model).expect("embedded weights");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("asl-core/tests/data/hands");
     let mut photos = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("test photos").flatten() {
@@ -65,7 +71,8 @@ fn main() {
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!(
-        "hand pipeline, batch 1, flex, {threads} CPUs, {} photos × {ROUNDS} rounds (medians):",
+        "hand pipeline, landmark model {}, batch 1, flex, {threads} CPUs, {} photos × {ROUNDS} rounds (medians):",
+        model.name(),
         photos.len()
     );
     println!("  detect (whole pipeline, per photo): {:.1} ms", median_ms(whole));

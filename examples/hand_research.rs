@@ -18,6 +18,10 @@
 //! - `export`: writes the hands of the table's sources (`TABLE_SOURCES`) found in the given
 //!   caches, and the landmark-only rows of the given `.json` files, as the table
 //!   `asl_core::handshape::signers` embeds.
+//!
+//! The hand caches read are the full landmark model's, or with `LANDMARKS=lite` in the
+//! environment the lite model's (`asl prep --detect-hands --landmarks lite`, and `asl eval`
+//! with a model trained with `--landmarks lite`).
 use std::path::{Path, PathBuf};
 
 use asl::classes::NUM_CLASSES;
@@ -33,9 +37,17 @@ use rayon::prelude::*;
 
 type Error = Box<dyn std::error::Error>;
 
+/// Whose hand caches to read: `LANDMARKS=lite` for the lite landmark model's.
+fn landmark_model() -> asl::hand::LandmarkModel {
+    match std::env::var("LANDMARKS").as_deref() {
+        Ok("lite") => asl::hand::LandmarkModel::Lite,
+        _ => asl::hand::LandmarkModel::Full,
+    }
+}
+
 /// A crop cache beside `out`, and for each crop its split and index in the pixel cache.
 fn crop_cache(cache: &Cache, out: &Path, side: u32) -> Result<(Cache, Vec<(Split, usize)>), Error> {
-    let hands = HandCache::open(cache).ok_or("no current hand cache: run asl prep --detect-hands")?;
+    let hands = HandCache::open(cache, landmark_model()).ok_or("no current hand cache: run asl prep --detect-hands")?;
     let root = cache.header.train_root.clone().ok_or("no training root")?;
     let n_train = cache.header.n_train;
     let rows: Vec<(Split, usize, usize)> = (0..n_train + cache.header.n_val)
@@ -102,7 +114,7 @@ fn readers(
 ) -> Result<Readers, Error> {
     let n = cache.len(split);
     let stage = clf.hands().ok_or("the model has no hand path")?;
-    let hands = HandCache::open(cache).ok_or("no hand cache")?;
+    let hands = HandCache::open(cache, landmark_model()).ok_or("no hand cache")?;
     let offset = if split == Split::Train { 0 } else { cache.header.n_train };
     let photo = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
     let mut served = photo.clone();
@@ -239,7 +251,7 @@ fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<()
         }));
     }
     for cache in caches {
-        let ch = HandCache::open(cache).ok_or("no hand cache: run asl eval --data <zip> first")?;
+        let ch = HandCache::open(cache, landmark_model()).ok_or("no hand cache: run asl eval --data <zip> first")?;
         for i in 0..cache.len(Split::Val) {
             let file = cache.file(Split::Val, i);
             let src = asl::eval::source_of(file);
@@ -301,12 +313,12 @@ fn leave_one_source_out(
     seed: u64,
     always_excluded: &[String],
 ) -> Result<(), Error> {
-    let table = asl::handshape::signers::OtherSigners::embedded();
+    let table = asl::handshape::signers::OtherSigners::embedded(landmark_model());
     let table_sources: Vec<String> = table.sources.iter().map(|s| s.source.clone()).collect();
     let clf = Classifier::load(model)?;
     let served_w = clf.hands().ok_or("no hand path")?.shape.card.fusion_photo_weight;
-    let kh = HandCache::open(kaggle).ok_or("no hand cache")?;
-    let dh = HandCache::open(dev).ok_or("no dev hand cache")?;
+    let kh = HandCache::open(kaggle, landmark_model()).ok_or("no hand cache")?;
+    let dh = HandCache::open(dev, landmark_model()).ok_or("no dev hand cache")?;
     let train_hands = kh.labelled(kaggle, Split::Train);
     let val_hands = kh.labelled(kaggle, Split::Val);
     let n = dev.len(Split::Val);
@@ -355,6 +367,7 @@ fn leave_one_source_out(
                 .chain(always_excluded)
                 .cloned()
                 .collect(),
+            landmark_model: landmark_model(),
             ..Default::default()
         };
         let t = std::time::Instant::now();

@@ -228,6 +228,7 @@ pub fn prep_cmd(ws: &Workspace, a: PrepArgs, json: bool) -> CliResult {
         let hc = asl_core::hand_cache::prepare_hands(
             &out.cache,
             asl_core::model::default_device_name(),
+            a.landmark_model(),
             &TerminalProgress::default(),
             &Cancel::new(),
         )?;
@@ -398,6 +399,9 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     }
     if let Some(v) = a.other_signers {
         cfg.handshape.other_signers_repeat = v
+    }
+    if a.prep.landmarks.is_some() {
+        cfg.handshape.landmark_model = a.prep.landmark_model()
     }
     if let Some(tau) = a.fusion_gate {
         cfg.handshape.fusion_gate = Some(asl_core::handshape::FusionGate::at(tau))

@@ -654,4 +654,49 @@ fn the_hand_path_reads_other_signers_through_the_binary() {
         paths.iter().filter(|p| **p == "hand").count() as f64 / names.len() as f64,
         found
     );
+
+    // The lite landmark model: its own hand cache beside the full model's, recorded in the
+    // cards, and loaded again to serve.
+    json(&asl(
+        home,
+        &[
+            "--json",
+            "train",
+            "--data",
+            data_arg,
+            "--epochs",
+            "1",
+            "--hands",
+            "on",
+            "--landmarks",
+            "lite",
+            "--handshape-epochs",
+            "60",
+            "--name",
+            "hands-lite",
+        ],
+    ));
+    let lite = home.join("models/hands-lite");
+    let shape: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lite.join("handshape.json")).unwrap()).unwrap();
+    assert_eq!(shape["landmark_model"], "lite");
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(lite.join("model.json")).unwrap()).unwrap();
+    let networks = card["pipeline"]["hand_networks"].as_str().unwrap();
+    assert!(networks.contains("hand_landmark_lite"), "{networks}");
+    let caches: Vec<String> = std::fs::read_dir(home.join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for suffix in [".hands.json", ".hands-lite.json"] {
+        assert!(caches.iter().any(|c| c.ends_with(suffix)), "{suffix}: {caches:?}");
+    }
+    let mut args = vec!["--json", "predict", "--model", lite.to_str().unwrap(), "--raw"];
+    args.extend(names.iter().map(|p| p.to_str().unwrap()));
+    let answer = json(&asl(home, &args));
+    let lite_paths = answer["answered_by"].as_array().unwrap();
+    assert!(
+        lite_paths.iter().filter(|p| *p == "hand").count() >= 5,
+        "{lite_paths:?}"
+    );
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::hand::{self, HandError, HandNets};
+use crate::hand::{self, HandError, HandNets, LandmarkModel};
 use crate::handshape::LabelledHand;
 use crate::photo::{self, DecodeBudget};
 use crate::prep::{Cache, Split};
@@ -89,10 +89,14 @@ pub struct HandCache {
     pub entries: Vec<HandEntry>,
 }
 
-/// Where the hand cache of a pixel cache lives.
-pub fn hand_cache_path(cache: &Cache) -> PathBuf {
+/// Where the hand cache of a pixel cache lives: one per landmark model (`.hands.json` for the
+/// full model, as before there was a choice; `.hands-lite.json`).
+pub fn hand_cache_path(cache: &Cache, landmarks: LandmarkModel) -> PathBuf {
     let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(".hands.json");
+    name.push(match landmarks {
+        LandmarkModel::Full => ".hands.json",
+        LandmarkModel::Lite => ".hands-lite.json",
+    });
     cache.path.with_file_name(name)
 }
 
@@ -100,8 +104,8 @@ impl HandCache {
     /// The saved hand cache of `cache`, if there is a current one. A missing, unreadable or
     /// stale file reads as none, not as an error: the hand cache is derived from the photos, so
     /// [`open_or_build`] rebuilds it and replaces the file atomically.
-    pub fn open(cache: &Cache) -> Option<HandCache> {
-        let bytes = std::fs::read(hand_cache_path(cache)).ok()?;
+    pub fn open(cache: &Cache, landmarks: LandmarkModel) -> Option<HandCache> {
+        let bytes = std::fs::read(hand_cache_path(cache, landmarks)).ok()?;
         let hc: HandCache = serde_json::from_slice(&bytes).ok()?;
         let n = cache.header.n_train + cache.header.n_val;
         (hc.format == HAND_CACHE_FORMAT && hc.cache_hash == cache.header.hash() && hc.entries.len() == n).then_some(hc)
@@ -143,10 +147,11 @@ impl HandCache {
 pub fn prepare_hands(
     cache: &Cache,
     device_name: &str,
+    landmarks: LandmarkModel,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<HandCache, HandCacheError> {
-    let nets = hand::BurnHandNets::load(&crate::model::device(device_name)?)?;
+    let nets = hand::BurnHandNets::load(&crate::model::device(device_name)?, landmarks)?;
     open_or_build(cache, &nets, progress, cancel)
 }
 
@@ -225,7 +230,7 @@ pub fn open_or_build(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<HandCache, HandCacheError> {
-    if let Some(hc) = HandCache::open(cache) {
+    if let Some(hc) = HandCache::open(cache, nets.landmark_model()) {
         return Ok(hc);
     }
     let n = cache.header.n_train + cache.header.n_val;
@@ -235,7 +240,7 @@ pub fn open_or_build(
         cache_hash: cache.header.hash(),
         entries: detect_photos(cache, &indices, nets, progress, cancel)?,
     };
-    let path = hand_cache_path(cache);
+    let path = hand_cache_path(cache, nets.landmark_model());
     crate::fsutil::write_json_atomic(&path, &hc).map_err(|source| HandCacheError::Io { path, source })?;
     Ok(hc)
 }

@@ -334,10 +334,11 @@ impl std::fmt::Debug for HandStage {
 }
 
 impl HandStage {
-    /// The hand path of `shape`, loading MediaPipe's networks on `device`
-    /// ([`InferError::Backend`] when they fail to load).
+    /// The hand path of `shape`, loading MediaPipe's networks on `device` with the landmark
+    /// model `shape` was trained on ([`InferError::Backend`] when they fail to load).
     pub fn new(shape: HandshapeModel, device: &Device) -> Result<HandStage, InferError> {
-        let nets = hand::BurnHandNets::load(device).map_err(|e| InferError::Backend(e.to_string()))?;
+        let nets = hand::BurnHandNets::load(device, shape.card.landmark_model)
+            .map_err(|e| InferError::Backend(e.to_string()))?;
         Ok(HandStage { nets, shape })
     }
 

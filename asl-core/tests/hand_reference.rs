@@ -6,7 +6,7 @@
 //! asks for 2 % of the image side; the numpy spec on ONNX Runtime agrees within 0.003 %).
 use std::path::Path;
 
-use asl_core::hand::{self, BurnHandNets, DetectConfig};
+use asl_core::hand::{self, BurnHandNets, DetectConfig, LandmarkModel};
 use serde_json::Value;
 
 fn reference() -> Value {
@@ -32,7 +32,8 @@ fn decode_like_libjpeg(bytes: &[u8]) -> image::RgbImage {
 #[test]
 fn landmarks_match_mediapipe_on_other_signers_photos() {
     let reference = reference();
-    let nets = BurnHandNets::load(&asl_core::model::device("flex").unwrap()).expect("the embedded weights load");
+    let nets = BurnHandNets::load(&asl_core::model::device("flex").unwrap(), LandmarkModel::Full)
+        .expect("the embedded weights load");
     let cfg = DetectConfig::default();
     let photos = reference["photos"].as_object().unwrap();
     assert_eq!(photos.len(), 8);
@@ -144,7 +145,8 @@ fn landmarks_match_mediapipe_on_other_signers_photos() {
 #[test]
 fn the_cascade_finds_what_one_pass_finds_and_more() {
     let reference = reference();
-    let nets = BurnHandNets::load(&asl_core::model::device("flex").unwrap()).expect("the embedded weights load");
+    let nets = BurnHandNets::load(&asl_core::model::device("flex").unwrap(), LandmarkModel::Full)
+        .expect("the embedded weights load");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hands");
     let mut tight_found = 0;
     let mut found_once = 0;
@@ -221,4 +223,77 @@ fn the_cascade_finds_what_one_pass_finds_and_more() {
     );
     let blank = image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
     assert!(hand::find_hand(&nets, &blank).unwrap().is_none());
+}
+
+/// The lite landmark model against MediaPipe's own (`model_complexity=0`,
+/// `tests/data/hands/reference_lite.json`). MediaPipe's lite setting also swaps the palm
+/// detector for its lite one, which asl does not ship; so the landmark model is given the very
+/// square MediaPipe cropped (its `hand_rects_from_palm`), and its landmarks, presence and
+/// handedness must be MediaPipe's: x and y within the 2 % of the image side.
+#[test]
+fn lite_landmarks_match_mediapipe_in_its_own_crop() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hands/reference_lite.json");
+    let reference: Value = serde_json::from_slice(&std::fs::read(&path).expect("reference_lite.json")).expect("JSON");
+    assert_eq!(reference["settings"]["model_complexity"], 0);
+    let nets = BurnHandNets::load(&asl_core::model::device("flex").unwrap(), LandmarkModel::Lite)
+        .expect("the embedded weights load");
+    assert_eq!(hand::HandNets::landmark_model(&nets), LandmarkModel::Lite);
+    let mut compared = 0;
+    let mut worst = 0f64;
+    for (name, want) in reference["photos"].as_object().unwrap() {
+        let Some(rect) = want["hand_rects_from_palm"].as_array().and_then(|r| r.first()) else {
+            continue;
+        };
+        let bytes = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/hands")
+                .join(name),
+        )
+        .unwrap();
+        let img = decode_like_libjpeg(&bytes);
+        let side = f(&want["width"]).max(f(&want["height"]));
+        let roi = hand::Roi {
+            x_center: f(&rect["x_center"]),
+            y_center: f(&rect["y_center"]),
+            side: f(&rect["width"]),
+            rotation: f(&rect["rotation"]),
+        };
+        let crop = hand::roi::warp(&img, &roi, hand::LANDMARK_INPUT_SIZE, hand::roi::Border::Replicate);
+        let out = hand::HandNets::landmarks(&nets, &hand::roi::to_nchw(&crop)).unwrap();
+        let found = out.presence > 0.5;
+        assert_eq!(
+            found,
+            want["found"].as_bool().unwrap(),
+            "{name}: presence {}",
+            out.presence
+        );
+        if !found {
+            continue;
+        }
+        let raw = hand::landmarks::triples(&out.landmarks, "landmarks").unwrap();
+        let got = hand::landmarks::project(&raw, &roi);
+        for (i, (g, e)) in got.iter().zip(want["landmarks"].as_array().unwrap()).enumerate() {
+            for axis in 0..2 {
+                let err = (g[axis] as f64 - f(&e[axis])).abs() / side;
+                worst = worst.max(err);
+                assert!(
+                    err < 0.02,
+                    "{name}: landmark {i} axis {axis}: {} vs {}",
+                    g[axis],
+                    e[axis]
+                );
+            }
+        }
+        let right = want["handedness"]["label"] == "Right";
+        assert_eq!(1.0 - out.handedness_left >= 0.5, right, "{name}: handedness");
+        compared += 1;
+    }
+    assert!(
+        compared >= 6,
+        "only {compared} photos with a hand in the lite reference"
+    );
+    eprintln!(
+        "lite landmark model: worst (x, y) difference from MediaPipe {:.4} % of the image side",
+        worst * 100.0
+    );
 }

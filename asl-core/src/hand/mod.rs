@@ -94,6 +94,31 @@ pub struct LandmarkOutput {
     pub world_landmarks: Vec<f32>,
 }
 
+/// Which of MediaPipe's two hand-landmark models reads the hand crop. Same input, same
+/// outputs; the lite model does 146 M multiply-adds to the full model's 331 M, and places the
+/// landmarks a little differently, so a handshape model reads the landmarks of the model it
+/// was trained on (its card records it; `docs/hands/runtime.md`, last section).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LandmarkModel {
+    /// `hand_landmark_full` (MediaPipe's model_complexity 1); what a card without the field
+    /// was trained on.
+    #[default]
+    Full,
+    /// `hand_landmark_lite` (model_complexity 0).
+    Lite,
+}
+
+impl LandmarkModel {
+    /// Its name in cards, file names and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LandmarkModel::Full => "full",
+            LandmarkModel::Lite => "lite",
+        }
+    }
+}
+
 /// The two networks. Inputs are NCHW f32 RGB in [0, 1]: [1, 3, 192, 192] for the palm
 /// detector, [1, 3, 224, 224] for the landmark model.
 pub trait HandNets {
@@ -101,6 +126,8 @@ pub trait HandNets {
     fn palm(&self, input: &[f32]) -> Result<PalmOutput, HandError>;
     /// Runs the landmark model on one 3 × 224 × 224 crop.
     fn landmarks(&self, input: &[f32]) -> Result<LandmarkOutput, HandError>;
+    /// Which landmark model [`landmarks`](Self::landmarks) runs (hand caches are kept per model).
+    fn landmark_model(&self) -> LandmarkModel;
 }
 
 /// Why hand detection failed (a photo without a hand is not an error).
@@ -322,6 +349,10 @@ mod tests {
                 handedness_left: 0.25,
                 world_landmarks: vec![0.0; 63],
             })
+        }
+
+        fn landmark_model(&self) -> LandmarkModel {
+            LandmarkModel::Full
         }
     }
 

@@ -8,7 +8,7 @@ use burn::tensor::Bytes;
 
 use crate::model::on_pool;
 
-use super::{HandError, HandNets, LANDMARK_INPUT_SIZE, LandmarkOutput, PALM_INPUT_SIZE, PalmOutput};
+use super::{HandError, HandNets, LANDMARK_INPUT_SIZE, LandmarkModel, LandmarkOutput, PALM_INPUT_SIZE, PalmOutput};
 
 #[allow(clippy::all, unused)]
 #[rustfmt::skip]
@@ -20,26 +20,45 @@ mod palm_detection_full;
 #[path = "nets/hand_landmark_full.rs"]
 mod hand_landmark_full;
 
-static PALM_WEIGHTS: &[u8] = include_bytes!("nets/palm_detection_full.bpk");
-static LANDMARK_WEIGHTS: &[u8] = include_bytes!("nets/hand_landmark_full.bpk");
+#[allow(clippy::all, unused)]
+#[rustfmt::skip]
+#[path = "nets/hand_landmark_lite.rs"]
+mod hand_landmark_lite;
 
-/// MediaPipe's full palm detector and hand-landmark model, ready on one device.
+static PALM_WEIGHTS: &[u8] = include_bytes!("nets/palm_detection_full.bpk");
+static LANDMARK_FULL_WEIGHTS: &[u8] = include_bytes!("nets/hand_landmark_full.bpk");
+static LANDMARK_LITE_WEIGHTS: &[u8] = include_bytes!("nets/hand_landmark_lite.bpk");
+
+/// The landmark network chosen at load time.
+enum LandmarkNet {
+    Full(hand_landmark_full::Model),
+    Lite(hand_landmark_lite::Model),
+}
+
+/// MediaPipe's full palm detector and one of its hand-landmark models, ready on one device.
 pub struct BurnHandNets {
     palm: palm_detection_full::Model,
-    landmarks: hand_landmark_full::Model,
+    landmarks: LandmarkNet,
     device: Device,
 }
 
 impl BurnHandNets {
-    /// Builds both networks on `device` and loads their embedded weights; fails with
-    /// [`HandError::Net`] when the weights do not load.
-    pub fn load(device: &Device) -> Result<BurnHandNets, HandError> {
+    /// Builds the palm detector and the landmark model `landmarks` on `device` and loads their
+    /// embedded weights; fails with [`HandError::Net`] when the weights do not load.
+    pub fn load(device: &Device, landmarks: LandmarkModel) -> Result<BurnHandNets, HandError> {
         let palm = load_weights(palm_detection_full::Model::new(device), PALM_WEIGHTS, "palm detector")?;
-        let landmarks = load_weights(
-            hand_landmark_full::Model::new(device),
-            LANDMARK_WEIGHTS,
-            "landmark model",
-        )?;
+        let landmarks = match landmarks {
+            LandmarkModel::Full => LandmarkNet::Full(load_weights(
+                hand_landmark_full::Model::new(device),
+                LANDMARK_FULL_WEIGHTS,
+                "landmark model (full)",
+            )?),
+            LandmarkModel::Lite => LandmarkNet::Lite(load_weights(
+                hand_landmark_lite::Model::new(device),
+                LANDMARK_LITE_WEIGHTS,
+                "landmark model (lite)",
+            )?),
+        };
         Ok(BurnHandNets {
             palm,
             landmarks,
@@ -95,12 +114,22 @@ impl HandNets for BurnHandNets {
 
     fn landmarks(&self, input: &[f32]) -> Result<LandmarkOutput, HandError> {
         let x = self.input(input, LANDMARK_INPUT_SIZE)?;
-        let (landmarks, presence, handedness_left, world) = on_pool(|| self.landmarks.forward(x));
+        let (landmarks, presence, handedness_left, world) = on_pool(|| match &self.landmarks {
+            LandmarkNet::Full(m) => m.forward(x),
+            LandmarkNet::Lite(m) => m.forward(x),
+        });
         Ok(LandmarkOutput {
             landmarks: values(landmarks, "landmarks")?,
             presence: scalar(presence, "presence")?,
             handedness_left: scalar(handedness_left, "handedness")?,
             world_landmarks: values(world, "world landmarks")?,
         })
+    }
+
+    fn landmark_model(&self) -> LandmarkModel {
+        match self.landmarks {
+            LandmarkNet::Full(_) => LandmarkModel::Full,
+            LandmarkNet::Lite(_) => LandmarkModel::Lite,
+        }
     }
 }

@@ -22,7 +22,7 @@ pub mod train;
 
 pub use model::{FusionGate, HandshapeModel, HandshapeModelCard};
 pub use stage::{HandsMode, PipelineInfo, build_hand_stage};
-pub use train::{HandTrainConfig, LabelledHand, train_handshape_model};
+pub use train::{DEFAULT_LANDMARK_MODEL, HandTrainConfig, LabelledHand, train_handshape_model};
 
 /// Why training, loading or running the handshape classifier failed.
 #[derive(Debug, thiserror::Error)]

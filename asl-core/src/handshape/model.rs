@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::HandshapeError;
 use super::features::NUM_FEATURES;
 use crate::classes::NUM_CLASSES;
+use crate::hand::LandmarkModel;
 
 /// The handshape card's file name in a model folder.
 pub const HANDSHAPE_CARD_FILE: &str = "handshape.json";
@@ -79,6 +80,10 @@ pub struct HandshapeModelCard {
     /// then believes a misread letter over the lexicon. > 1 softens it (README).
     #[serde(default = "one")]
     pub temperature: f32,
+    /// The landmark model whose landmarks it was trained on, and must read (a card written
+    /// before there was a choice: the full model).
+    #[serde(default)]
+    pub landmark_model: LandmarkModel,
 }
 
 fn one() -> f32 {

@@ -13,10 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use super::train::LabelledHand;
 use crate::classes::class_index;
+use crate::hand::LandmarkModel;
 
-/// The table (`examples/hand_research.rs export`); its text also keys the reuse of trained
-/// handshape models, like the prior's.
-pub(crate) const EMBEDDED_TABLE: &str = include_str!("../../data/other_signers_hands.json");
+/// The table (`examples/hand_research.rs export`), one per landmark model: the same photos'
+/// hands as each model places them (a handshape model trains on the landmarks it will read).
+/// Its text also keys the reuse of trained handshape models, like the prior's.
+pub(crate) fn embedded_table(landmarks: LandmarkModel) -> &'static str {
+    match landmarks {
+        LandmarkModel::Full => include_str!("../../data/other_signers_hands.json"),
+        LandmarkModel::Lite => include_str!("../../data/other_signers_hands_lite.json"),
+    }
+}
 
 /// Where a group of hands comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,10 +66,17 @@ pub struct OtherSigners {
 }
 
 impl OtherSigners {
-    /// The embedded table, parsed once.
-    pub fn embedded() -> &'static OtherSigners {
-        static TABLE: OnceLock<OtherSigners> = OnceLock::new();
-        TABLE.get_or_init(|| serde_json::from_str(EMBEDDED_TABLE).expect("embedded other_signers_hands.json is valid"))
+    /// The embedded table of landmark model `landmarks`, parsed once.
+    pub fn embedded(landmarks: LandmarkModel) -> &'static OtherSigners {
+        static FULL: OnceLock<OtherSigners> = OnceLock::new();
+        static LITE: OnceLock<OtherSigners> = OnceLock::new();
+        let table = match landmarks {
+            LandmarkModel::Full => &FULL,
+            LandmarkModel::Lite => &LITE,
+        };
+        table.get_or_init(|| {
+            serde_json::from_str(embedded_table(landmarks)).expect("the embedded other signers' tables are valid")
+        })
     }
 
     /// The hands of every source but those in `excluded`, as training hands.
@@ -87,8 +101,25 @@ mod tests {
     use crate::classes::NUM_LETTERS;
 
     #[test]
-    fn the_embedded_table_holds_four_licensed_sources_of_every_letter() {
-        let t = OtherSigners::embedded();
+    fn the_embedded_tables_hold_four_licensed_sources_of_every_letter() {
+        // The hands per source that NOTICE_other_signers.md states (the lite landmark model
+        // accepts five more of Roboflow's photos).
+        for (model, counts) in [
+            (LandmarkModel::Full, [120, 130, 130, 682]),
+            (LandmarkModel::Lite, [120, 130, 130, 687]),
+        ] {
+            check_table(OtherSigners::embedded(model), counts);
+        }
+        // The same photos: all but 2 of the full table's photos have a hand in the lite table
+        // (the lite model's presence score turned those two down).
+        let full = OtherSigners::embedded(LandmarkModel::Full);
+        let lite = OtherSigners::embedded(LandmarkModel::Lite);
+        let in_lite = |f: &str| lite.hands.iter().any(|h| h.file == f);
+        assert_eq!(full.hands.iter().filter(|h| !in_lite(&h.file)).count(), 2);
+        assert_eq!(full.sources, lite.sources);
+    }
+
+    fn check_table(t: &OtherSigners, counts: [usize; 4]) {
         let names: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
         assert_eq!(names, ["hackmit", "longhongvo23", "seeeeeeel", "roboflow"]);
         // Only sources whose licence allows it (the dev set's unlicensed sources are not here).
@@ -122,9 +153,8 @@ mod tests {
                 .for_each(|c| seen[c] = true);
             assert!(seen.iter().filter(|&&b| b).count() >= 20, "{s}: {seen:?}");
         }
-        // The hands per source that NOTICE_other_signers.md states.
         let count = |s: &str| t.hands.iter().filter(|h| h.source == s).count();
-        assert_eq!(names.iter().map(|s| count(s)).collect::<Vec<_>>(), [120, 130, 130, 682]);
+        assert_eq!(names.iter().map(|s| count(s)).collect::<Vec<_>>(), counts);
         let without = t.labelled(&["hackmit".into()]);
         let hackmit = t.hands.iter().filter(|h| h.source == "hackmit").count();
         assert!(hackmit > 50);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{HandTrainConfig, HandshapeError, HandshapeModel, train_handshape_model};
-use crate::hand::BurnHandNets;
+use crate::hand::{BurnHandNets, HandNets, LandmarkModel};
 use crate::hand_cache::{self, HandCache, HandCacheError, PROBE_PHOTOS};
 use crate::prep::{Cache, Split};
 use crate::progress::{Cancel, Progress};
@@ -58,9 +58,13 @@ impl Default for PipelineInfo {
     }
 }
 
-/// The hand networks this build runs, as recorded in a model's pipeline description.
-pub const HAND_NETWORKS: &str =
-    "MediaPipe Hands 0.10.21 (palm_detection_full + hand_landmark_full, Apache-2.0), converted to burn";
+/// The hand networks a model runs, as recorded in its pipeline description.
+pub fn hand_networks(landmarks: LandmarkModel) -> String {
+    format!(
+        "MediaPipe Hands 0.10.21 (palm_detection_full + hand_landmark_{}, Apache-2.0), converted to burn",
+        landmarks.name()
+    )
+}
 
 /// Why the hand stage of training failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +109,8 @@ pub fn build_hand_stage(
         return Ok(photo_only("hands off (--hands off)".into(), None));
     }
     let device = crate::model::device(device_name).map_err(|e| HandStageError::Nets(e.to_string()))?;
-    let nets = BurnHandNets::load(&device).map_err(|e| HandStageError::Nets(e.to_string()))?;
-    let hands = match HandCache::open(cache) {
+    let nets = BurnHandNets::load(&device, cfg.landmark_model).map_err(|e| HandStageError::Nets(e.to_string()))?;
+    let hands = match HandCache::open(cache, cfg.landmark_model) {
         Some(hc) => hc,
         None => {
             if mode == HandsMode::Auto {
@@ -152,7 +156,7 @@ pub fn build_hand_stage(
             super::model::HANDSHAPE_CARD_FILE.into(),
             super::model::HANDSHAPE_WEIGHTS_FILE.into(),
         ],
-        hand_networks: Some(HAND_NETWORKS.into()),
+        hand_networks: Some(hand_networks(cfg.landmark_model)),
         detection_rate: Some(rate),
         note: "the handshape model reads photos with a hand found; the photo CNN the others".into(),
     };
@@ -163,8 +167,8 @@ pub fn build_hand_stage(
 }
 
 /// The share of the first [`PROBE_PHOTOS`] training photos with a hand found, remembered
-/// beside the cache (`<cache>.hands-probe.json`) so that later runs and search trials on the
-/// same cache do not probe again.
+/// beside the cache (`<cache>.hands-probe.json`, `.hands-lite-probe.json` for the lite landmark
+/// model) so that later runs and search trials on the same cache do not probe again.
 fn probe(
     cache: &Cache,
     nets: &BurnHandNets,
@@ -172,7 +176,10 @@ fn probe(
     cancel: &Cancel,
 ) -> Result<(usize, f64), HandCacheError> {
     let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(".hands-probe.json");
+    name.push(match nets.landmark_model() {
+        LandmarkModel::Full => ".hands-probe.json",
+        LandmarkModel::Lite => ".hands-lite-probe.json",
+    });
     let path = cache.path.with_file_name(name);
     let hash = cache.header.hash();
     if let Some(p) = remembered_probe(&path, &hash) {
@@ -225,7 +232,10 @@ fn memo_dir(cache: &Cache, cfg: &HandTrainConfig) -> PathBuf {
     memo_dir_for(
         &cache.path,
         cfg,
-        &[super::prior::EMBEDDED_TABLE, super::signers::EMBEDDED_TABLE],
+        &[
+            super::prior::EMBEDDED_TABLE,
+            super::signers::embedded_table(cfg.landmark_model),
+        ],
     )
 }
 

@@ -15,6 +15,7 @@ use super::model::{HANDSHAPE_FORMAT, HandshapeModel, HandshapeModelCard, Landmar
 use super::prior::Prior;
 use super::signers::OtherSigners;
 use crate::classes::{CLASSES, NUM_CLASSES, NUM_LETTERS};
+use crate::hand::LandmarkModel;
 use crate::progress::{Cancel, Progress};
 use crate::rng::SplitMix64;
 
@@ -38,6 +39,12 @@ impl LabelledHand {
         photo_features(&self.points(), self.handedness_right)
     }
 }
+
+/// The landmark model of a default training run: the full one. The lite model reads a
+/// 10-photo word ~20 % faster and other people's hands ~4.6 points worse (dev mean over the
+/// four never-trained sources, 73.1 → 68.5 % over three seeds; docs/hands/runtime.md, last
+/// section), and the letters come first.
+pub const DEFAULT_LANDMARK_MODEL: LandmarkModel = LandmarkModel::Full;
 
 /// How to train; the defaults are the prototype's best design.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +85,10 @@ pub struct HandTrainConfig {
     pub fusion_gate: Option<super::FusionGate>,
     /// Recorded in the card: see [`HandshapeModelCard::temperature`].
     pub temperature: f32,
+    /// MediaPipe's landmark model that finds the hands trained on (and read when served):
+    /// recorded in the card. Its hands are cached per model, and the other signers' table is
+    /// that model's.
+    pub landmark_model: LandmarkModel,
 }
 
 impl Default for HandTrainConfig {
@@ -113,6 +124,7 @@ impl Default for HandTrainConfig {
             fusion_photo_weight: 0.125,
             fusion_gate: None,
             temperature: 8.0,
+            landmark_model: DEFAULT_LANDMARK_MODEL,
         }
     }
 }
@@ -154,7 +166,7 @@ impl HandTrainConfig {
         if self.hidden.contains(&0) {
             return bad("hidden layers must have at least one unit");
         }
-        let known = &OtherSigners::embedded().sources;
+        let known = &OtherSigners::embedded(self.landmark_model).sources;
         if let Some(name) = self
             .excluded_signer_sources
             .iter()
@@ -188,7 +200,7 @@ pub fn build_training_set(hands: &[LabelledHand], cfg: &HandTrainConfig) -> Trai
     };
     let mut counts = [0usize; NUM_CLASSES];
     let others: Vec<LabelledHand> = if cfg.other_signers_repeat > 0 {
-        OtherSigners::embedded().labelled(&cfg.excluded_signer_sources)
+        OtherSigners::embedded(cfg.landmark_model).labelled(&cfg.excluded_signer_sources)
     } else {
         Vec::new()
     };
@@ -340,6 +352,7 @@ fn fit(
         fusion_photo_weight: cfg.fusion_photo_weight,
         fusion_gate: cfg.fusion_gate,
         temperature: cfg.temperature,
+        landmark_model: cfg.landmark_model,
     };
     Ok(Fitted {
         model: HandshapeModel::from_parts(card, mlp.valid(), device.clone()),
@@ -432,6 +445,7 @@ mod tests {
             // The model's own probabilities (serving softens them).
             temperature: 1.0,
             fusion_gate: Some(super::super::FusionGate::at(0.8)),
+            landmark_model: LandmarkModel::Lite,
             ..HandTrainConfig::default()
         };
         let model = train_handshape_model(&train, &val, &cfg, "flex", &NoProgress, &Cancel::new()).expect("trains");
@@ -449,6 +463,18 @@ mod tests {
             loaded.probabilities(&feats).expect("runs"),
         );
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+        // The landmark model travels in the card (the server loads that one); a card written
+        // before there was a choice reads as the full model's.
+        assert_eq!(loaded.card.landmark_model, LandmarkModel::Lite);
+        let card_path = dir.path().join(super::super::model::HANDSHAPE_CARD_FILE);
+        let written = std::fs::read_to_string(&card_path).expect("card");
+        let mut card: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+        assert_eq!(card["landmark_model"], "lite");
+        card.as_object_mut().expect("object").remove("landmark_model");
+        std::fs::write(&card_path, serde_json::to_vec(&card).expect("JSON")).expect("writes");
+        let old = HandshapeModel::load(dir.path(), &device).expect("loads");
+        assert_eq!(old.card.landmark_model, LandmarkModel::Full);
+        std::fs::write(&card_path, written).expect("writes");
         // Classes never trained (here `nothing`) stay unlikely.
         assert!(a.chunks_exact(NUM_CLASSES).all(|p| p[crate::classes::NOTHING] < 0.05));
 
@@ -561,7 +587,7 @@ mod tests {
             other_signers_repeat: 3,
             ..two_letter_prior_config()
         };
-        let others = OtherSigners::embedded().labelled(&[]);
+        let others = OtherSigners::embedded(cfg.landmark_model).labelled(&[]);
         let set = build_training_set(&hands, &cfg);
         // Every hand and each of its 2 augmented copies; each other signer's hand 3 times.
         assert_eq!(set.labels.len(), (20 + 3 * others.len()) * 3);

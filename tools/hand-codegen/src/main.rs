@@ -1,4 +1,4 @@
-//! Writes `asl-core/src/hand/nets/{palm_detection_full,hand_landmark_full}.rs` and their `.bpk`
+//! Writes `asl-core/src/hand/nets/{palm_detection_full,hand_landmark_full,hand_landmark_lite}.rs` and their `.bpk`
 //! weights from the ONNX files of `asl-core/models/hand/` (run from anywhere; paths are taken
 //! from the repository root so the generated headers name them relative to it), then fuses
 //! each convolution with the ReLU6 or residual add + PReLU after it (`fuse.rs`).
@@ -6,7 +6,7 @@ use burn_onnx::{LoadStrategy, ModelGen};
 
 mod fuse;
 
-const MODELS: [&str; 2] = ["palm_detection_full", "hand_landmark_full"];
+const MODELS: [&str; 3] = ["palm_detection_full", "hand_landmark_full", "hand_landmark_lite"];
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
