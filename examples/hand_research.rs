@@ -19,9 +19,10 @@
 //!   caches, and the landmark-only rows of the given `.json` files, as the table
 //!   `asl_core::handshape::signers` embeds.
 //!
-//! The hand caches read are the full landmark model's, or with `LANDMARKS=lite` in the
-//! environment the lite model's (`asl prep --detect-hands --landmarks lite`, and `asl eval`
-//! with a model trained with `--landmarks lite`).
+//! The commands that read a model read the hand caches of its landmark model (its card's);
+//! the others read the full landmark model's, or with `LANDMARKS=lite` in the environment the
+//! lite model's (`asl prep --detect-hands --landmarks lite`, and `asl eval` with a model
+//! trained with `--landmarks lite`).
 use std::path::{Path, PathBuf};
 
 use asl::classes::NUM_CLASSES;
@@ -114,7 +115,8 @@ fn readers(
 ) -> Result<Readers, Error> {
     let n = cache.len(split);
     let stage = clf.hands().ok_or("the model has no hand path")?;
-    let hands = HandCache::open(cache, landmark_model()).ok_or("no hand cache")?;
+    // The landmarks of the model's own landmark network, whatever LANDMARKS says.
+    let hands = HandCache::open(cache, stage.shape.card.landmark_model).ok_or("no hand cache")?;
     let offset = if split == Split::Train { 0 } else { cache.header.n_train };
     let photo = clf.probabilities(&(0..n).map(|i| cache.pixels(split, i)).collect::<Vec<_>>())?;
     let mut served = photo.clone();
@@ -277,7 +279,13 @@ fn export(caches: &[Cache], landmark_files: &[PathBuf], out: &Path) -> Result<()
     }
     hands.sort_by(|a, b| a.file.cmp(&b.file));
     let table = OtherSigners {
-        about: "Hands of other signers than the Kaggle dataset's: the 21 landmarks (photo pixels, z in the same scale) and MediaPipe's Right score that asl's detection cascade found in the photos of the MIT-licensed sources of asl-ood-dev and of David Lee's public-domain Roboflow ASL letters (examples/hand_research.rs export). Derived from those photos; their licences: NOTICE_other_signers.md beside this file.".into(),
+        about: format!(
+            "Hands of other signers than the Kaggle dataset's: the 21 landmarks (photo pixels, z in the same scale) and MediaPipe's Right score that asl's detection cascade{} found in the photos of the MIT-licensed sources of asl-ood-dev and of David Lee's public-domain Roboflow ASL letters (examples/hand_research.rs export). Derived from those photos; their licences: NOTICE_other_signers.md beside this file.",
+            match landmark_model() {
+                asl::hand::LandmarkModel::Full => "",
+                asl::hand::LandmarkModel::Lite => " (with MediaPipe's lite landmark model)",
+            }
+        ),
         sources: TABLE_SOURCES
             .iter()
             .map(|(source, repository, commit, licence)| SignerSource {
@@ -313,12 +321,13 @@ fn leave_one_source_out(
     seed: u64,
     always_excluded: &[String],
 ) -> Result<(), Error> {
-    let table = asl::handshape::signers::OtherSigners::embedded(landmark_model());
-    let table_sources: Vec<String> = table.sources.iter().map(|s| s.source.clone()).collect();
     let clf = Classifier::load(model)?;
-    let served_w = clf.hands().ok_or("no hand path")?.shape.card.fusion_photo_weight;
-    let kh = HandCache::open(kaggle, landmark_model()).ok_or("no hand cache")?;
-    let dh = HandCache::open(dev, landmark_model()).ok_or("no dev hand cache")?;
+    let card = &clf.hands().ok_or("no hand path")?.shape.card;
+    let (served_w, landmarks) = (card.fusion_photo_weight, card.landmark_model);
+    let table = asl::handshape::signers::OtherSigners::embedded(landmarks);
+    let table_sources: Vec<String> = table.sources.iter().map(|s| s.source.clone()).collect();
+    let kh = HandCache::open(kaggle, landmarks).ok_or("no hand cache")?;
+    let dh = HandCache::open(dev, landmarks).ok_or("no dev hand cache")?;
     let train_hands = kh.labelled(kaggle, Split::Train);
     let val_hands = kh.labelled(kaggle, Split::Val);
     let n = dev.len(Split::Val);
@@ -367,7 +376,7 @@ fn leave_one_source_out(
                 .chain(always_excluded)
                 .cloned()
                 .collect(),
-            landmark_model: landmark_model(),
+            landmark_model: landmarks,
             ..Default::default()
         };
         let t = std::time::Instant::now();

@@ -47,6 +47,26 @@ pub struct PrepArgs {
     /// Rebuild even when a matching cache exists.
     #[arg(long)]
     pub force: bool,
+}
+
+impl PrepArgs {
+    pub fn config(&self) -> PrepConfig {
+        PrepConfig {
+            image_size: self.size,
+            val_fraction: self.val_fraction,
+            seed: self.split_seed,
+        }
+    }
+
+    pub fn data(&self) -> Result<DataSpec, asl_core::workspace::WorkspaceError> {
+        DataSpec::from_flags(&self.dataset, self.data.as_deref())
+    }
+}
+
+/// The hand path's flags, for `asl prep` and `asl train` only (the search and the
+/// registration train or score the model a run's configuration names).
+#[derive(Args)]
+pub struct HandArgs {
     /// Also find the hand and its 21 landmarks in every photo (the detection cascade) and
     /// cache them beside the pixels; `asl train` does this itself when it needs them (given
     /// to `asl train`, the same as `--hands on`).
@@ -58,7 +78,7 @@ pub struct PrepArgs {
     pub landmarks: Option<String>,
 }
 
-impl PrepArgs {
+impl HandArgs {
     /// The landmark model asked for, else the training default's.
     pub fn landmark_model(&self) -> asl_core::hand::LandmarkModel {
         match self.landmarks.as_deref() {
@@ -66,18 +86,6 @@ impl PrepArgs {
             Some(_) => asl_core::hand::LandmarkModel::Full,
             None => asl_core::handshape::DEFAULT_LANDMARK_MODEL,
         }
-    }
-
-    pub fn config(&self) -> PrepConfig {
-        PrepConfig {
-            image_size: self.size,
-            val_fraction: self.val_fraction,
-            seed: self.split_seed,
-        }
-    }
-
-    pub fn data(&self) -> Result<DataSpec, asl_core::workspace::WorkspaceError> {
-        DataSpec::from_flags(&self.dataset, self.data.as_deref())
     }
 }
 

@@ -8,7 +8,7 @@ use asl_core::workspace::{DemoRequest, ModelRef, TrainRequest};
 use asl_core::{Workspace, synth};
 use clap::Args;
 
-use crate::args::{CliResult, KaggleArgs, PrepArgs, cancel_on_ctrl_c};
+use crate::args::{CliResult, HandArgs, KaggleArgs, PrepArgs, cancel_on_ctrl_c};
 
 #[derive(Args)]
 pub struct CollectArgs {
@@ -221,14 +221,26 @@ fn prepare(ws: &Workspace, a: &PrepArgs) -> Result<prep::PrepOutcome, Box<dyn st
     )?)
 }
 
-pub fn prep_cmd(ws: &Workspace, a: PrepArgs, json: bool) -> CliResult {
-    let out = prepare(ws, &a)?;
+/// `asl prep`: the cache's flags and the hand path's.
+#[derive(Args)]
+pub struct PrepCmdArgs {
+    #[command(flatten)]
+    pub prep: PrepArgs,
+    #[command(flatten)]
+    pub hand_path: HandArgs,
+}
+
+pub fn prep_cmd(ws: &Workspace, a: PrepCmdArgs, json: bool) -> CliResult {
+    if a.hand_path.landmarks.is_some() && !a.hand_path.detect_hands {
+        return Err("--landmarks picks the network that --detect-hands runs: give both".into());
+    }
+    let out = prepare(ws, &a.prep)?;
     let h = &out.cache.header;
-    let hands = if a.detect_hands {
+    let hands = if a.hand_path.detect_hands {
         let hc = asl_core::hand_cache::prepare_hands(
             &out.cache,
             asl_core::model::default_device_name(),
-            a.landmark_model(),
+            a.hand_path.landmark_model(),
             &TerminalProgress::default(),
             &Cancel::new(),
         )?;
@@ -278,6 +290,8 @@ pub fn prep_cmd(ws: &Workspace, a: PrepArgs, json: bool) -> CliResult {
 pub struct TrainArgs {
     #[command(flatten)]
     pub prep: PrepArgs,
+    #[command(flatten)]
+    pub hand_path: HandArgs,
     /// A JSON file with a full training configuration (flags below override it).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -388,7 +402,7 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     }
     if let Some(v) = &a.hands {
         cfg.hands = serde_json::from_value(serde_json::Value::String(v.clone()))?;
-    } else if a.prep.detect_hands {
+    } else if a.hand_path.detect_hands {
         cfg.hands = asl_core::handshape::HandsMode::On;
     }
     if let Some(v) = a.handshape_epochs {
@@ -400,8 +414,8 @@ fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn s
     if let Some(v) = a.other_signers {
         cfg.handshape.other_signers_repeat = v
     }
-    if a.prep.landmarks.is_some() {
-        cfg.handshape.landmark_model = a.prep.landmark_model()
+    if a.hand_path.landmarks.is_some() {
+        cfg.handshape.landmark_model = a.hand_path.landmark_model()
     }
     if let Some(tau) = a.fusion_gate {
         cfg.handshape.fusion_gate = Some(asl_core::handshape::FusionGate::at(tau))

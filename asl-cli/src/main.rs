@@ -46,7 +46,7 @@ pub enum Command {
     /// Write the embedded synthetic dataset as a zip in Kaggle's layout.
     Synth(commands::SynthArgs),
     /// Decode and resize the collected images once into a memory-mapped cache.
-    Prep(args::PrepArgs),
+    Prep(commands::PrepCmdArgs),
     /// Train a model on the prepared cache and save it as a model folder.
     Train(commands::TrainArgs),
     /// Evaluate a model on a folder of class folders (or on the cache's validation split).

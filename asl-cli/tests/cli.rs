@@ -656,7 +656,12 @@ fn the_hand_path_reads_other_signers_through_the_binary() {
     );
 
     // The lite landmark model: its own hand cache beside the full model's, recorded in the
-    // cards, and loaded again to serve.
+    // cards, and loaded again to serve. The flag picks the network hands are found with:
+    // alone it would do nothing, and the search and the registration do not take it.
+    let alone = asl(home, &["prep", "--data", data_arg, "--landmarks", "lite"]);
+    assert!(!alone.status.success());
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("--detect-hands"));
+    assert_eq!(asl(home, &["hpo", "--landmarks", "lite"]).status.code(), Some(2));
     json(&asl(
         home,
         &[
@@ -680,6 +685,8 @@ fn the_hand_path_reads_other_signers_through_the_binary() {
     let shape: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lite.join("handshape.json")).unwrap()).unwrap();
     assert_eq!(shape["landmark_model"], "lite");
+    // Format 2: an asl from before the choice refuses the card instead of misreading it.
+    assert_eq!(shape["format"], 2);
     let card: serde_json::Value = serde_json::from_slice(&std::fs::read(lite.join("model.json")).unwrap()).unwrap();
     let networks = card["pipeline"]["hand_networks"].as_str().unwrap();
     assert!(networks.contains("hand_landmark_lite"), "{networks}");

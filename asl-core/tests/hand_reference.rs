@@ -229,7 +229,8 @@ fn the_cascade_finds_what_one_pass_finds_and_more() {
 /// `tests/data/hands/reference_lite.json`). MediaPipe's lite setting also swaps the palm
 /// detector for its lite one, which asl does not ship; so the landmark model is given the very
 /// square MediaPipe cropped (its `hand_rects_from_palm`), and its landmarks, presence and
-/// handedness must be MediaPipe's: x and y within the issue's 2 % of the image side.
+/// handedness must be MediaPipe's: x and y within 1 % of the image side (the issue allows 2 %;
+/// measured: 0.35 %). Photos where MediaPipe found no hand give no square and are skipped.
 #[test]
 fn lite_landmarks_match_mediapipe_in_its_own_crop() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hands/reference_lite.json");
@@ -277,7 +278,7 @@ fn lite_landmarks_match_mediapipe_in_its_own_crop() {
                 let err = (g[axis] as f64 - f(&e[axis])).abs() / side;
                 worst = worst.max(err);
                 assert!(
-                    err < 0.02,
+                    err < 0.01,
                     "{name}: landmark {i} axis {axis}: {} vs {}",
                     g[axis],
                     e[axis]

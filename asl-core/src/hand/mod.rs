@@ -117,6 +117,11 @@ impl LandmarkModel {
             LandmarkModel::Lite => "lite",
         }
     }
+
+    /// The full model (the default, and all there was before the choice).
+    pub fn is_full(&self) -> bool {
+        *self == LandmarkModel::Full
+    }
 }
 
 /// The two networks. Inputs are NCHW f32 RGB in [0, 1]: [1, 3, 192, 192] for the palm

@@ -17,8 +17,21 @@ use crate::hand::LandmarkModel;
 pub const HANDSHAPE_CARD_FILE: &str = "handshape.json";
 /// The handshape MLP's weights file name in a model folder (a burn binary record).
 pub const HANDSHAPE_WEIGHTS_FILE: &str = "handshape.bpk";
-/// Card format; bump when the features or the card change meaning.
+/// Card format of a model that reads the full landmark model's landmarks; bump when the
+/// features or the card change meaning.
 pub const HANDSHAPE_FORMAT: u32 = 1;
+/// Card format of a model that reads the lite landmark model's landmarks: a version of asl
+/// from before the choice refuses it (it reads format 1 only) rather than serving it with the
+/// full model's landmarks.
+pub const HANDSHAPE_FORMAT_LITE: u32 = 2;
+
+/// The card format written for a model trained on `landmarks`' landmarks.
+pub(crate) fn card_format(landmarks: LandmarkModel) -> u32 {
+    match landmarks {
+        LandmarkModel::Full => HANDSHAPE_FORMAT,
+        LandmarkModel::Lite => HANDSHAPE_FORMAT_LITE,
+    }
+}
 
 /// Features → ReLU hidden layers → one logit per class (all 29; classes without hands, such
 /// as `nothing`, are never trained and stay unlikely).
@@ -55,7 +68,7 @@ impl LandmarkMlp {
 /// `handshape.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandshapeModelCard {
-    /// [`HANDSHAPE_FORMAT`] when written; another value is refused on load.
+    /// [`card_format`] of `landmark_model` when written; another value is refused on load.
     pub format: u32,
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
@@ -159,10 +172,12 @@ impl HandshapeModel {
             source,
         })?;
         let card: HandshapeModelCard = serde_json::from_slice(&bytes).map_err(|e| bad(format!("bad card: {e}")))?;
-        if card.format != HANDSHAPE_FORMAT {
+        if card.format != card_format(card.landmark_model) {
             return Err(bad(format!(
-                "handshape format {}, this asl reads format {HANDSHAPE_FORMAT}; retrain",
-                card.format
+                "handshape format {} with the {} landmark model, this asl reads format \
+                 {HANDSHAPE_FORMAT} (full) and {HANDSHAPE_FORMAT_LITE} (lite); retrain",
+                card.format,
+                card.landmark_model.name()
             )));
         }
         if card.feature_mean.len() != NUM_FEATURES || card.feature_std.len() != NUM_FEATURES {

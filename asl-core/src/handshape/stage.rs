@@ -306,6 +306,14 @@ mod tests {
             ..cfg.clone()
         };
         assert_ne!(a, memo_dir_for(cache, &other, &["{prior 1}"]));
+        let lite = HandTrainConfig {
+            landmark_model: crate::hand::LandmarkModel::Lite,
+            ..cfg.clone()
+        };
+        assert_ne!(a, memo_dir_for(cache, &lite, &["{prior 1}"]));
+        // The full model is not written, so models trained before the choice keep their key.
+        let key = serde_json::to_string(&cfg.fitting_part()).unwrap();
+        assert!(!key.contains("landmark_model"), "{key}");
         let served_otherwise = HandTrainConfig {
             fusion_photo_weight: 1.0,
             fusion_gate: Some(crate::handshape::FusionGate::at(0.8)),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::HandshapeError;
 use super::augment::{AugmentConfig, augment};
 use super::features::{NUM_FEATURES, Points, base, base_features, is_right_hand, photo_features};
-use super::model::{HANDSHAPE_FORMAT, HandshapeModel, HandshapeModelCard, LandmarkMlp, standardised};
+use super::model::{HandshapeModel, HandshapeModelCard, LandmarkMlp, card_format, standardised};
 use super::prior::Prior;
 use super::signers::OtherSigners;
 use crate::classes::{CLASSES, NUM_CLASSES, NUM_LETTERS};
@@ -87,7 +87,9 @@ pub struct HandTrainConfig {
     pub temperature: f32,
     /// MediaPipe's landmark model that finds the hands trained on (and read when served):
     /// recorded in the card. Its hands are cached per model, and the other signers' table is
-    /// that model's.
+    /// that model's. Not written when full, so configurations (and the keys of models
+    /// trained before the choice, see [`HandTrainConfig::fitting_part`]) read as before.
+    #[serde(skip_serializing_if = "LandmarkModel::is_full")]
     pub landmark_model: LandmarkModel,
 }
 
@@ -343,7 +345,7 @@ fn fit(
     }
     progress.finish();
     let card = HandshapeModelCard {
-        format: HANDSHAPE_FORMAT,
+        format: card_format(cfg.landmark_model),
         hidden: cfg.hidden.clone(),
         feature_mean: mean,
         feature_std: std,
@@ -470,10 +472,23 @@ mod tests {
         let written = std::fs::read_to_string(&card_path).expect("card");
         let mut card: serde_json::Value = serde_json::from_str(&written).expect("JSON");
         assert_eq!(card["landmark_model"], "lite");
+        // Format 2, so an asl from before the choice (format 1 only) refuses it rather than
+        // serving it with the full model's landmarks; a format-1 card naming lite is refused.
+        assert_eq!(card["format"], 2);
+        card["format"] = 1.into();
+        std::fs::write(&card_path, serde_json::to_vec(&card).expect("JSON")).expect("writes");
+        let mixed = HandshapeModel::load(dir.path(), &device).expect_err("format 1 naming lite");
+        assert!(mixed.to_string().contains("lite landmark model"), "{mixed}");
         card.as_object_mut().expect("object").remove("landmark_model");
         std::fs::write(&card_path, serde_json::to_vec(&card).expect("JSON")).expect("writes");
         let old = HandshapeModel::load(dir.path(), &device).expect("loads");
         assert_eq!(old.card.landmark_model, LandmarkModel::Full);
+        // Serving loads the networks the card names.
+        use crate::hand::HandNets;
+        for (shape, model) in [(&loaded, LandmarkModel::Lite), (&old, LandmarkModel::Full)] {
+            let stage = crate::infer::HandStage::new(shape.clone(), &device).expect("networks load");
+            assert_eq!(stage.nets().landmark_model(), model);
+        }
         std::fs::write(&card_path, written).expect("writes");
         // Classes never trained (here `nothing`) stay unlikely.
         assert!(a.chunks_exact(NUM_CLASSES).all(|p| p[crate::classes::NOTHING] < 0.05));
