@@ -93,10 +93,7 @@ pub struct HandCache {
 /// full model, as before there was a choice; `.hands-lite.json`).
 pub fn hand_cache_path(cache: &Cache, landmarks: LandmarkModel) -> PathBuf {
     let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(match landmarks {
-        LandmarkModel::Full => ".hands.json",
-        LandmarkModel::Lite => ".hands-lite.json",
-    });
+    name.push(format!(".{}.json", landmarks.hands_file_tag()));
     cache.path.with_file_name(name)
 }
 

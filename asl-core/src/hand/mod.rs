@@ -118,6 +118,16 @@ impl LandmarkModel {
         }
     }
 
+    /// The tag of the files derived from a cache with this model (`<cache>.hands.json`,
+    /// `<cache>.hands-probe.json`; `hands-lite` for the lite model). The full model keeps the
+    /// names from before there was a choice, so its caches stay valid.
+    pub fn hands_file_tag(self) -> &'static str {
+        match self {
+            LandmarkModel::Full => "hands",
+            LandmarkModel::Lite => "hands-lite",
+        }
+    }
+
     /// The full model (the default, and all there was before the choice).
     pub fn is_full(&self) -> bool {
         *self == LandmarkModel::Full

@@ -176,10 +176,7 @@ fn probe(
     cancel: &Cancel,
 ) -> Result<(usize, f64), HandCacheError> {
     let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(match nets.landmark_model() {
-        LandmarkModel::Full => ".hands-probe.json",
-        LandmarkModel::Lite => ".hands-lite-probe.json",
-    });
+    name.push(format!(".{}-probe.json", nets.landmark_model().hands_file_tag()));
     let path = cache.path.with_file_name(name);
     let hash = cache.header.hash();
     if let Some(p) = remembered_probe(&path, &hash) {
