@@ -342,8 +342,8 @@ pub struct TrainArgs {
     /// handshape model alone).
     #[arg(long)]
     pub fusion_weight: Option<f32>,
-    /// Where the photo CNN's top probability reaches TAU, its weight becomes 1 (the photos of
-    /// the signer it knows). Pays with --photo-model; off by default.
+    /// Where the photo CNN's top probability reaches TAU, its weight becomes 4 (the photos of
+    /// the signer it knows: there it has the last word). Pays with --photo-model; off by default.
     #[arg(long, value_name = "TAU")]
     pub fusion_gate: Option<f32>,
     /// Take the photo CNN from this model folder (e.g. one trained with --hands off on a larger

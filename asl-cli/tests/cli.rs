@@ -677,6 +677,8 @@ fn the_hand_path_reads_other_signers_through_the_binary() {
             "lite",
             "--handshape-epochs",
             "60",
+            "--fusion-gate",
+            "0.8",
             "--name",
             "hands-lite",
         ],
@@ -685,6 +687,9 @@ fn the_hand_path_reads_other_signers_through_the_binary() {
     let shape: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lite.join("handshape.json")).unwrap()).unwrap();
     assert_eq!(shape["landmark_model"], "lite");
+    // --fusion-gate: where the CNN is 0.8 sure it weighs 4 (recorded, read by every frontend).
+    assert_eq!(shape["fusion_gate"]["photo_weight"], 4.0);
+    assert!((shape["fusion_gate"]["photo_confidence"].as_f64().unwrap() - 0.8).abs() < 1e-6);
     // Format 2: an asl from before the choice refuses the card instead of misreading it.
     assert_eq!(shape["format"], 2);
     let card: serde_json::Value = serde_json::from_slice(&std::fs::read(lite.join("model.json")).unwrap()).unwrap();

@@ -20,7 +20,7 @@ pub mod signers;
 pub mod stage;
 pub mod train;
 
-pub use model::{FusionGate, HandshapeModel, HandshapeModelCard};
+pub use model::{FusionGate, GATE_PHOTO_WEIGHT, HandshapeModel, HandshapeModelCard};
 pub use stage::{HandsMode, PipelineInfo, build_hand_stage};
 pub use train::{DEFAULT_LANDMARK_MODEL, HandTrainConfig, LabelledHand, train_handshape_model};
 

@@ -116,12 +116,21 @@ pub struct FusionGate {
     pub photo_weight: f32,
 }
 
+/// The photo CNN's weight past [`FusionGate::at`]'s gate. A CNN 0.8 sure leads every other
+/// letter by a log-odds of at least 1.4; at weight 1 the hand path (its logits divided by the
+/// temperature, 8) outvotes it with a logit margin over 11, which it has on some of the Kaggle
+/// signer's photos it misreads; at 4 that takes a margin over 44. Measured over three handshape
+/// seeds (docs/hands/classifier.md, section 11.14): the Kaggle signer 99.56 → 99.63 % (913
+/// photos) and 98.9 → 99.38 % (811 more), other people's letters and words unchanged; 8 and
+/// 16 answer every measured photo as 4 does.
+pub const GATE_PHOTO_WEIGHT: f32 = 4.0;
+
 impl FusionGate {
-    /// The gate at `photo_confidence` with the photo CNN's full weight (1) above it.
+    /// The gate at `photo_confidence`, with the photo CNN weighing [`GATE_PHOTO_WEIGHT`] above it.
     pub fn at(photo_confidence: f32) -> FusionGate {
         FusionGate {
             photo_confidence,
-            photo_weight: 1.0,
+            photo_weight: GATE_PHOTO_WEIGHT,
         }
     }
 

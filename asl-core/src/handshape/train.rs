@@ -493,12 +493,12 @@ mod tests {
         // Classes never trained (here `nothing`) stay unlikely.
         assert!(a.chunks_exact(NUM_CLASSES).all(|p| p[crate::classes::NOTHING] < 0.05));
 
-        // The gate travels in the card: the photo CNN weighs 1 where it is at least 0.8 sure.
+        // The gate travels in the card: the photo CNN weighs 4 where it is at least 0.8 sure.
         let mut sure = vec![0.2 / 28.0; NUM_CLASSES];
         sure[3] = 0.8;
         let unsure = vec![1.0 / NUM_CLASSES as f32; NUM_CLASSES];
         assert_eq!(loaded.card.fusion_gate, cfg.fusion_gate);
-        assert_eq!(loaded.photo_weight(&sure), 1.0);
+        assert_eq!(loaded.photo_weight(&sure), super::super::GATE_PHOTO_WEIGHT);
         assert_eq!(loaded.photo_weight(&unsure), cfg.fusion_photo_weight);
         let ungated = HandshapeModel::from_parts(
             HandshapeModelCard {
@@ -509,6 +509,19 @@ mod tests {
             device.clone(),
         );
         assert_eq!(ungated.photo_weight(&sure), cfg.fusion_photo_weight);
+        // A card gated before the weight became 4 keeps the weight it records.
+        let gated_at_one = HandshapeModel::from_parts(
+            HandshapeModelCard {
+                fusion_gate: Some(super::super::FusionGate {
+                    photo_confidence: 0.8,
+                    photo_weight: 1.0,
+                }),
+                ..loaded.card.clone()
+            },
+            LandmarkMlp::new(&cfg.hidden, &device),
+            device.clone(),
+        );
+        assert_eq!(gated_at_one.photo_weight(&sure), 1.0);
         // The same weights serve another gate and temperature (a memoised model reused).
         let softer = HandTrainConfig {
             temperature: 4.0,

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Copy the photos of a dataset zip that a cache holds out for validation (by file name).
+
+    python3 scripts/zip_validation_photos.py H64/cache/<hash>-48px-val20-seed42.aslcache \\
+        ../shared/data/asl-alphabet-200px-subset.zip kaggle200-cnn-validation.zip
+
+The photo CNN of the two-reader recipe (README, "Other people's hands") trains on the 64 px
+archive; its cache's validation photos were never trained on. Their 200 px originals in the
+200 px subset are not in `scripts/zip_without_names.py`'s output either, so neither reader
+trained on them: 811 more of the Kaggle signer's photos to measure the fused model on
+(`asl eval --data <out>`; docs/hands/classifier.md, 11.14). Written as `kaggle/<CLASS>/<file>`,
+the layout `asl eval --data` reads. Standard library only; entries are copied byte for byte.
+"""
+import json
+import os
+import struct
+import sys
+import zipfile
+
+
+def validation_names(cache):
+    """The file names of a cache's validation photos (format: "ASLCACHE", u32 format,
+    u32 header length, header JSON; the header's `files` lists training then validation)."""
+    with open(cache, "rb") as f:
+        if f.read(8) != b"ASLCACHE":
+            sys.exit(f"{cache}: not an asl cache")
+        _format, length = struct.unpack("<II", f.read(8))
+        header = json.loads(f.read(length))
+    files = header["files"][header["n_train"] : header["n_train"] + header["n_val"]]
+    return {os.path.basename(f) for f in files}
+
+
+def main(cache, source, out):
+    names = validation_names(cache)
+    kept = 0
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
+        for info in src.infolist():
+            parts = info.filename.split("/")
+            if info.is_dir() or "asl_alphabet_train" not in parts or parts[-1] not in names:
+                continue
+            dst.writestr(f"kaggle/{parts[-2]}/{parts[-1]}", src.read(info.filename))
+            kept += 1
+    os.replace(out + ".part", out)
+    print(f"{out}: {kept} of {len(names)} validation photos of {cache} found in {source}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
