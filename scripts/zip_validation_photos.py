@@ -18,30 +18,46 @@ import sys
 import zipfile
 
 
-def validation_names(cache):
-    """The file names of a cache's validation photos (format: "ASLCACHE", u32 format,
+CACHE_FORMAT = 1  # asl-core/src/prep.rs: the header layout this reads
+
+
+def validation_photos(cache):
+    """The (class, file name) of a cache's validation photos (format: "ASLCACHE", u32 format,
     u32 header length, header JSON; the header's `files` lists training then validation)."""
     with open(cache, "rb") as f:
         if f.read(8) != b"ASLCACHE":
             sys.exit(f"{cache}: not an asl cache")
-        _format, length = struct.unpack("<II", f.read(8))
+        version, length = struct.unpack("<II", f.read(8))
+        if version != CACHE_FORMAT:
+            sys.exit(f"{cache}: cache format {version}, this script reads {CACHE_FORMAT}")
         header = json.loads(f.read(length))
     files = header["files"][header["n_train"] : header["n_train"] + header["n_val"]]
-    return {os.path.basename(f) for f in files}
+    return {tuple(f.split("/")[-2:]) for f in files}
 
 
 def main(cache, source, out):
-    names = validation_names(cache)
-    kept = 0
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
-        for info in src.infolist():
-            parts = info.filename.split("/")
-            if info.is_dir() or "asl_alphabet_train" not in parts or parts[-1] not in names:
-                continue
-            dst.writestr(f"kaggle/{parts[-2]}/{parts[-1]}", src.read(info.filename))
-            kept += 1
+    wanted = validation_photos(cache)
+    written = set()
+    try:
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
+            for info in src.infolist():
+                parts = info.filename.split("/")
+                photo = tuple(parts[-2:])
+                if info.is_dir() or "asl_alphabet_train" not in parts or photo not in wanted:
+                    continue
+                if photo in written:
+                    continue
+                dst.writestr("kaggle/" + "/".join(photo), src.read(info.filename))
+                written.add(photo)
+    except BaseException:
+        if os.path.exists(out + ".part"):
+            os.remove(out + ".part")
+        raise
+    if not written:
+        os.remove(out + ".part")
+        sys.exit(f"none of the {len(wanted)} validation photos of {cache} is in {source}")
     os.replace(out + ".part", out)
-    print(f"{out}: {kept} of {len(names)} validation photos of {cache} found in {source}")
+    print(f"{out}: {len(written)} of {len(wanted)} validation photos of {cache} found in {source}")
 
 
 if __name__ == "__main__":

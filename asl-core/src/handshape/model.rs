@@ -117,7 +117,7 @@ pub struct FusionGate {
 }
 
 /// The photo CNN's weight past [`FusionGate::at`]'s gate. A CNN 0.8 sure leads every other
-/// letter by a log-odds of at least 1.4; at weight 1 the hand path (its logits divided by the
+/// letter by a log-odds of at least ln 4 ≈ 1.39; at weight 1 the hand path (its logits divided by the
 /// temperature, 8) outvotes it with a logit margin over 11, which it has on some of the Kaggle
 /// signer's photos it misreads; at 4 that takes a margin over 44. Measured over three handshape
 /// seeds (docs/hands/classifier.md, section 11.14): the Kaggle signer 99.56 → 99.63 % (913

@@ -509,19 +509,6 @@ mod tests {
             device.clone(),
         );
         assert_eq!(ungated.photo_weight(&sure), cfg.fusion_photo_weight);
-        // A card gated before the weight became 4 keeps the weight it records.
-        let gated_at_one = HandshapeModel::from_parts(
-            HandshapeModelCard {
-                fusion_gate: Some(super::super::FusionGate {
-                    photo_confidence: 0.8,
-                    photo_weight: 1.0,
-                }),
-                ..loaded.card.clone()
-            },
-            LandmarkMlp::new(&cfg.hidden, &device),
-            device.clone(),
-        );
-        assert_eq!(gated_at_one.photo_weight(&sure), 1.0);
         // The same weights serve another gate and temperature (a memoised model reused).
         let softer = HandTrainConfig {
             temperature: 4.0,
@@ -537,6 +524,16 @@ mod tests {
         assert!(sharpest(&c[..NUM_CLASSES]) < sharpest(&b[..NUM_CLASSES]));
         // A hand-edited card with a gate out of range is refused on load, saying why.
         let card_path = dir.path().join(super::super::model::HANDSHAPE_CARD_FILE);
+        // A card saved before the gate's weight became 4 keeps the weight it records.
+        let saved = std::fs::read_to_string(&card_path).expect("card");
+        assert!(saved.contains("\"photo_weight\": 4.0"), "{saved}");
+        std::fs::write(
+            &card_path,
+            saved.replace("\"photo_weight\": 4.0", "\"photo_weight\": 1.0"),
+        )
+        .expect("writes");
+        let gated_at_one = HandshapeModel::load(dir.path(), &device).expect("an older card loads");
+        assert_eq!(gated_at_one.photo_weight(&sure), 1.0);
         let edited = std::fs::read_to_string(&card_path)
             .expect("card")
             .replace("\"photo_confidence\": 0.8", "\"photo_confidence\": 1.5");
