@@ -21,8 +21,12 @@ import pg_scratch  # noqa: E402
 
 STUDY = "letters"
 TRIALS = 8
-EPOCHS = 3
-# lr down to 1e-5 learns nothing in an epoch: the pruner has something to prune.
+# Successive halving (reduction 3) checks trials at epochs 1 and 3. After one epoch nearly every
+# trial still reads at chance (1/29) and ties, and tied trials are all promoted; by epoch 3 a
+# trial that learns is far ahead of one that does not, so 4 epochs give the pruner a check it can
+# decide (with 3, epoch 3 was the last and never checked: 1 run in 5 here pruned nothing).
+EPOCHS = 4
+# lr down to 1e-5 learns nothing in these epochs: the pruner has something to prune.
 SPACE = {"lr": {"type": "log_uniform", "low": 1e-5, "high": 2e-2}, "dropout": {"type": "uniform", "low": 0.0, "high": 0.3}}
 BASE = {"batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3, "input_size": 32}}
 
@@ -75,14 +79,15 @@ def searched(postgres, optuna_home, tmp_path_factory):
         subprocess.Popen(worker_args(postgres, optuna_home, space, "--json"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
-    outs = []
+    outs, errs = [], []
     for w in workers:
         out, err = w.communicate(timeout=900)
         assert w.returncode == 0, err
         outs.append(json.loads(out))
+        errs.append(err)
     shown = subprocess.run(admin_args(postgres, "show", optuna_home), capture_output=True, text=True, env=env)
     assert shown.returncode == 0, shown.stderr
-    return {"workers": outs, "study": json.loads(shown.stdout), "space": space, "env": env}
+    return {"workers": outs, "stderr": errs, "study": json.loads(shown.stdout), "space": space, "env": env}
 
 
 def test_three_workers_share_one_study(searched):
@@ -90,7 +95,9 @@ def test_three_workers_share_one_study(searched):
     # The budget counts over every worker; workers starting at once may overshoot by one each.
     assert TRIALS <= len(trials) <= TRIALS + 2
     assert [t["number"] for t in trials] == list(range(len(trials)))
-    assert {t["state"] for t in trials} <= {"complete", "pruned"}
+    # A failed trial's reason is in its worker's log (Optuna logs it as a warning).
+    failed = [t for t in trials if t["state"] not in ("complete", "pruned")]
+    assert not failed, f"{failed}\n" + "\n".join(searched["stderr"])
     # Every trial ran once, on exactly one worker, as its own tracked run.
     ran = [n for w in searched["workers"] for n in w["trials"]]
     assert sorted(ran) == [t["number"] for t in trials]
