@@ -12,11 +12,10 @@ trained on them: 811 more of the Kaggle signer's photos to measure the fused mod
 the layout `asl eval --data` reads. Standard library only; entries are copied byte for byte.
 """
 import json
-import os
 import struct
 import sys
-import zipfile
 
+from zip_without_names import copy_zip  # the scripts folder is on sys.path when run
 
 CACHE_FORMAT = 1  # asl-core/src/prep.rs: the header layout this reads
 
@@ -37,27 +36,16 @@ def validation_photos(cache):
 
 def main(cache, source, out):
     wanted = validation_photos(cache)
-    written = set()
-    try:
-        with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
-            for info in src.infolist():
-                parts = info.filename.split("/")
-                photo = tuple(parts[-2:])
-                if info.is_dir() or "asl_alphabet_train" not in parts or photo not in wanted:
-                    continue
-                if photo in written:
-                    continue
-                dst.writestr("kaggle/" + "/".join(photo), src.read(info.filename))
-                written.add(photo)
-    except BaseException:
-        if os.path.exists(out + ".part"):
-            os.remove(out + ".part")
-        raise
-    if not written:
-        os.remove(out + ".part")
+
+    def new_name(path):
+        parts = path.split("/")
+        photo = tuple(parts[-2:])
+        return "kaggle/" + "/".join(photo) if "asl_alphabet_train" in parts and photo in wanted else None
+
+    kept = copy_zip(source, out, new_name)
+    if not kept:
         sys.exit(f"none of the {len(wanted)} validation photos of {cache} is in {source}")
-    os.replace(out + ".part", out)
-    print(f"{out}: {len(written)} of {len(wanted)} validation photos of {cache} found in {source}")
+    print(f"{out}: {kept} of {len(wanted)} validation photos of {cache} found in {source}")
 
 
 if __name__ == "__main__":

@@ -15,20 +15,41 @@ import sys
 import zipfile
 
 
+def copy_zip(source, out, new_name):
+    """Copies, byte for byte, each file entry of `source` for which `new_name(path)` gives a
+    name (None: left out; a name given twice: written once) into `out`. Written to `out.part`
+    and renamed when complete; nothing is left behind when it fails or copies nothing.
+    Returns how many entries it copied."""
+    written = set()
+    try:
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
+            for info in src.infolist():
+                name = None if info.is_dir() else new_name(info.filename)
+                if name is None or name in written:
+                    continue
+                # The entry's own metadata where it keeps its name.
+                dst.writestr(info if name == info.filename else name, src.read(info.filename))
+                written.add(name)
+    except BaseException:
+        if os.path.exists(out + ".part"):
+            os.remove(out + ".part")
+        raise
+    if written:
+        os.replace(out + ".part", out)
+    else:
+        os.remove(out + ".part")
+    return len(written)
+
+
 def main(source, exclude, out):
     with zipfile.ZipFile(exclude) as z:
         taken = {n for n in z.namelist() if not n.endswith("/")}
-    kept = dropped = 0
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out + ".part", "w") as dst:
-        for info in src.infolist():
-            if info.is_dir():
-                continue
-            if info.filename in taken and "/asl_alphabet_train/" in info.filename:
-                dropped += 1
-                continue
-            dst.writestr(info, src.read(info.filename))
-            kept += 1
-    os.replace(out + ".part", out)
+    held = lambda n: n in taken and "/asl_alphabet_train/" in n  # noqa: E731
+    kept = copy_zip(source, out, lambda n: None if held(n) else n)
+    if not kept:
+        sys.exit(f"every photo of {source} is held by {exclude}: nothing written")
+    with zipfile.ZipFile(source) as z:
+        dropped = sum(1 for n in z.namelist() if held(n))
     print(f"{out}: {kept} photos kept, {dropped} left out (held by {exclude})")
 
 
