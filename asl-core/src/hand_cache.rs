@@ -92,9 +92,16 @@ pub struct HandCache {
 /// Where the hand cache of a pixel cache lives: one per landmark model (`.hands.json` for the
 /// full model, as before there was a choice; `.hands-lite.json`).
 pub fn hand_cache_path(cache: &Cache, landmarks: LandmarkModel) -> PathBuf {
-    let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.json", landmarks.hands_file_tag()));
-    cache.path.with_file_name(name)
+    hands_file(&cache.path, landmarks, "")
+}
+
+/// A file derived from the hands of the pixel cache at `cache_path`, beside it:
+/// `<cache file>.<hands tag><suffix>.json`, so that each landmark model keeps its own (the
+/// hand cache: no suffix; the detection probe: `-probe`).
+pub fn hands_file(cache_path: &Path, landmarks: LandmarkModel, suffix: &str) -> PathBuf {
+    let mut name = cache_path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}{suffix}.json", landmarks.hands_file_tag()));
+    cache_path.with_file_name(name)
 }
 
 impl HandCache {
@@ -240,4 +247,30 @@ pub fn open_or_build(
     let path = hand_cache_path(cache, nets.landmark_model());
     crate::fsutil::write_json_atomic(&path, &hc).map_err(|source| HandCacheError::Io { path, source })?;
     Ok(hc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_landmark_model_names_its_own_files_beside_the_cache() {
+        let cache = Path::new("/h/cache/abc-64px.aslcache");
+        let names: Vec<PathBuf> = [
+            (LandmarkModel::Full, ""),
+            (LandmarkModel::Lite, ""),
+            (LandmarkModel::Full, "-probe"),
+            (LandmarkModel::Lite, "-probe"),
+        ]
+        .into_iter()
+        .map(|(model, suffix)| hands_file(cache, model, suffix))
+        .collect();
+        let expected = [
+            "/h/cache/abc-64px.aslcache.hands.json",
+            "/h/cache/abc-64px.aslcache.hands-lite.json",
+            "/h/cache/abc-64px.aslcache.hands-probe.json",
+            "/h/cache/abc-64px.aslcache.hands-lite-probe.json",
+        ];
+        assert_eq!(names, expected.map(PathBuf::from));
+    }
 }

@@ -175,9 +175,7 @@ fn probe(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(usize, f64), HandCacheError> {
-    let mut name = cache.path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}-probe.json", nets.landmark_model().hands_file_tag()));
-    let path = cache.path.with_file_name(name);
+    let path = hand_cache::hands_file(&cache.path, nets.landmark_model(), "-probe");
     let hash = cache.header.hash();
     if let Some(p) = remembered_probe(&path, &hash) {
         return Ok((p.photos, p.detection_rate));
