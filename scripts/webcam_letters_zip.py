@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Photos of three more signers, each one person's MIT-licensed webcam captures of A–Z, in
+asl-ood-dev's layout (`<LETTER>/<source>__<n>.jpg`), for `asl eval --data … --by-source`: other
+people's photos that no model here trains on (docs/hands/classifier.md 11.15: measured as more
+rows of the other signers' table too, not adopted).
+
+    git clone --bare https://github.com/gunsai75/AI_capstone_SLR gunsai75.git
+    git clone --bare https://github.com/Lolzorus/IA-et-apprentissage lolzorus.git
+    git clone --bare https://github.com/t32rahman/ASL-ML t32rahman.git
+    python3 scripts/webcam_letters_zip.py gunsai75.git lolzorus.git t32rahman.git webcam-letters.zip
+    asl eval --model <model> --data webcam-letters.zip --by-source
+
+Each repository holds 100–120 frames a letter taken in one burst (the `collect_imgs.py`
+pattern: a frame every few milliseconds while the signer holds the handshape), so the frames
+of a letter are near copies of one pose: `PER_LETTER` evenly spaced frames a letter are kept
+(the rest would add no measurement: each source × letter is about one independent example).
+"""
+import os
+import subprocess
+import sys
+import zipfile
+
+PER_LETTER = 10
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# source tag, repository, commit, folder of letter k (its frames are <folder>/<n>.jpg)
+SOURCES = [
+    # The photos were deleted from the repository after this commit; its LICENSE predates them.
+    ("gunsai75", "gunsai75/AI_capstone_SLR", "e6a602a1b9e658a00e26798ebf82ae90cc4fe614", lambda k: f"data/{k}"),
+    # data/0..25 are A–Z (`labels_dict = {i: chr(65 + i)}`); 26 (space) and 27 (end) are not letters.
+    ("lolzorus", "Lolzorus/IA-et-apprentissage", "fa449aef39e51f9605cdb0b257bc2ee12951dff3", lambda k: f"data/{k}"),
+    ("t32rahman", "t32rahman/ASL-ML", "1762ecebad64dae291fbdb3fe68933424721632e", lambda k: f"data/{LETTERS[k]}"),
+]
+
+
+def git(git_dir, *args):
+    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=True).stdout
+
+
+def frames(git_dir, commit, folder):
+    """The folder's frames in capture order (their numbers)."""
+    names = git(git_dir, "ls-tree", "-z", "--name-only", f"{commit}:{folder}").decode().split("\0")
+    numbered = [int(n[:-4]) for n in names if n.endswith(".jpg") and n[:-4].isdigit()]
+    return sorted(numbered)
+
+
+def evenly_spaced(items, k):
+    """k items spread over the whole list (the first included)."""
+    if len(items) <= k:
+        return list(items)
+    return [items[i * len(items) // k] for i in range(k)]
+
+
+def main(git_dirs, out):
+    part = out + ".part"
+    try:
+        with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
+            for git_dir, (tag, repository, commit, folder_of) in zip(git_dirs, SOURCES):
+                kept = 0
+                for k, letter in enumerate(LETTERS):
+                    folder = folder_of(k)
+                    numbers = frames(git_dir, commit, folder)
+                    if len(numbers) < PER_LETTER:
+                        sys.exit(f"{repository}@{commit[:7]}: {folder} holds {len(numbers)} frames, expected at least {PER_LETTER}")
+                    for n in evenly_spaced(numbers, PER_LETTER):
+                        z.writestr(f"{letter}/{tag}__{n}.jpg", git(git_dir, "show", f"{commit}:{folder}/{n}.jpg"))
+                        kept += 1
+                print(f"{tag}: {kept} photos ({PER_LETTER} a letter) from {repository}@{commit[:7]}")
+        os.replace(part, out)
+    except BaseException:
+        if os.path.exists(part):
+            os.remove(part)
+        raise
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != len(SOURCES) + 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:-1], sys.argv[-1])
