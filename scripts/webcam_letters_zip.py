@@ -10,8 +10,9 @@ rows of the other signers' table too, not adopted).
     python3 scripts/webcam_letters_zip.py gunsai75.git lolzorus.git t32rahman.git webcam-letters.zip
     asl eval --model <model> --data webcam-letters.zip --by-source
 
-Each repository holds 100–120 frames a letter taken in one burst (the `collect_imgs.py`
-pattern: a frame every few milliseconds while the signer holds the handshape), so the frames
+Each repository holds 100–120 frames a letter taken in one burst (each repository's capture
+script saves a webcam frame every 25–33 ms while the signer holds the handshape, 3–4 s a
+letter), so the frames
 of a letter are near copies of one pose: `PER_LETTER` evenly spaced frames a letter are kept
 (the rest would add no measurement: each source × letter is about one independent example).
 """
@@ -25,7 +26,8 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # source tag, repository, commit, folder of letter k (its frames are <folder>/<n>.jpg)
 SOURCES = [
-    # The photos were deleted from the repository after this commit; its LICENSE predates them.
+    # data/0..25 are A–Z (test_classifier.py's `labels_dict`). The photos were deleted from the
+    # repository after this commit; its LICENSE predates them.
     ("gunsai75", "gunsai75/AI_capstone_SLR", "e6a602a1b9e658a00e26798ebf82ae90cc4fe614", lambda k: f"data/{k}"),
     # data/0..25 are A–Z (`labels_dict = {i: chr(65 + i)}`); 26 (space) and 27 (end) are not letters.
     ("lolzorus", "Lolzorus/IA-et-apprentissage", "fa449aef39e51f9605cdb0b257bc2ee12951dff3", lambda k: f"data/{k}"),
@@ -34,7 +36,10 @@ SOURCES = [
 
 
 def git(git_dir, *args):
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=True).stdout
+    done = subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"{git_dir}: git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
 
 
 def frames(git_dir, commit, folder):
@@ -52,6 +57,12 @@ def evenly_spaced(items, k):
 
 
 def main(git_dirs, out):
+    # Clones given in another order than SOURCES' would file one signer's photos as another's.
+    for git_dir, (_, repository, commit, _) in zip(git_dirs, SOURCES):
+        check = ["git", f"--git-dir={git_dir}", "cat-file", "-e", f"{commit}^{{commit}}"]
+        if subprocess.run(check, capture_output=True).returncode != 0:
+            order = ", ".join(r for _, r, _, _ in SOURCES)
+            sys.exit(f"{git_dir} does not hold commit {commit} of {repository}: give the clones in this order: {order}")
     part = out + ".part"
     try:
         with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
