@@ -1,7 +1,8 @@
 //! Prep's second cache: the hand found in every photo of a prep cache, so that training (and
 //! every search trial) reads landmarks instead of running the detection cascade again.
 //!
-//! The file sits beside the pixel cache (`<cache>.hands.json`) and is aligned with it: entry
+//! The file sits beside the pixel cache (`<cache>.hands.json`, `<cache>.hands-lite.json` for the
+//! lite landmark model: [`hand_cache_path`]) and is aligned with it: entry
 //! `i` is the photo of cache index `i` (training photos, then validation photos). It is
 //! computed from the original photos under the cache's training root, each seen through
 //! [`hand::view`] and the detection cascade ([`hand::find_hand`]).
@@ -78,7 +79,7 @@ pub struct HandEntry {
     pub error: Option<String>,
 }
 
-/// `<cache>.hands.json`.
+/// `<cache>.hands.json` (or `.hands-lite.json`, [`hand_cache_path`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandCache {
     /// File format ([`HAND_CACHE_FORMAT`]); a cache of another format is rebuilt.
