@@ -12,16 +12,12 @@ The set's train split holds 3 augmented copies of each source photo (Roboflow na
 train copy may be flipped, cropped by up to 20 % or turned by up to 5° by Roboflow).
 """
 import collections
-import subprocess
 import sys
-import zipfile
+
+from git_blobs import atomic_zip, git
 
 COMMIT = "2f4c8d5010b27d49ac162a586efd4b9a6bdf90c9"
 PHOTOS = 720  # 504 train + 144 valid + 72 test source photos
-
-
-def git(git_dir, *args):
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=True).stdout
 
 
 def main(git_dir, out):
@@ -36,7 +32,7 @@ def main(git_dir, out):
     if len(first) != PHOTOS:
         sys.exit(f"{len(first)} source photos at {COMMIT}, expected {PHOTOS}")
     per_letter = collections.Counter()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    with atomic_zip(out) as z:
         for photo, (split, name) in sorted(first.items()):
             letter = photo.rstrip("0123456789")
             if len(letter) != 1 or not letter.isupper():

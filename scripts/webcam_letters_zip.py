@@ -16,10 +16,10 @@ letter), so the frames
 of a letter are near copies of one pose: `PER_LETTER` evenly spaced frames a letter are kept
 (the rest would add no measurement: each source × letter is about one independent example).
 """
-import os
 import subprocess
 import sys
-import zipfile
+
+from git_blobs import atomic_zip, git
 
 PER_LETTER = 10
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -33,13 +33,6 @@ SOURCES = [
     ("lolzorus", "Lolzorus/IA-et-apprentissage", "fa449aef39e51f9605cdb0b257bc2ee12951dff3", lambda k: f"data/{k}"),
     ("t32rahman", "t32rahman/ASL-ML", "1762ecebad64dae291fbdb3fe68933424721632e", lambda k: f"data/{LETTERS[k]}"),
 ]
-
-
-def git(git_dir, *args):
-    done = subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True)
-    if done.returncode != 0:
-        sys.exit(f"{git_dir}: git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout
 
 
 def frames(git_dir, commit, folder):
@@ -63,26 +56,18 @@ def main(git_dirs, out):
         if subprocess.run(check, capture_output=True).returncode != 0:
             order = ", ".join(r for _, r, _, _ in SOURCES)
             sys.exit(f"{git_dir} does not hold commit {commit} of {repository}: give the clones in this order: {order}")
-    part = out + ".part"
-    try:
-        with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as z:
-            for git_dir, (tag, repository, commit, folder_of) in zip(git_dirs, SOURCES):
-                kept = 0
-                for k, letter in enumerate(LETTERS):
-                    folder = folder_of(k)
-                    numbers = frames(git_dir, commit, folder)
-                    if len(numbers) < PER_LETTER:
-                        sys.exit(f"{repository}@{commit[:7]}: {folder} holds {len(numbers)} frames, expected at least {PER_LETTER}")
-                    for n in evenly_spaced(numbers, PER_LETTER):
-                        z.writestr(f"{letter}/{tag}__{n}.jpg", git(git_dir, "show", f"{commit}:{folder}/{n}.jpg"))
-                        kept += 1
-                print(f"{tag}: {kept} photos ({PER_LETTER} a letter) from {repository}@{commit[:7]}")
-        os.replace(part, out)
-    except BaseException:
-        if os.path.exists(part):
-            os.remove(part)
-        raise
-
+    with atomic_zip(out) as z:
+        for git_dir, (tag, repository, commit, folder_of) in zip(git_dirs, SOURCES):
+            kept = 0
+            for k, letter in enumerate(LETTERS):
+                folder = folder_of(k)
+                numbers = frames(git_dir, commit, folder)
+                if len(numbers) < PER_LETTER:
+                    sys.exit(f"{repository}@{commit[:7]}: {folder} holds {len(numbers)} frames, expected at least {PER_LETTER}")
+                for n in evenly_spaced(numbers, PER_LETTER):
+                    z.writestr(f"{letter}/{tag}__{n}.jpg", git(git_dir, "show", f"{commit}:{folder}/{n}.jpg"))
+                    kept += 1
+            print(f"{tag}: {kept} photos ({PER_LETTER} a letter) from {repository}@{commit[:7]}")
 
 if __name__ == "__main__":
     if len(sys.argv) != len(SOURCES) + 2:
