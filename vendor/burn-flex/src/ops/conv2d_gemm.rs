@@ -80,14 +80,17 @@ impl Geometry {
     }
 
     /// For kernel column `kx`, the output columns whose input column lies inside the image,
-    /// and the input column of the first one (stride 1 only).
+    /// and the input column of the first one (the next ones follow every `stride[1]` columns).
     fn valid_columns(&self, kx: usize) -> (usize, usize, isize) {
         let shift = (kx * self.dilation[1]) as isize - self.pad[1] as isize;
-        let first = (-shift).max(0) as usize;
-        let last = ((self.w as isize - shift).max(0) as usize).min(self.ow);
+        let s = self.stride[1] as isize;
+        // ox·s + shift ∈ [0, w): from ⌈−shift / s⌉ to ⌈(w − shift) / s⌉ (exclusive).
+        let first = ((-shift).max(0) + s - 1) / s;
+        let last = (((self.w as isize - shift).max(0) + s - 1) / s).min(self.ow as isize);
+        let (first, last) = (first as usize, last.max(0) as usize);
         // An empty run (the kernel column reaches past the image: padding only) starts at 0, so
         // that `src[ix0..ix0]` stays inside the row.
-        if first < last { (first, last, first as isize + shift) } else { (last, last, 0) }
+        if first < last { (first, last, first as isize * s + shift) } else { (last, last, 0) }
     }
 
     /// The input row of output row `oy` for kernel row `ky`, if inside the image.
@@ -128,9 +131,13 @@ fn im2col(x: &[f32], g: &Geometry, col: &mut [f32]) {
                         dst[first..last].copy_from_slice(&src[ix0 as usize..ix0 as usize + (last - first)]);
                         dst[last..].fill(0.0);
                     } else {
-                        for (ox, d) in dst.iter_mut().enumerate() {
-                            *d = g.input_col(ox, kx).map_or(0.0, |ix| src[ix]);
+                        // The stem convolutions (stride 2): a strided copy, no per-element test.
+                        dst[..first].fill(0.0);
+                        let taken = src[ix0 as usize..].iter().step_by(g.stride[1]);
+                        for (d, &v) in dst[first..last].iter_mut().zip(taken) {
+                            *d = v;
                         }
+                        dst[last..].fill(0.0);
                     }
                 }
             }
@@ -536,6 +543,58 @@ mod tests {
         check([2, 1, 4, 2], [1, 1, 2, 4], ConvOptions::new_with_padding([1, 1], [(0, 0), (0, 3)], [1, 1], 1));
     }
 
+    /// The column matrix by its definition, one output column at a time (`input_col`; what
+    /// `im2col` did for strides above 1 before they got a strided copy).
+    pub(super) fn im2col_by_definition(x: &[f32], g: &Geometry, col: &mut [f32]) {
+        for ci in 0..g.c_in {
+            let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let row = &mut col[((ci * g.kh + ky) * g.kw + kx) * g.p()..][..g.p()];
+                    for oy in 0..g.oh {
+                        let dst = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                        let Some(iy) = g.input_row(oy, ky) else {
+                            dst.fill(0.0);
+                            continue;
+                        };
+                        let src = &plane[iy * g.w..(iy + 1) * g.w];
+                        for (ox, d) in dst.iter_mut().enumerate() {
+                            *d = g.input_col(ox, kx).map_or(0.0, |ix| src[ix]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`im2col`] against its definition over every small geometry: widths, kernel widths,
+    /// strides, dilations and paddings on both sides, the runs of valid columns that are empty,
+    /// begin at the edge or reach past the image included.
+    #[test]
+    fn column_matrix_matches_its_definition() {
+        for w in 1..=7 {
+            for kw in 1..=4 {
+                for stride in 1..=3 {
+                    for dilation in 1..=2 {
+                        for (pb, pe) in [(0, 0), (1, 0), (0, 2), (2, 1), (3, 3)] {
+                            if w + pb + pe < dilation * (kw - 1) + 1 {
+                                continue;
+                            }
+                            let options = ConvOptions::new_with_padding([1, stride], [(1, 0), (pb, pe)], [1, dilation], 1);
+                            let g = Geometry::new(&[1, 2, 3, w], &[1, 2, 2, kw], &options, None);
+                            let x = values(g.plane_in(), 5);
+                            let (mut got, mut want) = (vec![f32::NAN; g.k() * g.p()], vec![f32::NAN; g.k() * g.p()]);
+                            im2col(&x, &g, &mut got);
+                            im2col_by_definition(&x, &g, &mut want);
+                            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                            assert_eq!(bits(&got), bits(&want), "w {w} kw {kw} stride {stride} dilation {dilation} pad ({pb}, {pe})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The column matrix is kept per thread and not cleared: NaNs left by one call must not
     /// reach the next call's results (forward, and both backward passes on the same thread).
     #[test]
@@ -572,6 +631,30 @@ pub(super) mod speed {
             .collect();
         t.sort_by(f64::total_cmp);
         t[t.len() / 2]
+    }
+
+    /// The column matrix of the hand networks' stride-2 stems (palm detector 5 × 5 on 192²,
+    /// landmark model 3 × 3 on 224²), built by `im2col` and by its per-element definition,
+    /// alternated call by call: `cargo test --release --lib -- --ignored --nocapture
+    /// im2col_stem_speed`.
+    #[test]
+    #[ignore]
+    fn im2col_stem_speed() {
+        use super::tests::im2col_by_definition;
+        for (name, k, side, pad) in [("palm 5x5/2", 5, 192, (1, 2)), ("landmarks 3x3/2", 3, 224, (0, 1))] {
+            let options = ConvOptions::new_with_padding([2, 2], [pad, pad], [1, 1], 1);
+            let g = Geometry::new(&[1, 3, side, side], &[16, 3, k, k], &options, None);
+            let x = vec![0.5f32; g.plane_in()];
+            let mut col = vec![0.0f32; g.k() * g.p()];
+            let (mut strided, mut by_element) = (Vec::new(), Vec::new());
+            for _ in 0..5 {
+                strided.push(median_ms(|| im2col(&x, &g, &mut col)));
+                by_element.push(median_ms(|| im2col_by_definition(&x, &g, &mut col)));
+            }
+            strided.sort_by(f64::total_cmp);
+            by_element.sort_by(f64::total_cmp);
+            std::println!("{name}: im2col {:.3} ms, per element {:.3} ms (medians of 5 alternated medians)", strided[2], by_element[2]);
+        }
     }
 
     #[test]
