@@ -96,9 +96,12 @@ pub fn hand_cache_path(cache: &Cache, landmarks: LandmarkModel) -> PathBuf {
     hands_file(&cache.path, landmarks, "")
 }
 
+/// Suffix of the detection probe's file ([`hands_file`]): `<cache>.hands-probe.json`.
+pub const PROBE_SUFFIX: &str = "-probe";
+
 /// A file derived from the hands of the pixel cache at `cache_path`, beside it:
 /// `<cache file>.<hands tag><suffix>.json`, so that each landmark model keeps its own (the
-/// hand cache: no suffix; the detection probe: `-probe`).
+/// hand cache: no suffix; the detection probe: [`PROBE_SUFFIX`]).
 pub fn hands_file(cache_path: &Path, landmarks: LandmarkModel, suffix: &str) -> PathBuf {
     let mut name = cache_path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}{suffix}.json", landmarks.hands_file_tag()));
@@ -260,8 +263,8 @@ mod tests {
         let names: Vec<PathBuf> = [
             (LandmarkModel::Full, ""),
             (LandmarkModel::Lite, ""),
-            (LandmarkModel::Full, "-probe"),
-            (LandmarkModel::Lite, "-probe"),
+            (LandmarkModel::Full, PROBE_SUFFIX),
+            (LandmarkModel::Lite, PROBE_SUFFIX),
         ]
         .into_iter()
         .map(|(model, suffix)| hands_file(cache, model, suffix))

@@ -175,7 +175,7 @@ fn probe(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(usize, f64), HandCacheError> {
-    let path = hand_cache::hands_file(&cache.path, nets.landmark_model(), "-probe");
+    let path = hand_cache::hands_file(&cache.path, nets.landmark_model(), hand_cache::PROBE_SUFFIX);
     let hash = cache.header.hash();
     if let Some(p) = remembered_probe(&path, &hash) {
         return Ok((p.photos, p.detection_rate));
