@@ -69,6 +69,7 @@ def main(git_dirs, out):
                     kept += 1
             print(f"{tag}: {kept} photos ({PER_LETTER} a letter) from {repository}@{commit[:7]}")
 
+
 if __name__ == "__main__":
     if len(sys.argv) != len(SOURCES) + 2:
         sys.exit(__doc__)

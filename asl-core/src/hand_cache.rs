@@ -96,7 +96,8 @@ pub fn hand_cache_path(cache: &Cache, landmarks: LandmarkModel) -> PathBuf {
     hands_file(&cache.path, landmarks, "")
 }
 
-/// Suffix of the detection probe's file ([`hands_file`]): `<cache>.hands-probe.json`.
+/// Suffix of the detection probe's file ([`hands_file`]): `<cache>.hands-probe.json`
+/// (`.hands-lite-probe.json` for the lite landmark model).
 pub const PROBE_SUFFIX: &str = "-probe";
 
 /// A file derived from the hands of the pixel cache at `cache_path`, beside it:

@@ -1,7 +1,8 @@
 """Every photo of a Kaggle-layout zip, plus COPIES degraded copies of each training photo
-(`<stem>_deg<k>.jpg` beside it): motion blur (half of them, 3-10 % of the longer side, any
-direction) or defocus blur, exposure gain and gamma, a colour cast, sensor noise, a low
-resolution, strong JPEG compression. Prototype of docs/hands/classifier.md section 11.16: do
+(`<stem>_deg<k>.jpg` beside it): motion blur for half of them (3-10 % of the longer side, any
+direction), else defocus blur for 40 % of the rest (sigma 0.5-1.5 % of the side); always an
+exposure gain and gamma and a colour cast; sensor noise (30 %), a low resolution (30 %), strong
+JPEG compression (half; the rest are saved at quality 90). Prototype of docs/hands/classifier.md section 11.16: do
 landmarks of photos taken the way the hard dev sources were teach the handshape model to read
 them? (Measured: no.)
 

@@ -635,7 +635,7 @@ pub(super) mod speed {
 
     /// The column matrix of the hand networks' stride-2 stems (palm detector 5 × 5 on 192²,
     /// landmark model 3 × 3 on 224²), built by `im2col` and by its per-element definition,
-    /// alternated call by call: `cargo test --release --lib -- --ignored --nocapture
+    /// alternated median by median: `cargo test --release --lib -- --ignored --nocapture
     /// im2col_stem_speed`.
     #[test]
     #[ignore]
