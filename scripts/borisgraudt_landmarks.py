@@ -23,18 +23,15 @@ frames whose own geometry is unclear (a flat B or W).
 import json
 import math
 import struct
-import subprocess
 import sys
+
+from git_blobs import git
 
 COMMIT = "fa1dcdb446182c17afd1bd915a70754a99fd02b3"
 FRAMES = 10508
 WIDTH, HEIGHT = 1280, 720
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 CHIRALITY_CLEAR = 0.15  # asl_core::handshape::features::CHIRALITY_CLEAR
-
-
-def git(git_dir, *args, stdin=None):
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], input=stdin, capture_output=True, check=True).stdout
 
 
 def npy_landmarks(blob):

@@ -1,5 +1,5 @@
-"""What the scripts that copy photos out of a git clone into a zip share: reading the clone and
-writing the zip so that a failure leaves no zip behind."""
+"""What the scripts that read other signers' photos or landmarks out of a git clone share:
+reading the clone, and writing a zip so that a failure leaves no zip behind."""
 import contextlib
 import os
 import subprocess
