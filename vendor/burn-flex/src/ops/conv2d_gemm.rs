@@ -125,20 +125,17 @@ fn im2col(x: &[f32], g: &Geometry, col: &mut [f32]) {
                         dst.fill(0.0);
                         continue;
                     };
-                    let src = &plane[iy * g.w..(iy + 1) * g.w];
+                    let src = &plane[iy * g.w + ix0 as usize..(iy + 1) * g.w];
+                    dst[..first].fill(0.0);
                     if g.stride[1] == 1 {
-                        dst[..first].fill(0.0);
-                        dst[first..last].copy_from_slice(&src[ix0 as usize..ix0 as usize + (last - first)]);
-                        dst[last..].fill(0.0);
+                        dst[first..last].copy_from_slice(&src[..last - first]);
                     } else {
-                        // The stem convolutions (stride 2): a strided copy, no per-element test.
-                        dst[..first].fill(0.0);
-                        let taken = src[ix0 as usize..].iter().step_by(g.stride[1]);
-                        for (d, &v) in dst[first..last].iter_mut().zip(taken) {
+                        // The stem convolutions (stride 2): a strided copy.
+                        for (d, &v) in dst[first..last].iter_mut().zip(src.iter().step_by(g.stride[1])) {
                             *d = v;
                         }
-                        dst[last..].fill(0.0);
                     }
+                    dst[last..].fill(0.0);
                 }
             }
         }
