@@ -356,12 +356,18 @@ pub struct TrainArgs {
     pub other_signers: Option<usize>,
 }
 
-fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
-    let mut cfg: asl_core::train::TrainConfig = match &a.config {
+/// The training configuration in the JSON file `path` (fields left out keep their defaults);
+/// the defaults without one.
+pub fn read_train_config(path: Option<&std::path::Path>) -> Result<asl_core::train::TrainConfig, String> {
+    match path {
         Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?)
-            .map_err(|e| format!("{}: {e}", p.display()))?,
-        None => Default::default(),
-    };
+            .map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(Default::default()),
+    }
+}
+
+fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
+    let mut cfg = read_train_config(a.config.as_deref())?;
     if a.course_network {
         cfg.model = asl_core::model::ModelConfig::course();
     }

@@ -53,6 +53,10 @@ pub struct SearchArgs {
     pub eta: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A JSON file with the training configuration trials start from, as `asl train --config`
+    /// reads it (sampled parameters override it): e.g. the hand path's settings.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 impl SearchArgs {
@@ -75,7 +79,7 @@ impl SearchArgs {
             prune: !self.no_prune,
             eta: self.eta,
             seed: self.seed,
-            base: Default::default(),
+            base: crate::commands::read_train_config(self.config.as_deref())?,
         }
         .study_config())
     }
