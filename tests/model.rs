@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use asl::dataset::layout::{self, Layout};
+use asl::handshape::HandTrainConfig;
 use asl::infer::{Classifier, Lineage};
 use asl::model::ModelConfig;
 use asl::prep::{self, Cache, PrepConfig, PrepSource, Split};
@@ -267,6 +268,21 @@ fn small_config(epochs: usize) -> TrainConfig {
         lr: 3e-3,
         patience: 0,
         seed: 5,
+        handshape: quick_handshape(),
+        ..Default::default()
+    }
+}
+
+/// The hand path still runs end to end (detection, hand cache, handshape model, fused
+/// answers), but its MLP trains on the test's own hands and a few prior hands for a few epochs
+/// instead of the default ~50,000 rows for 80 epochs (about a minute on 2 cores).
+fn quick_handshape() -> HandTrainConfig {
+    HandTrainConfig {
+        hidden: vec![32],
+        epochs: 3,
+        augmented_copies: 1,
+        prior_samples: 30,
+        other_signers_repeat: 0,
         ..Default::default()
     }
 }

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import asl
-from conftest import DATASET
+from conftest import DATASET, QUICK_HANDSHAPE
 
 SPACE = {"lr": {"type": "log_uniform", "low": 1e-3, "high": 1e-2}, "width": {"type": "categorical", "choices": [8]}}
-BASE = {"batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3}}
+BASE = {"batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3}, "handshape": QUICK_HANDSHAPE}
 SEARCH = dict(trials=2, epochs=2, startup_trials=1, prune=False, space=SPACE, base=BASE, seed=3)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import asl
-from conftest import DATASET, REPO, need
+from conftest import DATASET, QUICK_HANDSHAPE, REPO, need
 
 sys.path.insert(0, str(REPO / "scripts"))
 import pg_scratch  # noqa: E402
@@ -28,7 +28,7 @@ TRIALS = 8
 EPOCHS = 4
 # lr down to 1e-5 learns nothing in these epochs: the pruner has something to prune.
 SPACE = {"lr": {"type": "log_uniform", "low": 1e-5, "high": 2e-2}, "dropout": {"type": "uniform", "low": 0.0, "high": 0.3}}
-BASE = {"batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3, "input_size": 32}}
+BASE = {"batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3, "input_size": 32}, "handshape": QUICK_HANDSHAPE}
 
 
 @pytest.fixture(scope="module")
