@@ -56,6 +56,8 @@ pub(crate) fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -
 /// A configuration given as a (partial) dict: its keys are laid over `T::default()`, nested
 /// dicts key by key, so `{"epochs": 3, "model": {"width": 8}}` keeps every other default. A key
 /// the configuration does not have is a `ValueError` naming it (no typo is silently ignored).
+/// Settings the defaults leave unwritten (`photo_model`, `handshape.landmark_model`,
+/// `handshape.fusion_gate`) are laid in as given; serde then names the keys it did not use.
 pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(
     obj: &Bound<'_, PyAny>,
     what: &str,
@@ -69,38 +71,43 @@ pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(
     let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
     let given: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    let mut merged =
+    let defaults =
         serde_json::to_value(T::default()).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    fn lay_over(base: &mut serde_json::Value, given: serde_json::Value, path: &str) -> Result<()> {
+    fn lay_over(base: &mut serde_json::Value, given: serde_json::Value) {
         match (base, given) {
             (serde_json::Value::Object(b), serde_json::Value::Object(g)) => {
                 for (k, v) in g {
-                    let here = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
                     match b.get_mut(&k) {
-                        Some(slot) => lay_over(slot, v, &here)?,
+                        Some(slot) => lay_over(slot, v),
                         None => {
-                            let known: Vec<&str> = b.keys().map(|k| k.as_str()).collect();
-                            return Err(Error::value_error(format!(
-                                "unknown key {here:?}; the keys here are: {}",
-                                known.join(", ")
-                            )));
+                            b.insert(k, v);
                         }
                     }
                 }
-                Ok(())
             }
-            (slot, v) => {
-                *slot = v;
-                Ok(())
-            }
+            (slot, v) => *slot = v,
         }
     }
-    lay_over(&mut merged, given, "")?;
-    serde_json::from_value(merged).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))
+    let mut merged = defaults.clone();
+    lay_over(&mut merged, given);
+    let mut unknown = Vec::new();
+    let config = serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()))
+        .map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    if let Some(here) = unknown.first() {
+        // The keys beside it, as the defaults write them.
+        let parent = here.rsplit_once('.').map_or("", |(p, _)| p);
+        let siblings = parent
+            .split('.')
+            .filter(|k| !k.is_empty())
+            .try_fold(&defaults, |v, k| v.get(k))
+            .and_then(|v| v.as_object())
+            .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        return Err(Error::value_error(format!(
+            "unknown key {here:?}; the keys here are: {siblings}"
+        )));
+    }
+    Ok(config)
 }
 
 /// Read American Sign Language fingerspelling from photos (the compiled part of `asl`).

@@ -74,6 +74,21 @@ def test_train_argument_errors(collected, home):
         asl.train({**TINY, "device": "tpu"}, dataset=DATASET, home=home)
 
 
+def test_settings_written_only_when_set_are_known_keys():
+    """The defaults leave out `photo_model`, the landmark model and the fusion gate; a dict may
+    still set them (docs/hands/runtime.md), and a misspelt one is still refused."""
+    base = {
+        "photo_model": "/models/cnn64",
+        "handshape": {"landmark_model": "lite", "fusion_gate": {"photo_confidence": 0.8, "photo_weight": 4.0}},
+    }
+    config = asl.trial_config({"lr": 0.01}, base=base)
+    assert config["photo_model"] == "/models/cnn64"
+    assert config["handshape"]["landmark_model"] == "lite"
+    assert config["handshape"]["fusion_gate"] == {"photo_confidence": 0.8, "photo_weight": 4.0}
+    with pytest.raises(ValueError, match='unknown key "handshape.landmark_modle"; the keys here are: .*other_signers_repeat'):
+        asl.trial_config({}, base={"handshape": {"landmark_modle": "lite"}})
+
+
 def test_ctrl_c_stops_training_promptly_and_the_run_resumes(collected, home, tmp_path):
     """SIGINT during a long training: KeyboardInterrupt within a batch, run folder resumable."""
     config = {**TINY, "epochs": 200, "patience": 0}
