@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 import pg_scratch  # noqa: E402
 
-# Small models: the hand path runs end to end, its MLP trained on the data's own hands and a
+# Small models: the hand path is still built, its MLP trained on the data's own hands and a
 # few prior hands instead of the default ~50,000 rows for 80 epochs (about a minute).
 TINY = {
     "epochs": 2,

@@ -77,7 +77,7 @@ fn tiny(epochs: usize, seed: u64) -> TrainConfig {
     c.model.depth = 3;
     c.model.width = 8;
     c.model.hidden = 32;
-    // The hand path runs end to end, its MLP trained on the test's own hands and a few prior
+    // The hand path is still built, its MLP trained on the test's own hands and a few prior
     // hands for a few epochs instead of the default ~50,000 rows for 80 epochs (about a minute
     // on 2 cores, paid again by every fresh cache).
     c.handshape = asl::handshape::HandTrainConfig {

@@ -273,9 +273,10 @@ fn small_config(epochs: usize) -> TrainConfig {
     }
 }
 
-/// The hand path still runs end to end (detection, hand cache, handshape model, fused
-/// answers), but its MLP trains on the test's own hands and a few prior hands for a few epochs
-/// instead of the default ~50,000 rows for 80 epochs (about a minute on 2 cores).
+/// The hand path is still built (detection, hand cache, handshape model, then kept where it
+/// reads the validation photos as well as the CNN), but its MLP trains on the test's own hands
+/// and a few prior hands for a few epochs instead of the default ~50,000 rows for 80 epochs
+/// (about a minute on 2 cores).
 fn quick_handshape() -> HandTrainConfig {
     HandTrainConfig {
         hidden: vec![32],
@@ -395,6 +396,9 @@ fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
     let taker = TrainConfig {
         model: ModelConfig::new().with_input_size(48).with_width(8),
         photo_model: Some(source.model_dir.clone()),
+        // On, not auto: auto may judge the drawn handshapes worse than the CNN and drop the
+        // hand path, and the taker would then be the source's CNN alone.
+        hands: asl::handshape::HandsMode::On,
         ..cfg.clone()
     };
     let taken = run(&taker, "taker").unwrap();
@@ -404,7 +408,8 @@ fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
         Classifier::load(&source.model_dir).unwrap(),
         Classifier::load(&taken.model_dir).unwrap(),
     );
-    let _ = (a.take_hands(), b.take_hands());
+    let _ = a.take_hands();
+    assert!(b.take_hands().is_some(), "the taker trained its own hand path");
     assert_eq!(b.card.architecture, a.card.architecture);
     let pixels: Vec<&[u8]> = (0..cache.len(Split::Val))
         .map(|i| cache.pixels(Split::Val, i))
@@ -430,6 +435,58 @@ fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
     let err = run(&nowhere, "nowhere").unwrap_err();
     assert!(err.to_string().contains("no-such-model"), "{err}");
     assert!(!work.path().join("off/model").exists() && !work.path().join("nowhere/model").exists());
+}
+
+/// Auto mode on photos that show no hand (every class folder holds the synthetic set's
+/// `nothing` photos, which draw none): the detection probe finds too few hands, the model is
+/// the photo CNN alone, and its card says why.
+#[test]
+fn auto_mode_keeps_the_photo_cnn_alone_when_the_photos_show_no_hands() {
+    let nothing = synthetic(12, 48).join("asl_alphabet_train/asl_alphabet_train/nothing");
+    let data = tempfile::tempdir().unwrap();
+    for class in asl::classes::CLASSES {
+        let dir = data.path().join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (k, photo) in std::fs::read_dir(&nothing).unwrap().flatten().enumerate() {
+            std::fs::copy(photo.path(), dir.join(format!("{class}{k}.jpg"))).unwrap();
+        }
+    }
+    let caches = tempfile::tempdir().unwrap();
+    let out = prepare(
+        &layout::scan(data.path()).unwrap(),
+        caches.path(),
+        &PrepConfig {
+            image_size: 48,
+            val_fraction: 0.25,
+            seed: 3,
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let _serial = one_training_at_a_time();
+    let trained = train::train(
+        &out.cache,
+        &small_config(1),
+        Lineage::of(&out.cache),
+        &work.path().join("run"),
+        &work.path().join("model"),
+        &mut train::NoCallback,
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    let card = Classifier::load(&trained.model_dir).unwrap().card;
+    assert_eq!(card.pipeline.kind, "photo", "{:?}", card.pipeline);
+    assert!(
+        card.pipeline.note.contains("probed training photos"),
+        "{}",
+        card.pipeline.note
+    );
+    assert!(
+        card.pipeline.detection_rate.is_some_and(|r| r < 0.25),
+        "{:?}",
+        card.pipeline
+    );
+    assert!(!trained.model_dir.join("handshape.json").exists());
 }
 
 #[test]

@@ -53,10 +53,11 @@ fn synth_zip(dir: &Path, per_class: &str, size: &str) -> PathBuf {
     zip
 }
 
-/// A training configuration for tests of the plumbing: the hand path still runs end to end
-/// (detection, hand cache, handshape model, fused answers), but its MLP trains on the test's
-/// own hands and a few prior hands for a few epochs instead of the default ~50,000 rows for
-/// 80 epochs (about a minute on 2 cores, paid again by every fresh cache).
+/// A training configuration for tests of the plumbing: the hand path is still built (detection,
+/// hand cache, handshape model, then kept where it reads the validation photos as well as the
+/// CNN), but its MLP trains on the test's own hands and a few prior hands for a few epochs
+/// instead of the default ~50,000 rows for 80 epochs (about a minute on 2 cores, paid again by
+/// every fresh cache).
 fn quick_hands_config(dir: &Path) -> PathBuf {
     let path = dir.join("quick-hands.json");
     std::fs::write(
@@ -359,6 +360,10 @@ fn pipeline_skips_what_has_not_changed_and_follows_a_new_version() {
     assert!(Path::new(fetched["dir"].as_str().unwrap()).join("model.json").is_file());
     let runs = json(&asl(h, &["--json", "runs"]));
     assert_eq!(runs["runs"].as_array().unwrap().len(), 4);
+    // Every trial started from the --config file.
+    for run in runs["runs"].as_array().unwrap() {
+        assert_eq!(run["params"]["handshape.epochs"], "3", "{run}");
+    }
     // A bad alias: a clear error, non-zero exit.
     let bad = asl(h, &["models", "fetch", "nope"]);
     assert!(!bad.status.success());

@@ -15,10 +15,11 @@ import asl
 CI = os.environ.get("CI") == "true"
 REPO = Path(__file__).resolve().parents[2]
 DATASET = "asl/synthetic"
-# The hand path still runs end to end (detection, hand cache, handshape model, fused answers),
-# but its MLP trains on the test's own hands and a few prior hands for a few epochs instead of
-# the default ~50,000 rows for 80 epochs (about a minute on two cores, paid again by every
-# fresh cache and every worker that finds none trained).
+# The hand path is still built (detection, hand cache, handshape model, then kept where it
+# reads the validation photos as well as the CNN), but its MLP trains on the test's own hands
+# and a few prior hands for a few epochs instead of the default ~50,000 rows for 80 epochs
+# (about a minute on two cores, paid again by every fresh cache and every worker that finds
+# none trained).
 QUICK_HANDSHAPE = {"hidden": [32], "epochs": 3, "augmented_copies": 1, "prior_samples": 30, "other_signers_repeat": 0}
 # A small, fast network: a few seconds an epoch on two cores.
 TINY = {"epochs": 3, "batch_size": 32, "seed": 1, "model": {"width": 8, "depth": 3, "input_size": 32}, "handshape": QUICK_HANDSHAPE}
