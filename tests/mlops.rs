@@ -1,5 +1,8 @@
 //! HPO, tracking, the registry and the pipeline, for real: studies that train small models,
 //! the local store, and a real `mlflow server` checked through MLflow's own REST API.
+#[path = "support/quick_handshape.rs"]
+mod quick_handshape;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -77,17 +80,7 @@ fn tiny(epochs: usize, seed: u64) -> TrainConfig {
     c.model.depth = 3;
     c.model.width = 8;
     c.model.hidden = 32;
-    // The hand path is still built, its MLP trained on the test's own hands and a few prior
-    // hands for a few epochs instead of the default ~50,000 rows for 80 epochs (about a minute
-    // on 2 cores, paid again by every fresh cache).
-    c.handshape = asl::handshape::HandTrainConfig {
-        hidden: vec![32],
-        epochs: 3,
-        augmented_copies: 1,
-        prior_samples: 30,
-        other_signers_repeat: 0,
-        ..Default::default()
-    };
+    c.handshape = quick_handshape::quick_handshape();
     c
 }
 

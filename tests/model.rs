@@ -1,16 +1,19 @@
 //! The Prep flow and the model: cache build/reuse/invalidation and crash safety, a corrupt
 //! image skipped and reported, the model learning the synthetic dataset, save → load → same
 //! predictions, resume after an interruption, and training/inference preprocessing agreeing.
+#[path = "support/quick_handshape.rs"]
+mod quick_handshape;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use asl::dataset::layout::{self, Layout};
-use asl::handshape::HandTrainConfig;
 use asl::infer::{Classifier, Lineage};
 use asl::model::ModelConfig;
 use asl::prep::{self, Cache, PrepConfig, PrepSource, Split};
 use asl::progress::{Cancel, NoProgress};
 use asl::train::{self, Control, TrainConfig};
+use quick_handshape::quick_handshape;
 
 /// A synthetic dataset extracted once per test binary (tests run in parallel: the first
 /// caller of a size extracts it while the others wait).
@@ -269,21 +272,6 @@ fn small_config(epochs: usize) -> TrainConfig {
         patience: 0,
         seed: 5,
         handshape: quick_handshape(),
-        ..Default::default()
-    }
-}
-
-/// The hand path is still built (detection, hand cache, handshape model, then kept where it
-/// reads the validation photos as well as the CNN), but its MLP trains on the test's own hands
-/// and a few prior hands for a few epochs instead of the default ~50,000 rows for 80 epochs
-/// (about a minute on 2 cores).
-fn quick_handshape() -> HandTrainConfig {
-    HandTrainConfig {
-        hidden: vec![32],
-        epochs: 3,
-        augmented_copies: 1,
-        prior_samples: 30,
-        other_signers_repeat: 0,
         ..Default::default()
     }
 }
