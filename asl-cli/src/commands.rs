@@ -356,14 +356,18 @@ pub struct TrainArgs {
     pub other_signers: Option<usize>,
 }
 
-/// The training configuration in the JSON file `path` (fields left out keep their defaults);
-/// the defaults without one.
-pub fn read_train_config(path: Option<&std::path::Path>) -> Result<asl_core::train::TrainConfig, String> {
-    match path {
-        Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?)
-            .map_err(|e| format!("{}: {e}", p.display())),
-        None => Ok(Default::default()),
-    }
+/// The training configuration in the JSON file `path` (fields left out keep their defaults, a
+/// key the configuration does not have is an error naming it); the defaults without one.
+pub fn read_train_config(
+    path: Option<&std::path::Path>,
+) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {
+    use asl_core::train::{TrainConfig, TrainError};
+    let Some(p) = path else {
+        return Ok(TrainConfig::default());
+    };
+    let text = std::fs::read(p).map_err(|e| std::io::Error::new(e.kind(), format!("--config {}: {e}", p.display())))?;
+    let given = serde_json::from_slice(&text).map_err(TrainError::UnreadableConfig)?;
+    Ok(TrainConfig::from_json(given)?)
 }
 
 fn train_config(a: &TrainArgs) -> Result<asl_core::train::TrainConfig, Box<dyn std::error::Error>> {

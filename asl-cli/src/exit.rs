@@ -60,6 +60,13 @@ fn code(e: &(dyn Error + 'static)) -> &'static str {
     if let Some(p) = e.downcast_ref::<asl_core::prep::PrepError>() {
         return prep_code(p);
     }
+    if let Some(t) = e.downcast_ref::<asl_core::train::TrainError>() {
+        use asl_core::train::TrainError as T;
+        return match t {
+            T::UnreadableConfig(_) | T::UnknownConfigKey { .. } => "invalid_argument",
+            _ => "train",
+        };
+    }
     if e.is::<asl_core::registry::RegistryError>() {
         return "registry";
     }

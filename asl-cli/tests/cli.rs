@@ -171,6 +171,24 @@ fn prep_train_eval_predict_and_resume_after_a_kill() {
     assert_eq!(p["built"], true);
     assert_eq!(json(&asl(h, &["--json", "prep", "--size", "32"]))["built"], false);
 
+    // A misspelt key in a --config file is refused, naming it (serde alone would train with
+    // the default in its place).
+    let typo = h.join("typo.json");
+    std::fs::write(&typo, r#"{"handshape": {"epochz": 3}}"#).unwrap();
+    let out = asl(
+        h,
+        &["--json", "train", "--size", "32", "--config", typo.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(e["error"], "invalid_argument", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"unknown key "handshape.epochz""#) && message.contains("epochs"),
+        "{e}"
+    );
+    assert!(!h.join("models").exists(), "nothing trained");
+
     // A training run killed mid-way resumes from its last checkpoint.
     let run_dir = h.join("runs/killed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_asl"))

@@ -37,6 +37,19 @@ pub enum TrainError {
     /// The training configuration is out of range (the message says which setting).
     #[error("invalid training configuration: {0}")]
     BadConfig(String),
+    /// A training configuration given as JSON (a `--config` file, a Python dict) could not
+    /// be read: not JSON, or a setting of the wrong type.
+    #[error("invalid training configuration: {0}")]
+    UnreadableConfig(serde_json::Error),
+    /// A training configuration given as JSON has a key the configuration does not have
+    /// (a typo would otherwise be ignored silently and the default used).
+    #[error("unknown key {key:?}; the keys here are: {known}")]
+    UnknownConfigKey {
+        /// The key's path, dotted (`model.widht`).
+        key: String,
+        /// The keys beside it, as the defaults write them, comma-separated.
+        known: String,
+    },
     /// Finding the hands or training the handshape classifier (the hand path) failed.
     #[error("the hand stage: {0}")]
     HandStage(#[from] crate::handshape::stage::HandStageError),
@@ -154,6 +167,39 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The configuration that `given` (a JSON object that may leave settings out) describes:
+    /// what it sets, laid over the defaults. Settings the defaults leave unwritten
+    /// (`photo_model`, `handshape.landmark_model`, `handshape.fusion_gate`) may be set too.
+    /// Both frontends read user-written configurations through this (the CLI's `--config`
+    /// file, Python's dicts); files asl wrote itself (model cards, checkpoints) are read
+    /// leniently instead, so that an older folder still loads.
+    ///
+    /// # Errors
+    /// [`TrainError::UnknownConfigKey`] for the first key serde did not use, naming the keys
+    /// beside it; [`TrainError::UnreadableConfig`] for a value of the wrong type.
+    pub fn from_json(given: serde_json::Value) -> Result<TrainConfig, TrainError> {
+        let defaults = serde_json::to_value(TrainConfig::default()).map_err(TrainError::UnreadableConfig)?;
+        let mut merged = defaults.clone();
+        lay_over(&mut merged, given);
+        let mut unknown = Vec::new();
+        let config = serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()))
+            .map_err(TrainError::UnreadableConfig)?;
+        match unknown.into_iter().next() {
+            None => Ok(config),
+            Some(key) => {
+                let parent = key.rsplit_once('.').map_or("", |(p, _)| p);
+                let known = parent
+                    .split('.')
+                    .filter(|k| !k.is_empty())
+                    .try_fold(&defaults, |v, k| v.get(k))
+                    .and_then(|v| v.as_object())
+                    .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                Err(TrainError::UnknownConfigKey { key, known })
+            }
+        }
+    }
+
     /// Checks the ranges: the model, `epochs` ≥ 1, `batch_size` in 1..=4096, `lr` in (0, 1],
     /// 0 ≤ `min_lr` ≤ `lr`, `label_smoothing` in [0, 1) and `weight_decay` ≥ 0.
     ///
@@ -183,6 +229,24 @@ impl TrainConfig {
         let span = total.saturating_sub(warm).max(1);
         let t = ((step - warm) as f64 / span as f64).min(1.0);
         self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+/// `given` laid over `base`: objects merge key by key (keys `base` lacks are added), anything
+/// else replaces.
+fn lay_over(base: &mut serde_json::Value, given: serde_json::Value) {
+    match (base, given) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(g)) => {
+            for (k, v) in g {
+                match b.get_mut(&k) {
+                    Some(slot) => lay_over(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -1212,4 +1276,33 @@ fn monitoring_reference(cache: &Cache, clf: &Classifier) -> Result<crate::monito
         }
     }
     Ok(reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_json_configuration_keeps_what_it_leaves_out_and_names_a_misspelt_key() {
+        let given = json!({"epochs": 3, "model": {"width": 8}, "photo_model": "/models/cnn64"});
+        let mut expected = TrainConfig::default();
+        expected.epochs = 3;
+        expected.model.width = 8;
+        expected.photo_model = Some("/models/cnn64".into());
+        assert_eq!(TrainConfig::from_json(given).unwrap(), expected);
+        // Settings the defaults leave unwritten may still be set.
+        assert!(TrainConfig::from_json(json!({"handshape": {"landmark_model": "lite"}})).is_ok());
+        match TrainConfig::from_json(json!({"model": {"widht": 8}})) {
+            Err(TrainError::UnknownConfigKey { key, known }) => {
+                assert_eq!(key, "model.widht");
+                assert!(known.split(", ").any(|k| k == "width"), "{known}");
+            }
+            other => panic!("expected an unknown key, got {other:?}"),
+        }
+        assert!(matches!(
+            TrainConfig::from_json(json!({"epochs": "many"})),
+            Err(TrainError::UnreadableConfig(_))
+        ));
+    }
 }

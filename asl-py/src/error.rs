@@ -153,12 +153,23 @@ stage_of! {
     InferError => Model,
     CoreModelError => Model,
     EvalError => Model,
-    CoreTrainError => Train,
     CoreHpoError => Hpo,
     CoreTrackingError => Tracking,
     RegistryError => Tracking,
     CoreWordError => Word,
     DecodeError => Word,
+}
+
+impl From<CoreTrainError> for Error {
+    fn from(e: CoreTrainError) -> Self {
+        match e {
+            // A dict that is not a configuration is a bad argument, as for any other function.
+            CoreTrainError::UnreadableConfig(_) | CoreTrainError::UnknownConfigKey { .. } => {
+                Error::Value(e.to_string())
+            }
+            _ => Error::Core(Stage::Train, e.to_string()),
+        }
+    }
 }
 
 impl From<PrepFlowError> for Error {

@@ -73,7 +73,7 @@ fn parse_space(space: Option<&Bound<'_, PyAny>>) -> Result<Option<SearchSpace>> 
 /// The training configuration trials start from (a partial dict as for `train`).
 fn parse_base(base: Option<&Bound<'_, PyAny>>) -> Result<TrainConfig> {
     match base {
-        Some(b) if !b.is_none() => crate::config_from_py(b, "base training configuration"),
+        Some(b) if !b.is_none() => crate::train_config_from_py(b, "base training configuration"),
         _ => Ok(TrainConfig::default()),
     }
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use asl_core::AslHome;
+use asl_core::train::TrainConfig;
 use pyo3::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,15 +54,11 @@ pub(crate) fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -
     serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))
 }
 
-/// A configuration given as a (partial) dict: its keys are laid over `T::default()`, nested
-/// dicts key by key, so `{"epochs": 3, "model": {"width": 8}}` keeps every other default. A key
-/// the configuration does not have is a `ValueError` naming it (no typo is silently ignored).
-/// Settings the defaults leave unwritten (`photo_model`, `handshape.landmark_model`,
-/// `handshape.fusion_gate`) are laid in as given; serde then names the keys it did not use.
-pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(
-    obj: &Bound<'_, PyAny>,
-    what: &str,
-) -> Result<T> {
+/// A training configuration given as a (partial) dict: its keys are laid over the defaults,
+/// nested dicts key by key, so `{"epochs": 3, "model": {"width": 8}}` keeps every other
+/// default (asl-core's `TrainConfig::from_json`, as the CLI's `--config` file). A key the
+/// configuration does not have, or a value of the wrong type, is a `ValueError` naming it.
+pub(crate) fn train_config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> Result<TrainConfig> {
     if !obj.is_instance_of::<pyo3::types::PyDict>() {
         return Err(Error::type_error(format!(
             "the {what} must be a dict (or None), got {}",
@@ -71,43 +68,7 @@ pub(crate) fn config_from_py<T: Serialize + DeserializeOwned + Default>(
     let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
     let given: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    let defaults =
-        serde_json::to_value(T::default()).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    fn lay_over(base: &mut serde_json::Value, given: serde_json::Value) {
-        match (base, given) {
-            (serde_json::Value::Object(b), serde_json::Value::Object(g)) => {
-                for (k, v) in g {
-                    match b.get_mut(&k) {
-                        Some(slot) => lay_over(slot, v),
-                        None => {
-                            b.insert(k, v);
-                        }
-                    }
-                }
-            }
-            (slot, v) => *slot = v,
-        }
-    }
-    let mut merged = defaults.clone();
-    lay_over(&mut merged, given);
-    let mut unknown = Vec::new();
-    let config = serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()))
-        .map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
-    if let Some(here) = unknown.first() {
-        // The keys beside it, as the defaults write them.
-        let parent = here.rsplit_once('.').map_or("", |(p, _)| p);
-        let siblings = parent
-            .split('.')
-            .filter(|k| !k.is_empty())
-            .try_fold(&defaults, |v, k| v.get(k))
-            .and_then(|v| v.as_object())
-            .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
-        return Err(Error::value_error(format!(
-            "unknown key {here:?}; the keys here are: {siblings}"
-        )));
-    }
-    Ok(config)
+    Ok(TrainConfig::from_json(given)?)
 }
 
 /// Read American Sign Language fingerspelling from photos (the compiled part of `asl`).

@@ -191,7 +191,7 @@ fn py_train<'py>(
 /// The training configuration from Python's `config` dict (`None`: the defaults), validated.
 fn train_config(config: Option<&Bound<'_, PyAny>>) -> Result<TrainConfig> {
     let cfg: TrainConfig = match config {
-        Some(c) if !c.is_none() => crate::config_from_py(c, "training configuration")?,
+        Some(c) if !c.is_none() => crate::train_config_from_py(c, "training configuration")?,
         _ => TrainConfig::default(),
     };
     cfg.validate()?;
