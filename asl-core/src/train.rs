@@ -1286,10 +1286,16 @@ mod tests {
     #[test]
     fn a_json_configuration_keeps_what_it_leaves_out_and_names_a_misspelt_key() {
         let given = json!({"epochs": 3, "model": {"width": 8}, "photo_model": "/models/cnn64"});
-        let mut expected = TrainConfig::default();
-        expected.epochs = 3;
-        expected.model.width = 8;
-        expected.photo_model = Some("/models/cnn64".into());
+        let defaults = TrainConfig::default();
+        let expected = TrainConfig {
+            epochs: 3,
+            model: ModelConfig {
+                width: 8,
+                ..defaults.model.clone()
+            },
+            photo_model: Some("/models/cnn64".into()),
+            ..defaults
+        };
         assert_eq!(TrainConfig::from_json(given).unwrap(), expected);
         // Settings the defaults leave unwritten may still be set.
         assert!(TrainConfig::from_json(json!({"handshape": {"landmark_model": "lite"}})).is_ok());
