@@ -65,9 +65,7 @@ pub(crate) fn train_config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> Result
             obj.get_type().name()?
         )));
     }
-    let text: String = obj.py().import("json")?.call_method1("dumps", (obj,))?.extract()?;
-    let given: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::value_error(format!("invalid {what}: {e}")))?;
+    let given: serde_json::Value = from_py(obj, what)?;
     Ok(TrainConfig::from_json(given)?)
 }
 
