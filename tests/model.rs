@@ -276,6 +276,27 @@ fn small_config(epochs: usize) -> TrainConfig {
     }
 }
 
+/// Trains `cfg` on `cache` with its run folder at `dir/run` and its model at `dir/model`.
+fn train_in(
+    cache: &Cache,
+    cfg: &TrainConfig,
+    dir: &Path,
+    callback: &mut dyn train::EpochCallback,
+    cancel: &Cancel,
+) -> Result<train::TrainOutcome, train::TrainError> {
+    let (run, model) = (dir.join("run"), dir.join("model"));
+    train::train(
+        cache,
+        cfg,
+        Lineage::of(cache),
+        &run,
+        &model,
+        callback,
+        &NoProgress,
+        cancel,
+    )
+}
+
 #[test]
 fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     let prep_cfg = PrepConfig {
@@ -288,17 +309,7 @@ fn the_model_learns_the_synthetic_dataset_and_reloads_identically() {
     let work = tempfile::tempdir().unwrap();
     let cfg = small_config(10);
     let _serial = one_training_at_a_time();
-    let trained = train::train(
-        cache,
-        &cfg,
-        Lineage::of(cache),
-        &work.path().join("run"),
-        &work.path().join("model"),
-        &mut train::NoCallback,
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .unwrap();
+    let trained = train_in(cache, &cfg, work.path(), &mut train::NoCallback, &Cancel::new()).unwrap();
     eprintln!(
         "history: {:?}",
         trained
@@ -366,14 +377,11 @@ fn a_model_can_take_its_photo_cnn_from_another_model_folder() {
     let cfg = small_config(2);
     let _serial = one_training_at_a_time();
     let run = |cfg: &TrainConfig, name: &str| {
-        train::train(
+        train_in(
             cache,
             cfg,
-            Lineage::of(cache),
-            &work.path().join(name).join("run"),
-            &work.path().join(name).join("model"),
+            &work.path().join(name),
             &mut train::NoCallback,
-            &NoProgress,
             &Cancel::new(),
         )
     };
@@ -451,14 +459,11 @@ fn auto_mode_keeps_the_photo_cnn_alone_when_the_photos_show_no_hands() {
     );
     let work = tempfile::tempdir().unwrap();
     let _serial = one_training_at_a_time();
-    let trained = train::train(
+    let trained = train_in(
         &out.cache,
         &small_config(1),
-        Lineage::of(&out.cache),
-        &work.path().join("run"),
-        &work.path().join("model"),
+        work.path(),
         &mut train::NoCallback,
-        &NoProgress,
         &Cancel::new(),
     )
     .unwrap();
@@ -485,14 +490,11 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
     let cfg = small_config(3);
     let _serial = one_training_at_a_time();
 
-    let straight = train::train(
+    let straight = train_in(
         cache,
         &cfg,
-        Lineage::of(cache),
-        &work.path().join("a/run"),
-        &work.path().join("a/model"),
+        &work.path().join("a"),
         &mut train::NoCallback,
-        &NoProgress,
         &Cancel::new(),
     )
     .unwrap();
@@ -506,27 +508,14 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
         }
         Control::Continue
     };
-    let err = train::train(
-        cache,
-        &cfg,
-        Lineage::of(cache),
-        &work.path().join("b/run"),
-        &work.path().join("b/model"),
-        &mut stop_after_one,
-        &NoProgress,
-        &cancel,
-    )
-    .unwrap_err();
+    let err = train_in(cache, &cfg, &work.path().join("b"), &mut stop_after_one, &cancel).unwrap_err();
     assert!(matches!(err, train::TrainError::Cancelled(1)), "{err}");
     assert!(!work.path().join("b/model").exists());
-    let resumed = train::train(
+    let resumed = train_in(
         cache,
         &cfg,
-        Lineage::of(cache),
-        &work.path().join("b/run"),
-        &work.path().join("b/model"),
+        &work.path().join("b"),
         &mut train::NoCallback,
-        &NoProgress,
         &Cancel::new(),
     )
     .unwrap();
@@ -563,7 +552,8 @@ fn an_interrupted_run_resumes_where_it_stopped_and_ends_the_same() {
         );
     }
 
-    // A different configuration in the same run folder is refused, not silently mixed.
+    // A different configuration in the same run folder is refused, not silently mixed (the
+    // model would go to a new folder: b/model is the resumed run's).
     let other = TrainConfig {
         lr: 1e-3,
         ..cfg.clone()
