@@ -16,6 +16,11 @@
 //! FMA per tap and 8 outputs, one weight broadcast per tap and block): enough independent FMA
 //! chains to hide their latency, also on 7 × 7 and 14 × 14 planes. Channel planes are split
 //! over the rayon pool in runs of several planes, not one task per plane.
+//!
+//! Where the channel count is a multiple of 8 (every depthwise layer of the hand networks), the
+//! channel-blocked path (`blocked`) runs instead: the same sums with 8 channels in a vector
+//! rather than 8 positions of a row, so small planes leave no partial vectors (7 × 7 to 28 × 28
+//! planes did on every row) and strides need no phase split. The two paths give the same bits.
 //! The backward passes are not here: depthwise training keeps upstream's lowering.
 
 use alloc::vec;
@@ -192,12 +197,23 @@ pub(crate) fn conv2d_clamped(x: FlexTensor, weight: FlexTensor, bias: Option<Fle
     if let Some(b) = b {
         assert_eq!(b.len(), g.channels, "conv2d: bias length must equal the output channels");
     }
-    let plane_out = g.oh * g.ow;
     let shape = vec![g.batch, g.channels, g.oh, g.ow];
-    let len = g.planes * plane_out;
-    if len == 0 {
+    if g.planes * g.oh * g.ow == 0 {
         return f32_tensor(Vec::new(), shape);
     }
+    let out = if g.channels.is_multiple_of(blocked::CHANNELS) {
+        blocked::conv2d(xd, wd, b, &g, (min, max))
+    } else {
+        by_planes(xd, wd, b, &g, (min, max))
+    };
+    f32_tensor(out, shape)
+}
+
+/// The output plane by plane: each input plane copied into a padded, phase-split scratch plane
+/// and convolved there by [`kernels::plane`] (any channel count).
+fn by_planes(xd: &[f32], wd: &[f32], b: Option<&[f32]>, g: &Geometry, (min, max): (f32, f32)) -> Vec<f32> {
+    let plane_out = g.oh * g.ow;
+    let len = g.planes * plane_out;
     // Not zero-filled: `kernels::plane` writes every output (zeroing it first cost ~2 % of the
     // hand networks' time, mostly as memset).
     let mut out: Vec<f32> = Vec::with_capacity(len);
@@ -217,7 +233,7 @@ pub(crate) fn conv2d_clamped(x: FlexTensor, weight: FlexTensor, bias: Option<Fle
             // SAFETY: AVX2/FMA checked by `supported`; the scratch holds `rows` rows of
             // `phase_w` floats per phase, enough for every tap of every 8-wide load (see
             // `Geometry::phase_w`); `y` holds oh × ow floats.
-            unsafe { kernels::plane(scratch, &offsets, w, bias, (min, max), &g, y) };
+            unsafe { kernels::plane(scratch, &offsets, w, bias, (min, max), g, y) };
         }
     };
     let macs = g.planes * plane_out * taps;
@@ -234,14 +250,111 @@ pub(crate) fn conv2d_clamped(x: FlexTensor, weight: FlexTensor, bias: Option<Fle
                 .for_each_init(Vec::new, |scratch, (r, y)| run_planes(r * per_run, y, scratch));
             // SAFETY: every plane of the `len` floats was written by `kernels::plane`.
             unsafe { out.set_len(len) };
-            return f32_tensor(out, shape);
+            return out;
         }
     }
     let _ = macs;
     run_planes(0, &mut out.spare_capacity_mut()[..len], &mut Vec::new());
     // SAFETY: every plane of the `len` floats was written by `kernels::plane`.
     unsafe { out.set_len(len) };
-    f32_tensor(out, shape)
+    out
+}
+
+/// The channel-blocked path, for channel counts that are a multiple of 8 (every depthwise layer
+/// of the hand networks): 8 channels side by side in one vector, so that every load is a whole
+/// vector of useful values whatever the plane's width (the plane path's vectors run along rows,
+/// and planes of 7, 12, 14 or 28 leave a partial vector on every row), and a stride is only a
+/// longer step between loads. Each block of 8 channels is copied once into a zero-padded scratch
+/// (padded row, column, channel) by 8 × 8 transposes; outputs are computed 8 positions at a
+/// time (8 independent FMA chains, one weight vector per tap) and transposed back into the
+/// NCHW planes as they are stored. Every output is the same sum in the same order as on the
+/// plane path — the bias, then every tap in (row, column) order, padding included — so the two
+/// paths give the same bits.
+mod blocked {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::{Geometry, MIN_PARALLEL_MACS, kernels};
+
+    /// Channels per block: one AVX2 vector.
+    pub(super) const CHANNELS: usize = 8;
+
+    /// Positions of one scratch row: every column the 8-wide output runs read.
+    pub(super) fn scratch_cols(g: &Geometry) -> usize {
+        (g.ow.div_ceil(8) * 8 - 1) * g.stride[1] + g.kw
+    }
+
+    /// `g.channels` must be a multiple of [`CHANNELS`]; the kernels need AVX2 and FMA.
+    pub(super) fn conv2d(xd: &[f32], wd: &[f32], b: Option<&[f32]>, g: &Geometry, bounds: (f32, f32)) -> Vec<f32> {
+        assert_eq!(g.channels % CHANNELS, 0);
+        let taps = g.kh * g.kw;
+        let cols = scratch_cols(g);
+        let blocks = g.planes / CHANNELS;
+        let per_image = g.channels / CHANNELS;
+        // Weights as [channel block][tap][8 channels], so one tap of a block is one vector.
+        let mut wt = vec![0.0f32; g.channels * taps];
+        for (c, w) in wd.chunks_exact(taps).enumerate() {
+            for (t, &v) in w.iter().enumerate() {
+                wt[((c / CHANNELS) * taps + t) * CHANNELS + c % CHANNELS] = v;
+            }
+        }
+        let zeros = vec![0.0f32; g.channels];
+        let bias = b.unwrap_or(&zeros);
+        let len = g.planes * g.oh * g.ow;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        // Output rows `rows` of block `blk` (whose 8 planes start `blk · 8` planes into `out`):
+        // the padded input rows they read are copied into `scratch` (kept per thread, so it
+        // stays in cache between the copy and the sums), then convolved.
+        let run = |blk: usize, rows: core::ops::Range<usize>, out: *mut f32, scratch: &mut Vec<f32>| {
+            let first = rows.start * g.stride[0];
+            let padded = (rows.end - 1) * g.stride[0] + g.kh - first;
+            if scratch.len() < padded * cols * CHANNELS {
+                scratch.resize(padded * cols * CHANNELS, 0.0);
+            }
+            let c = (blk % per_image) * CHANNELS;
+            let planes = &xd[blk * CHANNELS * g.h * g.w..][..CHANNELS * g.h * g.w];
+            let (w, bias) = (&wt[c * taps..][..CHANNELS * taps], &bias[c..][..CHANNELS]);
+            let out = out.wrapping_add(blk * CHANNELS * g.oh * g.ow);
+            // SAFETY: AVX2/FMA checked by `supported`; the scratch holds `padded` rows, which
+            // `fill_block` writes and `block_rows` reads; `out` is the block's first plane, and
+            // no other task writes these rows.
+            unsafe {
+                kernels::fill_block(planes, g, cols, first..first + padded, scratch);
+                kernels::block_rows(scratch, w, bias, bounds, g, cols, rows, out);
+            }
+        };
+        let macs = len * taps;
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            let threads = rayon::current_num_threads();
+            if macs >= MIN_PARALLEL_MACS && threads > 1 {
+                // About four tasks per thread: few wide blocks (24 channels at 112²) are split
+                // by rows (each task copying the rows it reads).
+                let runs = (threads * 4).div_ceil(blocks).clamp(1, g.oh);
+                let per_run = g.oh.div_ceil(runs);
+                let runs = g.oh.div_ceil(per_run);
+                let dst = super::super::SendMutPtr::new(out.as_mut_ptr());
+                (0..blocks * runs).into_par_iter().for_each_init(Vec::new, |scratch, t| {
+                    let (blk, r) = (t / runs, t % runs);
+                    let rows = r * per_run..((r + 1) * per_run).min(g.oh);
+                    // SAFETY: offset 0 of the output's allocation.
+                    run(blk, rows, unsafe { dst.ptr_add(0) }, scratch);
+                });
+                // SAFETY: every row of every block was written by `block_rows`.
+                unsafe { out.set_len(len) };
+                return out;
+            }
+        }
+        let _ = macs;
+        let mut scratch = Vec::new();
+        for blk in 0..blocks {
+            run(blk, 0..g.oh, out.as_mut_ptr(), &mut scratch);
+        }
+        // SAFETY: every row of every block was written by `block_rows`.
+        unsafe { out.set_len(len) };
+        out
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -372,6 +485,153 @@ mod kernels {
             }
         }
     }
+
+    /// The 8 × 8 transpose of `v` (row i becomes column i).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose8(v: &mut [__m256; 8]) {
+        let t0 = _mm256_unpacklo_ps(v[0], v[1]);
+        let t1 = _mm256_unpackhi_ps(v[0], v[1]);
+        let t2 = _mm256_unpacklo_ps(v[2], v[3]);
+        let t3 = _mm256_unpackhi_ps(v[2], v[3]);
+        let t4 = _mm256_unpacklo_ps(v[4], v[5]);
+        let t5 = _mm256_unpackhi_ps(v[4], v[5]);
+        let t6 = _mm256_unpacklo_ps(v[6], v[7]);
+        let t7 = _mm256_unpackhi_ps(v[6], v[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        v[0] = _mm256_permute2f128_ps::<0x20>(u0, u4);
+        v[1] = _mm256_permute2f128_ps::<0x20>(u1, u5);
+        v[2] = _mm256_permute2f128_ps::<0x20>(u2, u6);
+        v[3] = _mm256_permute2f128_ps::<0x20>(u3, u7);
+        v[4] = _mm256_permute2f128_ps::<0x31>(u0, u4);
+        v[5] = _mm256_permute2f128_ps::<0x31>(u1, u5);
+        v[6] = _mm256_permute2f128_ps::<0x31>(u2, u6);
+        v[7] = _mm256_permute2f128_ps::<0x31>(u3, u7);
+    }
+
+    /// Padded rows `rows` of one channel block for the channel-blocked path, into `s` from its
+    /// start: each row `cols` positions of the 8 channels side by side, zero wherever the padded
+    /// input is padding (every float of those rows is written).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `x` holds the block's 8 planes (8 · h · w floats) and `s`
+    /// at least `rows.len() · cols · 8` floats.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fill_block(x: &[f32], g: &Geometry, cols: usize, rows: core::ops::Range<usize>, s: &mut [f32]) {
+        let plane = g.h * g.w;
+        let row_len = cols * 8;
+        assert!(x.len() >= 8 * plane && s.len() >= rows.len() * row_len);
+        let (src, dst) = (x.as_ptr(), s.as_mut_ptr());
+        // Input columns 0..nx land at scratch columns left..left + nx.
+        let left = g.pad[1].min(cols);
+        let nx = g.w.min(cols - left);
+        for (i, r) in rows.enumerate() {
+            // SAFETY (all writes below): inside row i of `s`, whose rows hold `row_len` floats;
+            // reads inside the 8 planes of `x`.
+            unsafe {
+                let d = dst.add(i * row_len);
+                let Some(iy) = r.checked_sub(g.pad[0]).filter(|&iy| iy < g.h) else {
+                    core::ptr::write_bytes(d, 0, row_len);
+                    continue;
+                };
+                core::ptr::write_bytes(d, 0, left * 8);
+                let row = src.add(iy * g.w);
+                let mut ix = 0;
+                // 8 positions of the 8 planes at a time, transposed.
+                while ix + 8 <= nx {
+                    let mut v = [_mm256_setzero_ps(); 8];
+                    for (j, v) in v.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(row.add(j * plane + ix));
+                    }
+                    transpose8(&mut v);
+                    for (i, v) in v.iter().enumerate() {
+                        _mm256_storeu_ps(d.add((left + ix + i) * 8), *v);
+                    }
+                    ix += 8;
+                }
+                for ix in ix..nx {
+                    for j in 0..8 {
+                        *d.add((left + ix) * 8 + j) = *row.add(j * plane + ix);
+                    }
+                }
+                core::ptr::write_bytes(d.add((left + nx) * 8), 0, (cols - left - nx) * 8);
+            }
+        }
+    }
+
+    /// Output rows `rows` of one channel block: for each 8 positions of a row, 8 accumulators
+    /// (one per position, the 8 channels in its lanes) start at the bias and take every tap in
+    /// (row, column) order, are clamped, transposed to 8 positions per channel, and stored into
+    /// the block's 8 output planes (the row's last positions by masked store).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `scratch` as [`fill_block`] left it for the padded rows
+    /// from `rows.start · stride` to the last one these outputs read; `w` holds the
+    /// block's taps × 8 weights and `bias` 8 floats; `out` points at the block's first output
+    /// plane, with 8 planes of oh × ow floats writable behind it.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn block_rows(scratch: &[f32], w: &[f32], bias: &[f32], (min, max): (f32, f32), g: &Geometry, cols: usize, rows: core::ops::Range<usize>, out: *mut f32) {
+        let taps = g.kh * g.kw;
+        assert!(w.len() >= taps * 8 && bias.len() >= 8);
+        assert!(rows.start < rows.end && rows.end <= g.oh);
+        let first = rows.start * g.stride[0];
+        assert!(scratch.len() >= ((rows.end - 1) * g.stride[0] + g.kh - first) * cols * 8);
+        assert!(((g.ow.div_ceil(8) * 8 - 1) * g.stride[1] + g.kw) <= cols);
+        let (sy, sx) = (g.stride[0], g.stride[1]);
+        let plane_out = g.oh * g.ow;
+        let row_len = cols * 8;
+        // SAFETY: `bias` holds 8 floats.
+        let b = unsafe { _mm256_loadu_ps(bias.as_ptr()) };
+        let (minv, maxv) = (_mm256_set1_ps(min), _mm256_set1_ps(max));
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for oy in rows {
+            let mut x0 = 0;
+            while x0 < g.ow {
+                let mut acc = [b; 8];
+                for ky in 0..g.kh {
+                    // SAFETY: padded row oy · sy + ky is in the scratch and every column read
+                    // ((x0 + 7) · sx + kx < cols) is inside the scratch (asserted above).
+                    let row = unsafe { scratch.as_ptr().add((oy * sy + ky - first) * row_len + x0 * sx * 8) };
+                    for kx in 0..g.kw {
+                        // SAFETY: tap ky · kw + kx < taps.
+                        let wv = unsafe { _mm256_loadu_ps(w.as_ptr().add((ky * g.kw + kx) * 8)) };
+                        let p = row.wrapping_add(kx * 8);
+                        for (i, a) in acc.iter_mut().enumerate() {
+                            // SAFETY: as above.
+                            *a = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(p.add(i * sx * 8)) }, *a);
+                        }
+                    }
+                }
+                for a in &mut acc {
+                    // `f32::clamp`'s NaN and −0.0 behaviour, as in `plane`.
+                    *a = _mm256_min_ps(maxv, _mm256_max_ps(minv, *a));
+                }
+                transpose8(&mut acc);
+                let n = (g.ow - x0).min(8);
+                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes);
+                for (j, a) in acc.iter().enumerate() {
+                    // SAFETY: plane j of the block, row oy, positions x0..x0 + n (< ow).
+                    unsafe {
+                        let o = out.add(j * plane_out + oy * g.ow + x0);
+                        if n == 8 {
+                            _mm256_storeu_ps(o, *a);
+                        } else {
+                            _mm256_maskstore_ps(o, mask, *a);
+                        }
+                    }
+                }
+                x0 += 8;
+            }
+        }
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -380,6 +640,17 @@ mod kernels {
 
     /// Never called: `supported` is false off x86-64.
     pub(super) unsafe fn plane(_: &[f32], _: &[usize], _: &[f32], _: f32, _: (f32, f32), _: &Geometry, _: &mut [core::mem::MaybeUninit<f32>]) {
+        unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
+    }
+
+    /// Never called: `supported` is false off x86-64.
+    pub(super) unsafe fn fill_block(_: &[f32], _: &Geometry, _: usize, _: core::ops::Range<usize>, _: &mut [f32]) {
+        unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
+    }
+
+    /// Never called: `supported` is false off x86-64.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn block_rows(_: &[f32], _: &[f32], _: &[f32], _: (f32, f32), _: &Geometry, _: usize, _: core::ops::Range<usize>, _: *mut f32) {
         unreachable!("the depthwise kernels need x86-64 with AVX2 and FMA")
     }
 }
@@ -466,6 +737,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn channel_blocks_give_the_plane_paths_bits() {
+        if !cpu_has_kernels() {
+            return;
+        }
+        // (batch, channels, h, w, kernel, stride, padding (top, bottom, left, right)): the hand
+        // networks' kinds of layer, widths below, at and past 8, a plane smaller than the
+        // kernel, padding past the kernel's reach, strides 2 to 4, several channel blocks.
+        let cases: [(usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4]); 13] = [
+            (1, 8, 7, 7, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (2, 16, 12, 12, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (1, 24, 17, 23, [3, 3], [1, 1], [1, 1, 1, 1]),
+            (1, 8, 96, 96, [5, 5], [2, 2], [1, 2, 1, 2]),
+            (1, 16, 15, 9, [3, 3], [2, 2], [0, 1, 0, 1]),
+            (1, 8, 10, 33, [3, 5], [1, 2], [1, 1, 2, 2]),
+            (1, 8, 8, 8, [3, 3], [3, 3], [0, 0, 0, 0]),
+            (1, 8, 5, 6, [3, 3], [1, 1], [3, 0, 0, 4]),
+            (1, 8, 11, 13, [5, 5], [4, 4], [2, 1, 3, 2]),
+            (1, 16, 9, 14, [3, 5], [3, 2], [1, 1, 1, 2]),
+            (1, 32, 56, 56, [3, 3], [1, 1], [1, 1, 1, 1]),
+            (1, 8, 3, 4, [5, 5], [1, 1], [2, 2, 2, 2]),
+            (2, 24, 28, 28, [5, 5], [1, 1], [2, 2, 2, 2]),
+        ];
+        for (n, c, h, wd, k, stride, p) in cases {
+            let options = ConvOptions::new_with_padding(stride, [(p[0], p[1]), (p[2], p[3])], [1, 1], c);
+            let g = Geometry::new(&[n, c, h, wd], &[c, 1, k[0], k[1]], &options).unwrap();
+            // Signed zeros and a NaN among the inputs: the paths must agree on them too.
+            let mut xv = vals(n * c * h * wd, 1);
+            for (i, x) in xv.iter_mut().enumerate().step_by(37) {
+                *x = [0.0, -0.0, f32::NAN][i % 3];
+            }
+            let (wv, bv) = (vals(c * k[0] * k[1], 2), vals(c, 3));
+            for b in [Some(&bv[..]), None] {
+                for bounds in [(f32::NEG_INFINITY, f32::INFINITY), (0.0, 6.0)] {
+                    let blocks = blocked::conv2d(&xv, &wv, b, &g, bounds);
+                    let planes = by_planes(&xv, &wv, b, &g, bounds);
+                    assert_eq!(blocks.len(), planes.len());
+                    for (i, (a, e)) in blocks.iter().zip(&planes).enumerate() {
+                        assert_eq!(a.to_bits(), e.to_bits(), "case {n}×{c}×{h}×{wd} k {k:?} s {stride:?}: [{i}] {a} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Per layer, batch 1, against upstream's depthwise path, on the hand networks' depthwise
     /// geometries: `cargo test --release --lib -- --ignored --nocapture conv2d_depthwise_speed`.
     #[test]
@@ -491,13 +807,18 @@ mod tests {
             let w = tensor(vals(c * k * k, 2), &[c, 1, k, k]);
             let b = tensor(vals(c, 3), &[c]);
             let here = median_ms(|| drop(conv2d(x.clone(), w.clone(), Some(b.clone()), &options)));
+            let g = Geometry::new(&[1, c, side, side], &[c, 1, k, k], &options).unwrap();
+            let inf = (f32::NEG_INFINITY, f32::INFINITY);
+            let planes = median_ms(|| drop(by_planes(x.storage(), w.storage(), Some(b.storage()), &g, inf)));
             let upstream = median_ms(|| drop(crate::ops::conv::conv2d_f32(x.clone(), w.clone(), Some(b.clone()), &options)));
             let o = (side + 2 * (k / 2) - k) / stride + 1;
             let gflop = 2.0 * (c * o * o * k * k) as f64 / 1e9;
             std::println!(
-                "{c:>4} ch {side:>3}px {k}x{k} stride {stride}: {:.3} ms ({:.0} GFLOP/s), upstream {:.3} ms ({:.0} GFLOP/s)",
+                "{c:>4} ch {side:>3}px {k}x{k} stride {stride}: {:.3} ms ({:.0} GFLOP/s), by planes {:.3} ms ({:.0} GFLOP/s), upstream {:.3} ms ({:.0} GFLOP/s)",
                 here,
                 gflop / here * 1e3,
+                planes,
+                gflop / planes * 1e3,
                 upstream,
                 gflop / upstream * 1e3
             );
