@@ -1,6 +1,7 @@
 //! Depthwise 2D convolution for f32 (groups = input channels = output channels, one filter per
 //! channel), forward pass only, as AVX2/FMA kernels (runtime-detected; other CPUs keep the
-//! upstream path).
+//! upstream path). The backward passes are not here: depthwise training keeps upstream's
+//! lowering.
 //!
 //! Why: MobileNet-style networks (MediaPipe's palm detector and hand-landmark model) are half
 //! depthwise layers, at batch 1 and with small planes (7 × 7 to 96 × 96, 5 × 5 or 3 × 3
@@ -21,7 +22,6 @@
 //! channel-blocked path (`blocked`) runs instead: the same sums with 8 channels in a vector
 //! rather than 8 positions of a row, so small planes leave no partial vectors (7 × 7 to 28 × 28
 //! planes did on every row) and strides need no phase split. The two paths give the same bits.
-//! The backward passes are not here: depthwise training keeps upstream's lowering.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -284,6 +284,35 @@ mod blocked {
         (g.ow.div_ceil(8) * 8 - 1) * g.stride[1] + g.kw
     }
 
+    /// The padded rows' scratch, kept per thread from call to call: a fresh one for every task
+    /// (allocated and zeroed, though `fill_block` writes every float the sums read) was ~1 %
+    /// of a word's time, as `memset`.
+    struct Scratch(Vec<f32>);
+
+    #[cfg(feature = "std")]
+    std::thread_local! {
+        static KEPT: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
+    }
+
+    impl Scratch {
+        fn take() -> Scratch {
+            #[cfg(feature = "std")]
+            return Scratch(KEPT.with(core::cell::Cell::take));
+            #[cfg(not(feature = "std"))]
+            Scratch(Vec::new())
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            // At most 4 MB kept per thread: more than any hand-network layer's rows take.
+            #[cfg(feature = "std")]
+            if self.0.len() <= 1 << 20 {
+                KEPT.with(|kept| kept.set(core::mem::take(&mut self.0)));
+            }
+        }
+    }
+
     /// `g.channels` must be a multiple of [`CHANNELS`]; the kernels need AVX2 and FMA.
     pub(super) fn conv2d(xd: &[f32], wd: &[f32], b: Option<&[f32]>, g: &Geometry, bounds: (f32, f32)) -> Vec<f32> {
         assert_eq!(g.channels % CHANNELS, 0);
@@ -335,11 +364,11 @@ mod blocked {
                 let per_run = g.oh.div_ceil(runs);
                 let runs = g.oh.div_ceil(per_run);
                 let dst = super::super::SendMutPtr::new(out.as_mut_ptr());
-                (0..blocks * runs).into_par_iter().for_each_init(Vec::new, |scratch, t| {
+                (0..blocks * runs).into_par_iter().for_each_init(Scratch::take, |scratch, t| {
                     let (blk, r) = (t / runs, t % runs);
                     let rows = r * per_run..((r + 1) * per_run).min(g.oh);
                     // SAFETY: offset 0 of the output's allocation.
-                    run(blk, rows, unsafe { dst.ptr_add(0) }, scratch);
+                    run(blk, rows, unsafe { dst.ptr_add(0) }, &mut scratch.0);
                 });
                 // SAFETY: every row of every block was written by `block_rows`.
                 unsafe { out.set_len(len) };
@@ -347,9 +376,9 @@ mod blocked {
             }
         }
         let _ = macs;
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::take();
         for blk in 0..blocks {
-            run(blk, 0..g.oh, out.as_mut_ptr(), &mut scratch);
+            run(blk, 0..g.oh, out.as_mut_ptr(), &mut scratch.0);
         }
         // SAFETY: every row of every block was written by `block_rows`.
         unsafe { out.set_len(len) };
@@ -584,7 +613,7 @@ mod kernels {
         assert!(rows.start < rows.end && rows.end <= g.oh);
         let first = rows.start * g.stride[0];
         assert!(scratch.len() >= ((rows.end - 1) * g.stride[0] + g.kh - first) * cols * 8);
-        assert!(((g.ow.div_ceil(8) * 8 - 1) * g.stride[1] + g.kw) <= cols);
+        assert!(super::blocked::scratch_cols(g) <= cols);
         let (sy, sx) = (g.stride[0], g.stride[1]);
         let plane_out = g.oh * g.ow;
         let row_len = cols * 8;
